@@ -1,0 +1,345 @@
+// Package store holds Latchkey's record types and the storage contract that
+// every backend (SQLite, PostgreSQL) implements. The conformance suite in
+// storetest pins down the behaviour of the contract; backends keep their
+// transactions inside and expose intention-level methods only.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped or not; compare with errors.Is).
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a record with the same unique key already exists.
+	ErrConflict = errors.New("store: conflict")
+
+	// ErrCodeWrong: a code is outstanding but the presented one does not match.
+	// The failed attempt has been recorded.
+	ErrCodeWrong = errors.New("store: wrong code")
+	// ErrCodeExhausted: the code has used up its failed attempts (MaxCodeAttempts).
+	ErrCodeExhausted = errors.New("store: code attempts exhausted")
+	// ErrCodeExpired: the outstanding code has expired.
+	ErrCodeExpired = errors.New("store: code expired")
+
+	// ErrTokenReused: a refresh token that was already rotated was presented
+	// again; its whole family has been revoked.
+	ErrTokenReused = errors.New("store: refresh token reused")
+)
+
+// MaxCodeAttempts is how many wrong codes an outstanding code survives:
+// the attempt that reaches it kills the code.
+const MaxCodeAttempts = 3
+
+// Store is the storage contract. Every method is safe for concurrent use and
+// atomic on its own.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Tenant settings (a single document).
+	GetSettings(ctx context.Context) (TenantSettings, error)
+	PutSettings(ctx context.Context, s TenantSettings) error
+
+	// Applications.
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, clientID string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, c Client) error
+	DeleteClient(ctx context.Context, clientID string) error
+
+	// Connections; names are unique.
+	CreateConnection(ctx context.Context, c Connection) error
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	GetConnectionByName(ctx context.Context, name string) (Connection, error)
+	ListConnections(ctx context.Context) ([]Connection, error)
+	UpdateConnection(ctx context.Context, c Connection) error
+	DeleteConnection(ctx context.Context, id string) error
+
+	// Resource servers (APIs); identifiers are unique.
+	CreateResourceServer(ctx context.Context, r ResourceServer) error
+	GetResourceServer(ctx context.Context, id string) (ResourceServer, error)
+	GetResourceServerByIdentifier(ctx context.Context, identifier string) (ResourceServer, error)
+	ListResourceServers(ctx context.Context) ([]ResourceServer, error)
+	UpdateResourceServer(ctx context.Context, r ResourceServer) error
+	DeleteResourceServer(ctx context.Context, id string) error
+
+	// Client grants; (client_id, audience) is unique.
+	CreateClientGrant(ctx context.Context, g ClientGrant) error
+	GetClientGrant(ctx context.Context, id string) (ClientGrant, error)
+	ListClientGrants(ctx context.Context) ([]ClientGrant, error)
+	UpdateClientGrant(ctx context.Context, g ClientGrant) error
+	DeleteClientGrant(ctx context.Context, id string) error
+
+	// ApplyTenant upserts everything in t in one transaction, by natural key
+	// (client_id; connection name; resource-server identifier; client grant
+	// client_id+audience). Records already present keep their ID and
+	// CreatedAt. Either all of it is applied or none of it.
+	ApplyTenant(ctx context.Context, t TenantConfig) error
+
+	// Users.
+	GetUser(ctx context.Context, userID string) (User, error)
+	FindUser(ctx context.Context, connection, identifier string) (User, error)
+	ListUsers(ctx context.Context, offset, limit int) ([]User, error)
+	CreateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, userID string) error
+	SetUserBlocked(ctx context.Context, userID string, blocked bool) error
+	// RecordLogin records a successful login of l.Connection/l.Identifier:
+	// it bumps LoginsCount, sets LastLogin/LastIP and marks the identifier
+	// verified. When no user exists yet and allowSignup is true it creates one
+	// with l.UserID (created=true); when allowSignup is false it returns
+	// ErrNotFound. A blocked user is not updated: the stored user comes back
+	// with Blocked set and no error.
+	RecordLogin(ctx context.Context, l Login, allowSignup bool) (u User, created bool, err error)
+
+	// One-time codes. PutCode replaces any outstanding code for the same
+	// (Connection, Identifier): only the newest code works.
+	PutCode(ctx context.Context, c Code) error
+	// ConsumeCode checks hash against the outstanding code for
+	// (connection, identifier). On a match it deletes the code and returns it:
+	// of N concurrent callers with the right code exactly one succeeds.
+	// Otherwise it returns ErrNotFound (no code), ErrCodeExhausted,
+	// ErrCodeExpired, or ErrCodeWrong after counting the failed attempt.
+	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (Code, error)
+
+	// Refresh tokens.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken exchanges the live token whose hash is oldHash for
+	// next (next.FamilyID is set from the old token). A token already rotated
+	// revokes its family and gives ErrTokenReused; an unknown, revoked or
+	// expired one gives ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
+
+	// Signing keys.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+}
+
+// TenantSettings is the tenant-wide settings document.
+type TenantSettings struct {
+	FriendlyName    string      `json:"friendly_name,omitempty"`
+	SupportEmail    string      `json:"support_email,omitempty"`
+	DefaultAudience string      `json:"default_audience,omitempty"`
+	Flags           TenantFlags `json:"flags"`
+	// Latchkey holds settings that Auth0 does not have.
+	Latchkey LatchkeySettings `json:"latchkey"`
+}
+
+// TenantFlags mirrors Auth0's tenant flags that Latchkey implements.
+type TenantFlags struct {
+	EnforceClientAuthOnPasswordlessStart bool `json:"enforce_client_authentication_on_passwordless_start"`
+}
+
+// LatchkeySettings are tenant options beyond Auth0's.
+type LatchkeySettings struct {
+	// EnumerationSafeSignup: when a connection has disable_signup, answer
+	// /passwordless/start for an unknown identifier with 200 and send nothing,
+	// instead of Auth0's error.
+	EnumerationSafeSignup bool `json:"enumeration_safe_signup"`
+}
+
+// Client is an application.
+type Client struct {
+	ClientID string `json:"client_id"`
+	// SecretHash is the keyed hash of the client secret; empty when the
+	// client has none.
+	SecretHash                     []byte    `json:"secret_hash,omitempty"`
+	Name                           string    `json:"name"`
+	Description                    string    `json:"description,omitempty"`
+	AppType                        string    `json:"app_type"`
+	TokenEndpointAuthMethod        string    `json:"token_endpoint_auth_method"`
+	GrantTypes                     []string  `json:"grant_types"`
+	Callbacks                      []string  `json:"callbacks"`
+	AllowedLogoutURLs              []string  `json:"allowed_logout_urls"`
+	WebOrigins                     []string  `json:"web_origins"`
+	AllowedOrigins                 []string  `json:"allowed_origins"`
+	CrossOriginAuthentication      bool      `json:"cross_origin_authentication"`
+	IsTokenEndpointIPHeaderTrusted bool      `json:"is_token_endpoint_ip_header_trusted"`
+	IsFirstParty                   bool      `json:"is_first_party"`
+	OIDCConformant                 bool      `json:"oidc_conformant"`
+	CreatedAt                      time.Time `json:"created_at"`
+	UpdatedAt                      time.Time `json:"updated_at"`
+}
+
+// Connection is a passwordless (or other) connection.
+type Connection struct {
+	ID             string            `json:"id"`
+	Name           string            `json:"name"`
+	Strategy       string            `json:"strategy"`
+	Options        ConnectionOptions `json:"options"`
+	EnabledClients []string          `json:"enabled_clients"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+}
+
+// ConnectionOptions holds the options of email and sms connections (§6.1).
+type ConnectionOptions struct {
+	Name                 string            `json:"name,omitempty"`
+	TOTP                 TOTP              `json:"totp"`
+	DisableSignup        bool              `json:"disable_signup"`
+	BruteForceProtection bool              `json:"brute_force_protection"`
+	AuthParams           map[string]string `json:"authParams,omitempty"`
+	Email                *EmailTemplate    `json:"email,omitempty"`
+
+	// SMS.
+	From                string `json:"from,omitempty"`
+	Template            string `json:"template,omitempty"`
+	Syntax              string `json:"syntax,omitempty"`
+	Provider            string `json:"provider,omitempty"`
+	TwilioSID           string `json:"twilio_sid,omitempty"`
+	TwilioToken         string `json:"twilio_token,omitempty"`
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	GatewayURL          string `json:"gateway_url,omitempty"`
+	ForwardReqInfo      bool   `json:"forward_req_info,omitempty"`
+}
+
+// TOTP is a connection's code shape.
+type TOTP struct {
+	Length   int `json:"length"`
+	TimeStep int `json:"time_step"`
+}
+
+// EmailTemplate is the email connection's message template (Liquid).
+type EmailTemplate struct {
+	From    string `json:"from"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+	Syntax  string `json:"syntax"`
+}
+
+// ResourceServer is an API that access tokens can be issued for.
+type ResourceServer struct {
+	ID                 string    `json:"id"`
+	Identifier         string    `json:"identifier"`
+	Name               string    `json:"name"`
+	Scopes             []Scope   `json:"scopes"`
+	SigningAlg         string    `json:"signing_alg"`
+	AllowOfflineAccess bool      `json:"allow_offline_access"`
+	TokenLifetime      int       `json:"token_lifetime"`
+	SkipConsent        bool      `json:"skip_consent_for_verifiable_first_party_clients"`
+	IsSystem           bool      `json:"is_system,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// Scope is one permission a resource server defines.
+type Scope struct {
+	Value       string `json:"value"`
+	Description string `json:"description,omitempty"`
+}
+
+// ClientGrant lets a client obtain client_credentials tokens for an audience.
+type ClientGrant struct {
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	Audience  string    `json:"audience"`
+	Scope     []string  `json:"scope"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TenantConfig is a set of records applied together (the tenant file).
+// A nil Settings leaves the settings alone.
+type TenantConfig struct {
+	Settings        *TenantSettings
+	Clients         []Client
+	Connections     []Connection
+	ResourceServers []ResourceServer
+	ClientGrants    []ClientGrant
+}
+
+// User is an end user of a passwordless connection.
+type User struct {
+	UserID        string // "email|<24 hex>" or "sms|<24 hex>"
+	Connection    string // connection name
+	Identifier    string // the normalised email or phone number
+	Email         string
+	PhoneNumber   string
+	EmailVerified bool
+	PhoneVerified bool
+	Blocked       bool
+	LoginsCount   int
+	LastIP        string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastLogin     time.Time // zero when never logged in
+}
+
+// Login describes a successful login for RecordLogin.
+type Login struct {
+	UserID        string // used only when the user is created
+	Connection    string
+	Identifier    string
+	Email         string
+	PhoneNumber   string
+	EmailVerified bool
+	PhoneVerified bool
+	IP            string
+	At            time.Time
+}
+
+// Code is an outstanding one-time code (and magic link) for an identifier.
+type Code struct {
+	ID         string // random id of this issuance
+	Connection string
+	Identifier string
+	Hash       []byte // keyed hash of the code
+	ClientID   string
+	// UserIDHint is the identity id ("<24 hex>") returned by start and used
+	// if the first login creates the user.
+	UserIDHint string
+	Send       string // code, link
+	AuthParams map[string]string
+	IP         string
+	UserAgent  string
+	Attempts   int
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// RefreshToken is a stored refresh token (by hash only).
+type RefreshToken struct {
+	ID        string
+	FamilyID  string
+	Hash      []byte
+	ClientID  string
+	UserID    string
+	Audience  string
+	Scope     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt time.Time // zero while live
+	Revoked   bool
+}
+
+// SigningKey is a token-signing key; the private half is sealed under the
+// master key.
+type SigningKey struct {
+	KID           string
+	Alg           string
+	PublicJWK     []byte // JSON
+	PrivateSealed []byte
+	CreatedAt     time.Time
+	RetiredAt     time.Time // zero while in use
+}
+
+// JudgeCode decides a ConsumeCode attempt on an outstanding code c. Backends
+// call it inside their transaction so that every backend applies the same
+// rules. match reports whether the presented hash equals c.Hash (compared in
+// constant time by the caller).
+func JudgeCode(c Code, match bool, now time.Time) error {
+	switch {
+	case c.Attempts >= MaxCodeAttempts:
+		return ErrCodeExhausted
+	case !now.Before(c.ExpiresAt):
+		return ErrCodeExpired
+	case match:
+		return nil
+	case c.Attempts+1 >= MaxCodeAttempts:
+		return ErrCodeExhausted
+	default:
+		return ErrCodeWrong
+	}
+}
