@@ -108,9 +108,11 @@ type Store interface {
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken exchanges the live token whose hash is oldHash for
-	// next (next.FamilyID is set from the old token). A token already rotated
-	// revokes its family and gives ErrTokenReused; an unknown, revoked or
-	// expired one gives ErrNotFound.
+	// next. next.FamilyID, UserID, Audience and Scope are copied from the old
+	// token; next.ClientID must equal the old token's, otherwise nothing
+	// changes and the result is ErrNotFound. A token already rotated revokes
+	// its family and gives ErrTokenReused; an unknown, revoked or expired one
+	// gives ErrNotFound.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
 
 	// Signing keys.

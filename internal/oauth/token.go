@@ -1,0 +1,371 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// Directory is the configuration the token service reads.
+type Directory interface {
+	Client(ctx context.Context, id string) (store.Client, error)
+	ResourceServer(ctx context.Context, identifier string) (store.ResourceServer, error)
+	Settings(ctx context.Context) (store.TenantSettings, error)
+}
+
+// TokenStore is the storage the token service uses.
+type TokenStore interface {
+	GetUser(ctx context.Context, userID string) (store.User, error)
+	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error)
+}
+
+// CodeRedeemer redeems passwordless codes.
+type CodeRedeemer interface {
+	Redeem(ctx context.Context, r passwordless.Redemption) (passwordless.Redeemed, error)
+}
+
+// Service implements the token endpoint's grants.
+type Service struct {
+	dir    Directory
+	st     TokenStore
+	codes  CodeRedeemer
+	mint   *Minter
+	seal   *secret.Keys
+	now    func() time.Time
+}
+
+// NewService returns the token service.
+func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, now func() time.Time) *Service {
+	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, now: now}
+}
+
+// ClientCredentials are the client's credentials as presented on a request.
+type ClientCredentials struct {
+	ClientID    string
+	Secret      string
+	ViaBasic    bool
+	HasSecret   bool
+}
+
+// TokenRequest is a decoded /oauth/token call.
+type TokenRequest struct {
+	Params       httpx.Body
+	Creds        ClientCredentials
+	PeerIP       string
+	ForwardedFor string // the auth0-forwarded-for header
+}
+
+// TokenResponse is the token endpoint's success body.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	ExpiresIn    int    `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+}
+
+// Client authentication outcomes.
+const (
+	AuthNone    = iota // no credentials presented
+	AuthValid          // credentials presented and correct
+	AuthInvalid        // credentials presented and wrong
+)
+
+// CheckSecret judges the presented secret against the client's.
+func CheckSecret(seal *secret.Keys, c store.Client, creds ClientCredentials) int {
+	if !creds.HasSecret {
+		return AuthNone
+	}
+	if len(c.SecretHash) == 0 {
+		return AuthInvalid
+	}
+	if secret.Equal(tenant.HashClientSecret(seal, c.ClientID, creds.Secret), c.SecretHash) {
+		return AuthValid
+	}
+	return AuthInvalid
+}
+
+// EffectiveIP is the end user's IP: the auth0-forwarded-for value when the
+// client is confidential, authenticated and trusted for it (§8), otherwise
+// the peer address. A malformed header is ignored.
+func EffectiveIP(c store.Client, authenticated bool, peer, forwarded string) string {
+	if forwarded == "" || !authenticated || !tenant.IsConfidential(c) || !c.IsTokenEndpointIPHeaderTrusted {
+		return peer
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(forwarded))
+	if err != nil {
+		return peer
+	}
+	return ip.Unmap().String()
+}
+
+var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
+
+func invalidRequest(format string, args ...any) *httpx.Error {
+	return httpx.Errorf(http.StatusBadRequest, "invalid_request", format, args...)
+}
+
+func grantNotAllowed(g string) *httpx.Error {
+	return &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client",
+		Description: fmt.Sprintf("Grant type '%s' not allowed for the client.", g),
+		Extra:       map[string]any{"error_uri": "https://auth0.com/docs/clients/client-grant-types"}}
+}
+
+// Token runs a token request.
+func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	p := req.Params
+	grant, err := p.String("grant_type")
+	if err != nil {
+		return nil, invalidRequest("%s", err.Error())
+	}
+	if grant == "" {
+		return nil, invalidRequest("Missing required parameter: grant_type")
+	}
+	for _, k := range []string{"client_id", "client_secret", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
+		if _, err := p.String(k); err != nil {
+			return nil, invalidRequest("%s", err.Error())
+		}
+	}
+	client, err := s.authenticate(ctx, req.Creds)
+	if err != nil {
+		return nil, err
+	}
+	ip := EffectiveIP(client, req.Creds.HasSecret, req.PeerIP, req.ForwardedFor)
+	switch grant {
+	case tenant.GrantPasswordlessOTP:
+		return s.passwordlessGrant(ctx, client, p, ip)
+	case tenant.GrantRefreshToken:
+		return s.refreshGrant(ctx, client, p)
+	}
+	return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
+}
+
+// authenticate finds the client and checks its credentials: a confidential
+// client must present a correct secret; a public one needs none.
+func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (store.Client, error) {
+	if creds.ClientID == "" {
+		return store.Client{}, invalidRequest("Missing required parameter: client_id")
+	}
+	c, err := s.dir.Client(ctx, creds.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, errUnauthorized
+	}
+	if err != nil {
+		return c, fmt.Errorf("read client: %w", err)
+	}
+	switch CheckSecret(s.seal, c, creds) {
+	case AuthInvalid:
+		return c, errUnauthorized
+	case AuthNone:
+		if tenant.IsConfidential(c) {
+			return c, errUnauthorized
+		}
+	}
+	return c, nil
+}
+
+func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p httpx.Body, ip string) (*TokenResponse, error) {
+	if !tenant.HasGrant(client, tenant.GrantPasswordlessOTP) {
+		return nil, grantNotAllowed(tenant.GrantPasswordlessOTP)
+	}
+	username, _ := p.String("username")
+	otp, _ := p.String("otp")
+	realm, _ := p.String("realm")
+	for _, req := range []struct{ name, v string }{{"username", username}, {"otp", otp}, {"realm", realm}} {
+		if req.v == "" {
+			return nil, invalidRequest("Missing required parameter: %s", req.name)
+		}
+	}
+	if ru, _ := p.String("redirect_uri"); ru != "" && !slices.Contains(client.Callbacks, ru) {
+		return nil, invalidRequest("The redirect_uri %s is not in the list of allowed callback URLs", ru)
+	}
+	scopes := strings.Fields(str(p, "scope"))
+	api, err := s.audience(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+
+	red, err := s.codes.Redeem(ctx, passwordless.Redemption{ClientID: client.ClientID, Connection: realm, Username: username, Code: otp, IP: ip})
+	if err != nil {
+		return nil, redeemError(err, red.Strategy, realm)
+	}
+	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), "")
+}
+
+func redeemError(err error, strategy, realm string) error {
+	wrong := "Wrong email or verification code."
+	if strategy == "sms" {
+		wrong = "Wrong phone number or verification code."
+	}
+	forbidden := func(desc string) error {
+		return &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: desc}
+	}
+	switch {
+	case errors.Is(err, passwordless.ErrWrongCode):
+		return forbidden(wrong)
+	case errors.Is(err, passwordless.ErrCodeExhausted):
+		return forbidden("You've reached the maximum number of attempts. Please try to login again.")
+	case errors.Is(err, passwordless.ErrCodeExpired):
+		return forbidden("The verification code has expired. Please try to login again.")
+	case errors.Is(err, passwordless.ErrUnknownConnection):
+		return invalidRequest("Connection does not exist: %s", realm)
+	case errors.Is(err, passwordless.ErrConnectionDisabled):
+		return &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client", Description: "The connection is not enabled for this client"}
+	case errors.Is(err, passwordless.ErrSignupDisabled):
+		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: "Public signup is disabled"}
+	case errors.Is(err, passwordless.ErrUserBlocked):
+		return &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
+	}
+	return err
+}
+
+func str(p httpx.Body, k string) string { s, _ := p.String(k); return s }
+
+// audience resolves the requested API (audience, else resource, else the
+// tenant's default audience); nil when none is asked for.
+func (s *Service) audience(ctx context.Context, p httpx.Body) (*store.ResourceServer, error) {
+	aud := str(p, "audience")
+	if aud == "" {
+		aud = str(p, "resource")
+	}
+	if aud == "" {
+		settings, err := s.dir.Settings(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read settings: %w", err)
+		}
+		aud = settings.DefaultAudience
+	}
+	if aud == "" {
+		return nil, nil
+	}
+	rs, err := s.dir.ResourceServer(ctx, aud)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "Service not found: %s", aud)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read resource server: %w", err)
+	}
+	return &rs, nil
+}
+
+var oidcScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
+
+// grantedScopes keeps the OIDC scopes and, with an API, the API's own
+// scopes; offline_access only when the API allows refresh tokens.
+func grantedScopes(requested []string, api *store.ResourceServer) []string {
+	out := make([]string, 0, len(requested))
+	for _, sc := range requested {
+		if slices.Contains(out, sc) {
+			continue
+		}
+		switch {
+		case sc == "offline_access":
+			if api != nil && api.AllowOfflineAccess {
+				out = append(out, sc)
+			}
+		case slices.Contains(oidcScopes, sc):
+			out = append(out, sc)
+		case api != nil && slices.ContainsFunc(api.Scopes, func(x store.Scope) bool { return x.Value == sc }):
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// issue mints the token response for user u. familyID is set when the
+// caller already rotated a refresh token (the new one is passed back in it).
+func (s *Service) issue(ctx context.Context, client store.Client, u store.User, api *store.ResourceServer, scopes []string, refresh string) (*TokenResponse, error) {
+	now := s.now()
+	resp := &TokenResponse{TokenType: "Bearer", Scope: strings.Join(scopes, " ")}
+	var err error
+	if api != nil {
+		resp.ExpiresIn = api.TokenLifetime
+		resp.AccessToken, err = s.mint.JWTAccessToken(u.UserID, client.ClientID, api.Identifier, scopes, "", time.Duration(api.TokenLifetime)*time.Second, now)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		resp.ExpiresIn = int(OpaqueTokenLifetime / time.Second)
+		resp.AccessToken = s.mint.OpaqueAccessToken(u.UserID, client.ClientID, scopes, now)
+	}
+	if slices.Contains(scopes, "openid") {
+		if resp.IDToken, err = s.mint.IDToken(u, client.ClientID, scopes, "", now); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case refresh != "":
+		resp.RefreshToken = refresh
+	case api != nil && slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken):
+		tok, hash := NewRefreshToken(s.seal)
+		rt := store.RefreshToken{ID: secret.Hex(12), Hash: hash, ClientID: client.ClientID, UserID: u.UserID,
+			Audience: api.Identifier, Scope: resp.Scope, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+		rt.FamilyID = rt.ID
+		if err := s.st.CreateRefreshToken(ctx, rt); err != nil {
+			return nil, fmt.Errorf("store refresh token: %w", err)
+		}
+		resp.RefreshToken = tok
+	}
+	return resp, nil
+}
+
+var errBadRefresh = &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: "Unknown or invalid refresh token."}
+
+func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx.Body) (*TokenResponse, error) {
+	if !tenant.HasGrant(client, tenant.GrantRefreshToken) {
+		return nil, grantNotAllowed(tenant.GrantRefreshToken)
+	}
+	tok := str(p, "refresh_token")
+	if tok == "" {
+		return nil, invalidRequest("Missing required parameter: refresh_token")
+	}
+	now := s.now()
+	next, nextHash := NewRefreshToken(s.seal)
+	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+	// The store copies user, audience, scope and family from the old token
+	// and refuses a token that belongs to another client.
+	old, err := s.st.RotateRefreshToken(ctx, HashRefreshToken(s.seal, tok), nrt, now)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+		return nil, errBadRefresh
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	scopes := strings.Fields(old.Scope)
+	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
+		for _, sc := range req {
+			if !slices.Contains(scopes, sc) {
+				return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "Scope %s was not granted to the refresh token", sc)
+			}
+		}
+		scopes = req
+	}
+	u, err := s.st.GetUser(ctx, old.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errBadRefresh
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	if u.Blocked {
+		return nil, &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
+	}
+	api, err := s.dir.ResourceServer(ctx, old.Audience)
+	if err != nil {
+		return nil, errBadRefresh
+	}
+	return s.issue(ctx, client, u, &api, scopes, next)
+}

@@ -1,0 +1,325 @@
+// Package passwordless issues, delivers and redeems one-time codes (and the
+// magic links that carry them), and finds or creates the user at the first
+// correct code. It knows nothing of HTTP.
+package passwordless
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// Directory is the configuration the service reads.
+type Directory interface {
+	Connection(ctx context.Context, name string) (store.Connection, error)
+	Settings(ctx context.Context) (store.TenantSettings, error)
+}
+
+// Store is the storage the service uses.
+type Store interface {
+	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
+	PutCode(ctx context.Context, c store.Code) error
+	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
+	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
+}
+
+// Sender delivers a notification.
+type Sender interface {
+	Send(ctx context.Context, n delivery.Notification) error
+}
+
+// InputError is a rejected start request: Code is Auth0's error code
+// (bad.connection, bad.email, …) and Description its text.
+type InputError struct {
+	Code        string
+	Description string
+}
+
+func (e *InputError) Error() string { return e.Code + ": " + e.Description }
+
+// Redeem errors.
+var (
+	ErrUnknownConnection  = errors.New("connection does not exist")
+	ErrConnectionDisabled = errors.New("connection is not enabled for the client")
+	ErrWrongCode          = errors.New("wrong identifier or code")
+	ErrCodeExhausted      = errors.New("maximum attempts reached")
+	ErrCodeExpired        = errors.New("code expired")
+	ErrSignupDisabled     = errors.New("public signup is disabled")
+	ErrUserBlocked        = errors.New("user is blocked")
+)
+
+// Service runs passwordless logins.
+type Service struct {
+	dir    Directory
+	st     Store
+	sender Sender
+	keys   *secret.Keys
+	issuer string
+	now    func() time.Time
+}
+
+// New returns a Service. issuer is used to build magic links.
+func New(dir Directory, st Store, sender Sender, keys *secret.Keys, issuer string, now func() time.Time) *Service {
+	return &Service{dir: dir, st: st, sender: sender, keys: keys, issuer: issuer, now: now}
+}
+
+// StartRequest is a validated /passwordless/start call from an
+// authenticated (or public) client.
+type StartRequest struct {
+	Client      store.Client
+	Connection  string
+	Email       string
+	PhoneNumber string
+	Send        string // code, link, link_ios, link_android; "" for the default
+	AuthParams  map[string]string
+	IP          string
+	UserAgent   string
+	Language    string
+}
+
+// StartResult is what start answers.
+type StartResult struct {
+	Strategy    string
+	IdentityID  string // 24 hex
+	Email       string
+	PhoneNumber string
+	Verified    bool
+	Language    string
+	Sent        bool
+}
+
+var phonePattern = regexp.MustCompile(`^\+[0-9]{1,15}$`)
+
+// Start issues a code for the identifier and delivers it.
+func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, error) {
+	conn, err := s.connectionFor(ctx, req.Connection, req.Client.ClientID)
+	switch {
+	case errors.Is(err, ErrUnknownConnection):
+		return StartResult{}, &InputError{"bad.connection", "Connection does not exist"}
+	case errors.Is(err, ErrConnectionDisabled):
+		return StartResult{}, &InputError{"bad.connection", "Connection is disabled"}
+	case err != nil:
+		return StartResult{}, err
+	}
+	res := StartResult{Strategy: conn.Strategy, Language: req.Language}
+	var ident string
+	switch conn.Strategy {
+	case "email":
+		if req.Email == "" {
+			return res, &InputError{"bad.email", "Missing required property: email"}
+		}
+		if ident, err = NormalizeEmail(req.Email); err != nil {
+			return res, &InputError{"bad.email", "error in email - email format validation failed: " + req.Email}
+		}
+		res.Email = ident
+	case "sms":
+		if req.PhoneNumber == "" {
+			return res, &InputError{"bad.phone_number", "Missing required property: phone_number"}
+		}
+		if !phonePattern.MatchString(req.PhoneNumber) {
+			return res, &InputError{"bad.phone_number", `String does not match pattern: ^\+[0-9]{1,15}$`}
+		}
+		ident = req.PhoneNumber
+		res.PhoneNumber = ident
+	}
+	send := req.Send
+	switch send {
+	case "":
+		send = "link"
+		if conn.Strategy == "sms" {
+			send = "code"
+		}
+	case "code", "link", "link_ios", "link_android":
+	default:
+		return res, &InputError{"bad.send", fmt.Sprintf("error in send - invalid value: %q (expected one of code, link)", send)}
+	}
+	if conn.Strategy == "sms" {
+		send = "code" // SMS carries codes only
+	}
+
+	u, err := s.st.FindUser(ctx, conn.Name, ident)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		res.IdentityID = secret.Hex(12)
+		if conn.Options.DisableSignup {
+			settings, err := s.dir.Settings(ctx)
+			if err != nil {
+				return res, fmt.Errorf("read settings: %w", err)
+			}
+			if !settings.Latchkey.EnumerationSafeSignup {
+				return res, &InputError{"invalid_signup", "Public signup is disabled"}
+			}
+			return res, nil // answer as if sent; nothing goes out
+		}
+	case err != nil:
+		return res, fmt.Errorf("find user: %w", err)
+	default:
+		_, res.IdentityID, _ = strings.Cut(u.UserID, "|")
+		res.Verified = u.EmailVerified || u.PhoneVerified
+		if u.Blocked {
+			return res, nil // Auth0 sends nothing to blocked users
+		}
+	}
+
+	now := s.now()
+	lifetime := time.Duration(conn.Options.TOTP.TimeStep) * time.Second
+	code := secret.Digits(conn.Options.TOTP.Length)
+	params := make(map[string]string, len(conn.Options.AuthParams)+len(req.AuthParams))
+	for k, v := range conn.Options.AuthParams {
+		params[k] = v
+	}
+	for k, v := range req.AuthParams {
+		params[k] = v
+	}
+	c := store.Code{
+		ID: secret.Hex(12), Connection: conn.Name, Identifier: ident,
+		Hash: s.codeHash(conn.Name, ident, code), ClientID: req.Client.ClientID, UserIDHint: res.IdentityID,
+		Send: send, AuthParams: params, IP: req.IP, UserAgent: req.UserAgent,
+		CreatedAt: now, ExpiresAt: now.Add(lifetime),
+	}
+	if err := s.st.PutCode(ctx, c); err != nil {
+		return res, fmt.Errorf("store code: %w", err)
+	}
+	n := delivery.Notification{Channel: conn.Strategy, To: ident, Code: code, Send: send, Operation: "login",
+		Language: req.Language, AppName: req.Client.Name, ExpiresIn: lifetime}
+	if send != "code" {
+		n.Link = s.link(req.Client.ClientID, conn, ident, code, params)
+	}
+	if err := s.sender.Send(ctx, n); err != nil {
+		return res, fmt.Errorf("deliver code: %w", err)
+	}
+	res.Sent = true
+	return res, nil
+}
+
+// link builds the magic link: the verify_redirect URL carrying the same code
+// and the stored authorization parameters.
+func (s *Service) link(clientID string, conn store.Connection, ident, code string, params map[string]string) string {
+	q := url.Values{}
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	q.Set("client_id", clientID)
+	q.Set("connection", conn.Name)
+	if conn.Strategy == "email" {
+		q.Set("email", ident)
+	} else {
+		q.Set("phone_number", ident)
+	}
+	q.Set("verification_code", code)
+	return s.issuer + "passwordless/verify_redirect?" + q.Encode()
+}
+
+func (s *Service) codeHash(connection, ident, code string) []byte {
+	return s.keys.Hash("code", connection, ident, code)
+}
+
+func (s *Service) connectionFor(ctx context.Context, name, clientID string) (store.Connection, error) {
+	conn, err := s.dir.Connection(ctx, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !tenant.IsPasswordless(conn)) {
+		return conn, ErrUnknownConnection
+	}
+	if err != nil {
+		return conn, fmt.Errorf("read connection: %w", err)
+	}
+	if !tenant.IsEnabledFor(conn, clientID) {
+		return conn, ErrConnectionDisabled
+	}
+	return conn, nil
+}
+
+// Redemption is an attempt to log in with a code.
+type Redemption struct {
+	ClientID   string
+	Connection string // realm
+	Username   string // email or phone number
+	Code       string
+	IP         string
+}
+
+// Redeemed is a successful redemption.
+type Redeemed struct {
+	User       store.User
+	Created    bool
+	Strategy   string
+	AuthParams map[string]string
+}
+
+// Redeem checks the code and, when it is right, consumes it and records the
+// login (creating the user on first success unless signup is disabled).
+// Errors: ErrUnknownConnection, ErrConnectionDisabled, ErrWrongCode,
+// ErrCodeExhausted, ErrCodeExpired, ErrSignupDisabled, ErrUserBlocked.
+func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
+	conn, err := s.connectionFor(ctx, r.Connection, r.ClientID)
+	if err != nil {
+		return Redeemed{}, err
+	}
+	out := Redeemed{Strategy: conn.Strategy}
+	ident := r.Username
+	if conn.Strategy == "email" {
+		if ident, err = NormalizeEmail(r.Username); err != nil {
+			return out, ErrWrongCode
+		}
+	} else if !phonePattern.MatchString(ident) {
+		return out, ErrWrongCode
+	}
+	if len(r.Code) > 64 {
+		return out, ErrWrongCode
+	}
+	now := s.now()
+	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.Code), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCodeWrong):
+		return out, ErrWrongCode
+	case errors.Is(err, store.ErrCodeExhausted):
+		return out, ErrCodeExhausted
+	case errors.Is(err, store.ErrCodeExpired):
+		return out, ErrCodeExpired
+	case err != nil:
+		return out, fmt.Errorf("consume code: %w", err)
+	}
+	out.AuthParams = c.AuthParams
+	l := store.Login{UserID: conn.Strategy + "|" + c.UserIDHint, Connection: conn.Name, Identifier: ident, IP: r.IP, At: now}
+	if conn.Strategy == "email" {
+		l.Email, l.EmailVerified = ident, true
+	} else {
+		l.PhoneNumber, l.PhoneVerified = ident, true
+	}
+	u, created, err := s.st.RecordLogin(ctx, l, !conn.Options.DisableSignup)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return out, ErrSignupDisabled
+	case err != nil:
+		return out, fmt.Errorf("record login: %w", err)
+	case u.Blocked:
+		return out, ErrUserBlocked
+	}
+	out.User, out.Created = u, created
+	return out, nil
+}
+
+// NormalizeEmail validates an email address and lower-cases it.
+func NormalizeEmail(s string) (string, error) {
+	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>()\",;") {
+		return "", errors.New("invalid email")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", errors.New("invalid email")
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", errors.New("invalid email")
+	}
+	return strings.ToLower(s), nil
+}
