@@ -187,7 +187,7 @@ func (m *KeyManager) Sign(payload []byte) (string, error) {
 
 // Verify checks a compact JWS against the published keys and returns its payload.
 func (m *KeyManager) Verify(token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, fmt.Errorf("parse token: %w", err)
 	}

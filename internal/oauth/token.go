@@ -38,12 +38,12 @@ type CodeRedeemer interface {
 
 // Service implements the token endpoint's grants.
 type Service struct {
-	dir    Directory
-	st     TokenStore
-	codes  CodeRedeemer
-	mint   *Minter
-	seal   *secret.Keys
-	now    func() time.Time
+	dir   Directory
+	st    TokenStore
+	codes CodeRedeemer
+	mint  *Minter
+	seal  *secret.Keys
+	now   func() time.Time
 }
 
 // NewService returns the token service.
@@ -53,10 +53,10 @@ func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, 
 
 // ClientCredentials are the client's credentials as presented on a request.
 type ClientCredentials struct {
-	ClientID    string
-	Secret      string
-	ViaBasic    bool
-	HasSecret   bool
+	ClientID  string
+	Secret    string
+	ViaBasic  bool
+	HasSecret bool
 }
 
 // TokenRequest is a decoded /oauth/token call.

@@ -1,0 +1,169 @@
+// Package authapi holds the Authentication API handlers: thin adapters that
+// decode a request, call a domain package and encode its answer.
+package authapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Directory is the configuration the handlers read.
+type Directory interface {
+	Client(ctx context.Context, id string) (store.Client, error)
+	Settings(ctx context.Context) (store.TenantSettings, error)
+}
+
+// Starter starts passwordless logins.
+type Starter interface {
+	Start(ctx context.Context, req passwordless.StartRequest) (passwordless.StartResult, error)
+}
+
+// Tokens runs the token endpoint.
+type Tokens interface {
+	Token(ctx context.Context, req oauth.TokenRequest) (*oauth.TokenResponse, error)
+}
+
+// Users reads users for /userinfo.
+type Users interface {
+	GetUser(ctx context.Context, userID string) (store.User, error)
+}
+
+// StateChecker tells whether authParams.state names a live hosted-login
+// transaction of the client (the Classic login page's proof, §3.1). Nil
+// until the hosted page exists.
+type StateChecker interface {
+	LiveTransaction(ctx context.Context, clientID, state string) bool
+}
+
+// API is the Authentication API.
+type API struct {
+	Log      *slog.Logger
+	Dir      Directory
+	Start    Starter
+	Tokens   Tokens
+	Users    Users
+	Minter   *oauth.Minter
+	Keys     *oauth.KeyManager
+	Seal     *secret.Keys
+	States   StateChecker
+	Now      func() time.Time
+	discover []byte
+}
+
+// Register adds the routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	a.discover = a.discovery()
+	h := func(methods string, f httpx.HandlerFunc) http.Handler {
+		return httpx.Handle(a.Log, httpx.RenderAuth, allow(methods, f))
+	}
+	mux.Handle("/passwordless/start", h("POST", a.passwordlessStart))
+	mux.Handle("/oauth/token", h("POST", a.token))
+	mux.Handle("/userinfo", h("GET POST", a.userinfo))
+	mux.Handle("/.well-known/openid-configuration", h("GET", a.openidConfiguration))
+	mux.Handle("/.well-known/jwks.json", h("GET", a.jwks))
+	mux.Handle("/", h("GET POST PUT PATCH DELETE", func(w http.ResponseWriter, r *http.Request) error {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "Not found: %s", r.URL.Path)
+	}))
+}
+
+// allow answers a method outside methods with a 405 in the API's shape.
+func allow(methods string, f httpx.HandlerFunc) httpx.HandlerFunc {
+	list := strings.Fields(methods)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		for _, m := range list {
+			if r.Method == m || (r.Method == http.MethodHead && m == http.MethodGet) {
+				return f(w, r)
+			}
+		}
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Allow", strings.Join(list, ", "))
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		e := httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method %s is not allowed here", r.Method)
+		e.Header = http.Header{"Allow": {strings.Join(list, ", ")}}
+		return e
+	}
+}
+
+func (a *API) openidConfiguration(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=900")
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.Write(a.discover)
+	return nil
+}
+
+func (a *API) discovery() []byte {
+	iss := a.Minter.Issuer()
+	b, _ := json.Marshal(map[string]any{
+		"issuer":                                iss,
+		"authorization_endpoint":                iss + "authorize",
+		"token_endpoint":                        iss + "oauth/token",
+		"userinfo_endpoint":                     iss + "userinfo",
+		"jwks_uri":                              iss + ".well-known/jwks.json",
+		"scopes_supported":                      []string{"openid", "profile", "email", "phone", "offline_access"},
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"grant_types_supported":                 []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"},
+		"claims_supported": []string{"aud", "exp", "iat", "iss", "sub", "name", "nickname", "updated_at",
+			"email", "email_verified", "phone_number", "phone_number_verified"},
+		"request_uri_parameter_supported": false,
+	})
+	return b
+}
+
+func (a *API) jwks(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.Write(a.Keys.JWKS())
+	return nil
+}
+
+func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
+	unauthorized := func(desc string) error {
+		e := httpx.Errorf(http.StatusUnauthorized, "invalid_token", "%s", desc)
+		e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
+		return e
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return unauthorized("Missing bearer access token")
+	}
+	g, err := a.Minter.CheckUserinfoToken(strings.TrimSpace(tok), a.Now())
+	if err != nil {
+		return unauthorized("The access token is invalid or expired")
+	}
+	u, err := a.Users.GetUser(r.Context(), g.Sub)
+	if err != nil {
+		return unauthorized("The access token's user no longer exists")
+	}
+	if u.Blocked {
+		return unauthorized("user is blocked")
+	}
+	b, err := oauth.UserinfoJSON(u, g.Scopes)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.Write(b)
+	return nil
+}

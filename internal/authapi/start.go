@@ -1,0 +1,232 @@
+package authapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// startFields are the top-level properties /passwordless/start accepts.
+var startFields = []string{"client_id", "client_secret", "client_assertion", "client_assertion_type",
+	"connection", "email", "phone_number", "send", "authParams", "captcha"}
+
+const (
+	maxAuthParams     = 50
+	maxAuthParamValue = 2048
+)
+
+func badRequest(code, format string, args ...any) *httpx.Error {
+	return httpx.Errorf(http.StatusBadRequest, code, format, args...)
+}
+
+// startBody is a schema-checked /passwordless/start body.
+type startBody struct {
+	ClientID, ClientSecret, Assertion, AssertionType string
+	Connection, Email, PhoneNumber, Send             string
+	AuthParams                                       map[string]string
+}
+
+// decodeStart applies Auth0's schema checks in Auth0's order.
+func decodeStart(b httpx.Body) (startBody, error) {
+	var unknown []string
+	for k := range b {
+		if !slices.Contains(startFields, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return startBody{}, badRequest("bad.request", "the following properties are not allowed: %s", strings.Join(unknown, ", "))
+	}
+	var s startBody
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"client_id", &s.ClientID}, {"client_secret", &s.ClientSecret}, {"client_assertion", &s.Assertion},
+		{"client_assertion_type", &s.AssertionType}, {"connection", &s.Connection}, {"email", &s.Email},
+		{"phone_number", &s.PhoneNumber}, {"send", &s.Send}, {"captcha", new(string)}} {
+		v, err := b.String(f.key)
+		if err != nil {
+			return s, badRequest("bad."+f.key, "%s", err.Error())
+		}
+		*f.dst = v
+	}
+	if s.ClientID == "" {
+		return s, badRequest("bad.client_id", "Missing required property: client_id")
+	}
+	if s.Connection == "" {
+		return s, badRequest("bad.connection", "Missing required property: connection")
+	}
+	if raw, ok := b["authParams"]; ok {
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return s, badRequest("bad.authParams", "error in authParams - invalid type: %s (expected object)", httpx.JSONType(raw))
+		}
+		if len(m) > maxAuthParams {
+			return s, badRequest("bad.authParams", "error in authParams - too many properties (at most %d)", maxAuthParams)
+		}
+		s.AuthParams = make(map[string]string, len(m))
+		for k, v := range m {
+			var str string
+			switch v := v.(type) {
+			case string:
+				str = v
+			case json.Number:
+				str = v.String()
+			case bool:
+				str = fmt.Sprint(v)
+			case nil:
+				continue
+			default:
+				return s, badRequest("bad.authParams", "error in authParams.%s - invalid type: %s (expected string)", k, httpx.JSONType(v))
+			}
+			if len(str) > maxAuthParamValue || len(k) > 128 {
+				return s, badRequest("bad.authParams", "error in authParams.%s - value too long", k)
+			}
+			s.AuthParams[k] = str
+		}
+	}
+	if s.Assertion != "" && s.AssertionType != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return s, badRequest("bad.client_assertion_type", "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+	}
+	return s, nil
+}
+
+var errClientAuthRequired = &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client", Description: "Client authentication is required"}
+
+func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	raw, err := httpx.ReadBody(r, "bad.request")
+	if err != nil {
+		return err
+	}
+	body, err := decodeStart(raw)
+	if err != nil {
+		return err
+	}
+	client, err := a.Dir.Client(ctx, body.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpx.Errorf(http.StatusUnauthorized, "invalid_client", "Unknown client: %s", body.ClientID)
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+	authenticated, err := a.authenticateStart(r, client, body)
+	if err != nil {
+		return err
+	}
+	peer := httpx.PeerIP(ctx)
+	res, err := a.Start.Start(ctx, passwordless.StartRequest{
+		Client: client, Connection: body.Connection, Email: body.Email, PhoneNumber: body.PhoneNumber,
+		Send: body.Send, AuthParams: body.AuthParams, UserAgent: r.UserAgent(), Language: requestLanguage(r),
+		IP: oauth.EffectiveIP(client, authenticated, peer, r.Header.Get("Auth0-Forwarded-For")),
+	})
+	var ie *passwordless.InputError
+	if errors.As(err, &ie) {
+		return badRequest(ie.Code, "%s", ie.Description)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Strategy == "sms" {
+		var lang any
+		if res.Language != "" {
+			lang = res.Language
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"_id": res.IdentityID, "phone_number": res.PhoneNumber,
+			"phone_verified": res.Verified, "request_language": lang})
+		return nil
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"_id": res.IdentityID, "email": res.Email, "email_verified": res.Verified})
+	return nil
+}
+
+// authenticateStart applies the client-authentication rule of
+// /passwordless/start (spec §3.2). It reports whether the client proved
+// itself with a credential (which lets auth0-forwarded-for count).
+func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (bool, error) {
+	if !tenant.IsConfidential(c) {
+		return false, nil
+	}
+	creds := oauth.ClientCredentials{ClientID: c.ClientID, Secret: b.ClientSecret, HasSecret: b.ClientSecret != ""}
+	if id, sec, ok := basicAuth(r); ok && !creds.HasSecret && id == c.ClientID {
+		creds.Secret, creds.HasSecret, creds.ViaBasic = sec, true, true
+	}
+	if b.Assertion != "" {
+		// Private Key JWT is not verified yet: refuse rather than trust it.
+		return false, errUnauthorized
+	}
+	switch oauth.CheckSecret(a.Seal, c, creds) {
+	case oauth.AuthValid:
+		return true, nil
+	case oauth.AuthInvalid:
+		return false, errUnauthorized
+	}
+	if st := b.AuthParams["state"]; st != "" && a.States != nil && a.States.LiveTransaction(r.Context(), c.ClientID, st) {
+		return false, nil
+	}
+	settings, err := a.Dir.Settings(r.Context())
+	if err != nil {
+		return false, fmt.Errorf("read settings: %w", err)
+	}
+	if settings.Flags.EnforceClientAuthOnPasswordlessStart {
+		return false, errClientAuthRequired
+	}
+	a.Log.WarnContext(r.Context(), "depnote: Enforce client authentication for passwordless connections: unauthenticated /passwordless/start from a confidential application",
+		"client_id", c.ClientID, "request_id", httpx.RequestID(r.Context()))
+	return false, nil
+}
+
+var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
+
+// basicAuth returns the HTTP Basic credentials, form-decoded as RFC 6749
+// §2.3.1 requires (x/oauth2 escapes them).
+func basicAuth(r *http.Request) (id, sec string, ok bool) {
+	id, sec, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	if u, err := url.QueryUnescape(id); err == nil {
+		id = u
+	}
+	if u, err := url.QueryUnescape(sec); err == nil {
+		sec = u
+	}
+	return id, sec, true
+}
+
+// requestLanguage is x-request-language, else the first accept-language tag.
+func requestLanguage(r *http.Request) string {
+	if l := strings.TrimSpace(r.Header.Get("X-Request-Language")); l != "" {
+		return clip(l, 35)
+	}
+	al := r.Header.Get("Accept-Language")
+	if al == "" {
+		return ""
+	}
+	first, _, _ := strings.Cut(al, ",")
+	first, _, _ = strings.Cut(first, ";")
+	first = strings.TrimSpace(first)
+	if first == "*" {
+		return ""
+	}
+	return clip(first, 35)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

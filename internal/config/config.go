@@ -1,0 +1,155 @@
+// Package config holds the server's configuration: flags override
+// LATCHKEY_* environment variables (with *_FILE variants for secrets), which
+// override defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Config is the configuration of `latchkey serve` (and of the subcommands
+// that open the store).
+type Config struct {
+	Addr          string
+	Issuer        string
+	DataDir       string
+	DatabaseURL   string
+	RedisURL      string
+	TLSCert       string
+	TLSKey        string
+	MasterKey     string // the key itself (LATCHKEY_MASTER_KEY)
+	MasterKeyFile string
+	Bootstrap     string
+	Dev           bool
+	SMTPURL       string
+	TwilioAPIURL  string
+	LogFormat     string
+}
+
+// Getenv reads the environment (os.Getenv in production; a map in tests).
+type Getenv func(string) string
+
+// env returns LATCHKEY_<name>, or the contents of the file named by
+// LATCHKEY_<name>_FILE when secret is true.
+func env(getenv Getenv, name string, secret bool) (string, error) {
+	if v := getenv("LATCHKEY_" + name); v != "" {
+		return v, nil
+	}
+	if secret {
+		if p := getenv("LATCHKEY_" + name + "_FILE"); p != "" {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return "", fmt.Errorf("LATCHKEY_%s_FILE: %w", name, err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	return "", nil
+}
+
+// StoreFlags registers the flags that choose the store (shared by every
+// subcommand that opens it).
+func (c *Config) StoreFlags(fs *flag.FlagSet, getenv Getenv) error {
+	dataDir, _ := env(getenv, "DATA_DIR", false)
+	dbURL, err := env(getenv, "DATABASE_URL", true)
+	if err != nil {
+		return err
+	}
+	mk, err := env(getenv, "MASTER_KEY", true)
+	if err != nil {
+		return err
+	}
+	c.MasterKey = mk
+	fs.StringVar(&c.DataDir, "data-dir", or(dataDir, "./latchkey-data"), "directory for the SQLite file (and the generated dev master key) (LATCHKEY_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", dbURL, "postgres://… to use PostgreSQL instead of SQLite (LATCHKEY_DATABASE_URL)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key (hex or base64) that seals signing keys; required outside --dev (LATCHKEY_MASTER_KEY / LATCHKEY_MASTER_KEY_FILE)")
+	return nil
+}
+
+// ServeFlags registers the flags of `latchkey serve`.
+func (c *Config) ServeFlags(fs *flag.FlagSet, getenv Getenv) error {
+	if err := c.StoreFlags(fs, getenv); err != nil {
+		return err
+	}
+	addr, _ := env(getenv, "ADDR", false)
+	issuer, _ := env(getenv, "ISSUER", false)
+	redis, err := env(getenv, "REDIS_URL", true)
+	if err != nil {
+		return err
+	}
+	smtp, err := env(getenv, "SMTP_URL", true)
+	if err != nil {
+		return err
+	}
+	fs.StringVar(&c.Addr, "addr", or(addr, "127.0.0.1:3000"), "listen address (LATCHKEY_ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", issuer, "public issuer URL, e.g. https://login.example.com/ (LATCHKEY_ISSUER; default http(s)://<addr>/)")
+	fs.StringVar(&c.RedisURL, "redis-url", redis, "Redis for shared rate-limit state (LATCHKEY_REDIS_URL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM) to serve HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.Bootstrap, "bootstrap", "", "tenant file to apply at start, idempotently")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
+	fs.StringVar(&c.SMTPURL, "smtp-url", smtp, "SMTP server for email delivery (LATCHKEY_SMTP_URL)")
+	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	return nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// Validate checks the configuration and normalises the issuer. It is called
+// after the listener is bound when the address is ":0", so Addr may be the
+// bound address.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Issuer == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.Issuer = scheme + "://" + host + "/"
+	}
+	if !strings.HasSuffix(c.Issuer, "/") {
+		c.Issuer += "/"
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("--issuer: %q is not an http(s) URL without query or fragment", c.Issuer))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url: only postgres:// URLs are supported (SQLite is the default, in --data-dir)"))
+	}
+	if !c.Dev && c.MasterKey == "" && c.MasterKeyFile == "" {
+		errs = append(errs, errors.New("a master key is required outside --dev: --master-key-file or LATCHKEY_MASTER_KEY (32 random bytes as hex or base64, e.g. `openssl rand -hex 32`)"))
+	}
+	if !c.Dev && c.SMTPURL == "" {
+		errs = append(errs, errors.New("no email delivery is configured: real delivery (--smtp-url) is not built yet; run with --dev to capture messages"))
+	}
+	if c.SMTPURL != "" {
+		errs = append(errs, errors.New("--smtp-url: SMTP delivery is not built yet"))
+	}
+	if c.RedisURL != "" {
+		errs = append(errs, errors.New("--redis-url: shared rate limits are not built yet"))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,255 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const (
+	webID      = "web-app"
+	webSecret  = "web-app-secret-0123456789abcdef"
+	nativeID   = "native-app"
+	spaID      = "spa-app"
+	m2mID      = "m2m-app"
+	m2mSecret  = "m2m-app-secret-0123456789abcdef"
+	apiID      = "https://api.example.com/"
+	apiNoOffID = "https://no-offline.example.com/"
+)
+
+const tenantFile = `{
+  "settings": {"friendly_name": "Test"},
+  "clients": [
+    {"client_id": "web-app", "client_secret": "web-app-secret-0123456789abcdef", "name": "Web", "app_type": "regular_web",
+     "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "authorization_code"],
+     "callbacks": ["https://app.example.com/callback"]},
+    {"client_id": "native-app", "name": "Native", "app_type": "native",
+     "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"]},
+    {"client_id": "spa-app", "name": "SPA", "app_type": "spa", "grant_types": ["implicit", "authorization_code"]},
+    {"client_id": "m2m-app", "client_secret": "m2m-app-secret-0123456789abcdef", "name": "M2M", "app_type": "non_interactive",
+     "grant_types": ["client_credentials"]}
+  ],
+  "connections": [
+    {"name": "email", "strategy": "email", "enabled_clients": ["web-app", "native-app", "spa-app", "m2m-app"],
+     "options": {"totp": {"length": 6, "time_step": 180}, "brute_force_protection": true}},
+    {"name": "sms", "strategy": "sms", "enabled_clients": ["web-app", "native-app"], "options": {"totp": {"length": 8, "time_step": 300}}}
+  ],
+  "resource_servers": [
+    {"identifier": "https://api.example.com/", "name": "API", "scopes": [{"value": "read:things"}], "allow_offline_access": true, "token_lifetime": 7200},
+    {"identifier": "https://no-offline.example.com/", "name": "No offline"}
+  ]
+}`
+
+type env struct {
+	t      *testing.T
+	ts     *httptest.Server
+	srv    *server.Server
+	cfg    config.Config
+	issuer string
+	clock  *clock
+	http   *http.Client
+}
+
+type envOpt func(*config.Config)
+
+// newEnv starts a real Latchkey node (SQLite in a temp dir, --dev capture,
+// the tenant file above) behind an httptest TLS server.
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "tenant.json")
+	if err := os.WriteFile(tf, []byte(tenantFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, Bootstrap: tf, LogFormat: "text"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e := &env{t: t, cfg: cfg, clock: &clock{t: time.Now()}}
+	e.start()
+	return e
+}
+
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	e.cfg.Addr = ts.Listener.Addr().String()
+	e.cfg.Issuer = "https://" + e.cfg.Addr
+	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	srv, err := server.New(t.Context(), e.cfg, log, server.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.StartTLS()
+	e.ts, e.srv, e.issuer, e.http = ts, srv, e.cfg.Issuer, ts.Client()
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+}
+
+// restart stops the node and starts a new one on the same data directory.
+func (e *env) restart() {
+	e.ts.Close()
+	e.srv.Close()
+	e.start()
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (r response) str(k string) string { s, _ := r.body[k].(string); return s }
+
+func (e *env) do(method, path, contentType string, body []byte, hdr map[string]string) response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.ts.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := e.http.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (e *env) postJSON(path string, v any, hdr map[string]string) response {
+	e.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.do("POST", path, "application/json", b, hdr)
+}
+
+func (e *env) postForm(path string, v url.Values, hdr map[string]string) response {
+	e.t.Helper()
+	return e.do("POST", path, "application/x-www-form-urlencoded", []byte(v.Encode()), hdr)
+}
+
+type captured struct {
+	Channel, To, Subject, Text, HTML, Code, Link string
+}
+
+// lastMessage reads the newest captured message for to from /dev/outbox/messages.
+func (e *env) lastMessage(to string) captured {
+	e.t.Helper()
+	msgs := e.messages(to)
+	if len(msgs) == 0 {
+		e.t.Fatalf("no message captured for %s", to)
+	}
+	return msgs[0]
+}
+
+func (e *env) messages(to string) []captured {
+	e.t.Helper()
+	res, err := e.http.Get(e.ts.URL + "/dev/outbox/messages?to=" + url.QueryEscape(to))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var msgs []captured
+	if err := json.NewDecoder(res.Body).Decode(&msgs); err != nil {
+		e.t.Fatal(err)
+	}
+	return msgs
+}
+
+// startEmail starts an email-code login for the web app and returns the code.
+func (e *env) startEmail(email string) string {
+	e.t.Helper()
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+		"connection": "email", "send": "code", "email": email}, nil)
+	if r.status != 200 {
+		e.t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	return e.lastMessage(strings.ToLower(email)).Code
+}
+
+func (e *env) otpGrant(clientID, secret, realm, username, otp string, extra url.Values) response {
+	e.t.Helper()
+	v := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {clientID},
+		"realm": {realm}, "username": {username}, "otp": {otp}}
+	if secret != "" {
+		v.Set("client_secret", secret)
+	}
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return e.postForm("/oauth/token", v, nil)
+}
+
+// updateSettings changes tenant settings directly in the store and drops the cache.
+func (e *env) updateSettings(f func(*store.TenantSettings)) {
+	e.t.Helper()
+	ctx := context.Background()
+	s, err := e.srv.Store.GetSettings(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f(&s)
+	if err := e.srv.Store.PutSettings(ctx, s); err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+}
+
+func wantError(t *testing.T, r response, status int, code, desc string) {
+	t.Helper()
+	if r.status != status || r.str("error") != code || (desc != "" && r.str("error_description") != desc) {
+		t.Fatalf("got %d %s; want %d %s %q", r.status, r.raw, status, code, desc)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error content type %q", ct)
+	}
+}
+
+func fmtJSON(v any) string { b, _ := json.Marshal(v); return fmt.Sprint(string(b)) }

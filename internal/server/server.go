@@ -1,0 +1,242 @@
+// Package server is the composition root: it opens the store, derives the
+// keys, builds the services and handlers, and runs the HTTP server.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/authapi"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// MaxBodyBytes caps request bodies.
+const MaxBodyBytes = 64 << 10
+
+// Server is a configured Latchkey node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	Store   store.Store
+	Keys    *secret.Keys
+	Signing *oauth.KeyManager
+	Dir     *tenant.Directory
+	Capture *delivery.Capture // nil outside --dev
+	Demo    *DemoClient       // nil outside --dev
+	handler http.Handler
+}
+
+// Options tune New for tests.
+type Options struct {
+	Now func() time.Time // default time.Now
+}
+
+// OpenStore opens the configured store: PostgreSQL when a database URL is
+// set, otherwise SQLite in the data directory.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, "", err
+		}
+		return st, "postgres " + redactURL(cfg.DatabaseURL), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "latchkey.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", err
+	}
+	return st, "sqlite " + path, nil
+}
+
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	return s[:scheme+3] + "…" + s[at:]
+}
+
+// LoadMasterKey returns the master key: given, from a file, or (in --dev
+// only) generated once into the data directory.
+func LoadMasterKey(cfg config.Config) ([]byte, error) {
+	switch {
+	case cfg.MasterKey != "":
+		return secret.ParseMasterKey(cfg.MasterKey)
+	case cfg.MasterKeyFile != "":
+		b, err := os.ReadFile(cfg.MasterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		return secret.ParseMasterKey(string(b))
+	case !cfg.Dev:
+		return nil, errors.New("a master key is required outside --dev")
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return secret.ParseMasterKey(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("dev master key: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	key := secret.RandomBytes(secret.MasterKeySize)
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%x\n", key)), 0o600); err != nil {
+		return nil, fmt.Errorf("write dev master key: %w", err)
+	}
+	return key, nil
+}
+
+// New builds a node from a validated configuration.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) (*Server, error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	master, err := LoadMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.New(master)
+	if err != nil {
+		return nil, err
+	}
+	st, where, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	s.Signing = oauth.NewKeyManager(st, keys, now)
+	if err := s.Signing.Init(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Bootstrap != "" {
+		if err := s.applyFile(ctx, cfg.Bootstrap); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Dev {
+		if s.Demo, err = seedDemo(ctx, st, keys, cfg.DataDir, now); err != nil {
+			return nil, fmt.Errorf("seed demo application: %w", err)
+		}
+		s.Capture = delivery.NewCapture(log, now, 500)
+	}
+	s.Dir = tenant.NewDirectory(st, now)
+	var sender passwordless.Sender = s.Capture
+	if sender == nil {
+		return nil, errors.New("no delivery configured (only --dev capture exists so far)")
+	}
+	pl := passwordless.New(s.Dir, st, sender, keys, cfg.Issuer, now)
+	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
+	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, now),
+		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Now: now}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	if s.Capture != nil {
+		delivery.RegisterCapture(mux, s.Capture)
+	}
+	s.handler = httpx.Middleware(log, MaxBodyBytes, cfg.Dev, mux)
+	log.Info("store ready", "store", where)
+	ok = true
+	return s, nil
+}
+
+func (s *Server) applyFile(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	defer f.Close()
+	tf, err := tenant.ParseFile(f)
+	if err != nil {
+		return fmt.Errorf("bootstrap %s: %w", path, err)
+	}
+	res, err := tenant.Apply(ctx, s.Store, s.Keys, tf, s.cfg.Issuer, s.now())
+	if err != nil {
+		return fmt.Errorf("bootstrap %s: %w", path, err)
+	}
+	s.log.Info("tenant file applied", "file", path, "changed", res.Changed)
+	for id, sec := range res.GeneratedSecrets {
+		s.log.Info("generated client secret (shown once)", "client_id", id, "client_secret", sec)
+	}
+	return nil
+}
+
+// Handler is the node's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the store.
+func (s *Server) Close() error { return s.Store.Close() }
+
+// Run serves on ln until ctx is done, then shuts down gracefully. It also
+// reloads signing keys periodically so a rotation on another node is seen.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.Signing.Reload(ctx); err != nil {
+					s.log.Warn("reload signing keys", "err", err)
+				}
+			}
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
