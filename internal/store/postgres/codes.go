@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// PutCode stores c as the outstanding code of its (Connection, Identifier),
+// replacing any older one.
+func (s *Store) PutCode(ctx context.Context, c store.Code) error {
+	var params *string
+	if c.AuthParams != nil {
+		b, err := json.Marshal(c.AuthParams)
+		if err != nil {
+			return fmt.Errorf("postgres: encode code auth params: %w", err)
+		}
+		p := string(b)
+		params = &p
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO codes (connection, identifier, id, hash, client_id,
+			user_id_hint, send, auth_params, ip, user_agent, attempts, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (connection, identifier) DO UPDATE SET
+			id = EXCLUDED.id, hash = EXCLUDED.hash, client_id = EXCLUDED.client_id,
+			user_id_hint = EXCLUDED.user_id_hint, send = EXCLUDED.send,
+			auth_params = EXCLUDED.auth_params, ip = EXCLUDED.ip,
+			user_agent = EXCLUDED.user_agent, attempts = EXCLUDED.attempts,
+			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+		c.Connection, c.Identifier, c.ID, c.Hash, c.ClientID, c.UserIDHint, c.Send, params,
+		c.IP, c.UserAgent, c.Attempts, ms(c.CreatedAt), ms(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("postgres: put code for %s/%s: %w", c.Connection, c.Identifier, mapErr(err))
+	}
+	return nil
+}
+
+// ConsumeCode checks hash against the outstanding code of
+// (connection, identifier) and, on a match, deletes and returns it. The row
+// is locked while judged, so of concurrent callers exactly one wins and
+// every failed attempt is counted.
+func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	var code store.Code
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		c, err := lockCode(ctx, tx, connection, identifier)
+		if err != nil {
+			return err
+		}
+		verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+		switch {
+		case verdict == nil:
+			if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2",
+				connection, identifier); err != nil {
+				return err
+			}
+			code = c
+			return nil
+		case errors.Is(verdict, store.ErrCodeWrong),
+			errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+			// A failed attempt (possibly the one that exhausts the code).
+			if _, err := tx.Exec(ctx, `UPDATE codes SET attempts = attempts + 1
+				WHERE connection = $1 AND identifier = $2`, connection, identifier); err != nil {
+				return err
+			}
+			return commitThen{verdict}
+		default:
+			return verdict
+		}
+	})
+	if err != nil {
+		return store.Code{}, fmt.Errorf("postgres: consume code for %s/%s: %w", connection, identifier, mapErr(err))
+	}
+	return code, nil
+}
+
+func lockCode(ctx context.Context, tx pgx.Tx, connection, identifier string) (store.Code, error) {
+	c := store.Code{Connection: connection, Identifier: identifier}
+	var params []byte
+	var created, expires int64
+	err := tx.QueryRow(ctx, `SELECT id, hash, client_id, user_id_hint, send, auth_params, ip,
+			user_agent, attempts, created_at, expires_at
+		FROM codes WHERE connection = $1 AND identifier = $2 FOR UPDATE`,
+		connection, identifier).Scan(&c.ID, &c.Hash, &c.ClientID, &c.UserIDHint, &c.Send,
+		&params, &c.IP, &c.UserAgent, &c.Attempts, &created, &expires)
+	if err != nil {
+		return c, err
+	}
+	if params != nil {
+		if err := json.Unmarshal(params, &c.AuthParams); err != nil {
+			return c, fmt.Errorf("decode auth params: %w", err)
+		}
+	}
+	c.CreatedAt, c.ExpiresAt = fromMS(created), fromMS(expires)
+	return c, nil
+}
