@@ -67,25 +67,35 @@ func adminExec(t *testing.T, sql string, args ...any) {
 	}
 }
 
+// schemaSlots bounds how many test schemas (each with its stores' pools)
+// exist at once, so that -parallel on a many-core machine stays within the
+// server's max_connections (100 by default): 12 × 4 connections.
+var schemaSlots = make(chan struct{}, 12)
+
 // newSchema creates a schema with a random name, dropped when the test ends,
 // and returns it.
 func newSchema(t *testing.T) string {
 	t.Helper()
+	baseURL(t)
+	schemaSlots <- struct{}{}
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "t_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		adminExec(t, "DROP SCHEMA IF EXISTS "+name+" CASCADE")
+		<-schemaSlots
+	})
 	adminExec(t, "CREATE SCHEMA "+name)
-	t.Cleanup(func() { adminExec(t, "DROP SCHEMA "+name+" CASCADE") })
 	return name
 }
 
 // schemaURL is the test database URL with search_path set to schema and a
-// small pool, so that many parallel tests fit in max_connections.
+// small pool (see schemaSlots).
 func schemaURL(t *testing.T, schema string) string {
 	return withParams(t, baseURL(t), map[string]string{
 		"search_path":    schema,
-		"pool_max_conns": "6",
-		"pool_min_conns": "2",
+		"pool_max_conns": "4",
+		"pool_min_conns": "1",
 	})
 }
 
@@ -393,5 +403,33 @@ func TestApplyTenant(t *testing.T) {
 	}
 	if st, err := s.GetSettings(ctx); err != nil || st.FriendlyName != "Acme" {
 		t.Errorf("settings after failed apply: %+v, %v", st, err)
+	}
+}
+
+func TestRotateRefreshTokenInherits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	now := time.Now()
+	first := store.RefreshToken{ID: "a", FamilyID: "f1", Hash: []byte("h-a"), ClientID: "c", UserID: "u",
+		Audience: "https://api", Scope: "openid offline_access", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	next := store.RefreshToken{ID: "b", Hash: []byte("h-b"), ClientID: "other", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rotate by another client: %v, want ErrNotFound", err)
+	}
+	next.ClientID = "c"
+	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now); err != nil {
+		t.Fatalf("rotate after the other client's attempt: %v", err)
+	}
+	var got store.RefreshToken
+	if err := s.pool.QueryRow(ctx, "SELECT family_id, user_id, audience, scope FROM refresh_tokens WHERE id = 'b'").
+		Scan(&got.FamilyID, &got.UserID, &got.Audience, &got.Scope); err != nil {
+		t.Fatal(err)
+	}
+	if got.FamilyID != "f1" || got.UserID != "u" || got.Audience != "https://api" || got.Scope != "openid offline_access" {
+		t.Errorf("next token inherited %+v", got)
 	}
 }

@@ -29,7 +29,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 }
 
 // RotateRefreshToken exchanges the live token whose hash is oldHash for
-// next. Presenting a token that was already rotated revokes its whole
+// next, which inherits the old token's family, user, audience and scope; a
+// next.ClientID other than the old token's changes nothing and gives
+// ErrNotFound. Presenting a token that was already rotated revokes its whole
 // family (committed) and gives ErrTokenReused.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error) {
 	var old store.RefreshToken
@@ -46,6 +48,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 		}
 		old.CreatedAt, old.ExpiresAt, old.RotatedAt = fromMS(created), fromMS(expires), fromMSNull(rotated)
 		switch {
+		case next.ClientID != old.ClientID:
+			// Another client's token: not even a reuse it may report.
+			return store.ErrNotFound
 		case !old.RotatedAt.IsZero():
 			if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 AND NOT revoked",
 				old.FamilyID); err != nil {
@@ -60,7 +65,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 			old.ID, ms(old.RotatedAt)); err != nil {
 			return err
 		}
-		next.FamilyID = old.FamilyID
+		next.FamilyID, next.UserID, next.Audience, next.Scope = old.FamilyID, old.UserID, old.Audience, old.Scope
 		_, err = tx.Exec(ctx, insertRefreshTokenSQL, refreshTokenArgs(next)...)
 		return err
 	})
