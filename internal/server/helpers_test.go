@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -103,6 +104,14 @@ func (e *env) start() {
 	t := e.t
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
+	if e.cfg.Addr != "" { // a restart keeps the address, hence the issuer
+		ts.Listener.Close()
+		ln, err := net.Listen("tcp", e.cfg.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.Listener = ln
+	}
 	e.cfg.Addr = ts.Listener.Addr().String()
 	e.cfg.Issuer = "https://" + e.cfg.Addr
 	if err := e.cfg.Validate(); err != nil {

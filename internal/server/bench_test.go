@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+// BenchmarkEmailCodeLogin measures full email-code logins (start, read the
+// code, exchange it for an ID token and an opaque access token) through real
+// HTTP on loopback with SQLite. ns/op is per login; logins/s is reported.
+func BenchmarkEmailCodeLogin(b *testing.B) {
+	dir := b.TempDir()
+	tf := filepath.Join(dir, "tenant.json")
+	if err := os.WriteFile(tf, []byte(tenantFile), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, Bootstrap: tf, LogFormat: "text",
+		Addr: ts.Listener.Addr().String()}
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := server.New(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	defer ts.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var n atomic.Int64
+	post := func(path, ct string, body []byte) error {
+		res, err := client.Post(ts.URL+path, ct, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("%s: %d", path, res.StatusCode)
+		}
+		return nil
+	}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			email := fmt.Sprintf("bench%d@example.com", n.Add(1))
+			start := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"connection":"email","send":"code","email":%q}`, webID, webSecret, email)
+			if err := post("/passwordless/start", "application/json", []byte(start)); err != nil {
+				b.Error(err)
+				return
+			}
+			msgs := srv.Capture.Messages(email, 1)
+			if len(msgs) != 1 {
+				b.Error("no message")
+				return
+			}
+			form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {webID},
+				"client_secret": {webSecret}, "realm": {"email"}, "username": {email}, "otp": {msgs[0].Code}, "scope": {"openid email"}}
+			if err := post("/oauth/token", "application/x-www-form-urlencoded", []byte(form.Encode())); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}

@@ -1,0 +1,177 @@
+package tenant_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+const issuer = "https://login.example.com/"
+
+const good = `{
+  "settings": {"friendly_name": "Acme", "flags": {"enforce_client_authentication_on_passwordless_start": true}},
+  "clients": [
+    {"client_id": "web", "client_secret": "0123456789abcdef0123", "name": "Web", "app_type": "regular_web",
+     "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp"], "callbacks": ["https://app.example.com/cb"]},
+    {"client_id": "ops", "name": "Ops", "app_type": "non_interactive", "grant_types": ["client_credentials"]},
+    {"client_id": "spa", "name": "SPA", "app_type": "spa"}
+  ],
+  "connections": [{"name": "email", "strategy": "email", "enabled_clients": ["web", "spa"],
+                   "options": {"totp": {"length": 8, "time_step": 300}, "authParams": "{\"scope\":\"openid\"}"}}],
+  "resource_servers": [{"identifier": "https://api.example.com", "name": "API", "scopes": [{"value": "read:x"}]}],
+  "client_grants": [{"client_id": "ops", "audience": "https://login.example.com/api/v2/", "scope": ["read:logs"]}]
+}`
+
+func open(t *testing.T) (*sqlite.Store, *secret.Keys) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, err := secret.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, keys
+}
+
+type snapshot struct {
+	Settings store.TenantSettings
+	Clients  []store.Client
+	Conns    []store.Connection
+	APIs     []store.ResourceServer
+	Grants   []store.ClientGrant
+}
+
+func snap(t *testing.T, st store.Store) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	var s snapshot
+	var err error
+	if s.Settings, err = st.GetSettings(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Clients, err = st.ListClients(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Conns, err = st.ListConnections(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.APIs, err = st.ListResourceServers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Grants, err = st.ListClientGrants(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func apply(t *testing.T, st store.Store, keys *secret.Keys, doc string, now time.Time) (tenant.Applied, error) {
+	t.Helper()
+	f, err := tenant.ParseFile(strings.NewReader(doc))
+	if err != nil {
+		return tenant.Applied{}, err
+	}
+	return tenant.Apply(t.Context(), st, keys, f, issuer, now)
+}
+
+func TestApplyIsIdempotent(t *testing.T) {
+	st, keys := open(t)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	res, err := apply(t, st, keys, good, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed != 7 || len(res.GeneratedSecrets) != 1 || res.GeneratedSecrets["ops"] == "" {
+		t.Fatalf("first apply: %+v", res)
+	}
+	res0Secret := res.GeneratedSecrets["ops"]
+	first := snap(t, st)
+	if len(first.Clients) != 3 || len(first.Conns) != 1 || len(first.APIs) != 1 || len(first.Grants) != 1 || !first.Settings.Flags.EnforceClientAuthOnPasswordlessStart {
+		t.Fatalf("stored %+v", first)
+	}
+	c := first.Conns[0]
+	if c.Options.TOTP.Length != 8 || c.Options.AuthParams["scope"] != "openid" || !strings.HasPrefix(c.ID, "con_") {
+		t.Errorf("connection %+v", c)
+	}
+	res, err = apply(t, st, keys, good, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed != 0 || len(res.GeneratedSecrets) != 0 {
+		t.Errorf("second apply changed %d records, generated %v", res.Changed, res.GeneratedSecrets)
+	}
+	if diff := cmp.Diff(first, snap(t, st)); diff != "" {
+		t.Errorf("second apply changed the store (-first +second):\n%s", diff)
+	}
+	// A change to one record updates it in place, keeping its ID and secret.
+	changed := strings.Replace(good, `"name": "Ops"`, `"name": "Operations"`, 1)
+	if res, err = apply(t, st, keys, changed, now.Add(2*time.Hour)); err != nil || res.Changed != 1 {
+		t.Fatalf("apply change: %+v %v", res, err)
+	}
+	var before store.Client
+	for _, c := range first.Clients {
+		if c.ClientID == "ops" {
+			before = c
+		}
+	}
+	ops := mustClient(t, st, "ops")
+	if ops.Name != "Operations" || !bytes.Equal(ops.SecretHash, before.SecretHash) || !ops.CreatedAt.Equal(before.CreatedAt) {
+		t.Errorf("ops after change: %+v; before %+v", ops, before)
+	}
+	if !secret.Equal(ops.SecretHash, tenant.HashClientSecret(keys, "ops", res0Secret)) {
+		t.Error("generated secret does not match the stored hash")
+	}
+	if got := tenant.HashClientSecret(keys, "web", "0123456789abcdef0123"); !secret.Equal(got, mustClient(t, st, "web").SecretHash) {
+		t.Error("given client secret not stored as its keyed hash")
+	}
+}
+
+func mustClient(t *testing.T, st store.Store, id string) store.Client {
+	t.Helper()
+	c, err := st.GetClient(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestApplyIsAllOrNothing(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"bad app type", strings.Replace(good, `"app_type": "spa"`, `"app_type": "web"`, 1), `clients[2].app_type: "web" is not one of`},
+		{"unknown field", strings.Replace(good, `"name": "Web"`, `"name": "Web", "is_token_endpoint_ip_header_trustd": true`, 1), `unknown field "is_token_endpoint_ip_header_trustd"`},
+		{"otp on spa", strings.Replace(good, `"app_type": "spa"`, `"app_type": "spa", "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp"]`, 1), "clients[2].grant_types[0]"},
+		{"short totp", strings.Replace(good, `"length": 8`, `"length": 3`, 1), "connections[0].options.totp.length"},
+		{"unknown enabled client", strings.Replace(good, `"enabled_clients": ["web", "spa"]`, `"enabled_clients": ["nope"]`, 1), "connections[0].enabled_clients[0]"},
+		{"grant for unknown api", strings.Replace(good, `"audience": "https://login.example.com/api/v2/"`, `"audience": "https://nope/"`, 1), "client_grants[0].audience"},
+		{"wrong type", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": 5`, 1), "friendly_name"},
+		{"bad callback", strings.Replace(good, `"https://app.example.com/cb"`, `"/relative"`, 1), "clients[0].callbacks[0]"},
+		{"connection name", strings.Replace(good, `"name": "email", "strategy": "email"`, `"name": "mail", "strategy": "email"`, 1), "connections[0].name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, keys := open(t)
+			before := snap(t, st)
+			_, err := apply(t, st, keys, tt.doc, time.Now())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v; want it to contain %q", err, tt.want)
+			}
+			if diff := cmp.Diff(before, snap(t, st)); diff != "" {
+				t.Errorf("a failed apply changed the store:\n%s", diff)
+			}
+		})
+	}
+}
