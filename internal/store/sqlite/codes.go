@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/hmac"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const codeCols = `id, connection, identifier, hash, client_id, user_id_hint, send, auth_params,
+	ip, user_agent, attempts, created_at, expires_at`
+
+const (
+	// qPutCode replaces the outstanding code of (connection, identifier).
+	qPutCode = `INSERT INTO codes (` + codeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (connection, identifier) DO UPDATE SET
+		id = excluded.id, hash = excluded.hash, client_id = excluded.client_id,
+		user_id_hint = excluded.user_id_hint, send = excluded.send, auth_params = excluded.auth_params,
+		ip = excluded.ip, user_agent = excluded.user_agent, attempts = excluded.attempts,
+		created_at = excluded.created_at, expires_at = excluded.expires_at`
+	qGetCode      = `SELECT ` + codeCols + ` FROM codes WHERE connection = ? AND identifier = ?`
+	qDeleteCode   = `DELETE FROM codes WHERE connection = ? AND identifier = ?`
+	qCountAttempt = `UPDATE codes SET attempts = attempts + 1 WHERE connection = ? AND identifier = ?`
+
+	tokenCols = `id, family_id, token_hash, client_id, user_id, audience, scope,
+	created_at, expires_at, rotated_at, revoked`
+	qCreateToken    = `INSERT INTO refresh_tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetTokenByHash = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE token_hash = ?`
+	qRotateToken    = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`
+	qRevokeFamily   = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND NOT revoked`
+
+	qCreateSigningKey = `INSERT INTO signing_keys (kid, alg, public_jwk, private_sealed, created_at, retired_at)
+	VALUES (?, ?, ?, ?, ?, ?)`
+	qListSigningKeys = `SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at
+	FROM signing_keys ORDER BY created_at, kid`
+)
+
+// txQueries are the statements used inside writer transactions; Open
+// prepares them (see tx.stmt).
+var txQueries = []string{
+	qGetCode, qDeleteCode, qCountAttempt,
+	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
+	qLoginUpdate, qLoginInsert, qFindUser,
+	qDeleteUser, qDeleteUserTokens,
+}
+
+// --- codes -----------------------------------------------------------------
+
+// PutCode stores c, replacing any outstanding code for its identifier.
+func (s *Store) PutCode(ctx context.Context, c store.Code) error {
+	var params sql.NullString
+	if len(c.AuthParams) > 0 {
+		b, err := json.Marshal(c.AuthParams)
+		if err != nil {
+			return wrap("put code", err)
+		}
+		params = sql.NullString{String: string(b), Valid: true}
+	}
+	_, err := s.w.exec(ctx, qPutCode, c.ID, c.Connection, c.Identifier, blob(c.Hash), c.ClientID,
+		c.UserIDHint, c.Send, params, c.IP, c.UserAgent, c.Attempts, toMS(c.CreatedAt), toMS(c.ExpiresAt))
+	return wrap("put code", err)
+}
+
+func scanCode(sc scanner, c *store.Code) error {
+	var params sql.NullString
+	var created, expires int64
+	if err := sc.Scan(&c.ID, &c.Connection, &c.Identifier, &c.Hash, &c.ClientID, &c.UserIDHint, &c.Send,
+		&params, &c.IP, &c.UserAgent, &c.Attempts, &created, &expires); err != nil {
+		return err
+	}
+	c.AuthParams = nil
+	if params.Valid {
+		if err := json.Unmarshal([]byte(params.String), &c.AuthParams); err != nil {
+			return fmt.Errorf("decode auth params: %w", err)
+		}
+	}
+	c.CreatedAt, c.ExpiresAt = fromMS(created), fromMS(expires)
+	return nil
+}
+
+// ConsumeCode checks hash against the outstanding code of (connection,
+// identifier) in one immediate transaction: the verdict is store.JudgeCode's;
+// a match deletes the code, a wrong code counts the attempt.
+func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	t, err := s.begin(ctx)
+	if err != nil {
+		return store.Code{}, wrap("consume code", err)
+	}
+	defer t.rollback()
+
+	var c store.Code
+	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
+		return store.Code{}, wrap("consume code", err)
+	}
+	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+	switch {
+	case verdict == nil:
+		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
+			return store.Code{}, wrap("consume code", err)
+		}
+	case errors.Is(verdict, store.ErrCodeWrong),
+		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+		// A wrong code: count it (the one that reaches the cap kills the code).
+		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
+			return store.Code{}, wrap("consume code", err)
+		}
+	default:
+		// Expired, or exhausted before this attempt: nothing to write.
+		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+	}
+	if err := t.commit(); err != nil {
+		return store.Code{}, wrap("consume code", err)
+	}
+	if verdict != nil {
+		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+	}
+	return c, nil
+}
+
+// --- refresh tokens --------------------------------------------------------
+
+// CreateRefreshToken stores a new refresh token; an empty FamilyID starts a
+// family named after the token's ID.
+func (s *Store) CreateRefreshToken(ctx context.Context, rt store.RefreshToken) error {
+	if rt.FamilyID == "" {
+		rt.FamilyID = rt.ID
+	}
+	_, err := s.w.exec(ctx, qCreateToken, tokenArgs(rt)...)
+	return wrap("create refresh token", err)
+}
+
+func tokenArgs(rt store.RefreshToken) []any {
+	return []any{rt.ID, rt.FamilyID, blob(rt.Hash), rt.ClientID, rt.UserID, rt.Audience, rt.Scope,
+		toMS(rt.CreatedAt), toMS(rt.ExpiresAt), toNullMS(rt.RotatedAt), rt.Revoked}
+}
+
+func scanToken(sc scanner, rt *store.RefreshToken) error {
+	var created, expires int64
+	var rotated sql.NullInt64
+	if err := sc.Scan(&rt.ID, &rt.FamilyID, &rt.Hash, &rt.ClientID, &rt.UserID, &rt.Audience, &rt.Scope,
+		&created, &expires, &rotated, &rt.Revoked); err != nil {
+		return err
+	}
+	rt.CreatedAt, rt.ExpiresAt, rt.RotatedAt = fromMS(created), fromMS(expires), fromNullMS(rotated)
+	return nil
+}
+
+// RotateRefreshToken exchanges the live token with oldHash for next in one
+// immediate transaction (see store.Store). A reuse revokes the family and
+// commits that before returning ErrTokenReused.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error) {
+	t, err := s.begin(ctx)
+	if err != nil {
+		return store.RefreshToken{}, wrap("rotate refresh token", err)
+	}
+	defer t.rollback()
+
+	var old store.RefreshToken
+	if err := t.queryRow(ctx, func(sc scanner) error { return scanToken(sc, &old) }, qGetTokenByHash, blob(oldHash)); err != nil {
+		return store.RefreshToken{}, wrap("rotate refresh token", err)
+	}
+	switch {
+	case !old.RotatedAt.IsZero():
+		if _, err := t.exec(ctx, qRevokeFamily, old.FamilyID); err != nil {
+			return store.RefreshToken{}, wrap("rotate refresh token: revoke family", err)
+		}
+		if err := t.commit(); err != nil {
+			return store.RefreshToken{}, wrap("rotate refresh token: revoke family", err)
+		}
+		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrTokenReused)
+	case old.Revoked, !now.Before(old.ExpiresAt):
+		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrNotFound)
+	}
+
+	old.RotatedAt = norm(now)
+	if _, err := t.exec(ctx, qRotateToken, toMS(old.RotatedAt), old.ID); err != nil {
+		return store.RefreshToken{}, wrap("rotate refresh token", err)
+	}
+	next.FamilyID = old.FamilyID
+	if _, err := t.exec(ctx, qCreateToken, tokenArgs(next)...); err != nil {
+		return store.RefreshToken{}, wrap("rotate refresh token: store next", err)
+	}
+	if err := t.commit(); err != nil {
+		return store.RefreshToken{}, wrap("rotate refresh token", err)
+	}
+	return old, nil
+}
+
+// --- signing keys ----------------------------------------------------------
+
+// CreateSigningKey stores a new signing key.
+func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
+	_, err := s.w.exec(ctx, qCreateSigningKey, k.KID, k.Alg, blob(k.PublicJWK), blob(k.PrivateSealed),
+		toMS(k.CreatedAt), toNullMS(k.RetiredAt))
+	return wrap("create signing key", err)
+}
+
+// ListSigningKeys returns every signing key, oldest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.r.query(ctx, qListSigningKeys)
+	if err != nil {
+		return nil, wrap("list signing keys", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		var created int64
+		var retired sql.NullInt64
+		if err := rows.Scan(&k.KID, &k.Alg, &k.PublicJWK, &k.PrivateSealed, &created, &retired); err != nil {
+			return nil, wrap("list signing keys", err)
+		}
+		k.CreatedAt, k.RetiredAt = fromMS(created), fromNullMS(retired)
+		out = append(out, k)
+	}
+	return out, wrap("list signing keys", rows.Err())
+}

@@ -1,0 +1,435 @@
+// Package sqlite is the SQLite backend of the storage contract, on the pure-Go
+// driver modernc.org/sqlite.
+//
+// A Store keeps two connection pools on one database file in WAL mode: a
+// single writer connection, through which every write and every
+// read-modify-write transaction goes (so writers queue in Go instead of
+// fighting over SQLite's lock, and transactions start with BEGIN IMMEDIATE),
+// and a pool of query-only reader connections that never block the writer.
+// Times are stored as Unix milliseconds and returned in UTC.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/migrations"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// busyTimeout is how long a connection waits for another process's lock
+// (our own writers queue on the single writer connection instead).
+const busyTimeout = 5 * time.Second
+
+// Store is a SQLite-backed store.Store.
+type Store struct {
+	w *pool // the single writer connection
+	r *pool // query-only readers
+}
+
+var _ store.Store = (*Store)(nil)
+
+// pool is a *sql.DB with a cache of prepared statements.
+type pool struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// Open opens (creating it if needed) the database file at path and brings its
+// schema up to date. path must name a file: in-memory databases are not
+// supported, since the writer and the readers are separate connections.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open: %q is not a file path", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	wdb, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"journal_mode(WAL)",
+			"synchronous(NORMAL)",
+			"foreign_keys(ON)",
+		},
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	rdb, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"foreign_keys(ON)",
+			"query_only(1)",
+		},
+	}))
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	if err := rdb.PingContext(ctx); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	s := &Store{
+		w: &pool{db: wdb, stmts: map[string]*sql.Stmt{}},
+		r: &pool{db: rdb, stmts: map[string]*sql.Stmt{}},
+	}
+	// Statements used inside writer transactions must be prepared before
+	// any transaction holds the writer connection.
+	if err := s.w.prepare(ctx, txQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return s, nil
+}
+
+// dsn is a SQLite URI for the file at abs, with the driver's parameters.
+func dsn(abs string, params url.Values) string {
+	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + params.Encode()
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.close(), s.w.close())
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping writer: %w", err)
+	}
+	if err := s.r.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping readers: %w", err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations that db has not seen yet, each in
+// its own transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	steps, err := migrations.Load(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
+	}
+	var newest sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("sqlite: migrate: read version: %w", err)
+	}
+	if len(steps) > 0 && newest.Valid && newest.Int64 > int64(steps[len(steps)-1].Version) {
+		return fmt.Errorf("sqlite: migrate: database is at schema version %d, newer than this build (%d)",
+			newest.Int64, steps[len(steps)-1].Version)
+	}
+	for _, st := range steps {
+		if newest.Valid && int64(st.Version) <= newest.Int64 {
+			continue
+		}
+		if err := migrateStep(ctx, db, st); err != nil {
+			return fmt.Errorf("sqlite: migrate %04d_%s: %w", st.Version, st.Name, err)
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, st migrations.Step) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: serialises processes migrating together
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, st.Version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 { // another process got here first
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, st.SQL); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		st.Version, st.Name, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// --- statements ------------------------------------------------------------
+
+// stmt returns the prepared statement for query, preparing it once. It
+// never holds the cache lock while preparing: on the writer, preparing waits
+// for the single connection, which a transaction may hold.
+func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := p.cached(query); st != nil {
+		return st, nil
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if prev, ok := p.stmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	p.stmts[query] = st
+	return st, nil
+}
+
+// cached is the prepared statement for query, or nil.
+func (p *pool) cached(query string) *sql.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stmts[query]
+}
+
+// prepare fills the cache with queries.
+func (p *pool) prepare(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if _, err := p.stmt(ctx, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+func (p *pool) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p *pool) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a query returning at most one row and scans it with scan;
+// sql.ErrNoRows when there is none.
+func (p *pool) queryRow(ctx context.Context, scan func(scanner) error, query string, args ...any) error {
+	rows, err := p.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return scanOne(rows, scan)
+}
+
+func (p *pool) close() error {
+	p.mu.Lock()
+	var errs []error
+	for _, st := range p.stmts {
+		errs = append(errs, st.Close())
+	}
+	p.stmts = map[string]*sql.Stmt{}
+	p.mu.Unlock()
+	errs = append(errs, p.db.Close())
+	return errors.Join(errs...)
+}
+
+// tx is a writer transaction using the pool's prepared statements.
+type tx struct {
+	tx *sql.Tx
+	p  *pool
+}
+
+// begin starts a writer transaction (BEGIN IMMEDIATE, from the DSN).
+func (s *Store) begin(ctx context.Context) (*tx, error) {
+	t, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &tx{tx: t, p: s.w}, nil
+}
+
+// stmt is query's statement in the transaction: the cached one when there
+// is one (see txQueries), else one prepared for this transaction only.
+func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := t.p.cached(query); st != nil {
+		return t.tx.StmtContext(ctx, st), nil
+	}
+	return t.tx.PrepareContext(ctx, query)
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, scan func(scanner) error, query string, args ...any) error {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return scanOne(rows, scan)
+}
+
+func (t *tx) commit() error   { return t.tx.Commit() }
+func (t *tx) rollback() error { return t.tx.Rollback() }
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanOne(rows *sql.Rows, scan func(scanner) error) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// affected turns "no row changed" into ErrNotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// --- errors ----------------------------------------------------------------
+
+// wrap adds the operation to err and maps SQLite's errors onto the
+// contract's: no rows is ErrNotFound, a unique or primary-key violation is
+// ErrConflict.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	if isConflict(err) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func isConflict(err error) bool {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}
+
+// --- values ----------------------------------------------------------------
+
+// toMS is t in Unix milliseconds.
+func toMS(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS is the UTC time of Unix milliseconds v.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// toNullMS stores the zero time as NULL.
+func toNullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+// norm is t as the store keeps it: millisecond precision, UTC (zero stays
+// zero).
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Truncate(time.Millisecond).UTC()
+}
+
+// blob keeps a nil slice from binding as NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func marshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}

@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+func openTest(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	})
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "data dir?#%", "latchkey.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ClientID: "client_a", Name: "A"}); err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+	applied := migrationRows(t, s)
+	if len(applied) == 0 {
+		t.Fatal("no migrations recorded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s2 := openTest(t, path)
+	c, err := s2.GetClient(ctx, "client_a")
+	if err != nil || c.Name != "A" {
+		t.Fatalf("GetClient after reopen = %+v, %v", c, err)
+	}
+	if again := migrationRows(t, s2); fmt.Sprint(again) != fmt.Sprint(applied) {
+		t.Fatalf("migrations after reopen = %v, want %v (not re-run)", again, applied)
+	}
+	var mode string
+	if err := s2.r.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+// migrationRows lists "version name applied_at" of schema_migrations.
+func migrationRows(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.r.db.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v, at int64
+		var name string
+		if err := rows.Scan(&v, &name, &at); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d %s %d", v, name, at))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestReadersAreReadOnly(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	if _, err := s.r.db.ExecContext(t.Context(), `DELETE FROM users`); err == nil {
+		t.Fatal("a reader connection could write")
+	}
+}
+
+func TestOpenRejectsMemory(t *testing.T) {
+	if _, err := Open(t.Context(), ":memory:"); err == nil {
+		t.Fatal("Open(:memory:) succeeded")
+	}
+}
+
+// BenchmarkLoginWrites measures the store's side of a full login:
+// PutCode + ConsumeCode + RecordLogin, over a working set of identifiers
+// (the first login of each signs the user up).
+func BenchmarkLoginWrites(b *testing.B) {
+	s := openTest(b, filepath.Join(b.TempDir(), "latchkey.db"))
+	ctx := context.Background()
+	const users = 10000
+	var n atomic.Int64
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			ident := fmt.Sprintf("user%d@example.com", i%users)
+			h := sha256.Sum256([]byte(fmt.Sprint(i)))
+			now := start.Add(time.Duration(i) * time.Millisecond)
+			c := store.Code{
+				ID: fmt.Sprintf("code_%d", i), Connection: "email", Identifier: ident, Hash: h[:],
+				ClientID: "client_a", UserIDHint: fmt.Sprintf("%024x", i%users), Send: "code",
+				AuthParams: map[string]string{"scope": "openid profile email"},
+				IP:         "203.0.113.5", UserAgent: "bench", CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute),
+			}
+			if err := s.PutCode(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.ConsumeCode(ctx, c.Connection, ident, h[:], now); err != nil {
+				b.Fatal(err)
+			}
+			l := store.Login{UserID: "email|" + c.UserIDHint, Connection: "email", Identifier: ident,
+				Email: ident, EmailVerified: true, IP: "203.0.113.5", At: now}
+			if _, _, err := s.RecordLogin(ctx, l, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
