@@ -1242,46 +1242,55 @@ outer:
 	return counts
 }
 
-const racers = 16
+const (
+	racers = 16
+	// rounds repeats each race: one round can miss a check-then-act bug
+	// when the scheduler happens to run the racers one after another.
+	rounds = 10
+)
 
 func testCodeConcurrentRight(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
-	var mu sync.Mutex
-	var winners []store.Code
-	errs := race(racers, func(int) error {
-		got, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute))
-		if err == nil {
-			mu.Lock()
-			winners = append(winners, got)
-			mu.Unlock()
+	for round := range rounds {
+		c := sampleCode(fmt.Sprintf("code_%d", round), fmt.Sprintf("r%d@example.com", round), "123456")
+		must(t, s.PutCode(ctx, c), "PutCode")
+		var mu sync.Mutex
+		var winners []store.Code
+		errs := race(racers, func(int) error {
+			got, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute))
+			if err == nil {
+				mu.Lock()
+				winners = append(winners, got)
+				mu.Unlock()
+			}
+			return err
+		})
+		counts := tally(t, errs, store.ErrNotFound)
+		if counts[nil] != 1 || counts[store.ErrNotFound] != racers-1 {
+			t.Fatalf("round %d, %d concurrent consumers: %d succeeded, %d not found; want 1 and %d",
+				round, racers, counts[nil], counts[store.ErrNotFound], racers-1)
 		}
-		return err
-	})
-	counts := tally(t, errs, store.ErrNotFound)
-	if counts[nil] != 1 || counts[store.ErrNotFound] != racers-1 {
-		t.Fatalf("%d concurrent consumers: %d succeeded, %d not found; want 1 and %d",
-			racers, counts[nil], counts[store.ErrNotFound], racers-1)
+		diff(t, "winner's code", c, winners[0])
 	}
-	diff(t, "winner's code", c, winners[0])
 }
 
 func testCodeConcurrentWrong(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
-	errs := race(racers, func(i int) error {
-		_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash(fmt.Sprintf("wrong-%d", i)), at(time.Minute))
-		return err
-	})
-	counts := tally(t, errs, store.ErrCodeWrong, store.ErrCodeExhausted)
-	if counts[nil] != 0 || counts[store.ErrCodeWrong] != store.MaxCodeAttempts-1 || counts[store.ErrCodeExhausted] != racers-store.MaxCodeAttempts+1 {
-		t.Fatalf("%d concurrent wrong codes: %d wrong, %d exhausted; want %d and %d", racers,
-			counts[store.ErrCodeWrong], counts[store.ErrCodeExhausted], store.MaxCodeAttempts-1, racers-store.MaxCodeAttempts+1)
+	for round := range rounds {
+		c := sampleCode(fmt.Sprintf("code_%d", round), fmt.Sprintf("r%d@example.com", round), "123456")
+		must(t, s.PutCode(ctx, c), "PutCode")
+		errs := race(racers, func(i int) error {
+			_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash(fmt.Sprintf("wrong-%d", i)), at(time.Minute))
+			return err
+		})
+		counts := tally(t, errs, store.ErrCodeWrong, store.ErrCodeExhausted)
+		if counts[nil] != 0 || counts[store.ErrCodeWrong] != store.MaxCodeAttempts-1 || counts[store.ErrCodeExhausted] != racers-store.MaxCodeAttempts+1 {
+			t.Fatalf("round %d, %d concurrent wrong codes: %d wrong, %d exhausted; want %d and %d", round, racers,
+				counts[store.ErrCodeWrong], counts[store.ErrCodeExhausted], store.MaxCodeAttempts-1, racers-store.MaxCodeAttempts+1)
+		}
+		_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute))
+		wantErr(t, err, store.ErrCodeExhausted, "right code after the race")
 	}
-	_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute))
-	wantErr(t, err, store.ErrCodeExhausted, "right code after the race")
 }
 
 // --- refresh tokens --------------------------------------------------------
@@ -1397,30 +1406,32 @@ func testRefreshConflict(t *testing.T, s store.Store) {
 
 func testRefreshConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	t1 := sampleToken("rt_1", "fam_1", at(0))
-	must(t, s.CreateRefreshToken(ctx, t1), "CreateRefreshToken")
-	var mu sync.Mutex
-	var winner string
-	errs := race(racers, func(i int) error {
-		next := sampleToken(fmt.Sprintf("rt_next_%d", i), "", at(time.Hour))
-		_, err := s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour))
-		if err == nil {
-			mu.Lock()
-			winner = next.ID
-			mu.Unlock()
+	for round := range rounds {
+		t1 := sampleToken(fmt.Sprintf("rt_%d", round), fmt.Sprintf("fam_%d", round), at(0))
+		must(t, s.CreateRefreshToken(ctx, t1), "CreateRefreshToken")
+		var mu sync.Mutex
+		var winner string
+		errs := race(racers, func(i int) error {
+			next := sampleToken(fmt.Sprintf("rt_%d_next_%d", round, i), "", at(time.Hour))
+			_, err := s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour))
+			if err == nil {
+				mu.Lock()
+				winner = next.ID
+				mu.Unlock()
+			}
+			return err
+		})
+		counts := tally(t, errs, store.ErrTokenReused, store.ErrNotFound)
+		if counts[nil] != 1 {
+			t.Fatalf("round %d, %d concurrent rotations: %d succeeded, want 1 (counts %v)", round, racers, counts[nil], counts)
 		}
-		return err
-	})
-	counts := tally(t, errs, store.ErrTokenReused, store.ErrNotFound)
-	if counts[nil] != 1 {
-		t.Fatalf("%d concurrent rotations: %d succeeded, want 1 (counts %v)", racers, counts[nil], counts)
+		if counts[store.ErrTokenReused] == 0 {
+			t.Fatalf("round %d: no loser saw ErrTokenReused (counts %v)", round, counts)
+		}
+		// The losers' reuse revoked the family, winner included.
+		_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken(fmt.Sprintf("rt_%d_after", round), "", at(2*time.Hour)), at(2*time.Hour))
+		wantErr(t, err, store.ErrNotFound, "rotate the winner's token after reuse")
 	}
-	if counts[store.ErrTokenReused] == 0 {
-		t.Fatalf("no loser saw ErrTokenReused (counts %v)", counts)
-	}
-	// The losers' reuse revoked the family, winner included.
-	_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken("rt_after", "", at(2*time.Hour)), at(2*time.Hour))
-	wantErr(t, err, store.ErrNotFound, "rotate the winner's token after reuse")
 }
 
 // --- signing keys ----------------------------------------------------------
