@@ -1,0 +1,88 @@
+package oauth
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+func TestGrantedScopes(t *testing.T) {
+	api := &store.ResourceServer{Identifier: "https://api/", AllowOfflineAccess: true, Scopes: []store.Scope{{Value: "read:x"}}}
+	noOffline := &store.ResourceServer{Identifier: "https://api/"}
+	tests := []struct {
+		name      string
+		requested []string
+		api       *store.ResourceServer
+		want      []string
+	}{
+		{"oidc only", []string{"openid", "email", "bogus"}, nil, []string{"openid", "email"}},
+		{"offline without api", []string{"openid", "offline_access"}, nil, []string{"openid"}},
+		{"offline with api", []string{"offline_access", "read:x", "write:x"}, api, []string{"offline_access", "read:x"}},
+		{"offline not allowed", []string{"offline_access", "openid"}, noOffline, []string{"openid"}},
+		{"duplicates", []string{"openid", "openid"}, nil, []string{"openid"}},
+		{"empty", nil, api, []string{}},
+	}
+	for _, tt := range tests {
+		if got := grantedScopes(tt.requested, tt.api); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestEffectiveIP(t *testing.T) {
+	trusted := store.Client{AppType: tenant.AppRegularWeb, TokenEndpointAuthMethod: tenant.AuthClientSecretPost, IsTokenEndpointIPHeaderTrusted: true}
+	untrusted := trusted
+	untrusted.IsTokenEndpointIPHeaderTrusted = false
+	public := store.Client{AppType: tenant.AppNative, TokenEndpointAuthMethod: tenant.AuthNone, IsTokenEndpointIPHeaderTrusted: true}
+	tests := []struct {
+		name          string
+		c             store.Client
+		authenticated bool
+		fwd, want     string
+	}{
+		{"honoured", trusted, true, "203.0.113.9", "203.0.113.9"},
+		{"ipv6", trusted, true, " 2001:db8::1 ", "2001:db8::1"},
+		{"mapped", trusted, true, "::ffff:203.0.113.9", "203.0.113.9"},
+		{"not authenticated", trusted, false, "203.0.113.9", "10.0.0.1"},
+		{"not trusted", untrusted, true, "203.0.113.9", "10.0.0.1"},
+		{"public", public, true, "203.0.113.9", "10.0.0.1"},
+		{"malformed", trusted, true, "203.0.113.9, 10.1.1.1", "10.0.0.1"},
+		{"absent", trusted, true, "", "10.0.0.1"},
+	}
+	for _, tt := range tests {
+		if got := EffectiveIP(tt.c, tt.authenticated, "10.0.0.1", tt.fwd); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestOpaqueAccessToken(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMinter("https://issuer/", nil, keys)
+	now := time.Unix(1_800_000_000, 0)
+	tok := m.OpaqueAccessToken("email|abc", "client", []string{"openid", "email"}, now)
+	g, err := m.CheckUserinfoToken(tok, now.Add(time.Hour))
+	if err != nil || g.Sub != "email|abc" || !slices.Equal(g.Scopes, []string{"openid", "email"}) {
+		t.Fatalf("grant %+v, %v", g, err)
+	}
+	if _, err := m.CheckUserinfoToken(tok, now.Add(OpaqueTokenLifetime)); err == nil {
+		t.Error("expired token accepted")
+	}
+	other, _ := secret.New(bytes.Repeat([]byte{4}, 32))
+	if _, err := NewMinter("https://issuer/", nil, other).CheckUserinfoToken(tok, now); err == nil {
+		t.Error("token accepted under another key")
+	}
+	for _, bad := range []string{"lk1.", "lk1.!!!", "lk1.AAAA", tok[:len(tok)-2]} {
+		if _, err := m.CheckUserinfoToken(bad, now); err == nil {
+			t.Errorf("malformed token %q accepted", bad)
+		}
+	}
+}
