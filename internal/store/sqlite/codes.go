@@ -165,6 +165,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
 	switch {
+	case old.ClientID != next.ClientID:
+		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrNotFound)
 	case !old.RotatedAt.IsZero():
 		if _, err := t.exec(ctx, qRevokeFamily, old.FamilyID); err != nil {
 			return store.RefreshToken{}, wrap("rotate refresh token: revoke family", err)
@@ -181,7 +183,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 	if _, err := t.exec(ctx, qRotateToken, toMS(old.RotatedAt), old.ID); err != nil {
 		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
-	next.FamilyID = old.FamilyID
+	next.FamilyID, next.UserID, next.Audience, next.Scope = old.FamilyID, old.UserID, old.Audience, old.Scope
 	if _, err := t.exec(ctx, qCreateToken, tokenArgs(next)...); err != nil {
 		return store.RefreshToken{}, wrap("rotate refresh token: store next", err)
 	}

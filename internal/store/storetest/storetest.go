@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
+			{"RotateInherits", testRefreshRotateInherits},
 			{"Reuse", testRefreshReuse},
 			{"Expired", testRefreshExpired},
 			{"NotFound", testRefreshNotFound},
@@ -1339,6 +1340,28 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 	// The other family is untouched.
 	_, err = s.RotateRefreshToken(ctx, hash("token-rt_other"), sampleToken("rt_other2", "", at(time.Hour)), at(time.Hour))
 	must(t, err, "rotate other family")
+}
+
+// testRefreshRotateInherits: the next token takes user, audience, scope and
+// family from the old one; another client's rotation changes nothing.
+func testRefreshRotateInherits(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	t1 := sampleToken("rt_1", "fam_1", at(0))
+	must(t, s.CreateRefreshToken(ctx, t1), "CreateRefreshToken")
+
+	foreign := store.RefreshToken{ID: "rt_f", Hash: hash("token-rt_f"), ClientID: "client_b", CreatedAt: at(time.Hour), ExpiresAt: at(48 * time.Hour)}
+	_, err := s.RotateRefreshToken(ctx, t1.Hash, foreign, at(time.Hour))
+	wantErr(t, err, store.ErrNotFound, "rotation by another client")
+
+	next := store.RefreshToken{ID: "rt_2", Hash: hash("token-rt_2"), ClientID: "client_a", CreatedAt: at(time.Hour), ExpiresAt: at(48 * time.Hour)}
+	_, err = s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour))
+	must(t, err, "rotate after the foreign attempt")
+	third := store.RefreshToken{ID: "rt_3", Hash: hash("token-rt_3"), ClientID: "client_a", CreatedAt: at(2 * time.Hour), ExpiresAt: at(48 * time.Hour)}
+	got, err := s.RotateRefreshToken(ctx, next.Hash, third, at(2*time.Hour))
+	must(t, err, "rotate the inherited token")
+	if got.UserID != t1.UserID || got.Audience != t1.Audience || got.Scope != t1.Scope || got.FamilyID != "fam_1" {
+		t.Fatalf("next token did not inherit: %+v", got)
+	}
 }
 
 func testRefreshReuse(t *testing.T, s store.Store) {
