@@ -87,7 +87,7 @@ func TestDigitsAndAlnum(t *testing.T) {
 	if a := Alnum(40); len(a) != 40 || strings.Trim(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != "" {
 		t.Errorf("Alnum(40) = %q", a)
 	}
-	if Token(32) == Token(32) {
+	if a, b := Token(32), Token(32); a == b {
 		t.Error("two tokens are equal")
 	}
 }

@@ -152,10 +152,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		s.Capture = delivery.NewCapture(log, now, 500)
 	}
 	s.Dir = tenant.NewDirectory(st, now)
-	var sender passwordless.Sender = s.Capture
-	if sender == nil {
+	if s.Capture == nil {
 		return nil, errors.New("no delivery configured (only --dev capture exists so far)")
 	}
+	var sender passwordless.Sender = s.Capture
 	pl := passwordless.New(s.Dir, st, sender, keys, cfg.Issuer, now)
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, now),
