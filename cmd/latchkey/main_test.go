@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,5 +34,38 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("exit %d (want %d); output:\n%s%s", code, tt.code, out.String(), errOut.String())
 			}
 		})
+	}
+}
+
+// TestServeDevBanner starts `latchkey serve --dev` and checks the start-up
+// banner: address, issuer, store, capture URL and demo credentials.
+func TestServeDevBanner(t *testing.T) {
+	dir := t.TempDir()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, pw, io.Discard)
+		pw.Close()
+	}()
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		banner.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "try: curl") {
+			break
+		}
+	}
+	cancel()
+	go io.Copy(io.Discard, pr)
+	if code := <-done; code != exitOK {
+		t.Errorf("serve exited %d", code)
+	}
+	b := banner.String()
+	for _, want := range []string{"listening on http://127.0.0.1:", "issuer: http://127.0.0.1:", "store:  sqlite " + filepath.Join(dir, "latchkey.db"),
+		"/dev/outbox", "client_id=", "client_secret="} {
+		if !strings.Contains(b, want) {
+			t.Errorf("banner lacks %q:\n%s", want, b)
+		}
 	}
 }

@@ -41,13 +41,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "Latchkey listening on %s://%s\n  issuer: %s\n", scheme, cfg.Addr, cfg.Issuer)
+	fmt.Fprintf(stdout, "Latchkey listening on %s://%s\n  issuer: %s\n  store:  %s\n", scheme, cfg.Addr, cfg.Issuer, srv.StoreDesc)
 	if d := srv.Demo; d != nil {
 		fmt.Fprintf(stdout, "  dev mode: messages are captured, not sent: %sdev/outbox\n", cfg.Issuer)
 		fmt.Fprintf(stdout, "  demo application: client_id=%s client_secret=%s\n", d.ClientID, d.ClientSecret)
 		fmt.Fprintf(stdout, "  try: curl -s %spasswordless/start -H 'content-type: application/json' -d '{\"client_id\":\"%s\",\"client_secret\":\"%s\",\"connection\":\"email\",\"send\":\"code\",\"email\":\"you@example.com\"}'\n",
 			cfg.Issuer, d.ClientID, d.ClientSecret)
 	}
-	log.Info("listening", "addr", cfg.Addr, "issuer", cfg.Issuer)
+	log.Info("listening", "addr", cfg.Addr, "issuer", cfg.Issuer, "store", srv.StoreDesc)
 	return srv.Run(ctx, ln)
 }

@@ -111,6 +111,12 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if js, ok := raw["authParams"].(string); ok && httpx.MediaType(r) == "application/x-www-form-urlencoded" {
+		// A form may carry authParams as a JSON string (as well as authParams[key]=…).
+		if obj, err := httpx.DecodeBody("application/json", []byte(js), "bad.authParams"); err == nil {
+			raw["authParams"] = map[string]any(obj)
+		}
+	}
 	body, err := decodeStart(raw)
 	if err != nil {
 		return err

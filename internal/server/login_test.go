@@ -613,3 +613,24 @@ func TestSendLinkCarriesCode(t *testing.T) {
 		t.Errorf("code from the link email: %d %s", r.status, r.raw)
 	}
 }
+
+// TestStartFormBody: /passwordless/start also takes a form body, with
+// authParams as authParams[key]=… or as a JSON string.
+func TestStartFormBody(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range []url.Values{
+		{"client_id": {webID}, "client_secret": {webSecret}, "connection": {"email"}, "email": {"form@example.com"}, "authParams[state]": {"st1"}},
+		{"client_id": {webID}, "client_secret": {webSecret}, "connection": {"email"}, "email": {"form@example.com"}, "authParams": {`{"state":"st1"}`}},
+	} {
+		r := e.postForm("/passwordless/start", v, nil)
+		if r.status != 200 {
+			t.Fatalf("form start: %d %s", r.status, r.raw)
+		}
+		link, err := url.Parse(e.lastMessage("form@example.com").Link)
+		if err != nil || link.Query().Get("state") != "st1" {
+			t.Errorf("authParams not carried into the link: %v %v", link, err)
+		}
+	}
+	bad := e.postForm("/passwordless/start", url.Values{"client_id": {webID}, "connection": {"email"}, "email": {"x@example.com"}, "authParams": {"not json"}}, nil)
+	wantError(t, bad, 400, "bad.authParams", "error in authParams - invalid type: string (expected object)")
+}

@@ -42,7 +42,9 @@ type Server struct {
 	Dir     *tenant.Directory
 	Capture *delivery.Capture // nil outside --dev
 	Demo    *DemoClient       // nil outside --dev
-	handler http.Handler
+	// StoreDesc says which store is in use (for the start-up banner).
+	StoreDesc string
+	handler   http.Handler
 }
 
 // Options tune New for tests.
@@ -129,7 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys}
+	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys, StoreDesc: where}
 	ok := false
 	defer func() {
 		if !ok {
@@ -166,7 +168,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		delivery.RegisterCapture(mux, s.Capture)
 	}
 	s.handler = httpx.Middleware(log, MaxBodyBytes, cfg.Dev, mux)
-	log.Info("store ready", "store", where)
 	ok = true
 	return s, nil
 }
