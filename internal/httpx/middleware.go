@@ -33,8 +33,9 @@ func PeerIP(ctx context.Context) string {
 }
 
 // Middleware wraps the whole server: request id, peer IP, recovery from
-// panics, a body-size cap and an access log.
-func Middleware(log *slog.Logger, maxBody int64, accessLog bool, next http.Handler) http.Handler {
+// panics, a body-size cap and an access log (at debug level, so it costs
+// nothing unless enabled).
+func Middleware(log *slog.Logger, maxBody int64, next http.Handler) http.Handler {
 	prefix := secret.Hex(4)
 	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -66,8 +67,8 @@ func Middleware(log *slog.Logger, maxBody int64, accessLog bool, next http.Handl
 					RenderAuth(sw, &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error"})
 				}
 			}
-			if accessLog {
-				log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			if log.Enabled(ctx, slog.LevelDebug) {
+				log.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 					"status", sw.status, "ip", ip, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 			}
 		}()

@@ -54,7 +54,7 @@ func BenchmarkEmailCodeLogin(b *testing.B) {
 		}
 		return nil
 	}
-	b.SetParallelism(8)
+	b.SetParallelism(4)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

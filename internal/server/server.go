@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 	}
-	s.handler = httpx.Middleware(log, MaxBodyBytes, cfg.Dev, mux)
+	s.handler = httpx.Middleware(log, MaxBodyBytes, mux)
 	ok = true
 	return s, nil
 }
