@@ -1,10 +1,15 @@
 package server_test
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +20,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -633,4 +639,26 @@ func TestStartFormBody(t *testing.T) {
 	}
 	bad := e.postForm("/passwordless/start", url.Values{"client_id": {webID}, "connection": {"email"}, "email": {"x@example.com"}, "authParams": {"not json"}}, nil)
 	wantError(t, bad, 400, "bad.authParams", "error in authParams - invalid type: string (expected object)")
+}
+
+// TestSigningKeysSealed: the stored private key is sealed under the master
+// key; a node with another master key refuses to start rather than sign.
+func TestSigningKeysSealed(t *testing.T) {
+	e := newEnv(t)
+	keys, err := e.srv.Store.ListSigningKeys(t.Context())
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(keys[0].PrivateSealed); err == nil {
+		t.Error("the private key is stored in clear")
+	}
+	e.ts.Close()
+	e.srv.Close()
+	if err := os.WriteFile(filepath.Join(e.cfg.DataDir, "master.key"), []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = server.New(t.Context(), e.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err == nil || !strings.Contains(err.Error(), "unseal signing key") {
+		t.Fatalf("start with another master key: %v", err)
+	}
 }
