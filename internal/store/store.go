@@ -85,7 +85,9 @@ type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (User, error)
 	ListUsers(ctx context.Context, offset, limit int) ([]User, error)
 	CreateUser(ctx context.Context, u User) error
+	// DeleteUser deletes the user and their refresh tokens.
 	DeleteUser(ctx context.Context, userID string) error
+	// SetUserBlocked sets Blocked and UpdatedAt (to the wall clock).
 	SetUserBlocked(ctx context.Context, userID string, blocked bool) error
 	// RecordLogin records a successful login of l.Connection/l.Identifier:
 	// it bumps LoginsCount, sets LastLogin/LastIP and marks the identifier
@@ -107,6 +109,9 @@ type Store interface {
 
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// GetRefreshToken returns the stored token with this hash, whatever its
+	// state (rotated, revoked, expired); ErrNotFound when there is none.
+	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
 	// RotateRefreshToken exchanges the live token whose hash is oldHash for
 	// next. next.FamilyID, UserID, Audience and Scope are copied from the old
 	// token; next.ClientID must equal the old token's, otherwise nothing

@@ -28,6 +28,23 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	return nil
 }
 
+// GetRefreshToken returns the token stored under hash.
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
+	var t store.RefreshToken
+	var created, expires int64
+	var rotated *int64
+	err := s.pool.QueryRow(ctx, `SELECT id, family_id, token_hash, client_id, user_id, audience,
+			scope, created_at, expires_at, rotated_at, revoked
+		FROM refresh_tokens WHERE token_hash = $1`, hash).Scan(
+		&t.ID, &t.FamilyID, &t.Hash, &t.ClientID, &t.UserID, &t.Audience,
+		&t.Scope, &created, &expires, &rotated, &t.Revoked)
+	if err != nil {
+		return store.RefreshToken{}, fmt.Errorf("postgres: get refresh token: %w", mapErr(err))
+	}
+	t.CreatedAt, t.ExpiresAt, t.RotatedAt = fromMS(created), fromMS(expires), fromMSNull(rotated)
+	return t, nil
+}
+
 // RotateRefreshToken exchanges the live token whose hash is oldHash for
 // next, which inherits the old token's family, user, audience and scope; a
 // next.ClientID other than the old token's changes nothing and gives

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -86,19 +87,26 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // DeleteUser deletes the user with userID.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM users WHERE user_id = $1", userID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM users WHERE user_id = $1", userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE user_id = $1", userID)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("postgres: delete user %q: %w", userID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete user %q: %w", userID, store.ErrNotFound)
+		return fmt.Errorf("postgres: delete user %q: %w", userID, mapErr(err))
 	}
 	return nil
 }
 
 // SetUserBlocked blocks or unblocks the user with userID.
 func (s *Store) SetUserBlocked(ctx context.Context, userID string, blocked bool) error {
-	tag, err := s.pool.Exec(ctx, "UPDATE users SET blocked = $2 WHERE user_id = $1", userID, blocked)
+	tag, err := s.pool.Exec(ctx, "UPDATE users SET blocked = $2, updated_at = $3 WHERE user_id = $1", userID, blocked, ms(time.Now()))
 	if err != nil {
 		return fmt.Errorf("postgres: block user %q: %w", userID, err)
 	}

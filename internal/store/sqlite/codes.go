@@ -150,6 +150,13 @@ func scanToken(sc scanner, rt *store.RefreshToken) error {
 	return nil
 }
 
+// GetRefreshToken returns the token stored under hash.
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
+	var rt store.RefreshToken
+	err := s.r.queryRow(ctx, func(sc scanner) error { return scanToken(sc, &rt) }, qGetTokenByHash, blob(hash))
+	return rt, wrap("get refresh token", err)
+}
+
 // RotateRefreshToken exchanges the live token with oldHash for next in one
 // immediate transaction (see store.Store). A reuse revokes the family and
 // commits that before returning ErrTokenReused.

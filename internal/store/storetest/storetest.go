@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"Conflicts", testUsersConflicts},
 			{"Blocked", testUsersBlocked},
 			{"List", testUsersList},
+			{"DeleteRevokesTokens", testUsersDeleteTokens},
 		}},
 		{"RecordLogin", []testCase{
 			{"Signup", testRecordLoginSignup},
@@ -831,6 +832,28 @@ func testUsersBlocked(t *testing.T, s store.Store) {
 	must(t, err, "FindUser")
 	u.Blocked = false
 	diff(t, "unblocked user", u, got, ignoreUpdated)
+	if !got.UpdatedAt.After(u.UpdatedAt) {
+		t.Errorf("SetUserBlocked left UpdatedAt at %v", got.UpdatedAt)
+	}
+}
+
+// testUsersDeleteTokens: deleting a user deletes their refresh tokens;
+// GetRefreshToken reads a token in any state.
+func testUsersDeleteTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := sampleUser("000000000000000000000001", "a@example.com", base())
+	must(t, s.CreateUser(ctx, u), "CreateUser")
+	rt := sampleToken("rt_1", "fam_1", at(0))
+	rt.UserID = u.UserID
+	must(t, s.CreateRefreshToken(ctx, rt), "CreateRefreshToken")
+	got, err := s.GetRefreshToken(ctx, rt.Hash)
+	must(t, err, "GetRefreshToken")
+	diff(t, "refresh token", rt, got)
+	_, err = s.GetRefreshToken(ctx, hash("nope"))
+	wantErr(t, err, store.ErrNotFound, "GetRefreshToken unknown")
+	must(t, s.DeleteUser(ctx, u.UserID), "DeleteUser")
+	_, err = s.GetRefreshToken(ctx, rt.Hash)
+	wantErr(t, err, store.ErrNotFound, "token of a deleted user")
 }
 
 func testUsersList(t *testing.T, s store.Store) {
