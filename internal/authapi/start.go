@@ -166,8 +166,8 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 		return false, nil
 	}
 	creds := oauth.ClientCredentials{ClientID: c.ClientID, Secret: b.ClientSecret, HasSecret: b.ClientSecret != ""}
-	if id, sec, ok := basicAuth(r); ok && !creds.HasSecret && id == c.ClientID {
-		creds.Secret, creds.HasSecret, creds.ViaBasic = sec, true, true
+	if id, sec, raw, ok := basicAuth(r); ok && !creds.HasSecret && id == c.ClientID && sec != "" {
+		creds.Secret, creds.RawSecret, creds.HasSecret, creds.ViaBasic = sec, raw, true, true
 	}
 	if b.Assertion != "" {
 		// Private Key JWT is not verified yet: refuse rather than trust it.
@@ -198,18 +198,20 @@ var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "acces
 
 // basicAuth returns the HTTP Basic credentials, form-decoded as RFC 6749
 // §2.3.1 requires (x/oauth2 escapes them).
-func basicAuth(r *http.Request) (id, sec string, ok bool) {
-	id, sec, ok = r.BasicAuth()
+// The secret is also returned as sent, for clients that do not escape it.
+func basicAuth(r *http.Request) (id, sec, rawSec string, ok bool) {
+	id, rawSec, ok = r.BasicAuth()
 	if !ok {
-		return "", "", false
+		return "", "", "", false
 	}
 	if u, err := url.QueryUnescape(id); err == nil {
 		id = u
 	}
-	if u, err := url.QueryUnescape(sec); err == nil {
+	sec = rawSec
+	if u, err := url.QueryUnescape(rawSec); err == nil {
 		sec = u
 	}
-	return id, sec, true
+	return id, sec, rawSec, true
 }
 
 // requestLanguage is x-request-language, else the first accept-language tag.

@@ -20,15 +20,16 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
 	}
-	creds := oauth.ClientCredentials{ClientID: id, Secret: sec, HasSecret: p.Has("client_secret")}
-	if bid, bsec, ok := basicAuth(r); ok {
+	// An empty secret counts as none (x/oauth2 sends "id:" in Basic for public clients).
+	creds := oauth.ClientCredentials{ClientID: id, Secret: sec, HasSecret: sec != ""}
+	if bid, bsec, rawSec, ok := basicAuth(r); ok {
 		if creds.HasSecret {
 			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: HTTP Basic or client_secret in the body, not both")
 		}
 		if id != "" && id != bid {
 			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_id in the body does not match the HTTP Basic credentials")
 		}
-		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, HasSecret: true, ViaBasic: true}
+		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, RawSecret: rawSec, HasSecret: bsec != "", ViaBasic: true}
 	}
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For")})

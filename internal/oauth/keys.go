@@ -61,7 +61,8 @@ func (m *KeyManager) Init(ctx context.Context) error {
 	return m.Reload(ctx)
 }
 
-// Generate creates, seals and stores a new RS256 key, which becomes current.
+// Generate creates, seals and stores a new RS256 key. It signs once every
+// older key is retired.
 func (m *KeyManager) Generate(ctx context.Context) (store.SigningKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -84,8 +85,10 @@ func (m *KeyManager) Generate(ctx context.Context) (store.SigningKey, error) {
 	return k, nil
 }
 
-// activeKey is the newest key in use. Every node picks the same one, even
-// when two nodes generated a first key at the same time.
+// activeKey is the oldest key not retired. Every node picks the same one,
+// even when two nodes generated a first key at the same time (both keys are
+// published; only the first signs), and a key added for a rotation is
+// published before it signs anything: it signs once the old one is retired.
 func activeKey(keys []store.SigningKey, now time.Time) *store.SigningKey {
 	var best *store.SigningKey
 	for i := range keys {
@@ -93,7 +96,7 @@ func activeKey(keys []store.SigningKey, now time.Time) *store.SigningKey {
 		if !k.RetiredAt.IsZero() || k.CreatedAt.After(now) {
 			continue
 		}
-		if best == nil || k.CreatedAt.After(best.CreatedAt) || (k.CreatedAt.Equal(best.CreatedAt) && k.KID > best.KID) {
+		if best == nil || k.CreatedAt.Before(best.CreatedAt) || (k.CreatedAt.Equal(best.CreatedAt) && k.KID < best.KID) {
 			best = k
 		}
 	}

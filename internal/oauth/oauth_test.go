@@ -86,3 +86,30 @@ func TestOpaqueAccessToken(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSecret(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.Client{ClientID: "c", SecretHash: tenant.HashClientSecret(keys, "c", "a+b%2Fc-secret-value")}
+	tests := []struct {
+		name  string
+		creds ClientCredentials
+		want  int
+	}{
+		{"none", ClientCredentials{}, AuthNone},
+		{"right", ClientCredentials{Secret: "a+b%2Fc-secret-value", HasSecret: true}, AuthValid},
+		{"wrong", ClientCredentials{Secret: "nope", HasSecret: true}, AuthInvalid},
+		{"basic unescaped by the client", ClientCredentials{Secret: "a b/c-secret-value", RawSecret: "a+b%2Fc-secret-value", HasSecret: true}, AuthValid},
+		{"basic escaped by the client", ClientCredentials{Secret: "a+b%2Fc-secret-value", RawSecret: "a%2Bb%252Fc-secret-value", HasSecret: true}, AuthValid},
+	}
+	for _, tt := range tests {
+		if got := CheckSecret(keys, c, tt.creds); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	if got := CheckSecret(keys, store.Client{ClientID: "pub"}, ClientCredentials{Secret: "x", HasSecret: true}); got != AuthInvalid {
+		t.Errorf("secret for a client without one: %d", got)
+	}
+}

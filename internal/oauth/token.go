@@ -28,6 +28,7 @@ type Directory interface {
 type TokenStore interface {
 	GetUser(ctx context.Context, userID string) (store.User, error)
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error)
 }
 
@@ -53,8 +54,11 @@ func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, 
 
 // ClientCredentials are the client's credentials as presented on a request.
 type ClientCredentials struct {
-	ClientID  string
-	Secret    string
+	ClientID string
+	Secret   string
+	// RawSecret is the Basic password before form-decoding, tried when the
+	// decoded one does not match (clients that do not escape it).
+	RawSecret string
 	ViaBasic  bool
 	HasSecret bool
 }
@@ -93,6 +97,10 @@ func CheckSecret(seal *secret.Keys, c store.Client, creds ClientCredentials) int
 		return AuthInvalid
 	}
 	if secret.Equal(tenant.HashClientSecret(seal, c.ClientID, creds.Secret), c.SecretHash) {
+		return AuthValid
+	}
+	if creds.RawSecret != "" && creds.RawSecret != creds.Secret &&
+		secret.Equal(tenant.HashClientSecret(seal, c.ClientID, creds.RawSecret), c.SecretHash) {
 		return AuthValid
 	}
 	return AuthInvalid
@@ -333,16 +341,19 @@ func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx
 		return nil, invalidRequest("Missing required parameter: refresh_token")
 	}
 	now := s.now()
-	next, nextHash := NewRefreshToken(s.seal)
-	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
-	// The store copies user, audience, scope and family from the old token
-	// and refuses a token that belongs to another client.
-	old, err := s.st.RotateRefreshToken(ctx, HashRefreshToken(s.seal, tok), nrt, now)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+	hash := HashRefreshToken(s.seal, tok)
+	// Check everything the request can get wrong before rotating, so that a
+	// refused request does not use the token up (and its retry does not look
+	// like a reuse). The rotation re-checks the token's state atomically.
+	old, err := s.st.GetRefreshToken(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBadRefresh
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
+		return nil, fmt.Errorf("read refresh token: %w", err)
+	}
+	if old.ClientID != client.ClientID || old.Revoked || !now.Before(old.ExpiresAt) {
+		return nil, errBadRefresh
 	}
 	scopes := strings.Fields(old.Scope)
 	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
@@ -364,8 +375,19 @@ func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx
 		return nil, &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
 	}
 	api, err := s.dir.ResourceServer(ctx, old.Audience)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBadRefresh
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read resource server: %w", err)
+	}
+	next, nextHash := NewRefreshToken(s.seal)
+	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+	// The store copies user, audience, scope and family from the old token.
+	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+		return nil, errBadRefresh
+	} else if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return s.issue(ctx, client, u, &api, scopes, next)
 }

@@ -5,6 +5,7 @@ package passwordless
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -147,16 +148,20 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		send = "code" // SMS carries codes only
 	}
 
+	settings, err := s.dir.Settings(ctx)
+	if err != nil {
+		return res, fmt.Errorf("read settings: %w", err)
+	}
+	// The identity id of a user yet to sign up is derived from the
+	// identifier, so repeated starts answer alike whether or not the
+	// account exists.
+	res.IdentityID = s.identityID(conn.Name, ident)
+	safe := settings.Latchkey.EnumerationSafeSignup
 	u, err := s.st.FindUser(ctx, conn.Name, ident)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		res.IdentityID = secret.Hex(12)
 		if conn.Options.DisableSignup {
-			settings, err := s.dir.Settings(ctx)
-			if err != nil {
-				return res, fmt.Errorf("read settings: %w", err)
-			}
-			if !settings.Latchkey.EnumerationSafeSignup {
+			if !safe {
 				return res, &InputError{"invalid_signup", "Public signup is disabled"}
 			}
 			return res, nil // answer as if sent; nothing goes out
@@ -165,7 +170,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		return res, fmt.Errorf("find user: %w", err)
 	default:
 		_, res.IdentityID, _ = strings.Cut(u.UserID, "|")
-		res.Verified = u.EmailVerified || u.PhoneVerified
+		// In enumeration-safe mode the answer does not reveal the account.
+		res.Verified = !safe && (u.EmailVerified || u.PhoneVerified)
 		if u.Blocked {
 			return res, nil // Auth0 sends nothing to blocked users
 		}
@@ -183,7 +189,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	}
 	c := store.Code{
 		ID: secret.Hex(12), Connection: conn.Name, Identifier: ident,
-		Hash: s.codeHash(conn.Name, ident, code), ClientID: req.Client.ClientID, UserIDHint: res.IdentityID,
+		Hash: s.codeHash(conn.Name, ident, req.Client.ClientID, code), ClientID: req.Client.ClientID, UserIDHint: res.IdentityID,
 		Send: send, AuthParams: params, IP: req.IP, UserAgent: req.UserAgent,
 		CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
@@ -220,8 +226,15 @@ func (s *Service) link(clientID string, conn store.Connection, ident, code strin
 	return s.issuer + "passwordless/verify_redirect?" + q.Encode()
 }
 
-func (s *Service) codeHash(connection, ident, code string) []byte {
-	return s.keys.Hash("code", connection, ident, code)
+// codeHash binds a code to its connection, identifier and client: a code
+// presented by another application counts as a wrong code.
+func (s *Service) codeHash(connection, ident, clientID, code string) []byte {
+	return s.keys.Hash("code", connection, ident, clientID, code)
+}
+
+// identityID is the 24-hex id a new user of (connection, ident) gets.
+func (s *Service) identityID(connection, ident string) string {
+	return hex.EncodeToString(s.keys.Hash("identity", connection, ident)[:12])
 }
 
 func (s *Service) connectionFor(ctx context.Context, name, clientID string) (store.Connection, error) {
@@ -277,7 +290,7 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 		return out, ErrWrongCode
 	}
 	now := s.now()
-	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.Code), now)
+	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), now)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCodeWrong):
 		return out, ErrWrongCode

@@ -662,3 +662,57 @@ func TestSigningKeysSealed(t *testing.T) {
 		t.Fatalf("start with another master key: %v", err)
 	}
 }
+
+// TestReviewFixes pins behaviours a review asked for: codes are bound to the
+// client that started them; a refused refresh does not use the token up; an
+// empty secret from a public client counts as none; enumeration-safe mode
+// answers alike for known and unknown identifiers.
+func TestReviewFixes(t *testing.T) {
+	e := newEnv(t)
+	t.Run("code bound to client", func(t *testing.T) {
+		code := e.startEmail("bound@example.com")
+		wantError(t, e.otpGrant(nativeID, "", "email", "bound@example.com", code, nil), 403, "invalid_grant", "Wrong email or verification code.")
+		if r := e.otpGrant(webID, webSecret, "email", "bound@example.com", code, nil); r.status != 200 {
+			t.Fatalf("own client after a foreign attempt: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("refused refresh keeps the token", func(t *testing.T) {
+		code := e.startEmail("keep@example.com")
+		tok := e.otpGrant(webID, webSecret, "email", "keep@example.com", code, url.Values{"audience": {apiID}, "scope": {"openid offline_access"}})
+		rt := tok.str("refresh_token")
+		wider := e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {webID}, "client_secret": {webSecret},
+			"refresh_token": {rt}, "scope": {"openid read:things"}}, nil)
+		wantError(t, wider, 403, "access_denied", "Scope read:things was not granted to the refresh token")
+		ok := e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {webID}, "client_secret": {webSecret},
+			"refresh_token": {rt}, "scope": {"openid"}}, nil)
+		if ok.status != 200 || ok.str("scope") != "openid" {
+			t.Fatalf("refresh after a refused one: %d %s", ok.status, ok.raw)
+		}
+	})
+	t.Run("empty basic secret from a public client", func(t *testing.T) {
+		e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code", "email": "native@example.com"}, nil)
+		code := e.lastMessage("native@example.com").Code
+		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(nativeID+":"))
+		r := e.postForm("/oauth/token", url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"},
+			"realm": {"email"}, "username": {"native@example.com"}, "otp": {code}}, map[string]string{"Authorization": basic})
+		if r.status != 200 {
+			t.Fatalf("public client with an empty Basic secret: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("enumeration safe", func(t *testing.T) {
+		e.updateSettings(func(s *store.TenantSettings) { s.Latchkey.EnumerationSafeSignup = true })
+		defer e.updateSettings(func(s *store.TenantSettings) { s.Latchkey.EnumerationSafeSignup = false })
+		start := func(email string) response {
+			return e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+				"connection": "email", "send": "code", "email": email}, nil)
+		}
+		u1, u2 := start("unknown@example.com"), start("unknown@example.com")
+		if u1.str("_id") != u2.str("_id") || u1.body["email_verified"] != false {
+			t.Errorf("unknown identifier answers differ: %s / %s", u1.raw, u2.raw)
+		}
+		k := start("keep@example.com") // logged in above, so verified
+		if k.status != 200 || k.body["email_verified"] != false {
+			t.Errorf("known identifier reveals itself: %s", k.raw)
+		}
+	})
+}

@@ -77,6 +77,10 @@ func (d *Directory) Invalidate() {
 	d.settings.clear()
 }
 
+// maxCachedKey bounds the keys the cache keeps (with at most 10,000 entries
+// a cache, its memory stays small whatever requests ask for).
+const maxCachedKey = 256
+
 type cached[V any] struct {
 	v       V
 	err     error
@@ -98,6 +102,9 @@ func (c *cache[V]) get(ctx context.Context, key string, now time.Time, load func
 	v, err := load(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return v, err // do not cache transient failures
+	}
+	if len(key) > maxCachedKey {
+		return v, err // no real identifier is this long: keep request junk out of memory
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) > 10000 {
