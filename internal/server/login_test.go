@@ -716,3 +716,18 @@ func TestReviewFixes(t *testing.T) {
 		}
 	})
 }
+
+// TestPurgeExpiredCodes: the purge the server runs in the background removes
+// codes an hour after they expire, not before.
+func TestPurgeExpiredCodes(t *testing.T) {
+	e := newEnv(t)
+	code := e.startEmail("purge@example.com")
+	e.clock.Advance(181 * time.Second)
+	e.srv.Purge(t.Context())
+	wantError(t, e.otpGrant(webID, webSecret, "email", "purge@example.com", code, nil), 403, "invalid_grant",
+		"The verification code has expired. Please try to login again.")
+	e.clock.Advance(server.PurgeGrace)
+	e.srv.Purge(t.Context())
+	wantError(t, e.otpGrant(webID, webSecret, "email", "purge@example.com", code, nil), 403, "invalid_grant",
+		"Wrong email or verification code.")
+}

@@ -199,8 +199,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the store.
 func (s *Server) Close() error { return s.Store.Close() }
 
-// Run serves on ln until ctx is done, then shuts down gracefully. It also
-// reloads signing keys periodically so a rotation on another node is seen.
+// Run serves on ln until ctx is done, then shuts down gracefully, running
+// the background jobs meanwhile.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10,
@@ -213,20 +213,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := s.Signing.Reload(ctx); err != nil {
-					s.log.Warn("reload signing keys", "err", err)
-				}
-			}
-		}
-	}()
+	go s.background(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -240,4 +227,42 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// PurgeGrace is how long an expired code is kept (so that it answers
+// "expired" rather than "wrong") before the purge deletes it.
+const PurgeGrace = time.Hour
+
+// background reloads signing keys (so a rotation on another node is seen)
+// and purges expired codes and refresh tokens, until ctx is done.
+func (s *Server) background(ctx context.Context) {
+	reload := time.NewTicker(30 * time.Second)
+	defer reload.Stop()
+	purge := time.NewTicker(10 * time.Minute)
+	defer purge.Stop()
+	s.Purge(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload.C:
+			if err := s.Signing.Reload(ctx); err != nil {
+				s.log.Warn("reload signing keys", "err", err)
+			}
+		case <-purge.C:
+			s.Purge(ctx)
+		}
+	}
+}
+
+// Purge deletes codes and refresh tokens that expired more than PurgeGrace ago.
+func (s *Server) Purge(ctx context.Context) {
+	n, err := s.Store.PurgeExpired(ctx, s.now().Add(-PurgeGrace))
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("purge expired codes and tokens", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("purged expired codes and tokens", "rows", n)
+	}
 }

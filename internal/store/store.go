@@ -120,6 +120,10 @@ type Store interface {
 	// gives ErrNotFound.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
 
+	// PurgeExpired deletes codes and refresh tokens that expired before
+	// before, in short batches, and says how many rows went.
+	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
+
 	// Signing keys.
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)

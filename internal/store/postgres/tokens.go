@@ -28,6 +28,27 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	return nil
 }
 
+// PurgeExpired deletes expired codes and refresh tokens in batches of 500.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < $1 LIMIT 500)`,
+		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT 500)`,
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q, ms(before))
+			if err != nil {
+				return total, fmt.Errorf("postgres: purge expired: %w", err)
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < 500 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
 // GetRefreshToken returns the token stored under hash.
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
 	var t store.RefreshToken

@@ -150,6 +150,29 @@ func scanToken(sc scanner, rt *store.RefreshToken) error {
 	return nil
 }
 
+// PurgeExpired deletes expired codes and refresh tokens in batches of 500,
+// each its own short write.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < ? LIMIT 500)`,
+		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT 500)`,
+	} {
+		for {
+			res, err := s.w.exec(ctx, q, toMS(before))
+			if err != nil {
+				return total, wrap("purge expired", err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < 500 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
 // GetRefreshToken returns the token stored under hash.
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
 	var rt store.RefreshToken

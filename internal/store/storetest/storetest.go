@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"Blocked", testUsersBlocked},
 			{"List", testUsersList},
 			{"DeleteRevokesTokens", testUsersDeleteTokens},
+			{"PurgeExpired", testPurgeExpired},
 		}},
 		{"RecordLogin", []testCase{
 			{"Signup", testRecordLoginSignup},
@@ -834,6 +835,39 @@ func testUsersBlocked(t *testing.T, s store.Store) {
 	diff(t, "unblocked user", u, got, ignoreUpdated)
 	if !got.UpdatedAt.After(u.UpdatedAt) {
 		t.Errorf("SetUserBlocked left UpdatedAt at %v", got.UpdatedAt)
+	}
+}
+
+// testPurgeExpired: only rows that expired before the cut-off go, also
+// beyond one batch.
+func testPurgeExpired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 510 {
+		c := store.Code{ID: fmt.Sprint("c", i), Connection: "email", Identifier: fmt.Sprintf("u%d@example.com", i),
+			Hash: hash(fmt.Sprint(i)), CreatedAt: at(0), ExpiresAt: at(time.Minute)}
+		must(t, s.PutCode(ctx, c), "PutCode")
+	}
+	live := store.Code{ID: "live", Connection: "email", Identifier: "live@example.com", Hash: hash("live"), CreatedAt: at(0), ExpiresAt: at(2 * time.Hour)}
+	must(t, s.PutCode(ctx, live), "PutCode live")
+	old := sampleToken("rt_old", "", at(-31*24*time.Hour))
+	must(t, s.CreateRefreshToken(ctx, old), "CreateRefreshToken old")
+	fresh := sampleToken("rt_fresh", "", at(0))
+	must(t, s.CreateRefreshToken(ctx, fresh), "CreateRefreshToken fresh")
+
+	n, err := s.PurgeExpired(ctx, at(time.Hour))
+	must(t, err, "PurgeExpired")
+	if n != 511 {
+		t.Errorf("purged %d rows, want 511", n)
+	}
+	if _, err := s.ConsumeCode(ctx, live.Connection, live.Identifier, live.Hash, at(time.Hour)); err != nil {
+		t.Errorf("live code purged: %v", err)
+	}
+	_, err = s.ConsumeCode(ctx, "email", "u0@example.com", hash("0"), at(time.Hour))
+	wantErr(t, err, store.ErrNotFound, "purged code")
+	_, err = s.GetRefreshToken(ctx, old.Hash)
+	wantErr(t, err, store.ErrNotFound, "purged refresh token")
+	if _, err := s.GetRefreshToken(ctx, fresh.Hash); err != nil {
+		t.Errorf("live refresh token purged: %v", err)
 	}
 }
 
