@@ -29,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server", runServe},
 		{"migrate", "create or upgrade the database schema, then exit", runMigrate},
+		{"bench", "load driver: full email-code logins against a server started with --dev", runBench},
 		{"help", "list the subcommands", nil},
 	}
 }
@@ -96,11 +97,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func newLogger(w io.Writer, format string, dev bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if dev {
-		opts.Level = slog.LevelDebug
-	}
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by config
+	opts := &slog.HandlerOptions{Level: l}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

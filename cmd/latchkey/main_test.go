@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -67,5 +69,44 @@ func TestServeDevBanner(t *testing.T) {
 		if !strings.Contains(b, want) {
 			t.Errorf("banner lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+// TestBench runs the load driver for a few logins against a real dev server.
+func TestBench(t *testing.T) {
+	dir := t.TempDir()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--log-level", "warn", "--addr", "127.0.0.1:0", "--data-dir", dir}, pw, io.Discard)
+		pw.Close()
+	}()
+	var addr, id, secret string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		if a, ok := strings.CutPrefix(line, "Latchkey listening on "); ok {
+			addr = a
+		}
+		if rest, ok := strings.CutPrefix(line, "  demo application: "); ok {
+			fmt.Sscanf(rest, "client_id=%s client_secret=%s", &id, &secret)
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	defer func() { cancel(); <-done }()
+	var out bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", secret, "-n", "20", "--concurrency", "4", "--json"}, &out, &out)
+	var res struct {
+		Logins   int `json:"logins"`
+		Failures int `json:"failures"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || res.Failures != 0 {
+		t.Fatalf("bench exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", "wrong", "-n", "2"}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "401") {
+		t.Errorf("bench with a wrong secret: exit %d, %s", code, out.String())
 	}
 }

@@ -31,7 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	log := newLogger(stderr, cfg.LogFormat, cfg.Dev)
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	srv, err := server.New(ctx, cfg, log, server.Options{})
 	if err != nil {
 		return err

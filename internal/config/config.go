@@ -29,6 +29,7 @@ type Config struct {
 	SMTPURL       string
 	TwilioAPIURL  string
 	LogFormat     string
+	LogLevel      string
 }
 
 // Getenv reads the environment (os.Getenv in production; a map in tests).
@@ -96,6 +97,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet, getenv Getenv) error {
 	fs.StringVar(&c.SMTPURL, "smtp-url", smtp, "SMTP server for email delivery (LATCHKEY_SMTP_URL)")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, which logs every request; info otherwise)")
 	return nil
 }
 
@@ -145,6 +147,16 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisURL != "" {
 		errs = append(errs, errors.New("--redis-url: shared rate limits are not built yet"))
+	}
+	switch c.LogLevel {
+	case "":
+		c.LogLevel = "info"
+		if c.Dev {
+			c.LogLevel = "debug"
+		}
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
 	}
 	switch c.LogFormat {
 	case "text", "json":
