@@ -30,78 +30,79 @@ var userIDPattern = regexp.MustCompile(`^(email|sms)\|[0-9a-f]{24}$`)
 // the result with go-oidc: discovery, ID-token verification against the
 // JWKS, and /userinfo with the opaque access token.
 func TestEmailCodeLoginWithGoOIDC(t *testing.T) {
-	e := newEnv(t)
-	ctx := oidc.ClientContext(t.Context(), e.http)
-	p, err := oidc.NewProvider(ctx, e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(e.issuer, "/") {
-		t.Fatalf("issuer %q lacks its trailing slash", e.issuer)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := oidc.ClientContext(t.Context(), e.http)
+		p, err := oidc.NewProvider(ctx, e.issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(e.issuer, "/") {
+			t.Fatalf("issuer %q lacks its trailing slash", e.issuer)
+		}
 
-	start := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
-		"connection": "email", "send": "code", "email": "Alice@Example.com",
-		"authParams": map[string]any{"scope": "openid", "state": "xyz"}}, nil)
-	if start.status != 200 || start.str("email") != "alice@example.com" || start.body["email_verified"] != false ||
-		!regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(start.str("_id")) {
-		t.Fatalf("start: %d %s", start.status, start.raw)
-	}
-	if ct := start.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		t.Errorf("start content type %q", ct)
-	}
-	msg := e.lastMessage("alice@example.com")
-	if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(msg.Code) || !strings.Contains(msg.Text, msg.Code) || msg.Link != "" {
-		t.Fatalf("message %+v", msg)
-	}
+		start := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+			"connection": "email", "send": "code", "email": "Alice@Example.com",
+			"authParams": map[string]any{"scope": "openid", "state": "xyz"}}, nil)
+		if start.status != 200 || start.str("email") != "alice@example.com" || start.body["email_verified"] != false ||
+			!regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(start.str("_id")) {
+			t.Fatalf("start: %d %s", start.status, start.raw)
+		}
+		if ct := start.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+			t.Errorf("start content type %q", ct)
+		}
+		msg := e.lastMessage("alice@example.com")
+		if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(msg.Code) || !strings.Contains(msg.Text, msg.Code) || msg.Link != "" {
+			t.Fatalf("message %+v", msg)
+		}
 
-	tok := e.otpGrant(webID, webSecret, "email", "alice@example.com", msg.Code, url.Values{"scope": {"openid profile email"}})
-	if tok.status != 200 {
-		t.Fatalf("token: %d %s", tok.status, tok.raw)
-	}
-	if tok.str("token_type") != "Bearer" || tok.body["expires_in"] != float64(86400) || tok.str("scope") != "openid profile email" || tok.body["refresh_token"] != nil {
-		t.Errorf("token response %s", tok.raw)
-	}
-	idt, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, tok.str("id_token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims struct {
-		Email         string `json:"email"`
-		EmailVerified bool   `json:"email_verified"`
-		Nonce         *string
-	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	if !userIDPattern.MatchString(idt.Subject) || !strings.HasPrefix(idt.Subject, "email|") || claims.Email != "alice@example.com" || !claims.EmailVerified {
-		t.Errorf("id token sub %q claims %+v", idt.Subject, claims)
-	}
-	if got := strings.TrimPrefix(idt.Subject, "email|"); got != start.str("_id") {
-		t.Errorf("user id %q does not carry the _id %q that start returned", idt.Subject, start.str("_id"))
-	}
-	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.str("access_token")}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ui.Subject != idt.Subject || ui.Email != "alice@example.com" || !ui.EmailVerified {
-		t.Errorf("userinfo %+v, want sub %s", ui, idt.Subject)
-	}
+		tok := e.otpGrant(webID, webSecret, "email", "alice@example.com", msg.Code, url.Values{"scope": {"openid profile email"}})
+		if tok.status != 200 {
+			t.Fatalf("token: %d %s", tok.status, tok.raw)
+		}
+		if tok.str("token_type") != "Bearer" || tok.body["expires_in"] != float64(86400) || tok.str("scope") != "openid profile email" || tok.body["refresh_token"] != nil {
+			t.Errorf("token response %s", tok.raw)
+		}
+		idt, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, tok.str("id_token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			Email         string `json:"email"`
+			EmailVerified bool   `json:"email_verified"`
+			Nonce         *string
+		}
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if !userIDPattern.MatchString(idt.Subject) || !strings.HasPrefix(idt.Subject, "email|") || claims.Email != "alice@example.com" || !claims.EmailVerified {
+			t.Errorf("id token sub %q claims %+v", idt.Subject, claims)
+		}
+		if got := strings.TrimPrefix(idt.Subject, "email|"); got != start.str("_id") {
+			t.Errorf("user id %q does not carry the _id %q that start returned", idt.Subject, start.str("_id"))
+		}
+		ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.str("access_token")}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ui.Subject != idt.Subject || ui.Email != "alice@example.com" || !ui.EmailVerified {
+			t.Errorf("userinfo %+v, want sub %s", ui, idt.Subject)
+		}
 
-	// The second login finds the same user, now verified.
-	code := e.startEmail("alice@example.com")
-	again := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
-		"connection": "email", "send": "code", "email": "alice@example.com"}, nil)
-	if again.body["email_verified"] != true || again.str("_id") != start.str("_id") {
-		t.Errorf("second start %s", again.raw)
-	}
-	if r := e.otpGrant(webID, webSecret, "email", "alice@example.com", code, nil); r.status != 403 {
-		t.Errorf("superseded code accepted: %d %s", r.status, r.raw)
-	}
-	u, err := e.srv.Store.GetUser(t.Context(), idt.Subject)
-	if err != nil || u.LoginsCount != 1 || !u.EmailVerified {
-		t.Errorf("stored user %+v, %v", u, err)
-	}
+		// The second login finds the same user, now verified.
+		code := e.startEmail("alice@example.com")
+		again := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+			"connection": "email", "send": "code", "email": "alice@example.com"}, nil)
+		if again.body["email_verified"] != true || again.str("_id") != start.str("_id") {
+			t.Errorf("second start %s", again.raw)
+		}
+		if r := e.otpGrant(webID, webSecret, "email", "alice@example.com", code, nil); r.status != 403 {
+			t.Errorf("superseded code accepted: %d %s", r.status, r.raw)
+		}
+		u, err := e.srv.Store.GetUser(t.Context(), idt.Subject)
+		if err != nil || u.LoginsCount != 1 || !u.EmailVerified {
+			t.Errorf("stored user %+v, %v", u, err)
+		}
+	})
 }
 
 // TestTokenBodyAndAuthStyles accepts JSON and form bodies with the secret in
@@ -330,97 +331,99 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 // TestConcurrentRedemption: of many simultaneous exchanges of one code,
 // exactly one succeeds.
 func TestConcurrentRedemption(t *testing.T) {
-	e := newEnv(t)
-	code := e.startEmail("race@example.com")
-	const n = 12
-	var wg sync.WaitGroup
-	statuses := make([]int, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = e.otpGrant(webID, webSecret, "email", "race@example.com", code, nil).status
-		}()
-	}
-	wg.Wait()
-	wins := 0
-	for _, s := range statuses {
-		switch s {
-		case 200:
-			wins++
-		case 403:
-		default:
-			t.Errorf("unexpected status %d", s)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		code := e.startEmail("race@example.com")
+		const n = 12
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.otpGrant(webID, webSecret, "email", "race@example.com", code, nil).status
+			}()
 		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d exchanges succeeded, want exactly 1 (%v)", wins, statuses)
-	}
+		wg.Wait()
+		wins := 0
+		for _, s := range statuses {
+			switch s {
+			case 200:
+				wins++
+			case 403:
+			default:
+				t.Errorf("unexpected status %d", s)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d exchanges succeeded, want exactly 1 (%v)", wins, statuses)
+		}
+	})
 }
 
 // TestAPIAccessTokenAndRefreshRotation: a JWT access token for a registered
 // API, a refresh token with offline_access, rotation, and reuse detection.
 func TestAPIAccessTokenAndRefreshRotation(t *testing.T) {
-	e := newEnv(t)
-	ctx := oidc.ClientContext(t.Context(), e.http)
-	p, err := oidc.NewProvider(ctx, e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := e.startEmail("rt@example.com")
-	tok := e.otpGrant(webID, webSecret, "email", "rt@example.com", code,
-		url.Values{"audience": {apiID}, "scope": {"openid email offline_access read:things write:things"}})
-	if tok.status != 200 || tok.str("refresh_token") == "" || tok.body["expires_in"] != float64(7200) {
-		t.Fatalf("token: %d %s", tok.status, tok.raw)
-	}
-	if tok.str("scope") != "openid email offline_access read:things" {
-		t.Errorf("granted scope %q", tok.str("scope"))
-	}
-	// The access token is a JWT for the API (and /userinfo), signed with a published key.
-	at, err := p.Verifier(&oidc.Config{ClientID: apiID}).Verify(ctx, tok.str("access_token"))
-	if err != nil {
-		t.Fatalf("access token: %v", err)
-	}
-	if !slices.Contains(at.Audience, e.issuer+"userinfo") {
-		t.Errorf("access token aud %v", at.Audience)
-	}
-	if _, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.str("access_token")})); err != nil {
-		t.Errorf("userinfo with the JWT access token: %v", err)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := oidc.ClientContext(t.Context(), e.http)
+		p, err := oidc.NewProvider(ctx, e.issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := e.startEmail("rt@example.com")
+		tok := e.otpGrant(webID, webSecret, "email", "rt@example.com", code,
+			url.Values{"audience": {apiID}, "scope": {"openid email offline_access read:things write:things"}})
+		if tok.status != 200 || tok.str("refresh_token") == "" || tok.body["expires_in"] != float64(7200) {
+			t.Fatalf("token: %d %s", tok.status, tok.raw)
+		}
+		if tok.str("scope") != "openid email offline_access read:things" {
+			t.Errorf("granted scope %q", tok.str("scope"))
+		}
+		// The access token is a JWT for the API (and /userinfo), signed with a published key.
+		at, err := p.Verifier(&oidc.Config{ClientID: apiID}).Verify(ctx, tok.str("access_token"))
+		if err != nil {
+			t.Fatalf("access token: %v", err)
+		}
+		if !slices.Contains(at.Audience, e.issuer+"userinfo") {
+			t.Errorf("access token aud %v", at.Audience)
+		}
+		if _, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.str("access_token")})); err != nil {
+			t.Errorf("userinfo with the JWT access token: %v", err)
+		}
 
-	refresh := func(rt string) response {
-		return e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {webID},
-			"client_secret": {webSecret}, "refresh_token": {rt}}, nil)
-	}
-	r1 := refresh(tok.str("refresh_token"))
-	if r1.status != 200 || r1.str("refresh_token") == "" || r1.str("refresh_token") == tok.str("refresh_token") || r1.str("id_token") == "" {
-		t.Fatalf("refresh: %d %s", r1.status, r1.raw)
-	}
-	if _, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, r1.str("id_token")); err != nil {
-		t.Errorf("refreshed id token: %v", err)
-	}
-	r2 := refresh(r1.str("refresh_token"))
-	if r2.status != 200 {
-		t.Fatalf("second refresh: %d %s", r2.status, r2.raw)
-	}
-	// Reusing a rotated token revokes the family, including the newest token.
-	wantError(t, refresh(tok.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
-	wantError(t, refresh(r2.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		refresh := func(rt string) response {
+			return e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {webID},
+				"client_secret": {webSecret}, "refresh_token": {rt}}, nil)
+		}
+		r1 := refresh(tok.str("refresh_token"))
+		if r1.status != 200 || r1.str("refresh_token") == "" || r1.str("refresh_token") == tok.str("refresh_token") || r1.str("id_token") == "" {
+			t.Fatalf("refresh: %d %s", r1.status, r1.raw)
+		}
+		if _, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, r1.str("id_token")); err != nil {
+			t.Errorf("refreshed id token: %v", err)
+		}
+		r2 := refresh(r1.str("refresh_token"))
+		if r2.status != 200 {
+			t.Fatalf("second refresh: %d %s", r2.status, r2.raw)
+		}
+		// Reusing a rotated token revokes the family, including the newest token.
+		wantError(t, refresh(tok.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		wantError(t, refresh(r2.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
 
-	// Another client cannot use the token; a token for an API without
-	// offline access is never issued.
-	code = e.startEmail("rt@example.com")
-	tok = e.otpGrant(webID, webSecret, "email", "rt@example.com", code, url.Values{"audience": {apiID}, "scope": {"offline_access"}})
-	other := e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {nativeID}, "refresh_token": {tok.str("refresh_token")}}, nil)
-	wantError(t, other, 403, "invalid_grant", "Unknown or invalid refresh token.")
-	if r := refresh(tok.str("refresh_token")); r.status != 200 {
-		t.Errorf("owner refresh after a foreign attempt: %d %s", r.status, r.raw)
-	}
-	code = e.startEmail("rt@example.com")
-	noOff := e.otpGrant(webID, webSecret, "email", "rt@example.com", code, url.Values{"audience": {apiNoOffID}, "scope": {"openid offline_access"}})
-	if noOff.status != 200 || noOff.body["refresh_token"] != nil || noOff.str("scope") != "openid" {
-		t.Errorf("no-offline API: %d %s", noOff.status, noOff.raw)
-	}
+		// Another client cannot use the token; a token for an API without
+		// offline access is never issued.
+		code = e.startEmail("rt@example.com")
+		tok = e.otpGrant(webID, webSecret, "email", "rt@example.com", code, url.Values{"audience": {apiID}, "scope": {"offline_access"}})
+		other := e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {nativeID}, "refresh_token": {tok.str("refresh_token")}}, nil)
+		wantError(t, other, 403, "invalid_grant", "Unknown or invalid refresh token.")
+		if r := refresh(tok.str("refresh_token")); r.status != 200 {
+			t.Errorf("owner refresh after a foreign attempt: %d %s", r.status, r.raw)
+		}
+		code = e.startEmail("rt@example.com")
+		noOff := e.otpGrant(webID, webSecret, "email", "rt@example.com", code, url.Values{"audience": {apiNoOffID}, "scope": {"openid offline_access"}})
+		if noOff.status != 200 || noOff.body["refresh_token"] != nil || noOff.str("scope") != "openid" {
+			t.Errorf("no-offline API: %d %s", noOff.status, noOff.raw)
+		}
+	})
 }
 
 func TestSignupDisabled(t *testing.T) {
@@ -501,32 +504,33 @@ func mustReq(t *testing.T, method, u, auth string) *http.Request {
 // TestRestartKeepsKeysAndUsers: a token minted before a restart on the same
 // data directory verifies after it, and the user is still there.
 func TestRestartKeepsKeysAndUsers(t *testing.T) {
-	e := newEnv(t)
-	code := e.startEmail("restart@example.com")
-	tok := e.otpGrant(webID, webSecret, "email", "restart@example.com", code, url.Values{"scope": {"openid"}})
-	if tok.status != 200 {
-		t.Fatal(tok.status, string(tok.raw))
-	}
-	var before map[string]any
-	r := e.do("GET", "/.well-known/jwks.json", "", nil, nil)
-	before = r.body
-	e.restart()
-	r = e.do("GET", "/.well-known/jwks.json", "", nil, nil)
-	if fmtJSON(before) != fmtJSON(r.body) {
-		t.Errorf("JWKS changed across restart:\n%s\n%s", fmtJSON(before), r.raw)
-	}
-	ctx := oidc.ClientContext(t.Context(), e.http)
-	p, err := oidc.NewProvider(ctx, e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, tok.str("id_token")); err != nil {
-		t.Errorf("pre-restart id token: %v", err)
-	}
-	if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
-		"connection": "email", "send": "code", "email": "restart@example.com"}, nil); r.body["email_verified"] != true {
-		t.Errorf("user lost across restart: %s", r.raw)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		code := e.startEmail("restart@example.com")
+		tok := e.otpGrant(webID, webSecret, "email", "restart@example.com", code, url.Values{"scope": {"openid"}})
+		if tok.status != 200 {
+			t.Fatal(tok.status, string(tok.raw))
+		}
+		var before map[string]any
+		r := e.do("GET", "/.well-known/jwks.json", "", nil, nil)
+		before = r.body
+		e.restart()
+		r = e.do("GET", "/.well-known/jwks.json", "", nil, nil)
+		if fmtJSON(before) != fmtJSON(r.body) {
+			t.Errorf("JWKS changed across restart:\n%s\n%s", fmtJSON(before), r.raw)
+		}
+		ctx := oidc.ClientContext(t.Context(), e.http)
+		p, err := oidc.NewProvider(ctx, e.issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, tok.str("id_token")); err != nil {
+			t.Errorf("pre-restart id token: %v", err)
+		}
+		if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+			"connection": "email", "send": "code", "email": "restart@example.com"}, nil); r.body["email_verified"] != true {
+			t.Errorf("user lost across restart: %s", r.raw)
+		}
+	})
 }
 
 func TestDiscoveryAndJWKS(t *testing.T) {
