@@ -119,7 +119,7 @@ func (a *API) discovery() []byte {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"grant_types_supported":                 []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"},
+		"grant_types_supported":                 []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
 		"claims_supported": []string{"aud", "exp", "iat", "iss", "sub", "name", "nickname", "updated_at",
 			"email", "email_verified", "phone_number", "phone_number_verified"},
 		"request_uri_parameter_supported": false,

@@ -113,3 +113,23 @@ func TestCheckSecret(t *testing.T) {
 		t.Errorf("secret for a client without one: %d", got)
 	}
 }
+
+func TestGrantScopes(t *testing.T) {
+	granted := []string{"read:clients", "update:clients"}
+	tests := []struct {
+		name      string
+		requested []string
+		want      []string
+	}{
+		{"none requested gets all", nil, granted},
+		{"subset", []string{"read:clients"}, []string{"read:clients"}},
+		{"ungranted dropped", []string{"delete:clients", "update:clients", "openid"}, []string{"update:clients"}},
+		{"duplicates", []string{"read:clients", "read:clients"}, []string{"read:clients"}},
+		{"nothing granted", []string{"delete:clients"}, []string{}},
+	}
+	for _, tt := range tests {
+		if got := grantScopes(tt.requested, granted); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ type Directory interface {
 	Client(ctx context.Context, id string) (store.Client, error)
 	ResourceServer(ctx context.Context, identifier string) (store.ResourceServer, error)
 	Settings(ctx context.Context) (store.TenantSettings, error)
+	ClientGrant(ctx context.Context, clientID, audience string) (store.ClientGrant, error)
 }
 
 // TokenStore is the storage the token service uses.
@@ -157,6 +158,8 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return s.passwordlessGrant(ctx, client, p, ip)
 	case tenant.GrantRefreshToken:
 		return s.refreshGrant(ctx, client, p)
+	case tenant.GrantClientCredentials:
+		return s.clientCredentialsGrant(ctx, client, req.Creds.HasSecret, p)
 	}
 	return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
 }

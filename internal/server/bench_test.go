@@ -23,13 +23,13 @@ import (
 func BenchmarkEmailCodeLogin(b *testing.B) {
 	dir := b.TempDir()
 	tf := filepath.Join(dir, "tenant.json")
-	if err := os.WriteFile(tf, []byte(tenantFile), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	ts := httptest.NewUnstartedServer(nil)
 	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, Bootstrap: tf, LogFormat: "text",
 		Addr: ts.Listener.Addr().String()}
 	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(tf, tenantFileFor(cfg.Issuer), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	srv, err := server.New(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})

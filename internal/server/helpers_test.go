@@ -67,8 +67,18 @@ const tenantFile = `{
   "resource_servers": [
     {"identifier": "https://api.example.com/", "name": "API", "scopes": [{"value": "read:things"}], "allow_offline_access": true, "token_lifetime": 7200},
     {"identifier": "https://no-offline.example.com/", "name": "No offline"}
+  ],
+  "client_grants": [
+    {"client_id": "m2m-app", "audience": "{{issuer}}api/v2/", "scope": ["read:tenant_settings", "update:tenant_settings",
+     "read:clients", "create:clients", "update:clients", "delete:clients"]},
+    {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`
+
+// tenantFileFor is tenantFile for a node whose issuer is issuer.
+func tenantFileFor(issuer string) []byte {
+	return []byte(strings.ReplaceAll(tenantFile, "{{issuer}}", issuer))
+}
 
 type env struct {
 	t      *testing.T
@@ -87,10 +97,8 @@ type envOpt func(*config.Config)
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
 	dir := t.TempDir()
+	// The tenant file names the issuer, so start writes it once the address is known.
 	tf := filepath.Join(dir, "tenant.json")
-	if err := os.WriteFile(tf, []byte(tenantFile), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, Bootstrap: tf, LogFormat: "text"}
 	for _, o := range opts {
 		o(&cfg)
@@ -115,6 +123,9 @@ func (e *env) start() {
 	e.cfg.Addr = ts.Listener.Addr().String()
 	e.cfg.Issuer = "https://" + e.cfg.Addr
 	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfg.Bootstrap, tenantFileFor(e.cfg.Issuer), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

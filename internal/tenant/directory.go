@@ -19,6 +19,7 @@ type Reader interface {
 	GetClient(ctx context.Context, clientID string) (store.Client, error)
 	GetConnectionByName(ctx context.Context, name string) (store.Connection, error)
 	GetResourceServerByIdentifier(ctx context.Context, identifier string) (store.ResourceServer, error)
+	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
 }
 
 // CacheTTL is how long the Directory serves a record before reading it
@@ -35,6 +36,7 @@ type Directory struct {
 	conns    cache[store.Connection]
 	apis     cache[store.ResourceServer]
 	settings cache[store.TenantSettings]
+	grants   cache[[]store.ClientGrant]
 }
 
 // NewDirectory returns a Directory over r.
@@ -69,12 +71,31 @@ func (d *Directory) Settings(ctx context.Context) (store.TenantSettings, error) 
 	})
 }
 
+// ClientGrant returns the grant that lets clientID obtain client_credentials
+// tokens for audience; store.ErrNotFound when there is none. The tenant's
+// grants are few, so the whole list is cached.
+func (d *Directory) ClientGrant(ctx context.Context, clientID, audience string) (store.ClientGrant, error) {
+	all, err := d.grants.get(ctx, "", d.now(), func(ctx context.Context, _ string) ([]store.ClientGrant, error) {
+		return d.r.ListClientGrants(ctx)
+	})
+	if err != nil {
+		return store.ClientGrant{}, err
+	}
+	for _, g := range all {
+		if g.ClientID == clientID && g.Audience == audience {
+			return g, nil
+		}
+	}
+	return store.ClientGrant{}, store.ErrNotFound
+}
+
 // Invalidate drops every cached record (after a local write).
 func (d *Directory) Invalidate() {
 	d.clients.clear()
 	d.conns.clear()
 	d.apis.clear()
 	d.settings.clear()
+	d.grants.clear()
 }
 
 // maxCachedKey bounds the keys the cache keeps (with at most 10,000 entries

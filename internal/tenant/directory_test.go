@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ func (c *countingReader) GetClient(_ context.Context, id string) (store.Client, 
 }
 func (c *countingReader) GetConnectionByName(context.Context, string) (store.Connection, error) {
 	return store.Connection{}, store.ErrNotFound
+}
+func (c *countingReader) ListClientGrants(context.Context) ([]store.ClientGrant, error) {
+	return []store.ClientGrant{{ID: "cgr_1", ClientID: "known", Audience: "https://api/", Scope: []string{"read:x"}}}, nil
 }
 func (c *countingReader) GetResourceServerByIdentifier(context.Context, string) (store.ResourceServer, error) {
 	return store.ResourceServer{}, store.ErrNotFound
@@ -59,5 +63,26 @@ func TestDirectoryCache(t *testing.T) {
 	d.Client(ctx, "known")
 	if r.clients != 6 {
 		t.Errorf("Invalidate kept the entry (%d reads)", r.clients)
+	}
+}
+
+func TestDirectoryClientGrant(t *testing.T) {
+	d := NewDirectory(&countingReader{}, time.Now)
+	tests := []struct {
+		name, client, aud string
+		found             bool
+	}{
+		{"match", "known", "https://api/", true},
+		{"other audience", "known", "https://other/", false},
+		{"other client", "unknown", "https://api/", false},
+	}
+	for _, tt := range tests {
+		g, err := d.ClientGrant(t.Context(), tt.client, tt.aud)
+		switch {
+		case tt.found && (err != nil || g.ID != "cgr_1"):
+			t.Errorf("%s: got %+v, %v", tt.name, g, err)
+		case !tt.found && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("%s: got %v, want ErrNotFound", tt.name, err)
+		}
 	}
 }
