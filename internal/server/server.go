@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -164,6 +165,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
+	mgmt := &mgmtapi.API{Log: log, Store: st, Cache: s.Dir, Keys: s.Signing, Seal: keys, Issuer: cfg.Issuer, Now: now}
+	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 	}

@@ -1,0 +1,75 @@
+package mgmtapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// claims are the access-token claims the Management API checks.
+type claims struct {
+	Iss   string          `json:"iss"`
+	Sub   string          `json:"sub"`
+	Aud   json.RawMessage `json:"aud"`
+	Exp   int64           `json:"exp"`
+	Nbf   int64           `json:"nbf"`
+	Scope string          `json:"scope"`
+}
+
+func (c claims) audiences() []string {
+	var auds []string
+	if json.Unmarshal(c.Aud, &auds) == nil {
+		return auds
+	}
+	var one string
+	if json.Unmarshal(c.Aud, &one) == nil {
+		return []string{one}
+	}
+	return nil
+}
+
+func unauthorized(msg, code string) *httpx.Error {
+	e := httpx.Errorf(http.StatusUnauthorized, code, "%s", msg)
+	e.Header = http.Header{"Www-Authenticate": {`Bearer realm="` + "Management API" + `"`}}
+	return e
+}
+
+// authorize wraps f: the request must carry a valid Management API access
+// token with any of the scopes (none: any valid token).
+func (a *API) authorize(scopes []string, f httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		tok = strings.TrimSpace(tok)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return unauthorized("Missing authentication", "")
+		}
+		payload, err := a.Keys.Verify(tok)
+		if err != nil {
+			return unauthorized("Invalid token", "invalid_token")
+		}
+		var c claims
+		if err := json.Unmarshal(payload, &c); err != nil {
+			return unauthorized("Invalid token", "invalid_token")
+		}
+		now := a.Now().Unix()
+		switch {
+		case c.Iss != a.Issuer:
+			return unauthorized("Bad issuer", "invalid_token")
+		case !slices.Contains(c.audiences(), tenant.ManagementAudience(a.Issuer)):
+			return unauthorized("Bad audience", "invalid_token")
+		case c.Exp == 0 || now >= c.Exp:
+			return unauthorized("Expired token received for JSON Web Token validation", "token_expired")
+		case c.Nbf != 0 && now < c.Nbf:
+			return unauthorized("Token is not valid yet", "invalid_token")
+		}
+		granted := strings.Fields(c.Scope)
+		if len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(granted, s) }) {
+			return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
+		}
+		return f(w, r)
+	}
+}

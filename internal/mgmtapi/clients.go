@@ -1,0 +1,211 @@
+package mgmtapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// clientJSON is a client in Auth0's field names. ClientSecret is set only
+// when a secret is created or rotated: secrets are stored as hashes.
+type clientJSON struct {
+	ClientID                       string   `json:"client_id"`
+	ClientSecret                   string   `json:"client_secret,omitempty"`
+	Name                           string   `json:"name"`
+	Description                    string   `json:"description"`
+	AppType                        string   `json:"app_type"`
+	TokenEndpointAuthMethod        string   `json:"token_endpoint_auth_method"`
+	GrantTypes                     []string `json:"grant_types"`
+	Callbacks                      []string `json:"callbacks"`
+	AllowedLogoutURLs              []string `json:"allowed_logout_urls"`
+	WebOrigins                     []string `json:"web_origins"`
+	AllowedOrigins                 []string `json:"allowed_origins"`
+	CrossOriginAuthentication      bool     `json:"cross_origin_authentication"`
+	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
+	IsFirstParty                   bool     `json:"is_first_party"`
+	OIDCConformant                 bool     `json:"oidc_conformant"`
+	Global                         bool     `json:"global"`
+}
+
+func clientOut(c store.Client, sec string) clientJSON {
+	return clientJSON{ClientID: c.ClientID, ClientSecret: sec, Name: c.Name, Description: c.Description, AppType: c.AppType,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
+		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
+		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
+		IsFirstParty: c.IsFirstParty, OIDCConformant: c.OIDCConformant}
+}
+
+// specOf turns a stored client back into the spec it was built from (without its secret).
+func specOf(c store.Client) tenant.ClientSpec {
+	fp, oc := c.IsFirstParty, c.OIDCConformant
+	return tenant.ClientSpec{ClientID: c.ClientID, Name: c.Name, Description: c.Description, AppType: c.AppType,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
+		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
+		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
+		IsFirstParty: &fp, OIDCConformant: &oc}
+}
+
+var errNoClient = httpx.Errorf(http.StatusNotFound, "inexistent_client", "The client does not exist")
+
+func (a *API) client(r *http.Request) (store.Client, error) {
+	c, err := a.Store.GetClient(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, errNoClient
+	}
+	if err != nil {
+		return c, fmt.Errorf("read client: %w", err)
+	}
+	return c, nil
+}
+
+func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
+	p, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	all, err := a.Store.ListClients(r.Context())
+	if err != nil {
+		return fmt.Errorf("list clients: %w", err)
+	}
+	from, to := p.slice(len(all))
+	out := make([]clientJSON, 0, to-from)
+	for _, c := range all[from:to] {
+		out = append(out, clientOut(c, ""))
+	}
+	if !p.Totals {
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"clients": out, "start": from, "limit": p.PerPage, "total": len(all)})
+	return nil
+}
+
+func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.client(r)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, clientOut(c, ""))
+	return nil
+}
+
+func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
+	raw, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	var spec tenant.ClientSpec
+	if err := decodeStrict(raw, &spec); err != nil {
+		return err
+	}
+	c, generated, err := tenant.BuildClient(a.Seal, spec, nil)
+	if err != nil {
+		return badRequest("%s", err.Error())
+	}
+	c.CreatedAt = a.Now()
+	c.UpdatedAt = c.CreatedAt
+	if err := a.Store.CreateClient(r.Context(), c); errors.Is(err, store.ErrConflict) {
+		return httpx.Errorf(http.StatusConflict, "already_exists", "A client with client_id %q already exists", c.ClientID)
+	} else if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	a.Cache.Invalidate()
+	sec := generated
+	if spec.ClientSecret != "" {
+		sec = spec.ClientSecret
+	}
+	httpx.WriteJSON(w, http.StatusCreated, clientOut(c, sec))
+	return nil
+}
+
+// patchClient merges the given fields onto the stored client and validates
+// the result as a whole (so that, e.g., the passwordless grant cannot be
+// added to a single-page application).
+func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
+	raw, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	old, err := a.client(r)
+	if err != nil {
+		return err
+	}
+	if id, ok := fields["client_id"]; ok {
+		var s string
+		if json.Unmarshal(id, &s) != nil || s != old.ClientID {
+			return badRequest("client_id cannot be changed")
+		}
+	}
+	merged, err := json.Marshal(specOf(old))
+	if err != nil {
+		return fmt.Errorf("encode client: %w", err)
+	}
+	var base map[string]json.RawMessage
+	if err := json.Unmarshal(merged, &base); err != nil {
+		return fmt.Errorf("decode client: %w", err)
+	}
+	for k, v := range fields {
+		base[k] = v
+	}
+	if merged, err = json.Marshal(base); err != nil {
+		return fmt.Errorf("encode client: %w", err)
+	}
+	var spec tenant.ClientSpec
+	if err := decodeStrict(merged, &spec); err != nil {
+		return err
+	}
+	c, generated, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)
+	if err != nil {
+		return badRequest("%s", err.Error())
+	}
+	c.CreatedAt, c.UpdatedAt = old.CreatedAt, a.Now()
+	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+		return errNoClient
+	} else if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	a.Cache.Invalidate()
+	httpx.WriteJSON(w, http.StatusOK, clientOut(c, generated))
+	return nil
+}
+
+func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
+	err := a.Store.DeleteClient(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoClient
+	}
+	if err != nil {
+		return fmt.Errorf("delete client: %w", err)
+	}
+	a.Cache.Invalidate()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.client(r)
+	if err != nil {
+		return err
+	}
+	sec := tenant.NewClientSecret()
+	c.SecretHash = tenant.HashClientSecret(a.Seal, c.ClientID, sec)
+	c.UpdatedAt = a.Now()
+	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+		return errNoClient
+	} else if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	a.Cache.Invalidate()
+	httpx.WriteJSON(w, http.StatusOK, clientOut(c, sec))
+	return nil
+}

@@ -1,0 +1,159 @@
+// Package mgmtapi is the Management API v2 subset (/api/v2/...): thin
+// handlers over the tenant configuration, behind bearer access tokens that
+// this server minted for the Management API audience.
+package mgmtapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Store is the storage the Management API reads and writes.
+type Store interface {
+	GetSettings(ctx context.Context) (store.TenantSettings, error)
+	PutSettings(ctx context.Context, s store.TenantSettings) error
+
+	CreateClient(ctx context.Context, c store.Client) error
+	GetClient(ctx context.Context, clientID string) (store.Client, error)
+	ListClients(ctx context.Context) ([]store.Client, error)
+	UpdateClient(ctx context.Context, c store.Client) error
+	DeleteClient(ctx context.Context, clientID string) error
+}
+
+// Invalidator drops the request path's configuration cache after a write.
+type Invalidator interface {
+	Invalidate()
+}
+
+// Verifier checks a compact JWS signed by this server and returns its payload.
+type Verifier interface {
+	Verify(token string) ([]byte, error)
+}
+
+// API is the Management API.
+type API struct {
+	Log    *slog.Logger
+	Store  Store
+	Cache  Invalidator
+	Keys   Verifier
+	Seal   *secret.Keys
+	Issuer string // with its trailing slash
+	Now    func() time.Time
+}
+
+// Handler returns the handler for everything under /api/v2/.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, scopes string, f httpx.HandlerFunc) {
+		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), f)))
+	}
+	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
+	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
+
+	route("GET /api/v2/clients", "read:clients", a.listClients)
+	route("POST /api/v2/clients", "create:clients", a.createClient)
+	route("GET /api/v2/clients/{id}", "read:clients", a.getClient)
+	route("PATCH /api/v2/clients/{id}", "update:clients", a.patchClient)
+	route("DELETE /api/v2/clients/{id}", "delete:clients", a.deleteClient)
+	route("POST /api/v2/clients/{id}/rotate-secret", "update:client_keys update:clients", a.rotateSecret)
+
+	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")
+	}))
+	return mux
+}
+
+// badRequest is Auth0's payload validation error.
+func badRequest(format string, args ...any) *httpx.Error {
+	return httpx.Errorf(http.StatusBadRequest, "invalid_body", "Payload validation error: "+format, args...)
+}
+
+// decodeStrict decodes a JSON object body into v; unknown fields are
+// errors, so a misspelt security setting is not silently ignored.
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return badRequest("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// readObject reads a JSON object body.
+func readObject(r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than %d bytes", mbe.Limit)
+		}
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if t := httpx.MediaType(r); t != "" && t != "application/json" {
+		return nil, httpx.Errorf(http.StatusBadRequest, "invalid_body", "Payload validation error: the body must be application/json")
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, badRequest("the body must be a JSON object")
+	}
+	return raw, nil
+}
+
+// page is the offset paging of list endpoints (page, per_page, include_totals).
+type page struct {
+	Page, PerPage int
+	Totals        bool
+}
+
+// MaxPerPage is the largest per_page (Auth0's limit).
+const MaxPerPage = 100
+
+func readPage(r *http.Request) (page, error) {
+	q := r.URL.Query()
+	p := page{PerPage: 50}
+	for _, f := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"page", &p.Page, 1 << 20}, {"per_page", &p.PerPage, MaxPerPage}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > f.max {
+			return p, httpx.Errorf(http.StatusBadRequest, "invalid_query_string", "Query validation error: '%s' must be an integer between 0 and %d", f.name, f.max)
+		}
+		*f.dst = n
+	}
+	switch q.Get("include_totals") {
+	case "", "false":
+	case "true":
+		p.Totals = true
+	default:
+		return p, httpx.Errorf(http.StatusBadRequest, "invalid_query_string", "Query validation error: 'include_totals' must be true or false")
+	}
+	return p, nil
+}
+
+// slice returns the page's window of n items.
+func (p page) slice(n int) (from, to int) {
+	from = min(p.Page*p.PerPage, n)
+	return from, min(from+p.PerPage, n)
+}

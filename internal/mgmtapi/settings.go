@@ -1,0 +1,92 @@
+package mgmtapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+type settingsFlags struct {
+	EnforceClientAuthOnPasswordlessStart bool `json:"enforce_client_authentication_on_passwordless_start"`
+	// CannotChange is read-only; Latchkey always lets the flag change.
+	CannotChangeEnforce bool `json:"cannot_change_enforce_client_authentication_on_passwordless_start"`
+}
+
+type settingsJSON struct {
+	FriendlyName    string                 `json:"friendly_name,omitempty"`
+	SupportEmail    string                 `json:"support_email,omitempty"`
+	DefaultAudience string                 `json:"default_audience,omitempty"`
+	Flags           settingsFlags          `json:"flags"`
+	Latchkey        store.LatchkeySettings `json:"latchkey"`
+}
+
+func settingsOut(s store.TenantSettings) settingsJSON {
+	return settingsJSON{FriendlyName: s.FriendlyName, SupportEmail: s.SupportEmail, DefaultAudience: s.DefaultAudience,
+		Flags:    settingsFlags{EnforceClientAuthOnPasswordlessStart: s.Flags.EnforceClientAuthOnPasswordlessStart},
+		Latchkey: s.Latchkey}
+}
+
+// settingsPatch is a PATCH body: only the fields given change.
+type settingsPatch struct {
+	FriendlyName    *string `json:"friendly_name"`
+	SupportEmail    *string `json:"support_email"`
+	DefaultAudience *string `json:"default_audience"`
+	Flags           *struct {
+		Enforce      *bool `json:"enforce_client_authentication_on_passwordless_start"`
+		CannotChange *bool `json:"cannot_change_enforce_client_authentication_on_passwordless_start"`
+	} `json:"flags"`
+	Latchkey *struct {
+		EnumerationSafeSignup *bool `json:"enumeration_safe_signup"`
+	} `json:"latchkey"`
+}
+
+func (a *API) getSettings(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.Store.GetSettings(r.Context())
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, settingsOut(s))
+	return nil
+}
+
+func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
+	raw, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	var p settingsPatch
+	if err := decodeStrict(raw, &p); err != nil {
+		return err
+	}
+	s, err := a.Store.GetSettings(r.Context())
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&s.FriendlyName, p.FriendlyName)
+	set(&s.SupportEmail, p.SupportEmail)
+	set(&s.DefaultAudience, p.DefaultAudience)
+	if f := p.Flags; f != nil {
+		if f.CannotChange != nil && *f.CannotChange {
+			return badRequest("flags.cannot_change_enforce_client_authentication_on_passwordless_start is read-only")
+		}
+		if f.Enforce != nil {
+			s.Flags.EnforceClientAuthOnPasswordlessStart = *f.Enforce
+		}
+	}
+	if l := p.Latchkey; l != nil && l.EnumerationSafeSignup != nil {
+		s.Latchkey.EnumerationSafeSignup = *l.EnumerationSafeSignup
+	}
+	if err := a.Store.PutSettings(r.Context(), s); err != nil {
+		return fmt.Errorf("write settings: %w", err)
+	}
+	a.Cache.Invalidate()
+	httpx.WriteJSON(w, http.StatusOK, settingsOut(s))
+	return nil
+}
