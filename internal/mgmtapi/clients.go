@@ -1,10 +1,12 @@
 package mgmtapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -188,7 +190,44 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("delete client: %w", err)
 	}
 	a.Cache.Invalidate()
+	if err := a.forgetClient(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// forgetClient removes a deleted client's grants and its place in the
+// connections' enabled_clients, as Auth0 does, so that a client created
+// later with the same client_id inherits nothing.
+func (a *API) forgetClient(ctx context.Context, clientID string) error {
+	defer a.Cache.Invalidate()
+	grants, err := a.Store.ListClientGrants(ctx)
+	if err != nil {
+		return fmt.Errorf("list client grants: %w", err)
+	}
+	for _, g := range grants {
+		if g.ClientID != clientID {
+			continue
+		}
+		if err := a.Store.DeleteClientGrant(ctx, g.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("delete client grant %s: %w", g.ID, err)
+		}
+	}
+	conns, err := a.Store.ListConnections(ctx)
+	if err != nil {
+		return fmt.Errorf("list connections: %w", err)
+	}
+	for _, c := range conns {
+		if !slices.Contains(c.EnabledClients, clientID) {
+			continue
+		}
+		c.EnabledClients = slices.DeleteFunc(slices.Clone(c.EnabledClients), func(id string) bool { return id == clientID })
+		c.UpdatedAt = a.Now()
+		if err := a.Store.UpdateConnection(ctx, c); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("update connection %s: %w", c.Name, err)
+		}
+	}
 	return nil
 }
 

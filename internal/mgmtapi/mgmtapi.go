@@ -31,6 +31,15 @@ type Store interface {
 	ListClients(ctx context.Context) ([]store.Client, error)
 	UpdateClient(ctx context.Context, c store.Client) error
 	DeleteClient(ctx context.Context, clientID string) error
+
+	CreateConnection(ctx context.Context, c store.Connection) error
+	GetConnection(ctx context.Context, id string) (store.Connection, error)
+	ListConnections(ctx context.Context) ([]store.Connection, error)
+	UpdateConnection(ctx context.Context, c store.Connection) error
+	DeleteConnection(ctx context.Context, id string) error
+
+	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
+	DeleteClientGrant(ctx context.Context, id string) error
 }
 
 // Invalidator drops the request path's configuration cache after a write.
@@ -69,6 +78,12 @@ func (a *API) Handler() http.Handler {
 	route("PATCH /api/v2/clients/{id}", "update:clients", a.patchClient)
 	route("DELETE /api/v2/clients/{id}", "delete:clients", a.deleteClient)
 	route("POST /api/v2/clients/{id}/rotate-secret", "update:client_keys update:clients", a.rotateSecret)
+
+	route("GET /api/v2/connections", "read:connections", a.listConnections)
+	route("POST /api/v2/connections", "create:connections", a.createConnection)
+	route("GET /api/v2/connections/{id}", "read:connections", a.getConnection)
+	route("PATCH /api/v2/connections/{id}", "update:connections", a.patchConnection)
+	route("DELETE /api/v2/connections/{id}", "delete:connections", a.deleteConnection)
 
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")

@@ -15,7 +15,8 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const mgmtScopes = "read:tenant_settings update:tenant_settings read:clients create:clients update:clients delete:clients"
+const mgmtScopes = "read:tenant_settings update:tenant_settings read:clients create:clients update:clients delete:clients " +
+	"read:connections create:connections update:connections delete:connections"
 
 // ccToken obtains a client_credentials token with x/oauth2.
 func (e *env) ccToken(id, secret, audience, scope string, style oauth2.AuthStyle) (*oauth2.Token, error) {

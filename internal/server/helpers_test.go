@@ -70,7 +70,8 @@ const tenantFile = `{
   ],
   "client_grants": [
     {"client_id": "m2m-app", "audience": "{{issuer}}api/v2/", "scope": ["read:tenant_settings", "update:tenant_settings",
-     "read:clients", "create:clients", "update:clients", "delete:clients"]},
+     "read:clients", "create:clients", "update:clients", "delete:clients",
+     "read:connections", "create:connections", "update:connections", "delete:connections"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`

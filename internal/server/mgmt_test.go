@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,4 +242,114 @@ func anyStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func TestManagementConnections(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.mgmtToken("")
+
+		// Lists: offset paging and checkpoint paging over the tenant file's two connections.
+		var all []map[string]any
+		r := e.mgmt("GET", "connections", tok, nil)
+		if err := json.Unmarshal(r.raw, &all); err != nil || len(all) != 2 {
+			t.Fatalf("list: %d %s", r.status, r.raw)
+		}
+		var emailID string
+		for _, c := range all {
+			if c["name"] == "email" {
+				emailID, _ = c["id"].(string)
+			}
+		}
+		r = e.mgmt("GET", "connections?take=1", tok, nil)
+		first, _ := r.body["connections"].([]any)
+		next := r.str("next")
+		if r.status != 200 || len(first) != 1 || next == "" {
+			t.Fatalf("take=1: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("GET", "connections?take=1&from="+url.QueryEscape(next), tok, nil)
+		second, _ := r.body["connections"].([]any)
+		if r.status != 200 || len(second) != 1 || r.body["next"] != nil || second[0].(map[string]any)["id"] != next {
+			t.Fatalf("from=next: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("GET", "connections?strategy=sms&include_totals=true", tok, nil)
+		if conns, _ := r.body["connections"].([]any); r.status != 200 || len(conns) != 1 || r.body["total"] != 1.0 {
+			t.Fatalf("strategy filter: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("GET", "connections?take=0", tok, nil), 400, "invalid_query_string", "")
+
+		r = e.mgmt("GET", "connections/"+emailID, tok, nil)
+		if opts, _ := r.body["options"].(map[string]any); r.status != 200 || r.str("strategy") != "email" || opts["totp"] == nil ||
+			!slices.Contains(anyStrings(r.body["realms"]), "email") {
+			t.Fatalf("get: %d %s", r.status, r.raw)
+		}
+
+		// A second email connection is a conflict; a bad one a 400.
+		wantMgmtError(t, e.mgmt("POST", "connections", tok, map[string]any{"name": "email", "strategy": "email"}), 409, "connection_conflict", "")
+		bad := []struct {
+			name   string
+			method string
+			path   string
+			body   any
+		}{
+			{"strategy", "POST", "connections", map[string]any{"name": "pw", "strategy": "auth0"}},
+			{"unknown client", "PATCH", "connections/" + emailID, map[string]any{"enabled_clients": []string{"nope"}}},
+			{"totp too short", "PATCH", "connections/" + emailID, map[string]any{"options": map[string]any{"totp": map[string]any{"length": 3}}}},
+			{"unknown option", "PATCH", "connections/" + emailID, map[string]any{"options": map[string]any{"colour": "blue"}}},
+			{"rename", "PATCH", "connections/" + emailID, map[string]any{"name": "mail"}},
+		}
+		for _, tt := range bad {
+			t.Run(tt.name, func(t *testing.T) {
+				wantMgmtError(t, e.mgmt(tt.method, tt.path, tok, tt.body), 400, "invalid_body", "")
+			})
+		}
+
+		// A PATCH is in force at once: codes become 8 digits, and the web app is no longer enabled.
+		r = e.mgmt("PATCH", "connections/"+emailID, tok, map[string]any{
+			"options":         map[string]any{"totp": map[string]any{"length": 8, "time_step": 300}, "authParams": `{"scope":"openid"}`},
+			"enabled_clients": []string{nativeID}})
+		if r.status != 200 || len(anyStrings(r.body["enabled_clients"])) != 1 {
+			t.Fatalf("patch: %d %s", r.status, r.raw)
+		}
+		start := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code", "email": "c@example.com"}, nil)
+		if start.status != 200 || len(e.lastMessage("c@example.com").Code) != 8 {
+			t.Fatalf("start after patch: %d %s", start.status, start.raw)
+		}
+		if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret, "connection": "email", "send": "code", "email": "c@example.com"}, nil); r.status < 400 {
+			t.Fatalf("web app still enabled: %d %s", r.status, r.raw)
+		}
+
+		// Delete: 202, then gone; deleting a client drops it from enabled_clients.
+		if r := e.mgmt("DELETE", "connections/"+emailID, tok, nil); r.status != 202 {
+			t.Fatalf("delete: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("GET", "connections/"+emailID, tok, nil), 404, "inexistent_connection", "The connection does not exist")
+		wantMgmtError(t, e.mgmt("DELETE", "connections/"+emailID, tok, nil), 404, "inexistent_connection", "")
+		r = e.mgmt("POST", "connections", tok, map[string]any{"strategy": "email", "enabled_clients": []string{webID, nativeID}})
+		if r.status != 201 || r.str("name") != "email" || !strings.HasPrefix(r.str("id"), "con_") {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		newID := r.str("id")
+		if r := e.mgmt("DELETE", "clients/"+webID, tok, nil); r.status != 204 {
+			t.Fatalf("delete client: %d %s", r.status, r.raw)
+		}
+		if r := e.mgmt("GET", "connections/"+newID, tok, nil); !slices.Equal(anyStrings(r.body["enabled_clients"]), []string{nativeID}) {
+			t.Fatalf("deleted client still enabled: %s", r.raw)
+		}
+	})
+}
+
+// TestDeletedClientLosesGrants: a client re-created with the same client_id inherits no client grant.
+func TestDeletedClientLosesGrants(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mgmtToken("")
+	if r := e.mgmt("DELETE", "clients/"+m2mID, tok, nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	r := e.mgmt("POST", "clients", tok, map[string]any{"client_id": m2mID, "client_secret": m2mSecret, "name": "Again",
+		"app_type": "non_interactive", "grant_types": []string{"client_credentials"}})
+	if r.status != 201 {
+		t.Fatalf("re-create: %d %s", r.status, r.raw)
+	}
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {m2mID}, "client_secret": {m2mSecret}, "audience": {e.issuer + "api/v2/"}}
+	wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "")
 }
