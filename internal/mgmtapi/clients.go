@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/store"
@@ -134,36 +133,18 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
-	}
 	old, err := a.client(r)
 	if err != nil {
 		return err
 	}
-	if id, ok := fields["client_id"]; ok {
-		var s string
-		if json.Unmarshal(id, &s) != nil || s != old.ClientID {
-			return badRequest("client_id cannot be changed")
-		}
+	var probe struct {
+		ClientID *string `json:"client_id"`
 	}
-	merged, err := json.Marshal(specOf(old))
-	if err != nil {
-		return fmt.Errorf("encode client: %w", err)
-	}
-	var base map[string]json.RawMessage
-	if err := json.Unmarshal(merged, &base); err != nil {
-		return fmt.Errorf("decode client: %w", err)
-	}
-	for k, v := range fields {
-		base[k] = v
-	}
-	if merged, err = json.Marshal(base); err != nil {
-		return fmt.Errorf("encode client: %w", err)
+	if json.Unmarshal(raw, &probe) == nil && probe.ClientID != nil && *probe.ClientID != old.ClientID {
+		return badRequest("client_id cannot be changed")
 	}
 	var spec tenant.ClientSpec
-	if err := decodeStrict(merged, &spec); err != nil {
+	if err := mergePatch(specOf(old), raw, &spec); err != nil {
 		return err
 	}
 	c, generated, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)

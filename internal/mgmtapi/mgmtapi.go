@@ -38,7 +38,17 @@ type Store interface {
 	UpdateConnection(ctx context.Context, c store.Connection) error
 	DeleteConnection(ctx context.Context, id string) error
 
+	CreateResourceServer(ctx context.Context, r store.ResourceServer) error
+	GetResourceServer(ctx context.Context, id string) (store.ResourceServer, error)
+	GetResourceServerByIdentifier(ctx context.Context, identifier string) (store.ResourceServer, error)
+	ListResourceServers(ctx context.Context) ([]store.ResourceServer, error)
+	UpdateResourceServer(ctx context.Context, r store.ResourceServer) error
+	DeleteResourceServer(ctx context.Context, id string) error
+
+	CreateClientGrant(ctx context.Context, g store.ClientGrant) error
+	GetClientGrant(ctx context.Context, id string) (store.ClientGrant, error)
 	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
+	UpdateClientGrant(ctx context.Context, g store.ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
 }
 
@@ -84,6 +94,17 @@ func (a *API) Handler() http.Handler {
 	route("GET /api/v2/connections/{id}", "read:connections", a.getConnection)
 	route("PATCH /api/v2/connections/{id}", "update:connections", a.patchConnection)
 	route("DELETE /api/v2/connections/{id}", "delete:connections", a.deleteConnection)
+
+	route("GET /api/v2/resource-servers", "read:resource_servers", a.listResourceServers)
+	route("POST /api/v2/resource-servers", "create:resource_servers", a.createResourceServer)
+	route("GET /api/v2/resource-servers/{id}", "read:resource_servers", a.getResourceServer)
+	route("PATCH /api/v2/resource-servers/{id}", "update:resource_servers", a.patchResourceServer)
+	route("DELETE /api/v2/resource-servers/{id}", "delete:resource_servers", a.deleteResourceServer)
+
+	route("GET /api/v2/client-grants", "read:client_grants", a.listClientGrants)
+	route("POST /api/v2/client-grants", "create:client_grants", a.createClientGrant)
+	route("PATCH /api/v2/client-grants/{id}", "update:client_grants", a.patchClientGrant)
+	route("DELETE /api/v2/client-grants/{id}", "delete:client_grants", a.deleteClientGrant)
 
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")
@@ -165,6 +186,30 @@ func readPage(r *http.Request) (page, error) {
 		return p, httpx.Errorf(http.StatusBadRequest, "invalid_query_string", "Query validation error: 'include_totals' must be true or false")
 	}
 	return p, nil
+}
+
+// mergePatch overlays the top-level fields of a JSON object patch onto
+// base (encoded as JSON) and decodes the result strictly into dst.
+func mergePatch(base any, patch []byte, dst any) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &fields); err != nil {
+		return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(b, &merged); err != nil {
+		return fmt.Errorf("decode record: %w", err)
+	}
+	for k, v := range fields {
+		merged[k] = v
+	}
+	if b, err = json.Marshal(merged); err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	return decodeStrict(b, dst)
 }
 
 // slice returns the page's window of n items.

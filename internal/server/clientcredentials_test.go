@@ -16,7 +16,9 @@ import (
 )
 
 const mgmtScopes = "read:tenant_settings update:tenant_settings read:clients create:clients update:clients delete:clients " +
-	"read:connections create:connections update:connections delete:connections"
+	"read:connections create:connections update:connections delete:connections " +
+	"read:resource_servers create:resource_servers update:resource_servers delete:resource_servers " +
+	"read:client_grants create:client_grants update:client_grants delete:client_grants"
 
 // ccToken obtains a client_credentials token with x/oauth2.
 func (e *env) ccToken(id, secret, audience, scope string, style oauth2.AuthStyle) (*oauth2.Token, error) {

@@ -71,7 +71,9 @@ const tenantFile = `{
   "client_grants": [
     {"client_id": "m2m-app", "audience": "{{issuer}}api/v2/", "scope": ["read:tenant_settings", "update:tenant_settings",
      "read:clients", "create:clients", "update:clients", "delete:clients",
-     "read:connections", "create:connections", "update:connections", "delete:connections"]},
+     "read:connections", "create:connections", "update:connections", "delete:connections",
+     "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
+     "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`

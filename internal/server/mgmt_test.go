@@ -353,3 +353,94 @@ func TestDeletedClientLosesGrants(t *testing.T) {
 	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {m2mID}, "client_secret": {m2mSecret}, "audience": {e.issuer + "api/v2/"}}
 	wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "")
 }
+
+func TestManagementResourceServersAndGrants(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.mgmtToken("")
+		const ordersAPI = "https://orders.example.com/"
+
+		r := e.mgmt("POST", "resource-servers", tok, map[string]any{"identifier": ordersAPI, "name": "Orders",
+			"scopes": []map[string]any{{"value": "read:orders"}, {"value": "write:orders"}}})
+		rsID := r.str("id")
+		if r.status != 201 || rsID == "" || r.str("signing_alg") != "RS256" || r.body["token_lifetime"] != 86400.0 {
+			t.Fatalf("create api: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("POST", "resource-servers", tok, map[string]any{"identifier": ordersAPI}), 409, "already_exists", "")
+		wantMgmtError(t, e.mgmt("POST", "resource-servers", tok, map[string]any{"identifier": e.issuer + "api/v2/"}), 400, "invalid_body", "")
+		r = e.mgmt("GET", "resource-servers?include_totals=true", tok, nil)
+		if list, _ := r.body["resource_servers"].([]any); r.status != 200 || len(list) != 3 || r.body["total"] != 3.0 {
+			t.Fatalf("list apis: %d %s", r.status, r.raw)
+		}
+		// By id or by URL-encoded identifier.
+		for _, key := range []string{rsID, url.PathEscape(ordersAPI)} {
+			if r := e.mgmt("GET", "resource-servers/"+key, tok, nil); r.status != 200 || r.str("identifier") != ordersAPI {
+				t.Fatalf("get api by %s: %d %s", key, r.status, r.raw)
+			}
+		}
+		r = e.mgmt("PATCH", "resource-servers/"+rsID, tok, map[string]any{"token_lifetime": 600})
+		if r.status != 200 || r.body["token_lifetime"] != 600.0 || r.str("name") != "Orders" || len(r.body["scopes"].([]any)) != 2 {
+			t.Fatalf("patch api: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("PATCH", "resource-servers/"+rsID, tok, map[string]any{"identifier": "https://other/"}), 400, "invalid_body", "")
+		wantMgmtError(t, e.mgmt("PATCH", "resource-servers/"+rsID, tok, map[string]any{"token_lifetime": 5}), 400, "invalid_body", "")
+
+		// No grant yet: 403 at the token endpoint; a grant makes it work, with its scopes.
+		cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {m2mID}, "client_secret": {m2mSecret}, "audience": {ordersAPI}}
+		wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "")
+		bad := []struct {
+			name string
+			body map[string]any
+		}{
+			{"undefined scope", map[string]any{"client_id": m2mID, "audience": ordersAPI, "scope": []string{"delete:orders"}}},
+			{"unknown client", map[string]any{"client_id": "nope", "audience": ordersAPI, "scope": []string{}}},
+			{"unknown api", map[string]any{"client_id": m2mID, "audience": "https://nope/", "scope": []string{}}},
+			{"missing scope", map[string]any{"client_id": m2mID, "audience": ordersAPI}},
+		}
+		for _, tt := range bad {
+			t.Run(tt.name, func(t *testing.T) {
+				wantMgmtError(t, e.mgmt("POST", "client-grants", tok, tt.body), 400, "invalid_body", "")
+			})
+		}
+		r = e.mgmt("POST", "client-grants", tok, map[string]any{"client_id": m2mID, "audience": ordersAPI, "scope": []string{"read:orders"}})
+		grantID := r.str("id")
+		if r.status != 201 || !strings.HasPrefix(grantID, "cgr_") {
+			t.Fatalf("create grant: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("POST", "client-grants", tok, map[string]any{"client_id": m2mID, "audience": ordersAPI, "scope": []string{}}), 409, "conflict", "")
+		if r := e.postForm("/oauth/token", cc, nil); r.status != 200 || r.str("scope") != "read:orders" || r.body["expires_in"] != 600.0 {
+			t.Fatalf("token after grant: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("PATCH", "client-grants/"+grantID, tok, map[string]any{"scope": []string{"read:orders", "write:orders"}})
+		if r.status != 200 || len(anyStrings(r.body["scope"])) != 2 {
+			t.Fatalf("patch grant: %d %s", r.status, r.raw)
+		}
+		if r := e.postForm("/oauth/token", cc, nil); r.str("scope") != "read:orders write:orders" {
+			t.Fatalf("token after grant patch: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("GET", "client-grants?audience="+url.QueryEscape(ordersAPI)+"&include_totals=true", tok, nil)
+		if list, _ := r.body["client_grants"].([]any); r.status != 200 || len(list) != 1 || r.body["total"] != 1.0 {
+			t.Fatalf("list grants: %d %s", r.status, r.raw)
+		}
+		var mine []map[string]any
+		if err := json.Unmarshal(e.mgmt("GET", "client-grants?client_id="+m2mID, tok, nil).raw, &mine); err != nil || len(mine) != 3 {
+			t.Fatalf("grants of m2m-app: %v %v", err, mine)
+		}
+		wantMgmtError(t, e.mgmt("PATCH", "client-grants/cgr_nope", tok, map[string]any{"scope": []string{}}), 404, "inexistent_client_grant", "")
+
+		// Deleting a grant stops the tokens; deleting an API takes its grants along.
+		if r := e.mgmt("DELETE", "client-grants/"+grantID, tok, nil); r.status != 204 {
+			t.Fatalf("delete grant: %d %s", r.status, r.raw)
+		}
+		wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "")
+		wantMgmtError(t, e.mgmt("DELETE", "client-grants/"+grantID, tok, nil), 404, "inexistent_client_grant", "")
+		if r := e.mgmt("DELETE", "resource-servers/"+url.PathEscape(apiID), tok, nil); r.status != 204 {
+			t.Fatalf("delete api: %d %s", r.status, r.raw)
+		}
+		wantMgmtError(t, e.mgmt("GET", "resource-servers/"+url.PathEscape(apiID), tok, nil), 404, "inexistent_resource_server", "")
+		if err := json.Unmarshal(e.mgmt("GET", "client-grants?client_id="+m2mID, tok, nil).raw, &mine); err != nil || len(mine) != 1 {
+			t.Fatalf("grants of m2m-app after deleting the API: %v %v", err, mine)
+		}
+		cc.Set("audience", apiID)
+		wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "Service not found: "+apiID)
+	})
+}
