@@ -1,11 +1,13 @@
 package mgmtapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 type settingsFlags struct {
@@ -67,6 +69,13 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
+		}
+	}
+	if aud := p.DefaultAudience; aud != nil && *aud != "" && *aud != tenant.ManagementAudience(a.Issuer) {
+		if _, err := a.Store.GetResourceServerByIdentifier(r.Context(), *aud); errors.Is(err, store.ErrNotFound) {
+			return badRequest("default_audience: no API %q", *aud)
+		} else if err != nil {
+			return fmt.Errorf("read resource server: %w", err)
 		}
 	}
 	set(&s.FriendlyName, p.FriendlyName)

@@ -115,6 +115,9 @@ func TestManagementSettings(t *testing.T) {
 		t.Fatalf("partial patch lost a field: %d %s", r.status, r.raw)
 	}
 	e.mgmt("PATCH", "tenants/settings", tok, map[string]any{"flags": map[string]any{"enforce_client_authentication_on_passwordless_start": false}})
+	if r := e.mgmt("PATCH", "tenants/settings", tok, map[string]any{"default_audience": apiID}); r.status != 200 || r.str("default_audience") != apiID {
+		t.Fatalf("default audience: %d %s", r.status, r.raw)
+	}
 	if r := start(); r.status != 200 {
 		t.Fatalf("start after turning enforcement off: %d %s", r.status, r.raw)
 	}
@@ -127,6 +130,7 @@ func TestManagementSettings(t *testing.T) {
 		{"wrong type", map[string]any{"flags": map[string]any{"enforce_client_authentication_on_passwordless_start": "yes"}}},
 		{"read-only flag", map[string]any{"flags": map[string]any{"cannot_change_enforce_client_authentication_on_passwordless_start": true}}},
 		{"not an object", []string{"x"}},
+		{"unknown default audience", map[string]any{"default_audience": "https://nope.example.com/"}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
