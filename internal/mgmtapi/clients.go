@@ -13,43 +13,18 @@ import (
 	"github.com/latchkey/latchkey/internal/tenant"
 )
 
-// clientJSON is a client in Auth0's field names. ClientSecret is set only
-// when a secret is created or rotated: secrets are stored as hashes.
+// clientJSON is a client in Auth0's field names: the tenant file's spec
+// (the same field names) plus the fields only the API shows. ClientSecret is
+// set only when a secret is created or rotated: secrets are stored as hashes.
 type clientJSON struct {
-	ClientID                       string   `json:"client_id"`
-	ClientSecret                   string   `json:"client_secret,omitempty"`
-	Name                           string   `json:"name"`
-	Description                    string   `json:"description"`
-	AppType                        string   `json:"app_type"`
-	TokenEndpointAuthMethod        string   `json:"token_endpoint_auth_method"`
-	GrantTypes                     []string `json:"grant_types"`
-	Callbacks                      []string `json:"callbacks"`
-	AllowedLogoutURLs              []string `json:"allowed_logout_urls"`
-	WebOrigins                     []string `json:"web_origins"`
-	AllowedOrigins                 []string `json:"allowed_origins"`
-	CrossOriginAuthentication      bool     `json:"cross_origin_authentication"`
-	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
-	IsFirstParty                   bool     `json:"is_first_party"`
-	OIDCConformant                 bool     `json:"oidc_conformant"`
-	Global                         bool     `json:"global"`
+	tenant.ClientSpec
+	Global bool `json:"global"`
 }
 
 func clientOut(c store.Client, sec string) clientJSON {
-	return clientJSON{ClientID: c.ClientID, ClientSecret: sec, Name: c.Name, Description: c.Description, AppType: c.AppType,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
-		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
-		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
-		IsFirstParty: c.IsFirstParty, OIDCConformant: c.OIDCConformant}
-}
-
-// specOf turns a stored client back into the spec it was built from (without its secret).
-func specOf(c store.Client) tenant.ClientSpec {
-	fp, oc := c.IsFirstParty, c.OIDCConformant
-	return tenant.ClientSpec{ClientID: c.ClientID, Name: c.Name, Description: c.Description, AppType: c.AppType,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
-		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
-		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
-		IsFirstParty: &fp, OIDCConformant: &oc}
+	spec := tenant.SpecOf(c)
+	spec.ClientSecret = sec
+	return clientJSON{ClientSpec: spec}
 }
 
 var errNoClient = httpx.Errorf(http.StatusNotFound, "inexistent_client", "The client does not exist")
@@ -144,7 +119,7 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("client_id cannot be changed")
 	}
 	var spec tenant.ClientSpec
-	if err := mergePatch(specOf(old), raw, &spec); err != nil {
+	if err := mergePatch(tenant.SpecOf(old), raw, &spec); err != nil {
 		return err
 	}
 	c, generated, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)

@@ -30,7 +30,7 @@ type File struct {
 // ClientSpec is an application as written in the tenant file.
 type ClientSpec struct {
 	ClientID                       string   `json:"client_id"`
-	ClientSecret                   string   `json:"client_secret"`
+	ClientSecret                   string   `json:"client_secret,omitempty"`
 	Name                           string   `json:"name"`
 	Description                    string   `json:"description"`
 	AppType                        string   `json:"app_type"`
@@ -44,6 +44,17 @@ type ClientSpec struct {
 	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
 	IsFirstParty                   *bool    `json:"is_first_party"`
 	OIDCConformant                 *bool    `json:"oidc_conformant"`
+}
+
+// SpecOf turns a stored client back into the spec it was built from,
+// without its secret (only its hash is stored).
+func SpecOf(c store.Client) ClientSpec {
+	fp, oc := c.IsFirstParty, c.OIDCConformant
+	return ClientSpec{ClientID: c.ClientID, Name: c.Name, Description: c.Description, AppType: c.AppType,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
+		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
+		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
+		IsFirstParty: &fp, OIDCConformant: &oc}
 }
 
 // ConnectionSpec is a connection as written in the tenant file.
