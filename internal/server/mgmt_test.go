@@ -448,3 +448,46 @@ func TestManagementResourceServersAndGrants(t *testing.T) {
 		wantError(t, e.postForm("/oauth/token", cc, nil), 403, "access_denied", "Service not found: "+apiID)
 	})
 }
+
+// TestManagementBadBodies: malformed, mistyped, oversized or wrongly typed
+// bodies get a 4xx in the Management API's shape and change nothing.
+func TestManagementBadBodies(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mgmtToken("")
+	before := e.mgmt("GET", "clients?include_totals=true", tok, nil)
+	auth := map[string]string{"Authorization": "Bearer " + tok}
+	tests := []struct {
+		name, method, path, ct, body string
+		status                       int
+	}{
+		{"malformed", "POST", "clients", "application/json", `{"name":`, 400},
+		{"array", "POST", "clients", "application/json", `[]`, 400},
+		{"wrong type", "POST", "clients", "application/json", `{"name":5}`, 400},
+		{"unknown field", "POST", "clients", "application/json", `{"name":"x","nope":1}`, 400},
+		{"text body", "POST", "clients", "text/plain", `name=x`, 400},
+		{"oversized", "POST", "clients", "application/json", `{"name":"` + strings.Repeat("a", 100<<10) + `"}`, 413},
+		{"patch malformed", "PATCH", "clients/" + webID, "application/json", `{"name"`, 400},
+		{"patch wrong type", "PATCH", "clients/" + webID, "application/json", `{"callbacks":"x"}`, 400},
+		{"settings malformed", "PATCH", "tenants/settings", "application/json", `{"flags":`, 400},
+		{"settings wrong type", "PATCH", "tenants/settings", "application/json", `{"flags":{"enforce_client_authentication_on_passwordless_start":"yes"}}`, 400},
+		{"connection malformed", "POST", "connections", "application/json", `{`, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(tt.method, "/api/v2/"+tt.path, tt.ct, []byte(tt.body), auth)
+			sc, _ := r.body["statusCode"].(float64)
+			if r.status != tt.status || int(sc) != tt.status || r.str("message") == "" {
+				t.Fatalf("got %d %s; want %d in the Management API shape", r.status, r.raw, tt.status)
+			}
+		})
+	}
+	after := e.mgmt("GET", "clients?include_totals=true", tok, nil)
+	if fmtJSON(before.body) != fmtJSON(after.body) {
+		t.Errorf("rejected requests changed the clients:\n%s\n%s", before.raw, after.raw)
+	}
+	if s := e.mgmt("GET", "tenants/settings", tok, nil); s.status != 200 {
+		t.Errorf("settings after bad patches: %d %s", s.status, s.raw)
+	} else if flags, _ := s.body["flags"].(map[string]any); flags["enforce_client_authentication_on_passwordless_start"] != false {
+		t.Errorf("a rejected patch changed the flag: %s", s.raw)
+	}
+}
