@@ -171,8 +171,25 @@ type Client struct {
 	IsTokenEndpointIPHeaderTrusted bool      `json:"is_token_endpoint_ip_header_trusted"`
 	IsFirstParty                   bool      `json:"is_first_party"`
 	OIDCConformant                 bool      `json:"oidc_conformant"`
+	// Credentials are the public keys registered for Private Key JWT
+	// (client_assertion) authentication.
+	Credentials []ClientCredential `json:"credentials,omitempty"`
 	CreatedAt                      time.Time `json:"created_at"`
 	UpdatedAt                      time.Time `json:"updated_at"`
+}
+
+// ClientCredential is a public key a client signs its client assertions
+// with (Auth0's credential_type "public_key").
+type ClientCredential struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name,omitempty"`
+	CredentialType string    `json:"credential_type"`
+	KID            string    `json:"kid"`
+	Alg            string    `json:"alg"`
+	PEM            string    `json:"pem"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
 }
 
 // Connection is a passwordless (or other) connection.
