@@ -157,25 +157,25 @@ type Client struct {
 	ClientID string `json:"client_id"`
 	// SecretHash is the keyed hash of the client secret; empty when the
 	// client has none.
-	SecretHash                     []byte    `json:"secret_hash,omitempty"`
-	Name                           string    `json:"name"`
-	Description                    string    `json:"description,omitempty"`
-	AppType                        string    `json:"app_type"`
-	TokenEndpointAuthMethod        string    `json:"token_endpoint_auth_method"`
-	GrantTypes                     []string  `json:"grant_types"`
-	Callbacks                      []string  `json:"callbacks"`
-	AllowedLogoutURLs              []string  `json:"allowed_logout_urls"`
-	WebOrigins                     []string  `json:"web_origins"`
-	AllowedOrigins                 []string  `json:"allowed_origins"`
-	CrossOriginAuthentication      bool      `json:"cross_origin_authentication"`
-	IsTokenEndpointIPHeaderTrusted bool      `json:"is_token_endpoint_ip_header_trusted"`
-	IsFirstParty                   bool      `json:"is_first_party"`
-	OIDCConformant                 bool      `json:"oidc_conformant"`
+	SecretHash                     []byte   `json:"secret_hash,omitempty"`
+	Name                           string   `json:"name"`
+	Description                    string   `json:"description,omitempty"`
+	AppType                        string   `json:"app_type"`
+	TokenEndpointAuthMethod        string   `json:"token_endpoint_auth_method"`
+	GrantTypes                     []string `json:"grant_types"`
+	Callbacks                      []string `json:"callbacks"`
+	AllowedLogoutURLs              []string `json:"allowed_logout_urls"`
+	WebOrigins                     []string `json:"web_origins"`
+	AllowedOrigins                 []string `json:"allowed_origins"`
+	CrossOriginAuthentication      bool     `json:"cross_origin_authentication"`
+	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
+	IsFirstParty                   bool     `json:"is_first_party"`
+	OIDCConformant                 bool     `json:"oidc_conformant"`
 	// Credentials are the public keys registered for Private Key JWT
 	// (client_assertion) authentication.
 	Credentials []ClientCredential `json:"credentials,omitempty"`
-	CreatedAt                      time.Time `json:"created_at"`
-	UpdatedAt                      time.Time `json:"updated_at"`
+	CreatedAt   time.Time          `json:"created_at"`
+	UpdatedAt   time.Time          `json:"updated_at"`
 }
 
 // ClientCredential is a public key a client signs its client assertions
