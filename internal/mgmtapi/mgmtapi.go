@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,8 +76,26 @@ type API struct {
 
 // Handler returns the handler for everything under /api/v2/.
 func (a *API) Handler() http.Handler {
+	h, _ := a.routes()
+	return h
+}
+
+// Scopes lists every scope that some route accepts (what a token that may
+// do everything carries).
+func (a *API) Scopes() []string {
+	_, scopes := a.routes()
+	return scopes
+}
+
+func (a *API) routes() (http.Handler, []string) {
 	mux := http.NewServeMux()
+	var all []string
 	route := func(pattern string, scopes string, f httpx.HandlerFunc) {
+		for _, s := range strings.Fields(scopes) {
+			if !slices.Contains(all, s) {
+				all = append(all, s)
+			}
+		}
 		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), f)))
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
@@ -109,7 +128,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")
 	}))
-	return mux
+	return mux, all
 }
 
 // badRequest is Auth0's payload validation error.

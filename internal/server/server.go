@@ -176,18 +176,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 }
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.cfg.Issuer, path, s.now())
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
-	}
-	defer f.Close()
-	tf, err := tenant.ParseFile(f)
-	if err != nil {
-		return fmt.Errorf("bootstrap %s: %w", path, err)
-	}
-	res, err := tenant.Apply(ctx, s.Store, s.Keys, tf, s.cfg.Issuer, s.now())
-	if err != nil {
-		return fmt.Errorf("bootstrap %s: %w", path, err)
 	}
 	s.log.Info("tenant file applied", "file", path, "changed", res.Changed)
 	for id, sec := range res.GeneratedSecrets {

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/mgmtapi"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// LocalTokenLifetime is the lifetime of the Management API token that the
+// admin CLI mints for itself in local mode.
+const LocalTokenLifetime = 5 * time.Minute
+
+// LocalClientID is the azp (and sub, with "@clients") of the tokens the
+// admin CLI mints for itself.
+const LocalClientID = "latchkey-cli"
+
+// LocalBaseURL is the base URL of the in-process Management API; requests
+// to it never leave the process.
+const LocalBaseURL = "http://latchkey.local/"
+
+// Local is the Management API in process, over the configured store: what
+// the admin CLI calls when no --server is given. Holding the store and the
+// master key is the operator's authority, so the CLI mints its own
+// short-lived Management API token with the store's signing keys; the
+// requests still pass through the same authorization, handlers and error
+// rendering as over the network.
+type Local struct {
+	// Transport serves requests with the in-process handler.
+	Transport http.RoundTripper
+	// Token is a Management API access token with every scope the API knows,
+	// valid for LocalTokenLifetime.
+	Token string
+	// Issuer is the issuer the API and the token use.
+	Issuer string
+	// StoreDesc says which store is open.
+	StoreDesc string
+
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+	store store.Store
+	keys  *secret.Keys
+	cache *tenant.Directory
+}
+
+// LocalManagement opens the store as `serve` would (cfg's store flags,
+// master key and issuer) and builds the Management API over it in process.
+// Close the result to release the store.
+func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local, error) {
+	now := time.Now
+	master, err := localMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.New(master)
+	if err != nil {
+		return nil, err
+	}
+	st, where, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	signing := oauth.NewKeyManager(st, keys, now)
+	if err := signing.Init(ctx); err != nil {
+		return nil, err
+	}
+	dir := tenant.NewDirectory(st, now)
+	api := &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Issuer: cfg.Issuer, Now: now}
+	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
+	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
+		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
+	if err != nil {
+		return nil, fmt.Errorf("mint management token: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/", api.Handler())
+	ok = true
+	return &Local{Transport: handlerTransport{httpx.Middleware(log, MaxBodyBytes, mux)}, Token: tok, Issuer: cfg.Issuer,
+		StoreDesc: where, cfg: cfg, log: log, now: now, store: st, keys: keys, cache: dir}, nil
+}
+
+// localMasterKey is the configured master key or, when none is configured,
+// the one `serve --dev` generated in the data directory (never a new one:
+// a fresh key could not open the signing keys already sealed).
+func localMasterKey(cfg config.Config) ([]byte, error) {
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" && cfg.DatabaseURL == "" {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "master.key"))
+		if err == nil {
+			return secret.ParseMasterKey(string(b))
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("dev master key: %w", err)
+		}
+	}
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		return nil, errors.New("a master key is required to open the store: --master-key-file or LATCHKEY_MASTER_KEY (or a data directory used by serve --dev)")
+	}
+	return LoadMasterKey(cfg)
+}
+
+// ApplyFile applies a tenant file to the store, as --bootstrap does.
+func (l *Local) ApplyFile(ctx context.Context, path string) (tenant.Applied, error) {
+	return applyTenantFile(ctx, l.store, l.keys, l.cfg.Issuer, path, l.now())
+}
+
+// Close releases the store.
+func (l *Local) Close() error { return l.store.Close() }
+
+func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time) (tenant.Applied, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return tenant.Applied{}, err
+	}
+	defer f.Close()
+	tf, err := tenant.ParseFile(f)
+	if err != nil {
+		return tenant.Applied{}, fmt.Errorf("%s: %w", path, err)
+	}
+	res, err := tenant.Apply(ctx, st, keys, tf, issuer, now)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, nil
+}
+
+// handlerTransport is an http.RoundTripper that serves each request with a
+// handler in process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	r.RemoteAddr = "127.0.0.1:0"
+	r.RequestURI = r.URL.RequestURI()
+	w := &responseRecorder{header: http.Header{}}
+	t.h.ServeHTTP(w, r)
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return &http.Response{Status: strconv.Itoa(w.status) + " " + http.StatusText(w.status), StatusCode: w.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: w.header, Request: req,
+		Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), ContentLength: int64(w.body.Len())}, nil
+}
+
+// responseRecorder keeps a handler's response in memory.
+type responseRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *responseRecorder) Header() http.Header { return w.header }
+
+func (w *responseRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *responseRecorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
