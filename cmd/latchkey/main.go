@@ -29,6 +29,12 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server", runServe},
 		{"migrate", "create or upgrade the database schema, then exit", runMigrate},
+		{"client", "manage applications: create, list, get, update, delete, rotate-secret", runClient},
+		{"connection", "manage connections: create, list, get, update, delete", runConnection},
+		{"settings", "tenant settings: get, set PATH=VALUE", runSettings},
+		{"users", "users: list, get, block, unblock, create, delete", runUsers},
+		{"logs", "tenant logs: search 'QUERY', migration-report", runLogs},
+		{"apply", "apply a tenant file to the store (as serve --bootstrap)", runApply},
 		{"bench", "load driver: full email-code logins against a server started with --dev", runBench},
 		{"help", "list the subcommands", nil},
 	}

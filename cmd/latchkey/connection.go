@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/url"
+)
+
+// connectionFields are the flags of connection create and update.
+var connectionFields = []field{
+	{"name", "name", kindString, "connection name (create only), e.g. email or sms"},
+	{"strategy", "strategy", kindString, "email or sms (create only)"},
+	{"enabled-clients", "enabled_clients", kindList, "comma-separated client_ids that may use the connection"},
+	{"options", "options", kindJSON, "options as a JSON object (replaces them all)"},
+}
+
+func runConnection(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "connection", []verb{
+		{"create", "[flags]", "create a connection", connectionCreate},
+		{"list", "", "list the connections", connectionList},
+		{"get", "ID|NAME", "show a connection", oneID("connection get", "GET", "connections", "", connectionID)},
+		{"update", "ID|NAME [flags]", "change the fields given", connectionUpdate},
+		{"delete", "ID|NAME", "delete a connection", oneID("connection delete", "DELETE", "connections", "", connectionID)},
+	}, args, stdout, stderr)
+}
+
+// connectionID accepts a connection's name as well as its id.
+func connectionID(ctx context.Context, a *api, arg string) (string, error) {
+	var found []map[string]any
+	if _, err := a.call(ctx, "GET", "connections", url.Values{"name": {arg}}, nil, &found); err != nil {
+		return "", err
+	}
+	if len(found) == 1 {
+		return str(found[0], "id"), nil
+	}
+	return arg, nil
+}
+
+func connectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var t target
+	fs, err := t.newFlagSet("connection create", stderr)
+	if err != nil {
+		return err
+	}
+	ff := newFieldFlags(fs, connectionFields)
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	body, err := ff.body()
+	if err != nil {
+		return err
+	}
+	if body["strategy"] == nil {
+		return usageError{errors.New("--strategy is required (email or sms)")}
+	}
+	return t.with(ctx, stderr, func(a *api) error {
+		raw, err := a.call(ctx, "POST", "connections", nil, body, nil)
+		if err != nil {
+			return err
+		}
+		return a.output(stdout, raw)
+	})
+}
+
+func connectionList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var t target
+	fs, err := t.newFlagSet("connection list", stderr)
+	if err != nil {
+		return err
+	}
+	strategy := fs.String("strategy", "", "only connections of this strategy")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *strategy != "" {
+		q.Set("strategy", *strategy)
+	}
+	return t.with(ctx, stderr, func(a *api) error {
+		all, err := a.listAll(ctx, "connections", q)
+		if err != nil {
+			return err
+		}
+		if a.asJSON {
+			return printJSON(stdout, all)
+		}
+		rows := make([][]string, 0, len(all))
+		for _, c := range all {
+			rows = append(rows, []string{str(c, "id"), str(c, "name"), str(c, "strategy"), str(c, "enabled_clients")})
+		}
+		return printTable(stdout, []string{"ID", "NAME", "STRATEGY", "ENABLED_CLIENTS"}, rows)
+	})
+}
+
+func connectionUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return patchByID(ctx, "connection update", "connections", connectionFields, connectionID, args, stdout, stderr)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+)
+
+// userFields are the flags of users create.
+var userFields = []field{
+	{"connection", "connection", kindString, "email or sms (required)"},
+	{"email", "email", kindString, "email address (email connection)"},
+	{"phone-number", "phone_number", kindString, "phone number in E.164 (sms connection)"},
+	{"email-verified", "email_verified", kindBool, "mark the email address verified"},
+	{"phone-verified", "phone_verified", kindBool, "mark the phone number verified"},
+	{"name", "name", kindString, "full name"},
+}
+
+func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "users", []verb{
+		{"list", "[--page N] [--per-page N]", "list users, a page at a time", usersList},
+		{"get", "USER_ID", "show a user", oneID("users get", "GET", "users", "", nil)},
+		{"block", "USER_ID", "block a user: no more logins", usersBlock(true)},
+		{"unblock", "USER_ID", "unblock a user", usersBlock(false)},
+		{"create", "--connection C --email E|--phone-number P", "create a user", usersCreate},
+		{"delete", "USER_ID", "delete a user", oneID("users delete", "DELETE", "users", "", nil)},
+	}, args, stdout, stderr)
+}
+
+func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var t target
+	fs, err := t.newFlagSet("users list", stderr)
+	if err != nil {
+		return err
+	}
+	page := fs.Int("page", 0, "page number, from 0")
+	perPage := fs.Int("per-page", 50, "users per page (at most 100)")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *page < 0 || *perPage < 1 || *perPage > 100 {
+		return usageError{fmt.Errorf("--page must be ≥ 0 and --per-page 1–100")}
+	}
+	q := url.Values{"page": {fmt.Sprint(*page)}, "per_page": {fmt.Sprint(*perPage)}, "include_totals": {"true"}}
+	return t.with(ctx, stderr, func(a *api) error {
+		var res struct {
+			Users []map[string]any `json:"users"`
+			Total int              `json:"total"`
+		}
+		raw, err := a.call(ctx, "GET", "users", q, nil, &res)
+		if err != nil {
+			return err
+		}
+		if a.asJSON {
+			return printRaw(stdout, raw)
+		}
+		rows := make([][]string, 0, len(res.Users))
+		for _, u := range res.Users {
+			conn := ""
+			if ids, ok := u["identities"].([]any); ok && len(ids) > 0 {
+				if id, ok := ids[0].(map[string]any); ok {
+					conn = str(id, "connection")
+				}
+			}
+			rows = append(rows, []string{str(u, "user_id"), str(u, "email"), str(u, "phone_number"), conn,
+				str(u, "blocked"), str(u, "last_login"), str(u, "logins_count")})
+		}
+		if err := printTable(stdout, []string{"USER_ID", "EMAIL", "PHONE_NUMBER", "CONNECTION", "BLOCKED", "LAST_LOGIN", "LOGINS"}, rows); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "page %d: %d of %d user(s)\n", *page, len(res.Users), res.Total)
+		return err
+	})
+}
+
+func usersBlock(blocked bool) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	name := "users unblock"
+	if blocked {
+		name = "users block"
+	}
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		var t target
+		fs, err := t.newFlagSet(name, stderr)
+		if err != nil {
+			return err
+		}
+		pos, err := parseArgs(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		return t.with(ctx, stderr, func(a *api) error {
+			raw, err := a.call(ctx, "PATCH", "users/"+url.PathEscape(pos[0]), nil, map[string]any{"blocked": blocked}, nil)
+			if err != nil {
+				return err
+			}
+			if a.asJSON {
+				return printRaw(stdout, raw)
+			}
+			var u map[string]any
+			_ = json.Unmarshal(raw, &u)
+			_, err = fmt.Fprintf(stdout, "%s: blocked=%v\n", pos[0], blocked)
+			return err
+		})
+	}
+}
+
+func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var t target
+	fs, err := t.newFlagSet("users create", stderr)
+	if err != nil {
+		return err
+	}
+	ff := newFieldFlags(fs, userFields)
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	body, err := ff.body()
+	if err != nil {
+		return err
+	}
+	if body["connection"] == nil {
+		return usageError{fmt.Errorf("--connection is required (email or sms)")}
+	}
+	return t.with(ctx, stderr, func(a *api) error {
+		raw, err := a.call(ctx, "POST", "users", nil, body, nil)
+		if err != nil {
+			return err
+		}
+		return a.output(stdout, raw)
+	})
+}
