@@ -48,6 +48,10 @@ func runGroup(ctx context.Context, group string, verbs []verb, args []string, st
 		usage(stdout)
 		return flag.ErrHelp
 	}
+	if strings.HasPrefix(args[0], "-") {
+		usage(stderr)
+		return usageError{errors.New("an action is required before the flags")}
+	}
 	for _, v := range verbs {
 		if v.name == args[0] {
 			return v.run(ctx, args[1:], stdout, stderr)
