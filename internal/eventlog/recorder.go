@@ -236,10 +236,10 @@ func (r *Recorder) Dropped() int64 {
 // random per process, so that nodes sharing a database do not collide) and
 // a sequence (5 digits) that keeps IDs strictly increasing within a process.
 type IDs struct {
-	mu    sync.Mutex
-	node  int
-	last  int64 // microseconds of the last ID
-	seq   int
+	mu   sync.Mutex
+	node int
+	last int64 // microseconds of the last ID
+	seq  int
 }
 
 // NewIDs returns a generator with a random node number.
