@@ -52,6 +52,11 @@ type Store interface {
 	DeleteClientGrant(ctx context.Context, id string) error
 }
 
+// Events records tenant log events.
+type Events interface {
+	Record(ctx context.Context, ev store.LogEvent)
+}
+
 // Invalidator drops the request path's configuration cache after a write.
 type Invalidator interface {
 	Invalidate()
@@ -69,6 +74,9 @@ type API struct {
 	Cache  Invalidator
 	Keys   Verifier
 	Seal   *secret.Keys
+	Logs   LogStore
+	Events Events // nil: writes are not logged
+	Flush  Flusher // nil: nothing to flush
 	Issuer string // with its trailing slash
 	Now    func() time.Time
 }
@@ -77,7 +85,7 @@ type API struct {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, scopes string, f httpx.HandlerFunc) {
-		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), f)))
+		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), a.audited(pattern, f))))
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
@@ -105,6 +113,11 @@ func (a *API) Handler() http.Handler {
 	route("POST /api/v2/client-grants", "create:client_grants", a.createClientGrant)
 	route("PATCH /api/v2/client-grants/{id}", "update:client_grants", a.patchClientGrant)
 	route("DELETE /api/v2/client-grants/{id}", "delete:client_grants", a.deleteClientGrant)
+
+	route("GET /api/v2/logs", "read:logs", a.listLogs)
+	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)
+	route("GET /api/v2/users/{id}/logs", "read:logs read:logs_users", a.userLogs)
+	route("GET /api/v2/latchkey/migration-report", "read:logs", a.migrationReport)
 
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")
