@@ -75,9 +75,9 @@ type API struct {
 	Keys   Verifier
 	Seal   *secret.Keys
 	Logs   LogStore
-	Events Events // nil: writes are not logged
+	Events Events  // nil: writes are not logged
 	Flush  Flusher // nil: nothing to flush
-	Issuer string // with its trailing slash
+	Issuer string  // with its trailing slash
 	Now    func() time.Time
 }
 
