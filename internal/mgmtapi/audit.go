@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // audited wraps a route's handler so that every write (any method but GET)
@@ -22,7 +23,7 @@ func (a *API) audited(pattern string, f httpx.HandlerFunc) httpx.HandlerFunc {
 		err := f(w, r)
 		ctx := r.Context()
 		peer := httpx.PeerIP(ctx)
-		ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, hostOf(a.Issuer))
+		ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, tenant.Hostname(a.Issuer))
 		sub := subject(ctx)
 		ev.ClientID = strings.TrimSuffix(sub, "@clients")
 		ev.Description = method + " " + route
@@ -43,11 +44,4 @@ func (a *API) audited(pattern string, f httpx.HandlerFunc) httpx.HandlerFunc {
 		a.Events.Record(ctx, ev)
 		return err
 	}
-}
-
-// hostOf is the host name of an issuer URL.
-func hostOf(issuer string) string {
-	h := strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
-	h, _, _ = strings.Cut(h, "/")
-	return h
 }
