@@ -9,8 +9,6 @@ import (
 	"time"
 )
 
-const userScopes = "read:users create:users update:users delete:users"
-
 // grantUserScopes adds the users scopes to the M2M application's
 // Management API grant through the Management API itself.
 func (e *env) grantUserScopes() {
