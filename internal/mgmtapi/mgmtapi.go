@@ -50,6 +50,15 @@ type Store interface {
 	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
 	UpdateClientGrant(ctx context.Context, g store.ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
+
+	GetConnectionByName(ctx context.Context, name string) (store.Connection, error)
+	GetUser(ctx context.Context, userID string) (store.User, error)
+	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
+	ListUsers(ctx context.Context, offset, limit int) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u store.User) error
+	UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error)
+	DeleteUser(ctx context.Context, userID string) error
 }
 
 // Events records tenant log events.
@@ -113,6 +122,13 @@ func (a *API) Handler() http.Handler {
 	route("POST /api/v2/client-grants", "create:client_grants", a.createClientGrant)
 	route("PATCH /api/v2/client-grants/{id}", "update:client_grants", a.patchClientGrant)
 	route("DELETE /api/v2/client-grants/{id}", "delete:client_grants", a.deleteClientGrant)
+
+	route("GET /api/v2/users", "read:users", a.listUsers)
+	route("POST /api/v2/users", "create:users", a.createUser)
+	route("GET /api/v2/users/{id}", "read:users", a.getUser)
+	route("PATCH /api/v2/users/{id}", "update:users", a.patchUser)
+	route("DELETE /api/v2/users/{id}", "delete:users", a.deleteUser)
+	route("GET /api/v2/users-by-email", "read:users", a.usersByEmail)
 
 	route("GET /api/v2/logs", "read:logs", a.listLogs)
 	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)

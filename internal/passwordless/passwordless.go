@@ -245,8 +245,25 @@ func (s *Service) codeHash(connection, ident, clientID, code string) []byte {
 
 // identityID is the 24-hex id a new user of (connection, ident) gets.
 func (s *Service) identityID(connection, ident string) string {
-	return hex.EncodeToString(s.keys.Hash("identity", connection, ident)[:12])
+	return IdentityID(s.keys, connection, ident)
 }
+
+// IdentityID is the 24-hex identity id that the user of the connection
+// named connection with the normalised identifier ident gets, whether the
+// user signs up with a code or is created by an administrator.
+func IdentityID(keys *secret.Keys, connection, ident string) string {
+	return hex.EncodeToString(keys.Hash("identity", connection, ident)[:12])
+}
+
+// UserID is the user_id ("<strategy>|<identity id>") of a new user of conn
+// with the normalised identifier ident.
+func UserID(keys *secret.Keys, conn store.Connection, ident string) string {
+	return conn.Strategy + "|" + IdentityID(keys, conn.Name, ident)
+}
+
+// ValidPhoneNumber reports whether s is a phone number as the sms
+// connection takes it (E.164: a plus and up to 15 digits).
+func ValidPhoneNumber(s string) bool { return phonePattern.MatchString(s) }
 
 func (s *Service) connectionFor(ctx context.Context, name, clientID string) (store.Connection, error) {
 	conn, err := s.dir.Connection(ctx, name)
