@@ -45,6 +45,11 @@ type StateChecker interface {
 	LiveTransaction(ctx context.Context, clientID, state string) bool
 }
 
+// Events records tenant log events (without waiting for the store).
+type Events interface {
+	Record(ctx context.Context, ev store.LogEvent)
+}
+
 // API is the Authentication API.
 type API struct {
 	Log      *slog.Logger
@@ -56,6 +61,8 @@ type API struct {
 	Keys     *oauth.KeyManager
 	Seal     *secret.Keys
 	States   StateChecker
+	Events   Events
+	Hostname string // the tenant's host name, for log events
 	Now      func() time.Time
 	discover []byte
 }
@@ -74,6 +81,13 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/", h("GET POST PUT PATCH DELETE", func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not found: %s", r.URL.Path)
 	}))
+}
+
+// record writes a tenant log event, if the API records any.
+func (a *API) record(ctx context.Context, ev store.LogEvent) {
+	if a.Events != nil {
+		a.Events.Record(ctx, ev)
+	}
 }
 
 // allow answers a method outside methods with a 405 in the API's shape.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
@@ -128,15 +129,23 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
 	}
+	peer := httpx.PeerIP(ctx)
 	authenticated, err := a.authenticateStart(r, client, body)
 	if err != nil {
+		var he *httpx.Error
+		if errors.As(err, &he) {
+			ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeFailedLogin, peer, peer, a.Hostname), client)
+			ev.Connection, ev.Description = body.Connection, he.Description
+			ev.Details = eventlog.Details(map[string]any{"error": map[string]string{"message": he.Description, "oauthError": he.Code}})
+			a.record(ctx, ev)
+		}
 		return err
 	}
-	peer := httpx.PeerIP(ctx)
+	ip := oauth.EffectiveIP(client, authenticated, peer, r.Header.Get("Auth0-Forwarded-For"))
+	lang := requestLanguage(r)
 	res, err := a.Start.Start(ctx, passwordless.StartRequest{
 		Client: client, Connection: body.Connection, Email: body.Email, PhoneNumber: body.PhoneNumber,
-		Send: body.Send, AuthParams: body.AuthParams, UserAgent: r.UserAgent(), Language: requestLanguage(r),
-		IP: oauth.EffectiveIP(client, authenticated, peer, r.Header.Get("Auth0-Forwarded-For")),
+		Send: body.Send, AuthParams: body.AuthParams, UserAgent: r.UserAgent(), Language: lang, IP: ip,
 	})
 	var ie *passwordless.InputError
 	if errors.As(err, &ie) {
@@ -145,6 +154,7 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.recordStart(r, client, body, res, ip, peer, lang)
 	if res.Strategy == "sms" {
 		var lang any
 		if res.Language != "" {
@@ -189,9 +199,51 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 	if settings.Flags.EnforceClientAuthOnPasswordlessStart {
 		return false, errClientAuthRequired
 	}
-	a.Log.WarnContext(r.Context(), "depnote: Enforce client authentication for passwordless connections: unauthenticated /passwordless/start from a confidential application",
-		"client_id", c.ClientID, "request_id", httpx.RequestID(r.Context()))
+	a.recordDepnote(r, c, b)
 	return false, nil
+}
+
+// recordDepnote writes the deprecation notice of an unauthenticated start
+// by a confidential application (the enforcement setting is off).
+func (a *API) recordDepnote(r *http.Request, c store.Client, b startBody) {
+	peer := httpx.PeerIP(r.Context())
+	ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeDeprecationNotice, peer, peer, a.Hostname), c)
+	ev.Connection = b.Connection
+	ev.Description = eventlog.DescPasswordlessDepnote
+	ev.Details = eventlog.Details(map[string]any{"feature": eventlog.PasswordlessFeature,
+		"method": r.Method, "path": r.URL.Path})
+	a.record(r.Context(), ev)
+}
+
+// recordStart writes cls (email) or cs (SMS) for a sent code or link, or f
+// when nothing was sent although the answer is 200.
+func (a *API) recordStart(r *http.Request, c store.Client, b startBody, res passwordless.StartResult, ip, peer, lang string) {
+	typ := eventlog.TypeCodeLinkSent
+	if res.Strategy == "sms" {
+		typ = eventlog.TypeCodeSent
+	}
+	if res.NotSent != "" {
+		typ = eventlog.TypeFailedLogin
+	}
+	ev := eventlog.WithConnection(eventlog.WithClient(eventlog.FromRequest(r, typ, ip, peer, a.Hostname), c), res.Connection)
+	ev.UserID = res.Strategy + "|" + res.IdentityID
+	ev.UserName = res.Email + res.PhoneNumber
+	ev.Description = res.NotSent
+	body := map[string]any{"client_id": c.ClientID, "connection": res.Connection.Name, "send": res.Send}
+	if res.Strategy == "sms" {
+		body["phone_number"] = res.PhoneNumber
+	} else {
+		body["email"] = res.Email
+	}
+	if lang != "" {
+		body["request_language"] = lang
+	}
+	if len(b.AuthParams) > 0 {
+		body["authParams"] = b.AuthParams
+	}
+	// The link itself is not logged: it carries the code.
+	ev.Details = eventlog.Details(map[string]any{"body": body})
+	a.record(r.Context(), ev)
 }
 
 var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}

@@ -1,10 +1,13 @@
 package authapi
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
@@ -31,12 +34,67 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		}
 		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, RawSecret: rawSec, HasSecret: bsec != "", ViaBasic: true}
 	}
+	var au oauth.Audit
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
-		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For")})
+		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au})
+	a.recordToken(r, &au, err)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Pragma", "no-cache")
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// tokenEvents are the (success, failure) event types of each grant.
+var tokenEvents = map[string][2]string{
+	tenant.GrantPasswordlessOTP:   {eventlog.TypeSuccessLogin, eventlog.TypeFailedOTPExchange},
+	tenant.GrantRefreshToken:      {eventlog.TypeSuccessRefresh, eventlog.TypeFailedRefresh},
+	tenant.GrantClientCredentials: {eventlog.TypeSuccessClientCreds, eventlog.TypeFailedClientCreds},
+}
+
+// recordToken writes the tenant log events of a token request: ss then s
+// for a login that signed the user up, s for a login, fepotpft for a failed
+// one, sertft/fertft for refresh tokens and seccft/feccft for client
+// credentials. Requests without a known grant type are not logged.
+func (a *API) recordToken(r *http.Request, au *oauth.Audit, err error) {
+	types, ok := tokenEvents[au.Grant]
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	ev := eventlog.WithClient(eventlog.FromRequest(r, types[0], au.IP, httpx.PeerIP(ctx), a.Hostname), au.Client)
+	ev.Audience, ev.Scope = au.Audience, au.Scope
+	if au.Grant == tenant.GrantPasswordlessOTP {
+		ev.Connection, ev.UserName = au.Connection, au.Username
+		if au.Strategy != "" {
+			ev.Strategy, ev.StrategyType = au.Strategy, "passwordless"
+		}
+	}
+	if au.User.UserID != "" {
+		ev.UserID = au.User.UserID
+		ev.UserName = au.User.Identifier
+		ev.Connection = au.User.Connection
+	}
+	if err != nil {
+		ev.Type = types[1]
+		var he *httpx.Error
+		if errors.As(err, &he) {
+			ev.Description = he.Description
+			ev.Details = eventlog.Details(map[string]any{"error": map[string]string{"message": he.Description, "oauthError": he.Code}})
+		} else {
+			ev.Description = "Internal error"
+		}
+		a.record(ctx, ev)
+		return
+	}
+	if au.Created {
+		su := ev
+		su.Type, su.Description = eventlog.TypeSuccessSignup, eventlog.DescSignup
+		a.record(ctx, su)
+	}
+	if ev.Type == eventlog.TypeSuccessLogin {
+		ev.Description = eventlog.DescSuccessLogin
+	}
+	a.record(ctx, ev)
 }

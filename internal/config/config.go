@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the configuration of `latchkey serve` (and of the subcommands
@@ -30,6 +32,50 @@ type Config struct {
 	TwilioAPIURL  string
 	LogFormat     string
 	LogLevel      string
+	// LogRetention is how long tenant log events are kept.
+	LogRetention time.Duration
+}
+
+// DefaultLogRetention is how long tenant log events are kept by default.
+const DefaultLogRetention = 30 * 24 * time.Hour
+
+// retention is a flag.Value for a duration that also accepts days ("30d").
+type retention struct{ d *time.Duration }
+
+func (r retention) String() string {
+	if r.d == nil {
+		return ""
+	}
+	if *r.d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", *r.d/(24*time.Hour))
+	}
+	return r.d.String()
+}
+
+func (r retention) Set(s string) error {
+	d, err := ParseRetention(s)
+	if err != nil {
+		return err
+	}
+	*r.d = d
+	return nil
+}
+
+// ParseRetention parses "30d", "12h" or any Go duration.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 36500 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 30d or 720h", s)
+	}
+	return d, nil
 }
 
 // Getenv reads the environment (os.Getenv in production; a map in tests).
@@ -98,6 +144,15 @@ func (c *Config) ServeFlags(fs *flag.FlagSet, getenv Getenv) error {
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, which logs every request; info otherwise)")
+	c.LogRetention = DefaultLogRetention
+	if v, _ := env(getenv, "LOG_RETENTION", false); v != "" {
+		d, err := ParseRetention(v)
+		if err != nil {
+			return fmt.Errorf("LATCHKEY_LOG_RETENTION: %w", err)
+		}
+		c.LogRetention = d
+	}
+	fs.Var(retention{&c.LogRetention}, "log-retention", "how long tenant log events are kept, e.g. 30d or 72h (LATCHKEY_LOG_RETENTION)")
 	return nil
 }
 
@@ -157,6 +212,12 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogRetention == 0 {
+		c.LogRetention = DefaultLogRetention
+	}
+	if c.LogRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("--log-retention: %s is shorter than an hour", c.LogRetention))
 	}
 	switch c.LogFormat {
 	case "text", "json":

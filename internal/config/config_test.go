@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func parse(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -86,5 +87,27 @@ func TestSecretFromFile(t *testing.T) {
 	}
 	if _, err := parse(t, map[string]string{"LATCHKEY_MASTER_KEY_FILE": p + ".missing"}, "--dev"); err == nil {
 		t.Error("missing *_FILE accepted")
+	}
+}
+
+func TestParseRetention(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"30d", 30 * 24 * time.Hour, false},
+		{"0d", 0, false},
+		{"72h", 72 * time.Hour, false},
+		{"1h30m", 90 * time.Minute, false},
+		{"d", 0, true},
+		{"-1d", 0, true},
+		{"99999999d", 0, true},
+		{"soon", 0, true},
+	} {
+		got, err := ParseRetention(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("ParseRetention(%q) = %v, %v; want %v, bad=%v", tc.in, got, err, tc.want, tc.bad)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package mgmtapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -70,6 +71,14 @@ func (a *API) authorize(scopes []string, f httpx.HandlerFunc) httpx.HandlerFunc 
 		if len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(granted, s) }) {
 			return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
 		}
-		return f(w, r)
+		return f(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, c.Sub)))
 	}
+}
+
+type subjectKey struct{}
+
+// subject is the sub claim of the request's access token.
+func subject(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
 }

@@ -51,6 +51,20 @@ type Store interface {
 	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
 	UpdateClientGrant(ctx context.Context, g store.ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
+
+	GetConnectionByName(ctx context.Context, name string) (store.Connection, error)
+	GetUser(ctx context.Context, userID string) (store.User, error)
+	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
+	ListUsers(ctx context.Context, offset, limit int) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u store.User) error
+	UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error)
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+// Events records tenant log events.
+type Events interface {
+	Record(ctx context.Context, ev store.LogEvent)
 }
 
 // Invalidator drops the request path's configuration cache after a write.
@@ -70,7 +84,10 @@ type API struct {
 	Cache  Invalidator
 	Keys   Verifier
 	Seal   *secret.Keys
-	Issuer string // with its trailing slash
+	Logs   LogStore
+	Events Events  // nil: writes are not logged
+	Flush  Flusher // nil: nothing to flush
+	Issuer string  // with its trailing slash
 	Now    func() time.Time
 }
 
@@ -96,7 +113,7 @@ func (a *API) routes() (http.Handler, []string) {
 				all = append(all, s)
 			}
 		}
-		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), f)))
+		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), a.audited(pattern, f))))
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
@@ -124,6 +141,18 @@ func (a *API) routes() (http.Handler, []string) {
 	route("POST /api/v2/client-grants", "create:client_grants", a.createClientGrant)
 	route("PATCH /api/v2/client-grants/{id}", "update:client_grants", a.patchClientGrant)
 	route("DELETE /api/v2/client-grants/{id}", "delete:client_grants", a.deleteClientGrant)
+
+	route("GET /api/v2/users", "read:users", a.listUsers)
+	route("POST /api/v2/users", "create:users", a.createUser)
+	route("GET /api/v2/users/{id}", "read:users", a.getUser)
+	route("PATCH /api/v2/users/{id}", "update:users", a.patchUser)
+	route("DELETE /api/v2/users/{id}", "delete:users", a.deleteUser)
+	route("GET /api/v2/users-by-email", "read:users", a.usersByEmail)
+
+	route("GET /api/v2/logs", "read:logs", a.listLogs)
+	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)
+	route("GET /api/v2/users/{id}/logs", "read:logs read:logs_users", a.userLogs)
+	route("GET /api/v2/latchkey/migration-report", "read:logs", a.migrationReport)
 
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")

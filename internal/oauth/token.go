@@ -70,6 +70,23 @@ type TokenRequest struct {
 	Creds        ClientCredentials
 	PeerIP       string
 	ForwardedFor string // the auth0-forwarded-for header
+	// Audit, when set, is filled in with what the request did, whether it
+	// succeeded or not, for the tenant log.
+	Audit *Audit
+}
+
+// Audit is what a token request did, as far as it got.
+type Audit struct {
+	Grant      string
+	Client     store.Client // zero when the client is unknown
+	IP         string       // the effective end-user IP
+	Connection string       // the realm of a passwordless grant
+	Strategy   string
+	Username   string // the email or phone number presented
+	User       store.User
+	Created    bool // the login signed the user up
+	Audience   string
+	Scope      string
 }
 
 // TokenResponse is the token endpoint's success body.
@@ -135,6 +152,10 @@ func grantNotAllowed(g string) *httpx.Error {
 
 // Token runs a token request.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	au := req.Audit
+	if au == nil {
+		au = &Audit{}
+	}
 	p := req.Params
 	grant, err := p.String("grant_type")
 	if err != nil {
@@ -143,25 +164,39 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if grant == "" {
 		return nil, invalidRequest("Missing required parameter: grant_type")
 	}
+	au.Grant = grant
 	for _, k := range []string{"client_id", "client_secret", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
 		if _, err := p.String(k); err != nil {
 			return nil, invalidRequest("%s", err.Error())
 		}
 	}
+	au.IP = req.PeerIP
 	client, err := s.authenticate(ctx, req.Creds)
+	au.Client = client
+	if au.Client.ClientID == "" {
+		au.Client.ClientID = req.Creds.ClientID
+	}
 	if err != nil {
 		return nil, err
 	}
 	ip := EffectiveIP(client, req.Creds.HasSecret, req.PeerIP, req.ForwardedFor)
+	au.IP = ip
+	var resp *TokenResponse
 	switch grant {
 	case tenant.GrantPasswordlessOTP:
-		return s.passwordlessGrant(ctx, client, p, ip)
+		resp, err = s.passwordlessGrant(ctx, client, p, ip, au)
 	case tenant.GrantRefreshToken:
-		return s.refreshGrant(ctx, client, p)
+		resp, err = s.refreshGrant(ctx, client, p, au)
 	case tenant.GrantClientCredentials:
-		return s.clientCredentialsGrant(ctx, client, req.Creds.HasSecret, p)
+		au.Audience = str(p, "audience")
+		resp, err = s.clientCredentialsGrant(ctx, client, req.Creds.HasSecret, p)
+	default:
+		return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
 	}
-	return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
+	if resp != nil {
+		au.Scope = resp.Scope
+	}
+	return resp, err
 }
 
 // authenticate finds the client and checks its credentials: a confidential
@@ -188,13 +223,14 @@ func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (st
 	return c, nil
 }
 
-func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p httpx.Body, ip string) (*TokenResponse, error) {
-	if !tenant.HasGrant(client, tenant.GrantPasswordlessOTP) {
-		return nil, grantNotAllowed(tenant.GrantPasswordlessOTP)
-	}
+func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p httpx.Body, ip string, au *Audit) (*TokenResponse, error) {
 	username, _ := p.String("username")
 	otp, _ := p.String("otp")
 	realm, _ := p.String("realm")
+	au.Connection, au.Username = realm, username
+	if !tenant.HasGrant(client, tenant.GrantPasswordlessOTP) {
+		return nil, grantNotAllowed(tenant.GrantPasswordlessOTP)
+	}
 	for _, req := range []struct{ name, v string }{{"username", username}, {"otp", otp}, {"realm", realm}} {
 		if req.v == "" {
 			return nil, invalidRequest("Missing required parameter: %s", req.name)
@@ -208,8 +244,12 @@ func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p 
 	if err != nil {
 		return nil, err
 	}
+	if api != nil {
+		au.Audience = api.Identifier
+	}
 
 	red, err := s.codes.Redeem(ctx, passwordless.Redemption{ClientID: client.ClientID, Connection: realm, Username: username, Code: otp, IP: ip})
+	au.Strategy, au.User, au.Created = red.Strategy, red.User, red.Created
 	if err != nil {
 		return nil, redeemError(err, red.Strategy, realm)
 	}
@@ -335,7 +375,7 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 
 var errBadRefresh = &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: "Unknown or invalid refresh token."}
 
-func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx.Body) (*TokenResponse, error) {
+func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx.Body, au *Audit) (*TokenResponse, error) {
 	if !tenant.HasGrant(client, tenant.GrantRefreshToken) {
 		return nil, grantNotAllowed(tenant.GrantRefreshToken)
 	}
@@ -367,7 +407,9 @@ func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx
 		}
 		scopes = req
 	}
+	au.Audience = old.Audience
 	u, err := s.st.GetUser(ctx, old.UserID)
+	au.User = u
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBadRefresh
 	}

@@ -97,6 +97,14 @@ type StartResult struct {
 	Verified    bool
 	Language    string
 	Sent        bool
+	// Connection is the connection the code was issued for; Send the
+	// effective delivery (code or link).
+	Connection store.Connection
+	Send       string
+	// NotSent says why nothing was sent although the answer is 200
+	// (a blocked user, or signup refused in enumeration-safe mode); the
+	// tenant log records it.
+	NotSent string
 }
 
 var phonePattern = regexp.MustCompile(`^\+[0-9]{1,15}$`)
@@ -112,7 +120,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	case err != nil:
 		return StartResult{}, err
 	}
-	res := StartResult{Strategy: conn.Strategy, Language: req.Language}
+	res := StartResult{Strategy: conn.Strategy, Language: req.Language, Connection: conn}
 	var ident string
 	switch conn.Strategy {
 	case "email":
@@ -147,6 +155,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	if conn.Strategy == "sms" {
 		send = "code" // SMS carries codes only
 	}
+	res.Send = send
 
 	settings, err := s.dir.Settings(ctx)
 	if err != nil {
@@ -164,6 +173,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 			if !safe {
 				return res, &InputError{"invalid_signup", "Public signup is disabled"}
 			}
+			res.NotSent = "Public signup is disabled"
 			return res, nil // answer as if sent; nothing goes out
 		}
 	case err != nil:
@@ -173,6 +183,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		// In enumeration-safe mode the answer does not reveal the account.
 		res.Verified = !safe && (u.EmailVerified || u.PhoneVerified)
 		if u.Blocked {
+			res.NotSent = "user is blocked"
 			return res, nil // Auth0 sends nothing to blocked users
 		}
 	}
@@ -234,8 +245,25 @@ func (s *Service) codeHash(connection, ident, clientID, code string) []byte {
 
 // identityID is the 24-hex id a new user of (connection, ident) gets.
 func (s *Service) identityID(connection, ident string) string {
-	return hex.EncodeToString(s.keys.Hash("identity", connection, ident)[:12])
+	return IdentityID(s.keys, connection, ident)
 }
+
+// IdentityID is the 24-hex identity id that the user of the connection
+// named connection with the normalised identifier ident gets, whether the
+// user signs up with a code or is created by an administrator.
+func IdentityID(keys *secret.Keys, connection, ident string) string {
+	return hex.EncodeToString(keys.Hash("identity", connection, ident)[:12])
+}
+
+// UserID is the user_id ("<strategy>|<identity id>") of a new user of conn
+// with the normalised identifier ident.
+func UserID(keys *secret.Keys, conn store.Connection, ident string) string {
+	return conn.Strategy + "|" + IdentityID(keys, conn.Name, ident)
+}
+
+// ValidPhoneNumber reports whether s is a phone number as the sms
+// connection takes it (E.164: a plus and up to 15 digits).
+func ValidPhoneNumber(s string) bool { return phonePattern.MatchString(s) }
 
 func (s *Service) connectionFor(ctx context.Context, name, clientID string) (store.Connection, error) {
 	conn, err := s.dir.Connection(ctx, name)
@@ -315,6 +343,7 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	case err != nil:
 		return out, fmt.Errorf("record login: %w", err)
 	case u.Blocked:
+		out.User = u
 		return out, ErrUserBlocked
 	}
 	out.User, out.Created = u, created

@@ -89,6 +89,12 @@ type Store interface {
 	DeleteUser(ctx context.Context, userID string) error
 	// SetUserBlocked sets Blocked and UpdatedAt (to the wall clock).
 	SetUserBlocked(ctx context.Context, userID string, blocked bool) error
+	// CountUsers returns how many users there are.
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUserFlags sets the flags of the user with userID that f gives
+	// (nil leaves a flag alone) and UpdatedAt to f.At, and returns the
+	// updated user; ErrNotFound when there is no such user.
+	UpdateUserFlags(ctx context.Context, userID string, f UserFlags) (User, error)
 	// RecordLogin records a successful login of l.Connection/l.Identifier:
 	// it bumps LoginsCount, sets LastLogin/LastIP and marks the identifier
 	// verified. When no user exists yet and allowSignup is true it creates one
@@ -293,6 +299,14 @@ type User struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastLogin     time.Time // zero when never logged in
+}
+
+// UserFlags are the administrative changes UpdateUserFlags applies.
+type UserFlags struct {
+	Blocked       *bool
+	EmailVerified *bool
+	PhoneVerified *bool
+	At            time.Time // the new UpdatedAt
 }
 
 // Login describes a successful login for RecordLogin.

@@ -355,6 +355,14 @@ func loadExisting(ctx context.Context, st Store) (existing, error) {
 // ManagementAudience is the Management API's audience for an issuer.
 func ManagementAudience(issuer string) string { return issuer + "api/v2/" }
 
+// Hostname is the host (and port) of an issuer URL: the tenant's domain,
+// which log events carry as hostname.
+func Hostname(issuer string) string {
+	h := strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
+	h, _, _ = strings.Cut(h, "/")
+	return h
+}
+
 // New identifiers.
 func NewClientID() string         { return secret.Alnum(32) }
 func NewClientSecret() string     { return secret.Token(48) }

@@ -181,3 +181,28 @@ func (s *Store) RecordLogin(ctx context.Context, l store.Login, allowSignup bool
 	return store.User{}, false, fmt.Errorf("postgres: record login %s/%s: user keeps changing",
 		l.Connection, l.Identifier)
 }
+
+// CountUsers returns how many users there are.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count users: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateUserFlags applies f to the user with userID (see store.Store); a
+// nil flag keeps the stored one.
+func (s *Store) UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `UPDATE users SET
+		blocked        = COALESCE($2::boolean, blocked),
+		email_verified = COALESCE($3::boolean, email_verified),
+		phone_verified = COALESCE($4::boolean, phone_verified),
+		updated_at     = $5
+	WHERE user_id = $1
+	RETURNING `+userCols, userID, f.Blocked, f.EmailVerified, f.PhoneVerified, ms(f.At)))
+	if err != nil {
+		return store.User{}, fmt.Errorf("postgres: update user flags %q: %w", userID, mapErr(err))
+	}
+	return u, nil
+}

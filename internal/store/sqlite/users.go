@@ -201,3 +201,40 @@ func recordLoginTx(ctx context.Context, t *tx, l store.Login, allowSignup bool) 
 		return store.User{}, false, store.ErrNotFound
 	}
 }
+
+const (
+	qCountUsers = `SELECT count(*) FROM users`
+	// qUpdateUserFlags: a NULL flag keeps the stored one.
+	qUpdateUserFlags = `UPDATE users SET
+		blocked        = COALESCE(?, blocked),
+		email_verified = COALESCE(?, email_verified),
+		phone_verified = COALESCE(?, phone_verified),
+		updated_at     = ?
+	WHERE user_id = ?
+	RETURNING ` + userCols
+)
+
+// CountUsers returns how many users there are.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&n) }, qCountUsers)
+	return n, wrap("count users", err)
+}
+
+// UpdateUserFlags applies f to the user with userID (see store.Store).
+func (s *Store) UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error) {
+	var u store.User
+	err := s.w.queryRow(ctx, func(sc scanner) error { return scanUser(sc, &u) }, qUpdateUserFlags,
+		nullBool(f.Blocked), nullBool(f.EmailVerified), nullBool(f.PhoneVerified), toMS(f.At), userID)
+	if err != nil {
+		return store.User{}, wrap("update user flags", err)
+	}
+	return u, nil
+}
+
+func nullBool(b *bool) sql.NullBool {
+	if b == nil {
+		return sql.NullBool{}
+	}
+	return sql.NullBool{Bool: *b, Valid: true}
+}

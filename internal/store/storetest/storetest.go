@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"DeleteRevokesTokens", testUsersDeleteTokens},
 			{"PurgeExpired", testPurgeExpired},
 		}},
+		{"UsersAdmin", usersAdminCases},
 		{"RecordLogin", []testCase{
 			{"Signup", testRecordLoginSignup},
 			{"NoSignup", testRecordLoginNoSignup},

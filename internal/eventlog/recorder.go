@@ -1,0 +1,286 @@
+// Package eventlog records tenant log events (Auth0's log type codes) and
+// keeps them: a Recorder takes events from request handlers without waiting
+// on the database, writes them in batches, and purges them when their
+// retention ends. Its subpackages parse the search language (query) and the
+// client's self-description (clientinfo).
+package eventlog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Sink is where batches of events go.
+type Sink interface {
+	AppendLogs(ctx context.Context, events []store.LogEvent) error
+}
+
+// Recorder defaults.
+const (
+	// DefaultBatch is the largest batch written in one transaction.
+	DefaultBatch = 512
+	// DefaultQueue is how many events wait for the writer before Record
+	// blocks (back-pressure rather than loss).
+	DefaultQueue = 16384
+	// DefaultLinger is how long the writer waits for more events before it
+	// writes a batch that is not full.
+	DefaultLinger = 20 * time.Millisecond
+)
+
+// Options tune a Recorder; zero values take the defaults.
+type Options struct {
+	Batch  int
+	Queue  int
+	Linger time.Duration
+	Now    func() time.Time
+	// Retries is how often a failed batch is retried (with back-off) before
+	// it is dropped and the loss logged. Default 5.
+	Retries int
+}
+
+// Recorder batches events into a Sink. Record never waits for the
+// database; Run writes. It is safe for concurrent use.
+type Recorder struct {
+	log  *slog.Logger
+	sink Sink
+	ids  *IDs
+	now  func() time.Time
+	opt  Options
+
+	ch      chan item
+	mu      sync.RWMutex // held for reading while sending on ch
+	closed  bool
+	stopped chan struct{}
+	dropped atomic.Int64
+}
+
+// item is an event, or a flush marker (done != nil) that the writer closes
+// once everything queued before it is stored.
+type item struct {
+	ev   store.LogEvent
+	done chan struct{}
+}
+
+// NewRecorder returns a recorder writing to sink; call Run to start writing.
+func NewRecorder(log *slog.Logger, sink Sink, opt Options) *Recorder {
+	if opt.Batch <= 0 {
+		opt.Batch = DefaultBatch
+	}
+	if opt.Queue <= 0 {
+		opt.Queue = DefaultQueue
+	}
+	if opt.Linger <= 0 {
+		opt.Linger = DefaultLinger
+	}
+	if opt.Retries <= 0 {
+		opt.Retries = 5
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Recorder{log: log, sink: sink, ids: NewIDs(), now: opt.Now, opt: opt,
+		ch: make(chan item, opt.Queue), stopped: make(chan struct{})}
+}
+
+// Record queues an event, giving it an ID and (when unset) the current
+// date. It blocks only when the queue is full. After Close it drops the event.
+func (r *Recorder) Record(ctx context.Context, ev store.LogEvent) {
+	if ev.Date.IsZero() {
+		ev.Date = r.now()
+	}
+	ev.ID = r.ids.Next(ev.Date)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		r.log.WarnContext(ctx, "tenant log event after shutdown dropped", "type", ev.Type)
+		return
+	}
+	select {
+	case r.ch <- item{ev: ev}:
+	case <-ctx.Done():
+		// The request is gone; still keep the event if there is room soon.
+		select {
+		case r.ch <- item{ev: ev}:
+		case <-time.After(time.Second):
+			r.log.Error("tenant log queue full; event dropped", "type", ev.Type)
+		}
+	}
+}
+
+// Flush waits until every event recorded before it is stored (or ctx ends).
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return nil
+	}
+	select {
+	case r.ch <- item{done: done}:
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return ctx.Err()
+	}
+	r.mu.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return nil
+	}
+}
+
+// Close stops accepting events; Run then writes what is queued and returns.
+func (r *Recorder) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		close(r.ch)
+	}
+}
+
+// Run writes batches until Close has been called and the queue is drained.
+// Writes use their own context so that shutdown does not cut a batch off.
+func (r *Recorder) Run() {
+	defer close(r.stopped)
+	batch := make([]store.LogEvent, 0, r.opt.Batch)
+	var waiting []chan struct{}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if len(batch) > 0 {
+			r.write(batch)
+			batch = batch[:0]
+		}
+		for _, d := range waiting {
+			close(d)
+		}
+		waiting = waiting[:0]
+	}
+	for {
+		it, ok := <-r.ch
+		if !ok {
+			flush()
+			return
+		}
+		r.add(&batch, &waiting, it)
+		// Gather more until the batch is full, a flush is asked for, or
+		// the linger time passes.
+		timer.Reset(r.opt.Linger)
+	gather:
+		for len(batch) < r.opt.Batch && len(waiting) == 0 {
+			select {
+			case it, ok := <-r.ch:
+				if !ok {
+					break gather
+				}
+				r.add(&batch, &waiting, it)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		flush()
+	}
+}
+
+func (r *Recorder) add(batch *[]store.LogEvent, waiting *[]chan struct{}, it item) {
+	if it.done != nil {
+		*waiting = append(*waiting, it.done)
+		return
+	}
+	*batch = append(*batch, it.ev)
+}
+
+// write stores a batch, retrying with back-off; AppendLogs skips IDs already
+// stored, so a retry after an ambiguous failure does not duplicate.
+func (r *Recorder) write(batch []store.LogEvent) {
+	delay := 50 * time.Millisecond
+	var err error
+	for attempt := 0; attempt <= r.opt.Retries; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.sink.AppendLogs(ctx, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt < r.opt.Retries {
+			r.log.Warn("tenant log batch not stored; retrying", "events", len(batch), "err", err)
+			time.Sleep(delay)
+			delay = min(delay*2, 2*time.Second)
+		}
+	}
+	r.dropped.Add(int64(len(batch)))
+	r.log.Error("tenant log batch lost", "events", len(batch), "err", err)
+}
+
+// Dropped says how many events were lost because the store refused them.
+func (r *Recorder) Dropped() int64 {
+	return r.dropped.Load()
+}
+
+// IDs generates log IDs: fixed-width decimal strings that grow with time, so
+// that ordering by ID orders by date (checkpoint paging relies on it).
+// An ID is the date in microseconds (17 digits), a node number (4 digits,
+// random per process, so that nodes sharing a database do not collide) and
+// a sequence (5 digits) that keeps IDs strictly increasing within a process.
+type IDs struct {
+	mu   sync.Mutex
+	node int
+	last int64 // microseconds of the last ID
+	seq  int
+}
+
+// NewIDs returns a generator with a random node number.
+func NewIDs() *IDs {
+	var b [2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥1.24)
+	return &IDs{node: int(binary.BigEndian.Uint16(b[:])) % 10000}
+}
+
+// Next returns the ID for an event dated t.
+func (g *IDs) Next(t time.Time) string {
+	us := t.UnixMicro()
+	g.mu.Lock()
+	if us <= g.last {
+		us = g.last
+		g.seq++
+		if g.seq > 99999 {
+			us++
+			g.seq = 0
+		}
+	} else {
+		g.seq = 0
+	}
+	g.last = us
+	seq := g.seq
+	g.mu.Unlock()
+	return fmt.Sprintf("%017d%04d%05d", us, g.node, seq)
+}
+
+// IDLength is the length of every ID.
+const IDLength = 26
+
+// ValidID reports whether s has the shape of a log ID.
+func ValidID(s string) bool {
+	if len(s) != IDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

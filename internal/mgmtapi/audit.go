@@ -1,0 +1,47 @@
+package mgmtapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// audited wraps a route's handler so that every write (any method but GET)
+// leaves a tenant log event: sapi when it succeeded, fapi when it failed.
+// The event names the route, the caller (the token's subject) and the
+// outcome; request bodies are not logged, since they may carry secrets.
+func (a *API) audited(pattern string, f httpx.HandlerFunc) httpx.HandlerFunc {
+	method, route, _ := strings.Cut(pattern, " ")
+	if method == http.MethodGet || a.Events == nil {
+		return f
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := f(w, r)
+		ctx := r.Context()
+		peer := httpx.PeerIP(ctx)
+		ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, tenant.Hostname(a.Issuer))
+		sub := subject(ctx)
+		ev.ClientID = strings.TrimSuffix(sub, "@clients")
+		ev.Description = method + " " + route
+		status := http.StatusOK
+		if err != nil {
+			ev.Type = eventlog.TypeFailedManagementCall
+			status = http.StatusInternalServerError
+			var he *httpx.Error
+			if errors.As(err, &he) {
+				status = he.Status
+				ev.Description += ": " + he.Description
+			}
+		}
+		ev.Details = eventlog.Details(map[string]any{
+			"request":  map[string]any{"method": r.Method, "path": r.URL.Path, "auth": map[string]string{"subject": sub}},
+			"response": map[string]any{"statusCode": status},
+		})
+		a.Events.Record(ctx, ev)
+		return err
+	}
+}
