@@ -45,12 +45,14 @@ type Service struct {
 	codes CodeRedeemer
 	mint  *Minter
 	seal  *secret.Keys
+	av    *AssertionVerifier
 	now   func() time.Time
 }
 
-// NewService returns the token service.
-func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, now func() time.Time) *Service {
-	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, now: now}
+// NewService returns the token service. av verifies client assertions; nil
+// refuses them.
+func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, av *AssertionVerifier, now func() time.Time) *Service {
+	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, av: av, now: now}
 }
 
 // ClientCredentials are the client's credentials as presented on a request.
@@ -62,6 +64,9 @@ type ClientCredentials struct {
 	RawSecret string
 	ViaBasic  bool
 	HasSecret bool
+	// Assertion is a Private Key JWT (client_assertion) and AssertionType
+	// its client_assertion_type.
+	Assertion, AssertionType string
 }
 
 // TokenRequest is a decoded /oauth/token call.
@@ -107,6 +112,27 @@ func CheckSecret(seal *secret.Keys, c store.Client, creds ClientCredentials) int
 	return AuthInvalid
 }
 
+// CheckClient judges the presented credentials: the client assertion when
+// one is sent (a secret alongside it makes the call invalid), otherwise the
+// secret. The error says why credentials were refused, for the log.
+func CheckClient(seal *secret.Keys, av *AssertionVerifier, c store.Client, creds ClientCredentials) (int, error) {
+	if creds.Assertion == "" {
+		return CheckSecret(seal, c, creds), nil
+	}
+	switch {
+	case creds.HasSecret:
+		return AuthInvalid, errors.New("both a client secret and a client assertion were sent")
+	case creds.AssertionType != ClientAssertionType:
+		return AuthInvalid, fmt.Errorf("client_assertion_type %q is not %s", creds.AssertionType, ClientAssertionType)
+	case av == nil:
+		return AuthInvalid, errors.New("client assertions are not enabled")
+	}
+	if err := av.Verify(c, creds.Assertion); err != nil {
+		return AuthInvalid, err
+	}
+	return AuthValid, nil
+}
+
 // EffectiveIP is the end user's IP: the auth0-forwarded-for value when the
 // client is confidential, authenticated and trusted for it (§8), otherwise
 // the peer address. A malformed header is ignored.
@@ -143,49 +169,56 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if grant == "" {
 		return nil, invalidRequest("Missing required parameter: grant_type")
 	}
-	for _, k := range []string{"client_id", "client_secret", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
+	for _, k := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
 		if _, err := p.String(k); err != nil {
 			return nil, invalidRequest("%s", err.Error())
 		}
 	}
-	client, err := s.authenticate(ctx, req.Creds)
+	client, authenticated, err := s.authenticate(ctx, req.Creds)
 	if err != nil {
 		return nil, err
 	}
-	ip := EffectiveIP(client, req.Creds.HasSecret, req.PeerIP, req.ForwardedFor)
+	ip := EffectiveIP(client, authenticated, req.PeerIP, req.ForwardedFor)
 	switch grant {
 	case tenant.GrantPasswordlessOTP:
 		return s.passwordlessGrant(ctx, client, p, ip)
 	case tenant.GrantRefreshToken:
 		return s.refreshGrant(ctx, client, p)
 	case tenant.GrantClientCredentials:
-		return s.clientCredentialsGrant(ctx, client, req.Creds.HasSecret, p)
+		return s.clientCredentialsGrant(ctx, client, authenticated, p)
 	}
 	return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
 }
 
 // authenticate finds the client and checks its credentials: a confidential
-// client must present a correct secret; a public one needs none.
-func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (store.Client, error) {
+// client must present a correct secret or a valid client assertion; a
+// public one needs none, but wrong credentials fail all the same. It
+// reports whether the client proved itself.
+func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (store.Client, bool, error) {
+	if creds.ClientID == "" && creds.Assertion != "" {
+		// RFC 7523: the assertion's iss names the client; Verify checks it.
+		creds.ClientID = UnverifiedAssertionIssuer(creds.Assertion)
+	}
 	if creds.ClientID == "" {
-		return store.Client{}, invalidRequest("Missing required parameter: client_id")
+		return store.Client{}, false, invalidRequest("Missing required parameter: client_id")
 	}
 	c, err := s.dir.Client(ctx, creds.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, errUnauthorized
+		return c, false, errUnauthorized
 	}
 	if err != nil {
-		return c, fmt.Errorf("read client: %w", err)
+		return c, false, fmt.Errorf("read client: %w", err)
 	}
-	switch CheckSecret(s.seal, c, creds) {
+	res, _ := CheckClient(s.seal, s.av, c, creds)
+	switch res {
 	case AuthInvalid:
-		return c, errUnauthorized
+		return c, false, errUnauthorized
 	case AuthNone:
 		if tenant.IsConfidential(c) {
-			return c, errUnauthorized
+			return c, false, errUnauthorized
 		}
 	}
-	return c, nil
+	return c, res == AuthValid, nil
 }
 
 func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p httpx.Body, ip string) (*TokenResponse, error) {
