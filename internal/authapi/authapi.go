@@ -52,19 +52,21 @@ type Events interface {
 
 // API is the Authentication API.
 type API struct {
-	Log      *slog.Logger
-	Dir      Directory
-	Start    Starter
-	Tokens   Tokens
-	Users    Users
-	Minter   *oauth.Minter
-	Keys     *oauth.KeyManager
-	Seal     *secret.Keys
-	States   StateChecker
-	Events   Events
-	Hostname string // the tenant's host name, for log events
-	Now      func() time.Time
-	discover []byte
+	Log    *slog.Logger
+	Dir    Directory
+	Start  Starter
+	Tokens Tokens
+	Users  Users
+	Minter *oauth.Minter
+	Keys   *oauth.KeyManager
+	Seal   *secret.Keys
+	// Assertions verifies Private Key JWT client assertions; nil refuses them.
+	Assertions *oauth.AssertionVerifier
+	States     StateChecker
+	Events     Events
+	Hostname   string // the tenant's host name, for log events
+	Now        func() time.Time
+	discover   []byte
 }
 
 // Register adds the routes to mux.
@@ -122,18 +124,19 @@ func (a *API) openidConfiguration(w http.ResponseWriter, r *http.Request) error 
 func (a *API) discovery() []byte {
 	iss := a.Minter.Issuer()
 	b, _ := json.Marshal(map[string]any{
-		"issuer":                                iss,
-		"authorization_endpoint":                iss + "authorize",
-		"token_endpoint":                        iss + "oauth/token",
-		"userinfo_endpoint":                     iss + "userinfo",
-		"jwks_uri":                              iss + ".well-known/jwks.json",
-		"scopes_supported":                      []string{"openid", "profile", "email", "phone", "offline_access"},
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query", "fragment", "form_post"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"grant_types_supported":                 []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
+		"issuer":                                           iss,
+		"authorization_endpoint":                           iss + "authorize",
+		"token_endpoint":                                   iss + "oauth/token",
+		"userinfo_endpoint":                                iss + "userinfo",
+		"jwks_uri":                                         iss + ".well-known/jwks.json",
+		"scopes_supported":                                 []string{"openid", "profile", "email", "phone", "offline_access"},
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query", "fragment", "form_post"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{"RS256"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": oauth.AssertionAlgs,
+		"grant_types_supported":                            []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
 		"claims_supported": []string{"aud", "exp", "iat", "iss", "sub", "name", "nickname", "updated_at",
 			"email", "email_verified", "phone_number", "phone_number_verified"},
 		"request_uri_parameter_supported": false,

@@ -98,8 +98,8 @@ func decodeStart(b httpx.Body) (startBody, error) {
 			s.AuthParams[k] = str
 		}
 	}
-	if s.Assertion != "" && s.AssertionType != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
-		return s, badRequest("bad.client_assertion_type", "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+	if s.Assertion != "" && s.AssertionType != oauth.ClientAssertionType {
+		return s, badRequest("bad.client_assertion_type", "client_assertion_type must be %s", oauth.ClientAssertionType)
 	}
 	return s, nil
 }
@@ -179,14 +179,16 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 	if id, sec, raw, ok := basicAuth(r); ok && !creds.HasSecret && id == c.ClientID && sec != "" {
 		creds.Secret, creds.RawSecret, creds.HasSecret, creds.ViaBasic = sec, raw, true, true
 	}
-	if b.Assertion != "" {
-		// Private Key JWT is not verified yet: refuse rather than trust it.
-		return false, errUnauthorized
-	}
-	switch oauth.CheckSecret(a.Seal, c, creds) {
+	creds.Assertion, creds.AssertionType = b.Assertion, b.AssertionType
+	res, why := oauth.CheckClient(a.Seal, a.Assertions, c, creds)
+	switch res {
 	case oauth.AuthValid:
 		return true, nil
 	case oauth.AuthInvalid:
+		if why != nil {
+			a.Log.InfoContext(r.Context(), "client authentication failed", "client_id", c.ClientID,
+				"reason", why.Error(), "request_id", httpx.RequestID(r.Context()))
+		}
 		return false, errUnauthorized
 	}
 	if st := b.AuthParams["state"]; st != "" && a.States != nil && a.States.LiveTransaction(r.Context(), c.ClientID, st) {

@@ -34,6 +34,22 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		}
 		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, RawSecret: rawSec, HasSecret: bsec != "", ViaBasic: true}
 	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"client_assertion", &creds.Assertion}, {"client_assertion_type", &creds.AssertionType}} {
+		if *f.dst, err = p.String(f.key); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+		}
+	}
+	if creds.Assertion != "" {
+		if creds.HasSecret {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: client_assertion or a client secret, not both")
+		}
+		if creds.AssertionType != oauth.ClientAssertionType {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_assertion_type must be %s", oauth.ClientAssertionType)
+		}
+	}
 	var au oauth.Audit
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au})

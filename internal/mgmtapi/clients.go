@@ -18,13 +18,14 @@ import (
 // set only when a secret is created or rotated: secrets are stored as hashes.
 type clientJSON struct {
 	tenant.ClientSpec
-	Global bool `json:"global"`
+	Global                      bool             `json:"global"`
+	ClientAuthenticationMethods *authMethodsJSON `json:"client_authentication_methods,omitempty"`
 }
 
 func clientOut(c store.Client, sec string) clientJSON {
 	spec := tenant.SpecOf(c)
 	spec.ClientSecret = sec
-	return clientJSON{ClientSpec: spec}
+	return clientJSON{ClientSpec: spec, ClientAuthenticationMethods: authMethodsOf(c)}
 }
 
 var errNoClient = httpx.Errorf(http.StatusNotFound, "inexistent_client", "The client does not exist")
@@ -118,6 +119,9 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if json.Unmarshal(raw, &probe) == nil && probe.ClientID != nil && *probe.ClientID != old.ClientID {
 		return badRequest("client_id cannot be changed")
 	}
+	if raw, err = checkAuthMethods(old, raw); err != nil {
+		return err
+	}
 	var spec tenant.ClientSpec
 	if err := mergePatch(tenant.SpecOf(old), raw, &spec); err != nil {
 		return err
@@ -126,6 +130,7 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("%s", err.Error())
 	}
+	c.Credentials = old.Credentials
 	c.CreatedAt, c.UpdatedAt = old.CreatedAt, a.Now()
 	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
 		return errNoClient

@@ -124,6 +124,10 @@ func (a *API) routes() (http.Handler, []string) {
 	route("PATCH /api/v2/clients/{id}", "update:clients", a.patchClient)
 	route("DELETE /api/v2/clients/{id}", "delete:clients", a.deleteClient)
 	route("POST /api/v2/clients/{id}/rotate-secret", "update:client_keys update:clients", a.rotateSecret)
+	route("GET /api/v2/clients/{id}/credentials", "read:client_credentials", a.listCredentials)
+	route("POST /api/v2/clients/{id}/credentials", "create:client_credentials", a.createCredential)
+	route("GET /api/v2/clients/{id}/credentials/{cred}", "read:client_credentials", a.getCredential)
+	route("DELETE /api/v2/clients/{id}/credentials/{cred}", "delete:client_credentials", a.deleteCredential)
 
 	route("GET /api/v2/connections", "read:connections", a.listConnections)
 	route("POST /api/v2/connections", "create:connections", a.createConnection)

@@ -45,12 +45,14 @@ type Service struct {
 	codes CodeRedeemer
 	mint  *Minter
 	seal  *secret.Keys
+	av    *AssertionVerifier
 	now   func() time.Time
 }
 
-// NewService returns the token service.
-func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, now func() time.Time) *Service {
-	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, now: now}
+// NewService returns the token service. av verifies client assertions; nil
+// refuses them.
+func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, av *AssertionVerifier, now func() time.Time) *Service {
+	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, av: av, now: now}
 }
 
 // ClientCredentials are the client's credentials as presented on a request.
@@ -62,6 +64,9 @@ type ClientCredentials struct {
 	RawSecret string
 	ViaBasic  bool
 	HasSecret bool
+	// Assertion is a Private Key JWT (client_assertion) and AssertionType
+	// its client_assertion_type.
+	Assertion, AssertionType string
 }
 
 // TokenRequest is a decoded /oauth/token call.
@@ -124,6 +129,27 @@ func CheckSecret(seal *secret.Keys, c store.Client, creds ClientCredentials) int
 	return AuthInvalid
 }
 
+// CheckClient judges the presented credentials: the client assertion when
+// one is sent (a secret alongside it makes the call invalid), otherwise the
+// secret. The error says why credentials were refused, for the log.
+func CheckClient(seal *secret.Keys, av *AssertionVerifier, c store.Client, creds ClientCredentials) (int, error) {
+	if creds.Assertion == "" {
+		return CheckSecret(seal, c, creds), nil
+	}
+	switch {
+	case creds.HasSecret:
+		return AuthInvalid, errors.New("both a client secret and a client assertion were sent")
+	case creds.AssertionType != ClientAssertionType:
+		return AuthInvalid, fmt.Errorf("client_assertion_type %q is not %s", creds.AssertionType, ClientAssertionType)
+	case av == nil:
+		return AuthInvalid, errors.New("client assertions are not enabled")
+	}
+	if err := av.Verify(c, creds.Assertion); err != nil {
+		return AuthInvalid, err
+	}
+	return AuthValid, nil
+}
+
 // EffectiveIP is the end user's IP: the auth0-forwarded-for value when the
 // client is confidential, authenticated and trusted for it (§8), otherwise
 // the peer address. A malformed header is ignored.
@@ -165,13 +191,13 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return nil, invalidRequest("Missing required parameter: grant_type")
 	}
 	au.Grant = grant
-	for _, k := range []string{"client_id", "client_secret", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
+	for _, k := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
 		if _, err := p.String(k); err != nil {
 			return nil, invalidRequest("%s", err.Error())
 		}
 	}
 	au.IP = req.PeerIP
-	client, err := s.authenticate(ctx, req.Creds)
+	client, authenticated, err := s.authenticate(ctx, req.Creds)
 	au.Client = client
 	if au.Client.ClientID == "" {
 		au.Client.ClientID = req.Creds.ClientID
@@ -179,7 +205,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err != nil {
 		return nil, err
 	}
-	ip := EffectiveIP(client, req.Creds.HasSecret, req.PeerIP, req.ForwardedFor)
+	ip := EffectiveIP(client, authenticated, req.PeerIP, req.ForwardedFor)
 	au.IP = ip
 	var resp *TokenResponse
 	switch grant {
@@ -189,7 +215,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		resp, err = s.refreshGrant(ctx, client, p, au)
 	case tenant.GrantClientCredentials:
 		au.Audience = str(p, "audience")
-		resp, err = s.clientCredentialsGrant(ctx, client, req.Creds.HasSecret, p)
+		resp, err = s.clientCredentialsGrant(ctx, client, authenticated, p)
 	default:
 		return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
 	}
@@ -200,27 +226,34 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 }
 
 // authenticate finds the client and checks its credentials: a confidential
-// client must present a correct secret; a public one needs none.
-func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (store.Client, error) {
+// client must present a correct secret or a valid client assertion; a
+// public one needs none, but wrong credentials fail all the same. It
+// reports whether the client proved itself.
+func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (store.Client, bool, error) {
+	if creds.ClientID == "" && creds.Assertion != "" {
+		// RFC 7523: the assertion's iss names the client; Verify checks it.
+		creds.ClientID = UnverifiedAssertionIssuer(creds.Assertion)
+	}
 	if creds.ClientID == "" {
-		return store.Client{}, invalidRequest("Missing required parameter: client_id")
+		return store.Client{}, false, invalidRequest("Missing required parameter: client_id")
 	}
 	c, err := s.dir.Client(ctx, creds.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, errUnauthorized
+		return c, false, errUnauthorized
 	}
 	if err != nil {
-		return c, fmt.Errorf("read client: %w", err)
+		return c, false, fmt.Errorf("read client: %w", err)
 	}
-	switch CheckSecret(s.seal, c, creds) {
+	res, _ := CheckClient(s.seal, s.av, c, creds)
+	switch res {
 	case AuthInvalid:
-		return c, errUnauthorized
+		return c, false, errUnauthorized
 	case AuthNone:
 		if tenant.IsConfidential(c) {
-			return c, errUnauthorized
+			return c, false, errUnauthorized
 		}
 	}
-	return c, nil
+	return c, res == AuthValid, nil
 }
 
 func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p httpx.Body, ip string, au *Audit) (*TokenResponse, error) {

@@ -161,8 +161,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	var sender passwordless.Sender = s.Capture
 	pl := passwordless.New(s.Dir, st, sender, keys, cfg.Issuer, now)
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
-	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, now),
-		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Now: now}
+	// One verifier for both endpoints, so that a jti used at one is spent at the other.
+	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
+	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, av, now),
+		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mgmt := &mgmtapi.API{Log: log, Store: st, Cache: s.Dir, Keys: s.Signing, Seal: keys, Issuer: cfg.Issuer, Now: now}

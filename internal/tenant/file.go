@@ -189,6 +189,9 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 		}
 		known[c.ClientID] = true
 		if exists {
+			// The file does not carry Private Key JWT credentials: keep those
+			// registered through the Management API.
+			c.Credentials = old.Credentials
 			c.CreatedAt, c.UpdatedAt = old.CreatedAt, old.UpdatedAt
 			if reflect.DeepEqual(c, old) {
 				continue
