@@ -185,10 +185,15 @@ func (e *apiError) Error() string {
 	return s
 }
 
-// do calls the API: path is relative to /api/v2/, body (if not nil) is
+// do calls the API: path is relative to /api/v2/ (with url.PathEscape'd
+// segments), body (if not nil) is
 // sent as JSON. It returns the response body, or an *apiError.
 func (a *api) do(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
-	u := a.base.ResolveReference(&url.URL{Path: "api/v2/" + path})
+	ref, err := url.Parse("api/v2/" + path) // path's segments are escaped
+	if err != nil {
+		return nil, fmt.Errorf("bad API path %q: %w", path, err)
+	}
+	u := a.base.ResolveReference(ref)
 	u.RawQuery = query.Encode()
 	var rd io.Reader
 	if body != nil {

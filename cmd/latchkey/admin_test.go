@@ -395,3 +395,43 @@ func writeKey(t *testing.T) string {
 	}
 	return p
 }
+
+// TestUsers: create → list → get → block → unblock → delete, in every mode.
+func TestUsers(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			f := m.flags(t)
+			with := func(args ...string) []string { return append(args, f...) }
+			cli(t, with("connection", "create", "--strategy", "email")...) // the remote node's dev seed made one
+			u := cliJSON[map[string]any](t, with("users", "create", "--connection", "email", "--email", "Ana@Example.com", "--email-verified")...)
+			id, _ := u["user_id"].(string)
+			if id == "" || u["email"] != "ana@example.com" {
+				t.Fatalf("users create: %v", u)
+			}
+			list := cliJSON[struct {
+				Users []map[string]any `json:"users"`
+				Total int              `json:"total"`
+			}](t, with("users", "list")...)
+			if list.Total != 1 || !containsID(list.Users, "user_id", id) {
+				t.Errorf("users list: %+v", list)
+			}
+			if out := cliOK(t, with("users", "list", "--q", `email:"ana@example.com"`)...); !strings.Contains(out, id) || !strings.Contains(out, "1 of 1 user(s)") {
+				t.Errorf("users list table:\n%s", out)
+			}
+			if got := cliJSON[map[string]any](t, with("users", "block", id)...); got["blocked"] != true {
+				t.Errorf("block: %v", got)
+			}
+			if got := cliJSON[map[string]any](t, with("users", "get", id)...); got["blocked"] != true {
+				t.Errorf("get after block: %v", got)
+			}
+			if out := cliOK(t, with("users", "unblock", id)...); !strings.Contains(out, "blocked=false") {
+				t.Errorf("unblock: %s", out)
+			}
+			cliOK(t, with("users", "delete", id)...)
+			if _, errOut, code := cli(t, with("users", "get", id)...); code != exitFailure || !strings.Contains(errOut, "404") {
+				t.Errorf("get after delete: exit %d %q", code, errOut)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,7 +14,7 @@ var userFields = []field{
 	{"phone-number", "phone_number", kindString, "phone number in E.164 (sms connection)"},
 	{"email-verified", "email_verified", kindBool, "mark the email address verified"},
 	{"phone-verified", "phone_verified", kindBool, "mark the phone number verified"},
-	{"name", "name", kindString, "full name"},
+	{"user-id", "user_id", kindString, "identity id to use instead of the derived one (migrated users)"},
 }
 
 func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +36,7 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	page := fs.Int("page", 0, "page number, from 0")
 	perPage := fs.Int("per-page", 50, "users per page (at most 100)")
+	query := fs.String("q", "", `one exact lookup, e.g. 'email:"ana@example.com"'`)
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -44,6 +44,9 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("--page must be ≥ 0 and --per-page 1–100")}
 	}
 	q := url.Values{"page": {fmt.Sprint(*page)}, "per_page": {fmt.Sprint(*perPage)}, "include_totals": {"true"}}
+	if *query != "" {
+		q.Set("q", *query)
+	}
 	return t.with(ctx, stderr, func(a *api) error {
 		var res struct {
 			Users []map[string]any `json:"users"`
@@ -98,8 +101,6 @@ func usersBlock(blocked bool) func(ctx context.Context, args []string, stdout, s
 			if a.asJSON {
 				return printRaw(stdout, raw)
 			}
-			var u map[string]any
-			_ = json.Unmarshal(raw, &u)
 			_, err = fmt.Fprintf(stdout, "%s: blocked=%v\n", pos[0], blocked)
 			return err
 		})

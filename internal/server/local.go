@@ -15,7 +15,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/httpx"
-	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -87,7 +86,7 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		return nil, err
 	}
 	dir := tenant.NewDirectory(st, now)
-	api := &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Issuer: cfg.Issuer, Now: now}
+	api := managementAPI(log, st, dir, signing, keys, cfg.Issuer, now)
 	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())

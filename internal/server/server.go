@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	mgmt := &mgmtapi.API{Log: log, Store: st, Cache: s.Dir, Keys: s.Signing, Seal: keys, Issuer: cfg.Issuer, Now: now}
+	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, cfg.Issuer, now)
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
@@ -175,6 +175,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	s.handler = httpx.Middleware(log, MaxBodyBytes, mux)
 	ok = true
 	return s, nil
+}
+
+// managementAPI builds the Management API over the store: the one
+// construction shared by the node and the admin CLI's local mode.
+func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys, issuer string, now func() time.Time) *mgmtapi.API {
+	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Issuer: issuer, Now: now}
 }
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
