@@ -19,8 +19,9 @@ import (
 func mgmtScopes(t *testing.T) string {
 	var f struct {
 		ClientGrants []struct {
-			ClientID, Audience string
-			Scope              []string
+			ClientID string   `json:"client_id"`
+			Audience string   `json:"audience"`
+			Scope    []string `json:"scope"`
 		} `json:"client_grants"`
 	}
 	if err := json.Unmarshal([]byte(tenantFile), &f); err != nil {
