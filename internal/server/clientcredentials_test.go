@@ -15,10 +15,26 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const mgmtScopes = "read:tenant_settings update:tenant_settings read:clients create:clients update:clients delete:clients " +
-	"read:connections create:connections update:connections delete:connections " +
-	"read:resource_servers create:resource_servers update:resource_servers delete:resource_servers " +
-	"read:client_grants create:client_grants update:client_grants delete:client_grants"
+// mgmtScopes are the Management API scopes the tenant file grants the m2m app.
+func mgmtScopes(t *testing.T) string {
+	var f struct {
+		ClientGrants []struct {
+			ClientID string   `json:"client_id"`
+			Audience string   `json:"audience"`
+			Scope    []string `json:"scope"`
+		} `json:"client_grants"`
+	}
+	if err := json.Unmarshal([]byte(tenantFile), &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.ClientGrants {
+		if g.ClientID == m2mID && g.Audience == "{{issuer}}api/v2/" {
+			return strings.Join(g.Scope, " ")
+		}
+	}
+	t.Fatal("no Management API grant in the tenant file")
+	return ""
+}
 
 // ccToken obtains a client_credentials token with x/oauth2.
 func (e *env) ccToken(id, secret, audience, scope string, style oauth2.AuthStyle) (*oauth2.Token, error) {
@@ -57,8 +73,8 @@ func TestClientCredentialsGrant(t *testing.T) {
 		wantScope             string
 		wantLifetime          float64
 	}{
-		{"management api, all scopes", mgmtAud, "", oauth2.AuthStyleInParams, mgmtScopes, 86400},
-		{"management api, basic auth", mgmtAud, "", oauth2.AuthStyleInHeader, mgmtScopes, 86400},
+		{"management api, all scopes", mgmtAud, "", oauth2.AuthStyleInParams, mgmtScopes(t), 86400},
+		{"management api, basic auth", mgmtAud, "", oauth2.AuthStyleInHeader, mgmtScopes(t), 86400},
 		{"scopes filtered to the grant", mgmtAud, "read:clients delete:users", oauth2.AuthStyleInParams, "read:clients", 86400},
 		{"registered api", apiID, "", oauth2.AuthStyleInParams, "read:things", 7200},
 	}
