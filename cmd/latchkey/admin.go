@@ -64,11 +64,14 @@ func runGroup(ctx context.Context, group string, verbs []verb, args []string, st
 // target says where the Management API is (flags shared by every admin
 // command) and how to print.
 type target struct {
-	cfg     config.Config
-	server  string
-	token   string
-	asJSON  bool
-	logJSON bool
+	cfg    config.Config
+	server string
+	token  string
+	asJSON bool
+	// create lets local mode start a new SQLite store (apply may set up a
+	// store before the first serve); otherwise a missing one is an error,
+	// so that a mistyped --data-dir does not quietly show an empty tenant.
+	create bool
 }
 
 // newFlagSet returns the FlagSet of `latchkey <name>` with the target flags.
@@ -149,6 +152,11 @@ func (t *target) open(ctx context.Context, stderr io.Writer) (*api, error) {
 	}
 	if !strings.HasSuffix(t.cfg.Issuer, "/") {
 		t.cfg.Issuer += "/"
+	}
+	if path := server.SQLitePath(t.cfg); path != "" && !t.create {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no store at %s: pass the --data-dir (or --database-url) that serve uses, or run latchkey migrate to create one", path)
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	l, err := server.LocalManagement(ctx, t.cfg, log)

@@ -63,7 +63,9 @@ func localFlags(t *testing.T) []string {
 	if err := os.WriteFile(mk, []byte(secret.Hex(32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--data-dir", filepath.Join(dir, "data"), "--master-key-file", mk}
+	flags := []string{"--data-dir", filepath.Join(dir, "data"), "--master-key-file", mk}
+	cliOK(t, append([]string{"migrate"}, flags...)...)
+	return flags
 }
 
 // remoteFlags start a real node on httptest (SQLite in a temp dir, --dev)
@@ -285,10 +287,11 @@ func TestSettingsAndConnections(t *testing.T) {
 }
 
 // TestApply applies a tenant file in local mode, twice (idempotent), and a
-// bad one (names the field, changes nothing).
+// bad one (names the field, changes nothing). The first apply creates the
+// store.
 func TestApply(t *testing.T) {
-	f := localFlags(t)
 	dir := t.TempDir()
+	f := []string{"--data-dir", filepath.Join(dir, "data"), "--master-key-file", writeKey(t)}
 	good := filepath.Join(dir, "tenant.json")
 	os.WriteFile(good, []byte(`{"settings": {"friendly_name": "Applied"},
   "clients": [{"client_id": "web-app", "client_secret": "web-app-secret-0123456789abcdef", "name": "Web", "app_type": "regular_web",
@@ -376,7 +379,8 @@ func TestAdminUsageAndErrors(t *testing.T) {
 		{"bad token", []string{"client", "list", "--server", remote[1], "--token", "not-a-jwt"}, "401 Unauthorized: Invalid token"},
 		{"no server", []string{"client", "list", "--server", "http://127.0.0.1:1", "--token", "t"}, "connect"},
 		{"wrong master key", []string{"client", "list", "--data-dir", f[1], "--master-key-file", writeKey(t)}, "wrong master key"},
-		{"no master key", []string{"client", "list", "--data-dir", t.TempDir()}, "master key is required"},
+		{"no master key", []string{"client", "list", "--data-dir", f[1]}, "master key is required"},
+		{"no store", []string{"client", "list", "--data-dir", t.TempDir(), "--master-key-file", f[3]}, "no store at"},
 	}
 	cliOK(t, append([]string{"client", "list"}, f...)...) // creates the store and its signing key
 	for _, tt := range failures {

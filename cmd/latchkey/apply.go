@@ -13,7 +13,7 @@ import (
 // and grants as a whole, in one transaction, which the Management API
 // cannot do in one call.
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var t target
+	t := target{create: true}
 	fs, err := t.newFlagSet("apply", stderr)
 	if err != nil {
 		return err

@@ -66,12 +66,21 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("create data dir: %w", err)
 	}
-	path := filepath.Join(cfg.DataDir, "latchkey.db")
+	path := SQLitePath(cfg)
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, "", err
 	}
 	return st, "sqlite " + path, nil
+}
+
+// SQLitePath is the SQLite file of the configuration, or "" when it
+// uses PostgreSQL.
+func SQLitePath(cfg config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return ""
+	}
+	return filepath.Join(cfg.DataDir, "latchkey.db")
 }
 
 func redactURL(s string) string {
