@@ -78,6 +78,10 @@ type target struct {
 func (t *target) newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: latchkey %s [flags]   (flags may follow the arguments)\n", name)
+		fs.PrintDefaults()
+	}
 	if err := t.cfg.StoreFlags(fs, os.Getenv); err != nil {
 		return nil, usageError{err}
 	}

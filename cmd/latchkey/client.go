@@ -10,17 +10,17 @@ import (
 
 // clientFields are the flags of client create and update (Auth0's field names).
 var clientFields = []field{
-	{"client-id", "client_id", kindString, "client_id (create only; generated when absent)"},
-	{"client-secret", "client_secret", kindString, "client_secret (create only; generated for confidential apps when absent)"},
-	{"name", "name", kindString, "display name"},
-	{"description", "description", kindString, "description"},
-	{"app-type", "app_type", kindString, "regular_web, native, spa or non_interactive"},
-	{"token-endpoint-auth-method", "token_endpoint_auth_method", kindString, "none, client_secret_post or client_secret_basic"},
-	{"grant-types", "grant_types", kindList, "comma-separated grant types"},
-	{"callbacks", "callbacks", kindList, "comma-separated callback URLs"},
-	{"allowed-logout-urls", "allowed_logout_urls", kindList, "comma-separated logout URLs"},
-	{"web-origins", "web_origins", kindList, "comma-separated web origins"},
-	{"allowed-origins", "allowed_origins", kindList, "comma-separated allowed origins (CORS)"},
+	{"client-id", "client_id", kindString, "`id` to use (create only; generated when absent)"},
+	{"client-secret", "client_secret", kindString, "`secret` to use (create only; generated for confidential apps when absent)"},
+	{"name", "name", kindString, "display `name`"},
+	{"description", "description", kindString, "`text` describing the application"},
+	{"app-type", "app_type", kindString, "`type`: regular_web, native, spa or non_interactive"},
+	{"token-endpoint-auth-method", "token_endpoint_auth_method", kindString, "`method`: none, client_secret_post or client_secret_basic"},
+	{"grant-types", "grant_types", kindList, "comma-separated grant `types`"},
+	{"callbacks", "callbacks", kindList, "comma-separated callback `URLs`"},
+	{"allowed-logout-urls", "allowed_logout_urls", kindList, "comma-separated logout `URLs`"},
+	{"web-origins", "web_origins", kindList, "comma-separated web `origins`"},
+	{"allowed-origins", "allowed_origins", kindList, "comma-separated allowed `origins` (CORS)"},
 	{"cross-origin-authentication", "cross_origin_authentication", kindBool, "allow cross-origin authentication"},
 	{"is-token-endpoint-ip-header-trusted", "is_token_endpoint_ip_header_trusted", kindBool, "trust auth0-forwarded-for from this client"},
 }

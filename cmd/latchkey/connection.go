@@ -9,10 +9,10 @@ import (
 
 // connectionFields are the flags of connection create and update.
 var connectionFields = []field{
-	{"name", "name", kindString, "connection name (create only), e.g. email or sms"},
-	{"strategy", "strategy", kindString, "email or sms (create only)"},
-	{"enabled-clients", "enabled_clients", kindList, "comma-separated client_ids that may use the connection"},
-	{"options", "options", kindJSON, "options as a JSON object (replaces them all)"},
+	{"name", "name", kindString, "connection `name` (create only): email or sms, like the strategy"},
+	{"strategy", "strategy", kindString, "`strategy`: email or sms (create only)"},
+	{"enabled-clients", "enabled_clients", kindList, "comma-separated `client_ids` that may use the connection"},
+	{"options", "options", kindJSON, "options as a `JSON` object (replaces them all)"},
 }
 
 func runConnection(ctx context.Context, args []string, stdout, stderr io.Writer) error {

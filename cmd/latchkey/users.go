@@ -9,12 +9,12 @@ import (
 
 // userFields are the flags of users create.
 var userFields = []field{
-	{"connection", "connection", kindString, "email or sms (required)"},
-	{"email", "email", kindString, "email address (email connection)"},
-	{"phone-number", "phone_number", kindString, "phone number in E.164 (sms connection)"},
+	{"connection", "connection", kindString, "`connection`: email or sms (required)"},
+	{"email", "email", kindString, "email `address` (email connection)"},
+	{"phone-number", "phone_number", kindString, "phone `number` in E.164 (sms connection)"},
 	{"email-verified", "email_verified", kindBool, "mark the email address verified"},
 	{"phone-verified", "phone_verified", kindBool, "mark the phone number verified"},
-	{"user-id", "user_id", kindString, "identity id to use instead of the derived one (migrated users)"},
+	{"user-id", "user_id", kindString, "identity `id` to use instead of the derived one (migrated users)"},
 }
 
 func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
