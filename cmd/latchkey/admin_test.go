@@ -533,3 +533,18 @@ func TestLogsPaging(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteFromEnvironment: LATCHKEY_SERVER and LATCHKEY_TOKEN select
+// remote mode without flags.
+func TestRemoteFromEnvironment(t *testing.T) {
+	r := remoteFlags(t)
+	t.Setenv("LATCHKEY_SERVER", r[1])
+	t.Setenv("LATCHKEY_TOKEN", r[3])
+	list := cliJSON[[]map[string]any](t, "client", "list")
+	if !containsID(list, "client_id", "ops") {
+		t.Errorf("client list: %v", list)
+	}
+	if got := cliJSON[map[string]any](t, "client", "delete", "ops"); got["deleted"] != "ops" {
+		t.Errorf("delete --json: %v", got)
+	}
+}
