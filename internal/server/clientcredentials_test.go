@@ -16,6 +16,7 @@ import (
 )
 
 const mgmtScopes = "read:tenant_settings update:tenant_settings read:clients create:clients update:clients delete:clients " +
+	"read:client_credentials create:client_credentials delete:client_credentials " +
 	"read:connections create:connections update:connections delete:connections " +
 	"read:resource_servers create:resource_servers update:resource_servers delete:resource_servers " +
 	"read:client_grants create:client_grants update:client_grants delete:client_grants"
