@@ -26,7 +26,7 @@ func (nopCache) Invalidate() {}
 
 // usersAPI is the Management API over a fresh SQLite store holding an email
 // and an sms connection.
-func usersAPI(t *testing.T) (*API, *sqlite.Store) {
+func usersAPI(t testing.TB) (*API, *sqlite.Store) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
@@ -53,7 +53,7 @@ type apiResponse struct {
 	body   map[string]any
 }
 
-func call(t *testing.T, h http.Handler, method, path, scope, body string) apiResponse {
+func call(t testing.TB, h http.Handler, method, path, scope, body string) apiResponse {
 	t.Helper()
 	const iss = "https://login.example.com/"
 	claims, _ := json.Marshal(map[string]any{"iss": iss, "aud": iss + "api/v2/", "exp": time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), "scope": scope})
@@ -290,4 +290,36 @@ func TestParseUserQuery(t *testing.T) {
 			t.Errorf("%q: got %q %q %v", tt.q, f, v, err)
 		}
 	}
+}
+
+func FuzzParseUserQuery(f *testing.F) {
+	for _, s := range []string{`email:"a@example.com"`, `user_id:"a\"b"`, `phone_number:+1555`, `email:""`, `x:y`, `email:"\`, "email:\"\x00\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		field, _, err := parseUserQuery(q)
+		if err == nil && field != "email" && field != "phone_number" && field != "user_id" {
+			t.Fatalf("%q parsed as field %q", q, field)
+		}
+	})
+}
+
+// FuzzUserBodies: no create or patch body makes the API fail with a 500.
+func FuzzUserBodies(f *testing.F) {
+	for _, s := range []string{`{"connection":"email","email":"a@example.com"}`, `{"connection":"sms","phone_number":"+1"}`,
+		`{"blocked":true}`, `{"connection":null}`, `{"email":["x"]}`, `{}`, `[]`, `{"connection":"email","email":"a@b.c","user_id":""}`, `nul`} {
+		f.Add(s)
+	}
+	a, _ := usersAPI(f)
+	h := a.Handler()
+	if r := call(f, h, "POST", "/api/v2/users", allUserScopes, `{"connection":"sms","phone_number":"+15550001111","user_id":"x"}`); r.status != 201 {
+		f.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, rq := range []struct{ method, path string }{{"POST", "/api/v2/users"}, {"PATCH", "/api/v2/users/sms|x"}} {
+			if r := call(t, h, rq.method, rq.path, allUserScopes, body); r.status >= 500 {
+				t.Fatalf("%s %q: %d %s", rq.method, body, r.status, r.raw)
+			}
+		}
+	})
 }

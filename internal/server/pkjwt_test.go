@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -16,6 +17,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -283,4 +286,49 @@ func TestForwardedForWithAssertion(t *testing.T) {
 	if ip := login("trusted@example.com"); ip != "203.0.113.7" {
 		t.Fatalf("header not honoured for a trusted app authenticated by assertion: last IP %q", ip)
 	}
+}
+
+// TestClientCredentialsWithAssertion: the M2M app gets a Management API
+// token through x/oauth2's clientcredentials with a client assertion in
+// place of a secret; without client_id in the body the assertion's iss
+// names the client.
+func TestClientCredentialsWithAssertion(t *testing.T) {
+	key, other := pkKeys(t)
+	e := newEnv(t)
+	tok := e.mgmtToken("")
+	if r := e.mgmt("POST", "clients/"+m2mID+"/credentials", tok, map[string]any{"credential_type": "public_key", "pem": publicPEM(t, key)}); r.status != 201 {
+		t.Fatalf("create credential: %d %s", r.status, r.raw)
+	}
+	aud := e.issuer + "api/v2/"
+	cc := clientcredentials.Config{ClientID: m2mID, TokenURL: e.issuer + "oauth/token", AuthStyle: oauth2.AuthStyleInParams,
+		Scopes: []string{"read:clients"}, EndpointParams: url.Values{"audience": {aud}, "client_assertion_type": {jwtBearer},
+			"client_assertion": {e.assertion(key, m2mID, e.issuer+"oauth/token", "")}}}
+	got, err := cc.Token(context.WithValue(t.Context(), oauth2.HTTPClient, e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := jwtClaims(t, got.AccessToken); c["sub"] != m2mID+"@clients" || c["scope"] != "read:clients" {
+		t.Fatalf("claims %v", c)
+	}
+	if r := e.mgmt("GET", "clients/"+webID, got.AccessToken, nil); r.status != 200 {
+		t.Fatalf("use the token: %d %s", r.status, r.raw)
+	}
+	// The same assertion again is a replay.
+	if _, err := cc.Token(context.WithValue(t.Context(), oauth2.HTTPClient, e.http)); err == nil {
+		t.Fatal("replayed assertion accepted")
+	}
+	v := url.Values{"grant_type": {"client_credentials"}, "audience": {aud}, "client_assertion_type": {jwtBearer}}
+	v.Set("client_assertion", e.assertion(key, m2mID, e.issuer, ""))
+	if r := e.postForm("/oauth/token", v, nil); r.status != 200 || r.str("access_token") == "" {
+		t.Fatalf("without client_id: %d %s", r.status, r.raw)
+	}
+	v.Set("client_assertion", e.assertion(other, m2mID, e.issuer, ""))
+	wantError(t, e.postForm("/oauth/token", v, nil), 401, "access_denied", "Unauthorized")
+	v.Set("client_assertion", e.assertion(key, m2mID, e.issuer, ""))
+	v.Set("client_assertion_type", "bearer")
+	wantError(t, e.postForm("/oauth/token", v, nil), 400, "invalid_request", "")
+	// A public app with no credentials that sends an assertion is refused.
+	v.Set("client_assertion_type", jwtBearer)
+	v.Set("client_assertion", e.assertion(key, nativeID, e.issuer, ""))
+	wantError(t, e.postForm("/oauth/token", v, nil), 401, "access_denied", "Unauthorized")
 }
