@@ -40,6 +40,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
+	// Tenant logs (logs.go).
+	LogStore
+
 	// Tenant settings (a single document).
 	GetSettings(ctx context.Context) (TenantSettings, error)
 	PutSettings(ctx context.Context, s TenantSettings) error

@@ -47,6 +47,7 @@ var txQueries = []string{
 	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
 	qLoginUpdate, qLoginInsert, qFindUser,
 	qDeleteUser, qDeleteUserTokens,
+	qAppendLog,
 }
 
 // --- codes -----------------------------------------------------------------

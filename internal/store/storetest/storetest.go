@@ -82,6 +82,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"ConcurrentRotate", testRefreshConcurrent},
 		}},
 		{"SigningKeys", []testCase{{"RoundTrip", testSigningKeys}}},
+		{"Logs", []testCase{
+			{"AppendGet", testLogsAppendGet},
+			{"Queries", testLogsQueries},
+			{"HandBuilt", testLogsHandBuilt},
+			{"SortPage", testLogsSortPage},
+			{"TotalCap", testLogsTotalCap},
+			{"After", testLogsAfter},
+			{"Scan", testLogsScan},
+			{"Purge", testLogsPurge},
+		}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

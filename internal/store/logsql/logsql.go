@@ -1,0 +1,544 @@
+// Package logsql compiles the tenant-log query language (the AST of
+// internal/eventlog/query) to a SQL boolean expression over the logs table
+// that both backends share, in the SQLite or the PostgreSQL dialect. Values
+// are always bound parameters, never part of the SQL text.
+//
+// The logs table has one column per scalar field of store.LogEvent (id for
+// log_id, date in Unix milliseconds, is_mobile a boolean) and the JSON
+// objects details and auth0_client (NULL when absent). Text columns are NOT
+// NULL, the empty string standing for an absent field, and compare byte by
+// byte (SQLite's BINARY collation; COLLATE "C" on PostgreSQL).
+package logsql
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/eventlog/query"
+)
+
+// Dialect is the SQL dialect to compile to.
+type Dialect int
+
+const (
+	// SQLite: '?n' placeholders, GLOB and instr for patterns, json_* functions.
+	SQLite Dialect = iota
+	// Postgres: '$n' placeholders, LIKE for patterns, jsonb operators.
+	Postgres
+)
+
+// Limits on a hand-built AST (the parser already keeps within tighter ones).
+const (
+	maxDepth  = 64
+	maxLeaves = 256
+)
+
+// columns maps the fields a LogEvent has to their columns. Fields of the
+// query language missing here (organization_id, tenant_name, ...) are never
+// present in a stored event.
+var columns = map[string]string{
+	"log_id": "id", "date": "date", "type": "type", "description": "description",
+	"client_id": "client_id", "client_name": "client_name", "connection": "connection",
+	"connection_id": "connection_id", "strategy": "strategy", "strategy_type": "strategy_type",
+	"user_id": "user_id", "user_name": "user_name", "ip": "ip", "client_ip": "client_ip",
+	"hostname": "hostname", "user_agent": "user_agent", "isMobile": "is_mobile",
+	"audience": "audience", "scope": "scope",
+}
+
+// objectColumns are the object fields a LogEvent has.
+var objectColumns = map[string]string{"details": "details", "auth0_client": "auth0_client"}
+
+// sortColumns maps the sort fields (store.LogSortFields) to columns; date
+// sorts by id, whose order is date order.
+var sortColumns = map[string]string{
+	"date": "id", "log_id": "id", "type": "type", "client_id": "client_id",
+	"client_name": "client_name", "connection": "connection", "user_id": "user_id",
+	"user_name": "user_name", "ip": "ip", "description": "description",
+}
+
+// SortColumn returns the column that sorting by field (empty: date) orders
+// by; ok is false for a field that cannot be sorted by.
+func SortColumn(field string) (col string, ok bool) {
+	if field == "" {
+		field = "date"
+	}
+	col, ok = sortColumns[field]
+	return col, ok
+}
+
+// Query is a compiled condition: SQL text with placeholders and the values
+// they bind, in order.
+type Query struct {
+	d    Dialect
+	b    strings.Builder
+	Args []any
+	// leaves counts the terms compiled, against maxLeaves.
+	leaves int
+}
+
+// New starts a statement in dialect d; Where, Arg and Raw append to it.
+func New(d Dialect) *Query { return &Query{d: d} }
+
+// SQL is the text written so far.
+func (q *Query) SQL() string { return q.b.String() }
+
+// Raw appends SQL text.
+func (q *Query) Raw(s string) *Query {
+	q.b.WriteString(s)
+	return q
+}
+
+// Arg appends a placeholder bound to v.
+func (q *Query) Arg(v any) *Query {
+	q.Args = append(q.Args, v)
+	// Numbered placeholders, so that an expression written twice (a JSON
+	// path with two bounds) reuses its arguments.
+	if q.d == Postgres {
+		q.b.WriteString("$" + strconv.Itoa(len(q.Args)))
+	} else {
+		q.b.WriteString("?" + strconv.Itoa(len(q.Args)))
+	}
+	return q
+}
+
+// Where appends the condition that n compiles to (TRUE for nil). The
+// condition is never NULL, so NOT works on every part of it.
+func (q *Query) Where(n query.Node) error {
+	if n == nil {
+		q.Raw(q.bool(true))
+		return nil
+	}
+	q.Raw("(")
+	if err := q.node(n, 0); err != nil {
+		return fmt.Errorf("logsql: %w", err)
+	}
+	q.Raw(")")
+	return nil
+}
+
+func (q *Query) bool(v bool) string {
+	switch {
+	case q.d == Postgres && v:
+		return "TRUE"
+	case q.d == Postgres:
+		return "FALSE"
+	case v:
+		return "1"
+	}
+	return "0"
+}
+
+func (q *Query) node(n query.Node, depth int) error {
+	if depth > maxDepth {
+		return errors.New("query is nested too deeply")
+	}
+	switch n := n.(type) {
+	case query.And:
+		return q.list(n.Nodes, " AND ", depth)
+	case query.Or:
+		return q.list(n.Nodes, " OR ", depth)
+	case query.Not:
+		if n.X == nil {
+			return errors.New("NOT without an operand")
+		}
+		q.Raw("NOT (")
+		if err := q.node(n.X, depth+1); err != nil {
+			return err
+		}
+		q.Raw(")")
+		return nil
+	case query.Term:
+		if err := q.leaf(); err != nil {
+			return err
+		}
+		if n.Field == "" {
+			fields := query.DefaultFields()
+			q.Raw("(")
+			for i, f := range fields {
+				if i > 0 {
+					q.Raw(" OR ")
+				}
+				t := n
+				t.Field = f
+				if err := q.term(t); err != nil {
+					return err
+				}
+			}
+			q.Raw(")")
+			return nil
+		}
+		return q.term(n)
+	case query.Range:
+		if err := q.leaf(); err != nil {
+			return err
+		}
+		return q.rangeOf(n)
+	case query.Exists:
+		if err := q.leaf(); err != nil {
+			return err
+		}
+		return q.exists(n.Field)
+	case nil:
+		return errors.New("empty operand")
+	}
+	return fmt.Errorf("unknown node %T", n)
+}
+
+func (q *Query) leaf() error {
+	q.leaves++
+	if q.leaves > maxLeaves {
+		return errors.New("too many terms")
+	}
+	return nil
+}
+
+func (q *Query) list(nodes []query.Node, op string, depth int) error {
+	if len(nodes) == 0 {
+		return errors.New("empty AND or OR")
+	}
+	q.Raw("(")
+	for i, c := range nodes {
+		if i > 0 {
+			q.Raw(op)
+		}
+		if err := q.node(c, depth+1); err != nil {
+			return err
+		}
+	}
+	q.Raw(")")
+	return nil
+}
+
+// term compiles a term on a named field.
+func (q *Query) term(t query.Term) error {
+	if root, path, ok := strings.Cut(t.Field, "."); ok {
+		col, known := objectColumns[root]
+		if !known || !query.ValidField(t.Field) {
+			q.Raw(q.bool(false))
+			return nil
+		}
+		return q.jsonTerm(col, strings.Split(path, "."), t)
+	}
+	col, known := columns[t.Field]
+	switch {
+	case !known:
+		q.Raw(q.bool(false))
+		return nil
+	case col == "date":
+		if t.Kind != query.Exact && t.Kind != query.Phrase {
+			return errors.New("wildcards are not supported on date")
+		}
+		return q.rangeOf(query.Range{Field: "date", Lo: t.Value, Hi: t.Value, LoInclusive: true, HiInclusive: true})
+	case col == "is_mobile":
+		switch {
+		case t.Kind != query.Exact && t.Kind != query.Phrase:
+			q.Raw(q.bool(false))
+		case t.Value == "true":
+			q.Raw("is_mobile")
+		case t.Value == "false":
+			q.Raw("NOT is_mobile")
+		default:
+			q.Raw(q.bool(false))
+		}
+		return nil
+	}
+	q.pattern(col, t)
+	return nil
+}
+
+// pattern compiles the comparison of the text expression expr with t.
+func (q *Query) pattern(expr string, t query.Term) {
+	switch t.Kind {
+	case query.Exact, query.Phrase:
+		q.Raw(expr + " = ").Arg(t.Value)
+	case query.Prefix:
+		if q.d == Postgres {
+			q.Raw(expr + " LIKE ").Arg(likeEscape(t.Value) + "%")
+			return
+		}
+		// Every text starting with v lies in [v, v+0xFF): 0xFF never occurs
+		// in UTF-8. A range keeps an index on expr usable.
+		q.Raw(expr + " >= ").Arg(t.Value).Raw(" AND " + expr + " < ").Arg(t.Value + "\xff")
+	case query.Suffix:
+		q.patternParts(expr, []string{"", t.Value})
+	case query.Contains:
+		if q.d == SQLite {
+			q.Raw("instr(" + expr + ", ").Arg(t.Value).Raw(") > 0")
+			return
+		}
+		q.patternParts(expr, []string{"", t.Value, ""})
+	case query.Wildcard:
+		q.patternParts(expr, t.Parts)
+	default:
+		q.Raw(q.bool(false))
+	}
+}
+
+// patternParts matches expr against parts joined by "any characters":
+// GLOB on SQLite (case sensitive, unlike its LIKE), LIKE on PostgreSQL.
+func (q *Query) patternParts(expr string, parts []string) {
+	var b strings.Builder
+	for i, p := range parts {
+		if q.d == Postgres {
+			if i > 0 {
+				b.WriteByte('%')
+			}
+			b.WriteString(likeEscape(p))
+		} else {
+			if i > 0 {
+				b.WriteByte('*')
+			}
+			b.WriteString(globEscape(p))
+		}
+	}
+	if q.d == Postgres {
+		q.Raw(expr + " LIKE ").Arg(b.String())
+	} else {
+		q.Raw(expr + " GLOB ").Arg(b.String())
+	}
+}
+
+// likeEscape escapes PostgreSQL LIKE's metacharacters (the escape character
+// is the default backslash).
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// globEscape makes s literal in a SQLite GLOB pattern: '*', '?' and '['
+// become one-character classes (']' alone is literal).
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `[*]`, `?`, `[?]`, `[`, `[[]`)
+	return r.Replace(s)
+}
+
+// jsonTerm compiles a term on a path below an object column. Text
+// comparisons apply to string values; an exact true/false or number also
+// matches a JSON boolean or number of that value.
+func (q *Query) jsonTerm(col string, path []string, t query.Term) error {
+	q.Raw("coalesce((")
+	q.pattern(q.jsonText(col, path), t)
+	if t.Kind == query.Exact || t.Kind == query.Phrase {
+		q.jsonScalar(col, path, t.Value)
+	}
+	q.Raw("), " + q.bool(false) + ")")
+	return nil
+}
+
+// jsonText is an expression for the string at path in col, NULL when the
+// value is absent or not a string.
+func (q *Query) jsonText(col string, path []string) string {
+	sub := New(q.d)
+	sub.Args = q.Args
+	if q.d == Postgres {
+		sub.Raw("(CASE WHEN jsonb_typeof(" + col + " #> ").Arg(path).
+			Raw(") = 'string' THEN (" + col + " #>> ").Arg(path).Raw(`) COLLATE "C" END)`)
+	} else {
+		p := sqlitePath(path)
+		sub.Raw("(CASE WHEN json_type(" + col + ", ").Arg(p).
+			Raw(") = 'text' THEN json_extract(" + col + ", ").Arg(p).Raw(") END)")
+	}
+	q.Args = sub.Args
+	return sub.SQL()
+}
+
+// jsonScalar appends " OR <the value at path is the boolean or number v>"
+// when v spells one.
+func (q *Query) jsonScalar(col string, path []string, v string) {
+	switch {
+	case v == "true" || v == "false":
+		if q.d == Postgres {
+			q.Raw(" OR " + col + " #> ").Arg(path).Raw(" = ").Arg(v).Raw("::text::jsonb")
+		} else {
+			q.Raw(" OR json_type(" + col + ", ").Arg(sqlitePath(path)).Raw(") = ").Arg(v)
+		}
+	case isNumber(v):
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return
+		}
+		if q.d == Postgres {
+			// CASE, not AND: PostgreSQL may evaluate a cast before a guard.
+			q.Raw(" OR (CASE WHEN jsonb_typeof(" + col + " #> ").Arg(path).Raw(") = 'number' THEN (" + col + " #>> ").Arg(path).
+				Raw(")::numeric END) = ").Arg(v).Raw("::text::numeric")
+		} else {
+			p := sqlitePath(path)
+			q.Raw(" OR (json_type(" + col + ", ").Arg(p).Raw(") IN ('integer', 'real') AND json_extract(" + col + ", ").
+				Arg(p).Raw(") = ").Arg(f).Raw(")")
+		}
+	}
+}
+
+// isNumber reports whether v is a JSON number.
+func isNumber(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	var n json.Number
+	d := json.NewDecoder(strings.NewReader(v))
+	d.UseNumber()
+	if err := d.Decode(&n); err != nil {
+		return false
+	}
+	return !d.More() && string(n) == v
+}
+
+// sqlitePath is the SQLite JSON path of the keys, each quoted (keys are
+// runs of letters, digits, '_' and '-', as query.ValidField checks).
+func sqlitePath(path []string) string {
+	var b strings.Builder
+	b.WriteByte('$')
+	for _, k := range path {
+		b.WriteString(`."`)
+		b.WriteString(k)
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// rangeOf compiles a range. On date the bounds name periods (see
+// query.Range); elsewhere they compare as strings.
+func (q *Query) rangeOf(r query.Range) error {
+	if r.Field == "date" {
+		return q.dateRange(r)
+	}
+	var expr string
+	if root, path, ok := strings.Cut(r.Field, "."); ok {
+		col, known := objectColumns[root]
+		if !known || !query.ValidField(r.Field) {
+			q.Raw(q.bool(false))
+			return nil
+		}
+		expr = q.jsonText(col, strings.Split(path, "."))
+	} else {
+		col, known := columns[r.Field]
+		if !known || col == "is_mobile" {
+			q.Raw(q.bool(false))
+			return nil
+		}
+		expr = col
+	}
+	q.Raw("coalesce((")
+	q.Raw(q.bool(true))
+	if r.Lo != "" {
+		op := " > "
+		if r.LoInclusive {
+			op = " >= "
+		}
+		q.Raw(" AND " + expr + op).Arg(r.Lo)
+	}
+	if r.Hi != "" {
+		op := " < "
+		if r.HiInclusive {
+			op = " <= "
+		}
+		q.Raw(" AND " + expr + op).Arg(r.Hi)
+	}
+	q.Raw("), " + q.bool(false) + ")")
+	return nil
+}
+
+func (q *Query) dateRange(r query.Range) error {
+	q.Raw("(" + q.bool(true))
+	if r.Lo != "" {
+		start, end, err := query.ParseDate(r.Lo)
+		if err != nil {
+			return fmt.Errorf("date %q: %w", r.Lo, err)
+		}
+		if !r.LoInclusive {
+			start = end
+		}
+		q.Raw(" AND date >= ").Arg(CeilMS(start))
+	}
+	if r.Hi != "" {
+		start, end, err := query.ParseDate(r.Hi)
+		if err != nil {
+			return fmt.Errorf("date %q: %w", r.Hi, err)
+		}
+		if r.HiInclusive {
+			start = end
+		}
+		q.Raw(" AND date < ").Arg(CeilMS(start))
+	}
+	q.Raw(")")
+	return nil
+}
+
+// CeilMS is t in Unix milliseconds, rounded up: a stored date d (in ms) is
+// >= t exactly when d >= CeilMS(t), and < t exactly when d < CeilMS(t).
+func CeilMS(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if time.UnixMilli(ms).Before(t) {
+		ms++
+	}
+	return ms
+}
+
+// exists compiles an existence test.
+func (q *Query) exists(field string) error {
+	if col, ok := objectColumns[field]; ok {
+		q.Raw(col + " IS NOT NULL")
+		return nil
+	}
+	if root, path, ok := strings.Cut(field, "."); ok {
+		col, known := objectColumns[root]
+		if !known || !query.ValidField(field) {
+			q.Raw(q.bool(false))
+			return nil
+		}
+		keys := strings.Split(path, ".")
+		if q.d == Postgres {
+			q.Raw("coalesce(jsonb_typeof(" + col + " #> ").Arg(keys).Raw(") <> 'null', FALSE)")
+		} else {
+			q.Raw("coalesce(json_type(" + col + ", ").Arg(sqlitePath(keys)).Raw(") <> 'null', 0)")
+		}
+		return nil
+	}
+	col, known := columns[field]
+	switch {
+	case !known:
+		q.Raw(q.bool(false))
+	case col == "id" || col == "date" || col == "is_mobile":
+		q.Raw(q.bool(true))
+	default:
+		q.Raw(col + " <> ''")
+	}
+	return nil
+}
+
+// Object is a JSON object column's value to store: nil (SQL NULL) for an
+// absent or null value, else the compacted JSON text. Anything other than a
+// JSON object or null is an error.
+func Object(raw json.RawMessage) (*string, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil, nil
+	}
+	if trimmed[0] != '{' || !json.Valid(trimmed) {
+		return nil, errors.New("not a JSON object")
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, trimmed); err != nil {
+		return nil, fmt.Errorf("compact JSON: %w", err)
+	}
+	s := b.String()
+	return &s, nil
+}
+
+// Sortable lists the fields of store.LogSortFields this package maps, for a
+// test that the two stay in step.
+func Sortable() []string {
+	out := make([]string, 0, len(sortColumns))
+	for f := range sortColumns {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}

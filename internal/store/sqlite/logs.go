@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/eventlog/query"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/logsql"
+)
+
+const logCols = `id, date, type, description, client_id, client_name, connection, connection_id,
+	strategy, strategy_type, user_id, user_name, ip, client_ip, hostname, user_agent, is_mobile,
+	audience, scope, details, auth0_client`
+
+const (
+	qAppendLog = `INSERT INTO logs (` + logCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
+	qGetLog    = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
+	qLogsAfter = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
+	qPurgeLogs = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
+)
+
+// purgeBatch is how many events one PurgeLogs transaction deletes, so the
+// writer is never held for long.
+const purgeBatch = 2000
+
+// scanBatch is how many events ScanLogs reads per query.
+const scanBatch = 500
+
+// logRow is an event as bound to qAppendLog.
+func logRow(e store.LogEvent) ([]any, error) {
+	details, err := logsql.Object(e.Details)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: details: %w", e.ID, err)
+	}
+	client, err := logsql.Object(e.Auth0Client)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: auth0_client: %w", e.ID, err)
+	}
+	return []any{e.ID, toMS(e.Date), e.Type, e.Description, e.ClientID, e.ClientName, e.Connection,
+		e.ConnectionID, e.Strategy, e.StrategyType, e.UserID, e.UserName, e.IP, e.ClientIP, e.Hostname,
+		e.UserAgent, e.IsMobile, e.Audience, e.Scope, details, client}, nil
+}
+
+// AppendLogs stores events in one transaction, skipping IDs already stored.
+func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e.ID == "" {
+			return fmt.Errorf("sqlite: append logs: event %d has no ID", i)
+		}
+		r, err := logRow(e)
+		if err != nil {
+			return fmt.Errorf("sqlite: append logs: %w", err)
+		}
+		rows[i] = r
+	}
+	t, err := s.begin(ctx)
+	if err != nil {
+		return wrap("append logs", err)
+	}
+	defer t.rollback()
+	st, err := t.stmt(ctx, qAppendLog)
+	if err != nil {
+		return wrap("append logs", err)
+	}
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
+			return wrap("append logs", err)
+		}
+	}
+	return wrap("append logs", t.commit())
+}
+
+func scanLog(sc scanner, e *store.LogEvent) error {
+	var date int64
+	var details, client sql.NullString
+	if err := sc.Scan(&e.ID, &date, &e.Type, &e.Description, &e.ClientID, &e.ClientName, &e.Connection,
+		&e.ConnectionID, &e.Strategy, &e.StrategyType, &e.UserID, &e.UserName, &e.IP, &e.ClientIP,
+		&e.Hostname, &e.UserAgent, &e.IsMobile, &e.Audience, &e.Scope, &details, &client); err != nil {
+		return err
+	}
+	e.Date = fromMS(date)
+	e.Details, e.Auth0Client = nil, nil
+	if details.Valid {
+		e.Details = []byte(details.String)
+	}
+	if client.Valid {
+		e.Auth0Client = []byte(client.String)
+	}
+	return nil
+}
+
+// GetLog returns the event with this ID.
+func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {
+	var e store.LogEvent
+	err := s.r.queryRow(ctx, func(sc scanner) error { return scanLog(sc, &e) }, qGetLog, id)
+	if err != nil {
+		return store.LogEvent{}, wrap("get log", err)
+	}
+	return e, nil
+}
+
+// collect runs a query on the readers and scans every row.
+func (s *Store) collect(ctx context.Context, q string, args ...any) ([]store.LogEvent, error) {
+	rows, err := s.r.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.LogEvent
+	for rows.Next() {
+		var e store.LogEvent
+		if err := scanLog(rows, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SearchLogs returns a page of the events s.Query matches.
+func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPage, error) {
+	col, ok := logsql.SortColumn(ls.Sort)
+	if !ok {
+		return store.LogPage{}, fmt.Errorf("sqlite: search logs: cannot sort by %q", ls.Sort)
+	}
+	if ls.Offset < 0 || ls.Limit < 0 {
+		return store.LogPage{}, fmt.Errorf("sqlite: search logs: negative offset or limit")
+	}
+	var page store.LogPage
+	if ls.Limit > 0 {
+		dir := " DESC"
+		if ls.Ascending {
+			dir = " ASC"
+		}
+		q := logsql.New(logsql.SQLite).Raw(`SELECT ` + logCols + ` FROM logs WHERE `)
+		if err := q.Where(ls.Query); err != nil {
+			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
+		}
+		q.Raw(" ORDER BY " + col + dir)
+		if col != "id" {
+			q.Raw(", id" + dir)
+		}
+		q.Raw(" LIMIT ").Arg(ls.Limit).Raw(" OFFSET ").Arg(ls.Offset)
+		events, err := s.collect(ctx, q.SQL(), q.Args...)
+		if err != nil {
+			return store.LogPage{}, wrap("search logs", err)
+		}
+		page.Events = events
+	}
+	if ls.WithTotal {
+		q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
+		if err := q.Where(ls.Query); err != nil {
+			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
+		}
+		q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
+		err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
+		if err != nil {
+			return store.LogPage{}, wrap("count logs", err)
+		}
+	}
+	return page, nil
+}
+
+// LogsAfter returns up to take events with an ID above from, by ID.
+func (s *Store) LogsAfter(ctx context.Context, from string, take int) ([]store.LogEvent, error) {
+	if take <= 0 {
+		return nil, nil
+	}
+	events, err := s.collect(ctx, qLogsAfter, from, take)
+	return events, wrap("logs after", err)
+}
+
+// ScanLogs calls fn for each matching event dated in [since, until), by ID,
+// reading in batches so that no reader is held while fn runs. A zero since
+// or until leaves that end open.
+func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.Time, fn func(store.LogEvent) error) error {
+	after := ""
+	for {
+		q := logsql.New(logsql.SQLite).Raw(`SELECT ` + logCols + ` FROM logs WHERE id > `).Arg(after)
+		if !since.IsZero() {
+			q.Raw(" AND date >= ").Arg(logsql.CeilMS(since))
+		}
+		if !until.IsZero() {
+			q.Raw(" AND date < ").Arg(logsql.CeilMS(until))
+		}
+		q.Raw(" AND ")
+		if err := q.Where(qn); err != nil {
+			return fmt.Errorf("sqlite: scan logs: %w", err)
+		}
+		q.Raw(" ORDER BY id LIMIT ").Arg(scanBatch)
+		events, err := s.collect(ctx, q.SQL(), q.Args...)
+		if err != nil {
+			return wrap("scan logs", err)
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(events) < scanBatch {
+			return nil
+		}
+		after = events[len(events)-1].ID
+	}
+}
+
+// PurgeLogs deletes events dated before before, purgeBatch per transaction.
+func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.exec(ctx, qPurgeLogs, logsql.CeilMS(before), purgeBatch)
+		if err != nil {
+			return total, wrap("purge logs", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("purge logs", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, wrap("purge logs", err)
+		}
+	}
+}
