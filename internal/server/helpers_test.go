@@ -74,7 +74,8 @@ const tenantFile = `{
      "read:client_credentials", "create:client_credentials", "delete:client_credentials",
      "read:connections", "create:connections", "update:connections", "delete:connections",
      "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
-     "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants"]},
+     "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
+     "read:logs", "read:logs_users"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`
@@ -92,6 +93,9 @@ type env struct {
 	issuer string
 	clock  *clock
 	http   *http.Client
+	states server.StateCheckerFunc // optional hosted-login transaction check
+	// readLogs caches a Management API token for log searches.
+	readLogs string
 }
 
 type envOpt func(*config.Config)
@@ -136,7 +140,7 @@ func (e *env) start() {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.New(t.Context(), e.cfg, log, server.Options{Now: e.clock.Now})
+	srv, err := server.New(t.Context(), e.cfg, log, server.Options{Now: e.clock.Now, States: e.states})
 	if err != nil {
 		t.Fatal(err)
 	}

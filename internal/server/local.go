@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -56,6 +57,9 @@ type Local struct {
 	store store.Store
 	keys  *secret.Keys
 	cache *tenant.Directory
+
+	events    *eventlog.Recorder
+	recording chan struct{} // closed once the recorder has written everything
 }
 
 // LocalManagement opens the store as `serve` would (cfg's store flags,
@@ -86,7 +90,17 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		return nil, err
 	}
 	dir := tenant.NewDirectory(st, now)
-	api := managementAPI(log, st, dir, signing, keys, cfg.Issuer, now)
+	// The CLI's writes are tenant-log events too (sapi/fapi); Close writes them.
+	events := eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
+	recording := make(chan struct{})
+	go func() { defer close(recording); events.Run() }()
+	defer func() {
+		if !ok {
+			events.Close()
+			<-recording
+		}
+	}()
+	api := managementAPI(log, st, dir, signing, keys, events, cfg.Issuer, now)
 	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
@@ -97,7 +111,7 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	mux.Handle("/api/v2/", api.Handler())
 	ok = true
 	return &Local{Transport: handlerTransport{httpx.Middleware(log, MaxBodyBytes, mux)}, Token: tok, Issuer: cfg.Issuer,
-		StoreDesc: where, cfg: cfg, log: log, now: now, store: st, keys: keys, cache: dir}, nil
+		StoreDesc: where, cfg: cfg, log: log, now: now, store: st, keys: keys, cache: dir, events: events, recording: recording}, nil
 }
 
 // localMasterKey is the configured master key or, when none is configured,
@@ -124,8 +138,12 @@ func (l *Local) ApplyFile(ctx context.Context, path string) (tenant.Applied, err
 	return applyTenantFile(ctx, l.store, l.keys, l.cfg.Issuer, path, l.now())
 }
 
-// Close releases the store.
-func (l *Local) Close() error { return l.store.Close() }
+// Close writes the recorded tenant-log events, then releases the store.
+func (l *Local) Close() error {
+	l.events.Close()
+	<-l.recording
+	return l.store.Close()
+}
 
 func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time) (tenant.Applied, error) {
 	f, err := os.Open(path)

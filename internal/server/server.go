@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authapi"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -41,16 +42,21 @@ type Server struct {
 	Keys    *secret.Keys
 	Signing *oauth.KeyManager
 	Dir     *tenant.Directory
+	Events  *eventlog.Recorder
 	Capture *delivery.Capture // nil outside --dev
 	Demo    *DemoClient       // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
 	handler   http.Handler
+	recording chan struct{} // closed when the recorder has written everything
 }
 
 // Options tune New for tests.
 type Options struct {
 	Now func() time.Time // default time.Now
+	// States checks hosted-login transactions forwarded as authParams.state
+	// on /passwordless/start (the hosted login page plugs in here).
+	States authapi.StateChecker
 }
 
 // OpenStore opens the configured store: PostgreSQL when a database URL is
@@ -168,15 +174,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, errors.New("no delivery configured (only --dev capture exists so far)")
 	}
 	var sender passwordless.Sender = s.Capture
+	s.Events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
+	s.recording = make(chan struct{})
+	go func() { defer close(s.recording); s.Events.Run() }()
 	pl := passwordless.New(s.Dir, st, sender, keys, cfg.Issuer, now)
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
+	host := tenant.Hostname(cfg.Issuer)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, av, now),
-		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av, Now: now}
+		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av, Events: s.Events, Hostname: host,
+		States: opt.States, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, cfg.Issuer, now)
+	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
@@ -188,8 +199,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 
 // managementAPI builds the Management API over the store: the one
 // construction shared by the node and the admin CLI's local mode.
-func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys, issuer string, now func() time.Time) *mgmtapi.API {
-	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Issuer: issuer, Now: now}
+func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys,
+	events *eventlog.Recorder, issuer string, now func() time.Time) *mgmtapi.API {
+	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Logs: st, Flush: events, Events: events,
+		Issuer: issuer, Now: now}
 }
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
@@ -207,8 +220,14 @@ func (s *Server) applyFile(ctx context.Context, path string) error {
 // Handler is the node's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.Store.Close() }
+// Close writes the tenant log events still queued, then releases the store.
+func (s *Server) Close() error {
+	if s.Events != nil {
+		s.Events.Close()
+		<-s.recording
+	}
+	return s.Store.Close()
+}
 
 // Run serves on ln until ctx is done, then shuts down gracefully, running
 // the background jobs meanwhile.
@@ -266,14 +285,31 @@ func (s *Server) background(ctx context.Context) {
 	}
 }
 
-// Purge deletes codes and refresh tokens that expired more than PurgeGrace ago.
+// Purge deletes codes and refresh tokens that expired more than PurgeGrace
+// ago, and tenant log events older than the retention.
 func (s *Server) Purge(ctx context.Context) {
 	n, err := s.Store.PurgeExpired(ctx, s.now().Add(-PurgeGrace))
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("purge expired codes and tokens", "err", err)
-		return
-	}
-	if n > 0 {
+	} else if n > 0 {
 		s.log.Info("purged expired codes and tokens", "rows", n)
 	}
+	retention := s.cfg.LogRetention
+	if retention <= 0 {
+		retention = config.DefaultLogRetention
+	}
+	n, err = s.Store.PurgeLogs(ctx, s.now().Add(-retention))
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("purge tenant logs", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged tenant log events past their retention", "events", n, "retention", retention)
+	}
+}
+
+// StateCheckerFunc adapts a function to authapi.StateChecker.
+type StateCheckerFunc func(ctx context.Context, clientID, state string) bool
+
+// LiveTransaction calls f; a nil f knows no transactions.
+func (f StateCheckerFunc) LiveTransaction(ctx context.Context, clientID, state string) bool {
+	return f != nil && f(ctx, clientID, state)
 }
