@@ -34,7 +34,7 @@ const (
 	// authenticating; operators search for it with
 	// type:depnote AND description:*passwordless*.
 	DescPasswordlessDepnote = "Enforce client authentication for passwordless connections: " +
-		"/passwordless/start was called by a confidential application without client authentication"
+		"This feature is being deprecated. Please see details.feature of this log for more information."
 )
 
 // PasswordlessFeature is the details.feature of the passwordless depnote.

@@ -269,6 +269,11 @@ func (g *IDs) Next(t time.Time) string {
 	return fmt.Sprintf("%017d%04d%05d", us, g.node, seq)
 }
 
+// FirstID is the smallest ID an event dated t (or later) can have.
+func FirstID(t time.Time) string {
+	return fmt.Sprintf("%017d%09d", max(t.UnixMicro(), 0), 0)
+}
+
 // IDLength is the length of every ID.
 const IDLength = 26
 

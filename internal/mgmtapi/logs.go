@@ -32,6 +32,10 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// CheckpointDelay is how old an event must be before checkpoint paging
+// returns it (see logsCheckpoint).
+const CheckpointDelay = 5 * time.Second
+
 // MaxSearchResults is how deep page/per_page may reach into search results
 // (Auth0's limit).
 const MaxSearchResults = 1000
@@ -236,13 +240,23 @@ func (a *API) logsCheckpoint(w http.ResponseWriter, r *http.Request) error {
 		take = n
 	}
 	from := q.Get("from")
-	if len(from) > 64 || strings.Trim(from, "0123456789") != "" {
-		return queryError("'from' must be a log_id")
+	if from != "" && !eventlog.ValidID(from) {
+		return queryError("'from' must be a log_id of this tenant (%d digits)", eventlog.IDLength)
 	}
 	a.flushLogs(r.Context())
 	evs, err := a.Logs.LogsAfter(r.Context(), from, take)
 	if err != nil {
 		return fmt.Errorf("read logs: %w", err)
+	}
+	// Events are numbered when recorded but stored in batches, node by
+	// node: hold back the newest few seconds so that an event numbered
+	// earlier but stored later cannot fall behind a reader's checkpoint.
+	cutoff := eventlog.FirstID(a.Now().Add(-CheckpointDelay))
+	for i, e := range evs {
+		if e.ID >= cutoff {
+			evs = evs[:i]
+			break
+		}
 	}
 	next := from
 	if len(evs) > 0 {

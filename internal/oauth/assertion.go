@@ -247,6 +247,9 @@ type replayCache struct {
 	mu    sync.Mutex
 	max   int
 	until map[string]time.Time
+	// nextSweep is when a full cache may next be swept for expired keys: a
+	// sweep walks the whole map, so it runs at most once a second.
+	nextSweep time.Time
 }
 
 func newReplayCache(max int) *replayCache {
@@ -262,6 +265,10 @@ func (r *replayCache) add(key string, exp, now time.Time) bool {
 		return false
 	}
 	if len(r.until) >= r.max {
+		if now.Before(r.nextSweep) {
+			return false
+		}
+		r.nextSweep = now.Add(time.Second)
 		for k, t := range r.until {
 			if !now.Before(t) {
 				delete(r.until, k)

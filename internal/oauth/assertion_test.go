@@ -254,6 +254,19 @@ func TestReplayCacheBounded(t *testing.T) {
 	if len(r.until) != 2 {
 		t.Fatalf("size %d", len(r.until))
 	}
+	// A full cache is swept at most once a second: right after a sweep,
+	// even an expired entry is not reclaimed.
+	r2 := newReplayCache(1)
+	r2.add("x", now.Add(time.Second), now)
+	if r2.add("y", now.Add(time.Minute), now) {
+		t.Fatal("full cache took another")
+	}
+	if r2.add("y", now.Add(time.Minute), now.Add(1500*time.Millisecond)) != true {
+		t.Fatal("no sweep a second after the last one")
+	}
+	if r2.add("z", now.Add(time.Minute), now.Add(3*time.Second)) {
+		t.Fatal("live entry evicted")
+	}
 }
 
 func TestParsePublicKeyPEM(t *testing.T) {

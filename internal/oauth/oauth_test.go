@@ -53,6 +53,8 @@ func TestEffectiveIP(t *testing.T) {
 		{"public", public, true, "203.0.113.9", "10.0.0.1"},
 		{"malformed", trusted, true, "203.0.113.9, 10.1.1.1", "10.0.0.1"},
 		{"absent", trusted, true, "", "10.0.0.1"},
+		{"zone", trusted, true, "fe80::1%eth0", "10.0.0.1"},
+		{"zone with text", trusted, true, "fe80::1%x' OR 1=1", "10.0.0.1"},
 	}
 	for _, tt := range tests {
 		if got := EffectiveIP(tt.c, tt.authenticated, "10.0.0.1", tt.fwd); got != tt.want {

@@ -158,7 +158,8 @@ func EffectiveIP(c store.Client, authenticated bool, peer, forwarded string) str
 		return peer
 	}
 	ip, err := netip.ParseAddr(strings.TrimSpace(forwarded))
-	if err != nil {
+	if err != nil || ip.Zone() != "" {
+		// A zone is free text; it would let one address make endless keys.
 		return peer
 	}
 	return ip.Unmap().String()
