@@ -18,6 +18,7 @@ const (
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "logs", []verb{
 		{"search", "['QUERY'] [--limit N]", "search tenant log events, newest first (the Management API's query language)", logsSearch},
+		{"get", "LOG_ID", "show one log event", oneID("logs get", "GET", "logs", "", nil)},
 		{"migration-report", "[--days N]", "who would break if client authentication were enforced on /passwordless/start", logsMigrationReport},
 	}, args, stdout, stderr)
 }
@@ -41,31 +42,37 @@ func logsSearch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		query = pos[0]
 	}
 	return t.with(ctx, stderr, func(a *api) error {
-		events, err := searchLogs(ctx, a, query, *limit)
+		events, err := searchLogs(ctx, a, "logs", query, *limit)
 		if err != nil {
 			return err
 		}
-		if a.asJSON {
-			return printJSON(stdout, events)
-		}
-		rows := make([][]string, 0, len(events))
-		for _, e := range events {
-			client := str(e, "client_name")
-			if client == "" {
-				client = str(e, "client_id")
-			}
-			user := str(e, "user_name")
-			if user == "" {
-				user = str(e, "user_id")
-			}
-			rows = append(rows, []string{str(e, "date"), str(e, "type"), str(e, "description"), client, str(e, "connection"), user, str(e, "ip")})
-		}
-		return printTable(stdout, []string{"DATE", "TYPE", "DESCRIPTION", "CLIENT", "CONNECTION", "USER", "IP"}, rows)
+		return printLogs(stdout, a.asJSON, events)
 	})
 }
 
-// searchLogs pages through GET /logs until limit events or the end.
-func searchLogs(ctx context.Context, a *api, query string, limit int) ([]map[string]any, error) {
+// printLogs prints log events: JSON, or a table of their main fields.
+func printLogs(stdout io.Writer, asJSON bool, events []map[string]any) error {
+	if asJSON {
+		return printJSON(stdout, events)
+	}
+	rows := make([][]string, 0, len(events))
+	for _, e := range events {
+		client := str(e, "client_name")
+		if client == "" {
+			client = str(e, "client_id")
+		}
+		user := str(e, "user_name")
+		if user == "" {
+			user = str(e, "user_id")
+		}
+		rows = append(rows, []string{str(e, "date"), str(e, "type"), str(e, "description"), client, str(e, "connection"), user, str(e, "ip"), str(e, "log_id")})
+	}
+	return printTable(stdout, []string{"DATE", "TYPE", "DESCRIPTION", "CLIENT", "CONNECTION", "USER", "IP", "LOG_ID"}, rows)
+}
+
+// searchLogs pages through GET path (logs, or users/{id}/logs) until limit
+// events or the end.
+func searchLogs(ctx context.Context, a *api, path, query string, limit int) ([]map[string]any, error) {
 	perPage := min(limit, logsPerPage)
 	events := []map[string]any{}
 	for page := 0; len(events) < limit && (page+1)*perPage <= logsMaxTotal; page++ {
@@ -74,7 +81,7 @@ func searchLogs(ctx context.Context, a *api, query string, limit int) ([]map[str
 			q.Set("q", query)
 		}
 		var batch []map[string]any
-		if _, err := a.call(ctx, "GET", "logs", q, nil, &batch); err != nil {
+		if _, err := a.call(ctx, "GET", path, q, nil, &batch); err != nil {
 			return nil, err
 		}
 		events = append(events, batch[:min(len(batch), limit-len(events))]...)
