@@ -71,10 +71,13 @@ func printLogs(stdout io.Writer, asJSON bool, events []map[string]any) error {
 }
 
 // searchLogs pages through GET path (logs, or users/{id}/logs) until limit
-// events or the end.
+// events or the end. Pages are offsets from the newest event, so events
+// written while it pages shift the later pages: an event seen on an
+// earlier page is skipped when it shows up again.
 func searchLogs(ctx context.Context, a *api, path, query string, limit int) ([]map[string]any, error) {
 	perPage := min(limit, logsPerPage)
 	events := []map[string]any{}
+	seen := map[string]bool{}
 	for page := 0; len(events) < limit && (page+1)*perPage <= logsMaxTotal; page++ {
 		q := url.Values{"per_page": {fmt.Sprint(perPage)}, "page": {fmt.Sprint(page)}, "sort": {"date:-1"}}
 		if query != "" {
@@ -84,7 +87,14 @@ func searchLogs(ctx context.Context, a *api, path, query string, limit int) ([]m
 		if _, err := a.call(ctx, "GET", path, q, nil, &batch); err != nil {
 			return nil, err
 		}
-		events = append(events, batch[:min(len(batch), limit-len(events))]...)
+		for _, e := range batch {
+			id := str(e, "log_id")
+			if len(events) == limit || (id != "" && seen[id]) {
+				continue
+			}
+			seen[id] = true
+			events = append(events, e)
+		}
 		if len(batch) < perPage {
 			break
 		}

@@ -44,6 +44,8 @@ type node struct {
 
 	mu       sync.Mutex
 	logPages []string // per_page/page of each GET /api/v2/logs (and users/{id}/logs)
+	// afterLogPage, when set, runs after each such page is served.
+	afterLogPage func()
 }
 
 // offsetClock is the real time moved by an offset the test sets.
@@ -98,13 +100,19 @@ func startNode(t *testing.T, store config.Config) *node {
 	n.srv = srv
 	h := srv.Handler()
 	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "GET" && (r.URL.Path == "/api/v2/logs" || strings.HasSuffix(r.URL.Path, "/logs")) {
-			q := r.URL.Query()
-			n.mu.Lock()
-			n.logPages = append(n.logPages, q.Get("per_page")+"/"+q.Get("page"))
-			n.mu.Unlock()
+		if r.Method != "GET" || !strings.HasSuffix(r.URL.Path, "/logs") {
+			h.ServeHTTP(w, r)
+			return
 		}
+		q := r.URL.Query()
+		n.mu.Lock()
+		n.logPages = append(n.logPages, q.Get("per_page")+"/"+q.Get("page"))
+		after := n.afterLogPage
+		n.mu.Unlock()
 		h.ServeHTTP(w, r)
+		if after != nil {
+			after()
+		}
 	})
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
@@ -400,18 +408,7 @@ func TestLogsSearchPaging(t *testing.T) {
 			if limit != "" {
 				args = append(args, "--limit", limit)
 			}
-			events := cliJSON[[]map[string]any](t, args...)
-			seen := map[string]bool{}
-			for i, e := range events {
-				id := fmt.Sprint(e["log_id"])
-				if seen[id] || (i > 0 && id >= fmt.Sprint(events[i-1]["log_id"])) {
-					t.Errorf("--limit %s: event %d (%s) is a repeat or out of order", limit, i, id)
-				}
-				seen[id] = true
-			}
-			if len(events) != want {
-				t.Errorf("--limit %s: %d events, want %d", limit, len(events), want)
-			}
+			wantNewestFirst(t, "--limit "+limit, cliJSON[[]map[string]any](t, args...), want)
 			if p := fmt.Sprint(n.pages()); remote && p != wantPages {
 				t.Errorf("--limit %s: pages %s, want %s", limit, p, wantPages)
 			}
@@ -426,6 +423,28 @@ func TestLogsSearchPaging(t *testing.T) {
 		if !remote {
 			return
 		}
+		// Events written while the CLI pages shift the later pages: the
+		// events seen twice are printed once.
+		record := func(prefix string, count int) {
+			for i := range count {
+				n.srv.Events.Record(t.Context(), store.LogEvent{Type: "cls", ClientID: webAppID, UserName: fmt.Sprintf("%s%04d@example.com", prefix, i)})
+			}
+			n.flush()
+		}
+		record("shift", 150)
+		var once sync.Once
+		n.mu.Lock()
+		n.afterLogPage = func() { once.Do(func() { record("shiftnew", 10) }) }
+		n.mu.Unlock()
+		n.pages()
+		wantNewestFirst(t, "while writing", cliJSON[[]map[string]any](t, with("logs", "search", "user_name:shift*", "--limit", "200")...), 150)
+		n.mu.Lock()
+		n.afterLogPage = nil
+		n.mu.Unlock()
+		if p := fmt.Sprint(n.pages()); p != "[100/0 100/1]" {
+			t.Errorf("pages while writing: %s", p)
+		}
+
 		// The search stops at Auth0's 1,000 results.
 		for i := range 1001 {
 			n.srv.Events.Record(t.Context(), store.LogEvent{Type: "cls", ClientID: webAppID, UserName: fmt.Sprintf("bulk%04d@example.com", i)})
@@ -440,6 +459,22 @@ func TestLogsSearchPaging(t *testing.T) {
 			t.Errorf("1,000 of 1,001: pages %v", p)
 		}
 	})
+}
+
+// wantNewestFirst checks that events are want distinct events, newest first.
+func wantNewestFirst(t *testing.T, name string, events []map[string]any, want int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, e := range events {
+		id := fmt.Sprint(e["log_id"])
+		if seen[id] || (i > 0 && id >= fmt.Sprint(events[i-1]["log_id"])) {
+			t.Errorf("%s: event %d (%s) is a repeat or out of order", name, i, id)
+		}
+		seen[id] = true
+	}
+	if len(events) != want {
+		t.Errorf("%s: %d events, want %d", name, len(events), want)
+	}
 }
 
 // TestCLIWritesAreLogged: a CLI write is a sapi event that a later search
