@@ -277,7 +277,8 @@ var auth0Client = base64.URLEncoding.EncodeToString([]byte(`{"name":"auth0.js","
 // start, made ten days ago on a real node, is found by logs search (table
 // and JSON), shown by logs get, and named by the migration report over 30
 // days; over 7 days the report says it is safe. users logs lists a user's
-// login. A syntax error exits 1 with the position.
+// login. A syntax error exits 1 with the position. The CLI's own writes are
+// logged too.
 func TestLogsSearchAndReport(t *testing.T) {
 	forEachLogMode(t, func(t *testing.T, n *node, f []string, remote bool) {
 		with := func(args ...string) []string { return append(args, f...) }
@@ -380,6 +381,8 @@ func TestLogsSearchAndReport(t *testing.T) {
 			!strings.Contains(out, "safe to enforce: true") {
 			t.Errorf("report table over 7 days:\n%s", out)
 		}
+
+		cliWritesAreLogged(t, n, f, remote)
 	})
 }
 
@@ -447,13 +450,14 @@ func TestLogsSearchPaging(t *testing.T) {
 
 		// The search stops at Auth0's 1,000 results.
 		for i := range 1001 {
-			n.srv.Events.Record(t.Context(), store.LogEvent{Type: "cls", ClientID: webAppID, UserName: fmt.Sprintf("bulk%04d@example.com", i)})
+			n.srv.Events.Record(t.Context(), store.LogEvent{Type: "sv", UserName: fmt.Sprintf("bulk%04d@example.com", i)})
 		}
 		n.flush()
 		n.pages()
-		events := cliJSON[[]map[string]any](t, with("logs", "search", "user_name:bulk*", "--limit", "1000")...)
-		if len(events) != 1000 || events[0]["user_name"] != "bulk1000@example.com" {
-			t.Errorf("1,000 of 1,001: %d events, first %v", len(events), events[0]["user_name"])
+		out := cliOK(t, with("logs", "search", "type:sv", "--limit", "1000")...)
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1001 || !strings.Contains(lines[1], "bulk1000@example.com") ||
+			!strings.Contains(lines[1000], "bulk0001@example.com") {
+			t.Errorf("1,000 of 1,001: %d lines", len(lines))
 		}
 		if p := n.pages(); len(p) != 10 || p[9] != "100/9" {
 			t.Errorf("1,000 of 1,001: pages %v", p)
@@ -477,11 +481,12 @@ func wantNewestFirst(t *testing.T, name string, events []map[string]any, want in
 	}
 }
 
-// TestCLIWritesAreLogged: a CLI write is a sapi event that a later search
+// cliWritesAreLogged: a CLI write is a sapi event that a later search
 // finds; in local mode the CLI's in-process API records it and Close writes
-// it before the command returns. A refused write is a fapi event.
-func TestCLIWritesAreLogged(t *testing.T) {
-	forEachLogMode(t, func(t *testing.T, n *node, f []string, remote bool) {
+// it before the command returns. A refused write is a fapi event. (Part of
+// TestLogsSearchAndReport, to share its node.)
+func cliWritesAreLogged(t *testing.T, n *node, f []string, remote bool) {
+	t.Run("cli writes are logged", func(t *testing.T) {
 		with := func(args ...string) []string { return append(args, f...) }
 		cliOK(t, with("settings", "set", "friendly_name=Logged")...)
 		cli(t, with("client", "update", "nope", "--name", "x")...)
