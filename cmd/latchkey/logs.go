@@ -144,7 +144,11 @@ func logsMigrationReport(ctx context.Context, args []string, stdout, stderr io.W
 					}
 				}
 			}
-			rows = append(rows, []string{str(c, "client_id"), str(c, "client_name"), str(c, "app_type"), str(c, "unauthenticated_starts"),
+			name := str(c, "client_name")
+			if c["deleted"] == true {
+				name += " (deleted)"
+			}
+			rows = append(rows, []string{str(c, "client_id"), name, str(c, "app_type"), str(c, "unauthenticated_starts"),
 				str(c, "first_seen"), str(c, "last_seen"), str(c, "ips"), strings.Join(sdks, ","), str(c, "would_break")})
 		}
 		return printTable(stdout, []string{"CLIENT_ID", "NAME", "APP_TYPE", "UNAUTH_STARTS", "FIRST_SEEN", "LAST_SEEN", "IPS", "SDKS", "WOULD_BREAK"}, rows)

@@ -383,6 +383,16 @@ func TestLogsSearchAndReport(t *testing.T) {
 		}
 
 		cliWritesAreLogged(t, n, f, remote)
+
+		// Once the application is deleted it no longer counts against the verdict.
+		cliOK(t, with("client", "delete", webAppID)...)
+		rep = cliJSON[report](t, with("logs", "migration-report", "--days", "30")...)
+		if !rep.SafeToEnforce || !slices.ContainsFunc(rep.Clients, func(c reportClient) bool { return c.ClientID == webAppID && !c.WouldBreak }) {
+			t.Errorf("report after delete: %+v", rep)
+		}
+		if out := cliOK(t, with("logs", "migration-report", "--days", "30")...); !strings.Contains(out, "Web App (deleted)") {
+			t.Errorf("report table after delete:\n%s", out)
+		}
 	})
 }
 
