@@ -5,24 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/server"
 )
 
 // cli runs latchkey with args and returns stdout, stderr and the exit code.
@@ -68,47 +60,11 @@ func localFlags(t *testing.T) []string {
 	return flags
 }
 
-// remoteFlags start a real node on httptest (SQLite in a temp dir, --dev)
-// whose tenant file gives an M2M application a grant to the whole
-// Management API, and return --server and --token with an access token
-// obtained by the client_credentials grant.
+// remoteFlags start a real node (see startNode) and return --server and
+// --token with a Management API access token.
 func remoteFlags(t *testing.T) []string {
 	t.Helper()
-	dir := t.TempDir()
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, LogFormat: "text", LogLevel: "warn",
-		Addr: ts.Listener.Addr().String(), Bootstrap: filepath.Join(dir, "tenant.json")}
-	cfg.Issuer = "http://" + cfg.Addr + "/"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	scopes, _ := json.Marshal((&mgmtapi.API{}).Scopes())
-	tf := fmt.Sprintf(`{"clients": [{"client_id": "ops", "client_secret": "ops-secret-0123456789abcdef0123", "name": "Ops",
-  "app_type": "non_interactive", "grant_types": ["client_credentials"]}],
-  "client_grants": [{"client_id": "ops", "audience": "%sapi/v2/", "scope": %s}]}`, cfg.Issuer, scopes)
-	if err := os.WriteFile(cfg.Bootstrap, []byte(tf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	res, err := http.PostForm(ts.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ops"},
-		"client_secret": {"ops-secret-0123456789abcdef0123"}, "audience": {cfg.Issuer + "api/v2/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != 200 || tok.AccessToken == "" {
-		t.Fatalf("client_credentials: %d %v", res.StatusCode, err)
-	}
-	return []string{"--server", ts.URL, "--token", tok.AccessToken}
+	return startNode(t, config.Config{DataDir: filepath.Join(t.TempDir(), "data")}).remoteFlags()
 }
 
 // postgresFlags are the flags of local mode over a fresh PostgreSQL schema
@@ -439,98 +395,6 @@ func TestUsers(t *testing.T) {
 				t.Errorf("get after delete: exit %d %q", code, errOut)
 			}
 		})
-	}
-}
-
-// TestLogsPaging checks how logs search pages (per_page, page, sort, q) and
-// what both log commands print. The node cannot store log events yet (the
-// stores lack the log contract), so this runs against a small HTTP server
-// that answers GET /api/v2/logs and the migration report in their shapes.
-func TestLogsPaging(t *testing.T) {
-	var mu sync.Mutex
-	var requests []url.Values
-	total := 0
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v2/logs", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		mu.Lock()
-		requests = append(requests, q)
-		n := total
-		mu.Unlock()
-		page, _ := strconv.Atoi(q.Get("page"))
-		per, _ := strconv.Atoi(q.Get("per_page"))
-		events := []map[string]any{}
-		for i := page * per; i < min(n, (page+1)*per); i++ {
-			events = append(events, map[string]any{"log_id": fmt.Sprint(i), "date": "2026-11-23T10:00:00.000Z", "type": "cs",
-				"description": "Passwordless start", "client_id": "web-app", "client_name": "Web", "connection": "email", "ip": "203.0.113.9"})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(events)
-	})
-	mux.HandleFunc("GET /api/v2/latchkey/migration-report", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"days": %s, "since": "2026-10-24T00:00:00Z", "until": "2026-11-23T00:00:00Z", "enforced": false,
-  "safe_to_enforce": false, "verdict": "Enforcing now would break 1 application.",
-  "clients": [{"client_id": "web-app", "client_name": "Web", "app_type": "regular_web", "unauthenticated_starts": 12,
-    "first_seen": "2026-11-01T00:00:00Z", "last_seen": "2026-11-22T00:00:00Z", "ips": ["203.0.113.9"],
-    "sdks": [{"name": "auth0.js", "version": "9.24.1", "count": 12}], "would_break": true}]}`, r.URL.Query().Get("days"))
-	})
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-	remote := []string{"--server", ts.URL, "--token", "t"}
-
-	tests := []struct {
-		name      string
-		events    int
-		args      []string
-		wantCount int
-		wantPages []string // per_page/page of each request
-	}{
-		{"one small page", 500, []string{"--limit", "30"}, 30, []string{"30/0"}},
-		{"default limit", 500, nil, 50, []string{"50/0"}},
-		{"pages of 100 up to the limit", 500, []string{"--limit", "250"}, 250, []string{"100/0", "100/1", "100/2"}},
-		{"stops at a short page", 120, []string{"--limit", "1000"}, 120, []string{"100/0", "100/1"}},
-		{"stops at 1000", 5000, []string{"--limit", "1000"}, 1000, []string{"100/0", "100/1", "100/2", "100/3", "100/4", "100/5", "100/6", "100/7", "100/8", "100/9"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mu.Lock()
-			requests, total = nil, tt.events
-			mu.Unlock()
-			args := append(append([]string{"logs", "search", `type:cs AND connection:"email"`}, tt.args...), remote...)
-			events := cliJSON[[]map[string]any](t, args...)
-			if len(events) != tt.wantCount {
-				t.Errorf("got %d events, want %d", len(events), tt.wantCount)
-			}
-			var pages []string
-			for _, q := range requests {
-				pages = append(pages, q.Get("per_page")+"/"+q.Get("page"))
-				if q.Get("q") != `type:cs AND connection:"email"` || q.Get("sort") != "date:-1" {
-					t.Errorf("request %v", q)
-				}
-			}
-			if fmt.Sprint(pages) != fmt.Sprint(tt.wantPages) {
-				t.Errorf("pages %v, want %v", pages, tt.wantPages)
-			}
-		})
-	}
-	mu.Lock()
-	total = 3
-	mu.Unlock()
-	out := cliOK(t, append([]string{"logs", "search", "--limit", "5"}, remote...)...)
-	if !strings.Contains(out, "DESCRIPTION") || strings.Count(out, "Passwordless start") != 3 || !strings.Contains(out, "203.0.113.9") {
-		t.Errorf("logs table:\n%s", out)
-	}
-
-	rep := cliJSON[map[string]any](t, append([]string{"logs", "migration-report", "--days", "7"}, remote...)...)
-	if rep["days"] != float64(7) || rep["safe_to_enforce"] != false {
-		t.Errorf("migration-report --json: %v", rep)
-	}
-	out = cliOK(t, append([]string{"logs", "migration-report"}, remote...)...)
-	for _, want := range []string{"Enforcing now would break 1 application.", "(30 days)", "web-app", "auth0.js@9.24.1×12", "WOULD_BREAK"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("migration-report lacks %q:\n%s", want, out)
-		}
 	}
 }
 

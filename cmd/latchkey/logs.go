@@ -18,6 +18,7 @@ const (
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "logs", []verb{
 		{"search", "['QUERY'] [--limit N]", "search tenant log events, newest first (the Management API's query language)", logsSearch},
+		{"get", "LOG_ID", "show one log event", oneID("logs get", "GET", "logs", "", nil)},
 		{"migration-report", "[--days N]", "who would break if client authentication were enforced on /passwordless/start", logsMigrationReport},
 	}, args, stdout, stderr)
 }
@@ -41,43 +42,59 @@ func logsSearch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		query = pos[0]
 	}
 	return t.with(ctx, stderr, func(a *api) error {
-		events, err := searchLogs(ctx, a, query, *limit)
+		events, err := searchLogs(ctx, a, "logs", query, *limit)
 		if err != nil {
 			return err
 		}
-		if a.asJSON {
-			return printJSON(stdout, events)
-		}
-		rows := make([][]string, 0, len(events))
-		for _, e := range events {
-			client := str(e, "client_name")
-			if client == "" {
-				client = str(e, "client_id")
-			}
-			user := str(e, "user_name")
-			if user == "" {
-				user = str(e, "user_id")
-			}
-			rows = append(rows, []string{str(e, "date"), str(e, "type"), str(e, "description"), client, str(e, "connection"), user, str(e, "ip")})
-		}
-		return printTable(stdout, []string{"DATE", "TYPE", "DESCRIPTION", "CLIENT", "CONNECTION", "USER", "IP"}, rows)
+		return printLogs(stdout, a.asJSON, events)
 	})
 }
 
-// searchLogs pages through GET /logs until limit events or the end.
-func searchLogs(ctx context.Context, a *api, query string, limit int) ([]map[string]any, error) {
+// printLogs prints log events: JSON, or a table of their main fields.
+func printLogs(stdout io.Writer, asJSON bool, events []map[string]any) error {
+	if asJSON {
+		return printJSON(stdout, events)
+	}
+	rows := make([][]string, 0, len(events))
+	for _, e := range events {
+		client := str(e, "client_name")
+		if client == "" {
+			client = str(e, "client_id")
+		}
+		user := str(e, "user_name")
+		if user == "" {
+			user = str(e, "user_id")
+		}
+		rows = append(rows, []string{str(e, "date"), str(e, "type"), str(e, "description"), client, str(e, "connection"), user, str(e, "ip"), str(e, "log_id")})
+	}
+	return printTable(stdout, []string{"DATE", "TYPE", "DESCRIPTION", "CLIENT", "CONNECTION", "USER", "IP", "LOG_ID"}, rows)
+}
+
+// searchLogs pages through GET path (logs, or users/{id}/logs) until limit
+// events or the end. Pages are offsets from the newest event, so events
+// written while it pages shift the later pages: an event seen on an
+// earlier page is skipped when it shows up again.
+func searchLogs(ctx context.Context, a *api, path, query string, limit int) ([]map[string]any, error) {
 	perPage := min(limit, logsPerPage)
 	events := []map[string]any{}
+	seen := map[string]bool{}
 	for page := 0; len(events) < limit && (page+1)*perPage <= logsMaxTotal; page++ {
 		q := url.Values{"per_page": {fmt.Sprint(perPage)}, "page": {fmt.Sprint(page)}, "sort": {"date:-1"}}
 		if query != "" {
 			q.Set("q", query)
 		}
 		var batch []map[string]any
-		if _, err := a.call(ctx, "GET", "logs", q, nil, &batch); err != nil {
+		if _, err := a.call(ctx, "GET", path, q, nil, &batch); err != nil {
 			return nil, err
 		}
-		events = append(events, batch[:min(len(batch), limit-len(events))]...)
+		for _, e := range batch {
+			id := str(e, "log_id")
+			if len(events) == limit || (id != "" && seen[id]) {
+				continue
+			}
+			seen[id] = true
+			events = append(events, e)
+		}
 		if len(batch) < perPage {
 			break
 		}
@@ -127,7 +144,11 @@ func logsMigrationReport(ctx context.Context, args []string, stdout, stderr io.W
 					}
 				}
 			}
-			rows = append(rows, []string{str(c, "client_id"), str(c, "client_name"), str(c, "app_type"), str(c, "unauthenticated_starts"),
+			name := str(c, "client_name")
+			if c["deleted"] == true {
+				name += " (deleted)"
+			}
+			rows = append(rows, []string{str(c, "client_id"), name, str(c, "app_type"), str(c, "unauthenticated_starts"),
 				str(c, "first_seen"), str(c, "last_seen"), str(c, "ips"), strings.Join(sdks, ","), str(c, "would_break")})
 		}
 		return printTable(stdout, []string{"CLIENT_ID", "NAME", "APP_TYPE", "UNAUTH_STARTS", "FIRST_SEEN", "LAST_SEEN", "IPS", "SDKS", "WOULD_BREAK"}, rows)

@@ -25,6 +25,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"unblock", "USER_ID", "unblock a user", usersBlock(false)},
 		{"create", "--connection C --email E|--phone-number P", "create a user", usersCreate},
 		{"delete", "USER_ID", "delete a user", oneID("users delete", "DELETE", "users", "", nil)},
+		{"logs", "USER_ID [--limit N]", "a user's log events, newest first", usersLogs},
 	}, args, stdout, stderr)
 }
 
@@ -130,5 +131,28 @@ func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		return a.output(stdout, raw)
+	})
+}
+
+func usersLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var t target
+	fs, err := t.newFlagSet("users logs", stderr)
+	if err != nil {
+		return err
+	}
+	limit := fs.Int("limit", 50, fmt.Sprintf("how many events at most (1–%d)", logsMaxTotal))
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > logsMaxTotal {
+		return usageError{fmt.Errorf("--limit must be 1–%d", logsMaxTotal)}
+	}
+	return t.with(ctx, stderr, func(a *api) error {
+		events, err := searchLogs(ctx, a, "users/"+url.PathEscape(pos[0])+"/logs", "", *limit)
+		if err != nil {
+			return err
+		}
+		return printLogs(stdout, a.asJSON, events)
 	})
 }
