@@ -224,6 +224,7 @@ func (a *api) do(ctx context.Context, method, path string, query url.Values, bod
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "latchkey-cli")
 	res, err := a.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, u.Path, err)

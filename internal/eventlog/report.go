@@ -78,7 +78,8 @@ func BuildMigrationReport(ctx context.Context, src ReportSource, days int, now t
 		days = DefaultReportDays
 	}
 	days = min(days, MaxReportDays)
-	rep := MigrationReport{Days: days, Until: now.UTC(), Since: now.UTC().Add(-time.Duration(days) * 24 * time.Hour)}
+	now = now.UTC().Truncate(time.Millisecond)
+	rep := MigrationReport{Days: days, Until: now, Since: now.Add(-time.Duration(days) * 24 * time.Hour)}
 	settings, err := src.GetSettings(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("read settings: %w", err)
@@ -89,9 +90,11 @@ func BuildMigrationReport(ctx context.Context, src ReportSource, days int, now t
 		return rep, fmt.Errorf("list clients: %w", err)
 	}
 	lines := map[string]*ReportClient{}
+	confidential := map[string]bool{}
 	sdks := map[string]map[ReportSDK]int{}
 	for _, c := range clients {
 		if tenant.IsConfidential(c) {
+			confidential[c.ClientID] = true
 			lines[c.ClientID] = &ReportClient{ClientID: c.ClientID, ClientName: c.Name, AppType: c.AppType, IPs: []string{}}
 		}
 	}
@@ -99,12 +102,15 @@ func BuildMigrationReport(ctx context.Context, src ReportSource, days int, now t
 		l := lines[e.ClientID]
 		if l == nil {
 			// The application was deleted (or is no longer confidential).
-			l = &ReportClient{ClientID: e.ClientID, ClientName: e.ClientName, Deleted: !slices.ContainsFunc(clients,
-				func(c store.Client) bool { return c.ClientID == e.ClientID }), IPs: []string{}}
+			l = &ReportClient{ClientID: e.ClientID, ClientName: e.ClientName, Deleted: true, IPs: []string{}}
+			if i := slices.IndexFunc(clients, func(c store.Client) bool { return c.ClientID == e.ClientID }); i >= 0 {
+				// Still there but public now: it is not asked for proof.
+				l.Deleted, l.ClientName, l.AppType = false, clients[i].Name, clients[i].AppType
+			}
 			lines[e.ClientID] = l
 		}
 		l.UnauthenticatedStarts++
-		at := e.Date.UTC()
+		at := e.Date.UTC().Truncate(time.Millisecond)
 		if l.FirstSeen == nil || at.Before(*l.FirstSeen) {
 			l.FirstSeen = &at
 		}
@@ -142,7 +148,7 @@ func BuildMigrationReport(ctx context.Context, src ReportSource, days int, now t
 			return cmp.Or(b.Count-a.Count, strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
 		})
 		slices.Sort(l.IPs)
-		l.WouldBreak = !l.Deleted && l.AppType != "" && l.UnauthenticatedStarts > 0
+		l.WouldBreak = !l.Deleted && confidential[id] && l.UnauthenticatedStarts > 0
 		if l.WouldBreak {
 			breaking = append(breaking, fmt.Sprintf("%s (%s)", l.ClientName, l.ClientID))
 		}
