@@ -98,7 +98,8 @@ func BuildMigrationReport(ctx context.Context, src ReportSource, days int, now t
 			lines[c.ClientID] = &ReportClient{ClientID: c.ClientID, ClientName: c.Name, AppType: c.AppType, IPs: []string{}}
 		}
 	}
-	err = src.ScanLogs(ctx, depnoteQuery, rep.Since, rep.Until, func(e store.LogEvent) error {
+	// Until is inclusive: an event dated this very millisecond counts.
+	err = src.ScanLogs(ctx, depnoteQuery, rep.Since, rep.Until.Add(time.Millisecond), func(e store.LogEvent) error {
 		l := lines[e.ClientID]
 		if l == nil {
 			// The application was deleted (or is no longer confidential).

@@ -109,30 +109,33 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	old, err := a.client(r)
-	if err != nil {
-		return err
-	}
-	var probe struct {
-		ClientID *string `json:"client_id"`
-	}
-	if json.Unmarshal(raw, &probe) == nil && probe.ClientID != nil && *probe.ClientID != old.ClientID {
-		return badRequest("client_id cannot be changed")
-	}
-	if raw, err = checkAuthMethods(old, raw); err != nil {
-		return err
-	}
-	var spec tenant.ClientSpec
-	if err := mergePatch(tenant.SpecOf(old), raw, &spec); err != nil {
-		return err
-	}
-	c, generated, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)
-	if err != nil {
-		return badRequest("%s", err.Error())
-	}
-	c.Credentials = old.Credentials
-	c.CreatedAt, c.UpdatedAt = old.CreatedAt, a.Now()
-	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+	var generated string
+	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
+		old := *c
+		var probe struct {
+			ClientID *string `json:"client_id"`
+		}
+		if json.Unmarshal(raw, &probe) == nil && probe.ClientID != nil && *probe.ClientID != old.ClientID {
+			return badRequest("client_id cannot be changed")
+		}
+		patch, err := checkAuthMethods(old, raw)
+		if err != nil {
+			return err
+		}
+		var spec tenant.ClientSpec
+		if err := mergePatch(tenant.SpecOf(old), patch, &spec); err != nil {
+			return err
+		}
+		next, gen, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)
+		if err != nil {
+			return badRequest("%s", err.Error())
+		}
+		next.Credentials = old.Credentials
+		next.CreatedAt, next.UpdatedAt = old.CreatedAt, a.Now()
+		*c, generated = next, gen
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errNoClient
 	} else if err != nil {
 		return fmt.Errorf("update client: %w", err)
@@ -193,14 +196,13 @@ func (a *API) forgetClient(ctx context.Context, clientID string) error {
 }
 
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.client(r)
-	if err != nil {
-		return err
-	}
 	sec := tenant.NewClientSecret()
-	c.SecretHash = tenant.HashClientSecret(a.Seal, c.ClientID, sec)
-	c.UpdatedAt = a.Now()
-	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
+		c.SecretHash = tenant.HashClientSecret(a.Seal, c.ClientID, sec)
+		c.UpdatedAt = a.Now()
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errNoClient
 	} else if err != nil {
 		return fmt.Errorf("update client: %w", err)

@@ -121,24 +121,23 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(raw, &req); err != nil {
 		return err
 	}
-	c, err := a.client(r)
-	if err != nil {
-		return err
-	}
 	now := a.Now()
 	cred, err := buildCredential(req, now)
 	if err != nil {
 		return err
 	}
-	if len(c.Credentials) >= MaxCredentialsPerClient {
-		return badRequest("a client can have at most %d credentials", MaxCredentialsPerClient)
-	}
-	if slices.ContainsFunc(c.Credentials, func(x store.ClientCredential) bool { return x.KID == cred.KID }) {
-		return httpx.Errorf(http.StatusConflict, "credential_conflict", "A credential with kid %q already exists for this client", cred.KID)
-	}
-	c.Credentials = append(slices.Clone(c.Credentials), cred)
-	c.UpdatedAt = now
-	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+	_, err = a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
+		if len(c.Credentials) >= MaxCredentialsPerClient {
+			return badRequest("a client can have at most %d credentials", MaxCredentialsPerClient)
+		}
+		if slices.ContainsFunc(c.Credentials, func(x store.ClientCredential) bool { return x.KID == cred.KID }) {
+			return httpx.Errorf(http.StatusConflict, "credential_conflict", "A credential with kid %q already exists for this client", cred.KID)
+		}
+		c.Credentials = append(slices.Clone(c.Credentials), cred)
+		c.UpdatedAt = now
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errNoClient
 	} else if err != nil {
 		return fmt.Errorf("update client: %w", err)
@@ -175,17 +174,16 @@ func (a *API) getCredential(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.client(r)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(c.Credentials, func(x store.ClientCredential) bool { return x.ID == r.PathValue("cred") })
-	if i < 0 {
-		return errNoCredential
-	}
-	c.Credentials = slices.Delete(slices.Clone(c.Credentials), i, i+1)
-	c.UpdatedAt = a.Now()
-	if err := a.Store.UpdateClient(r.Context(), c); errors.Is(err, store.ErrNotFound) {
+	_, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
+		i := slices.IndexFunc(c.Credentials, func(x store.ClientCredential) bool { return x.ID == r.PathValue("cred") })
+		if i < 0 {
+			return errNoCredential
+		}
+		c.Credentials = slices.Delete(slices.Clone(c.Credentials), i, i+1)
+		c.UpdatedAt = a.Now()
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return errNoClient
 	} else if err != nil {
 		return fmt.Errorf("update client: %w", err)

@@ -31,6 +31,7 @@ type Store interface {
 	GetClient(ctx context.Context, clientID string) (store.Client, error)
 	ListClients(ctx context.Context) ([]store.Client, error)
 	UpdateClient(ctx context.Context, c store.Client) error
+	ModifyClient(ctx context.Context, clientID string, f func(*store.Client) error) (store.Client, error)
 	DeleteClient(ctx context.Context, clientID string) error
 
 	CreateConnection(ctx context.Context, c store.Connection) error

@@ -52,6 +52,13 @@ type Store interface {
 	GetClient(ctx context.Context, clientID string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
 	UpdateClient(ctx context.Context, c Client) error
+	// ModifyClient reads the client, lets f change it and stores the result,
+	// all in one transaction, so that concurrent modifications (a credential
+	// added while another is deleted, a secret rotated during a PATCH) do not
+	// undo each other. An error from f is returned as is and nothing
+	// changes. f may run more than once (a transaction retried after a
+	// serialisation failure) and must not have other effects.
+	ModifyClient(ctx context.Context, clientID string, f func(*Client) error) (Client, error)
 	DeleteClient(ctx context.Context, clientID string) error
 
 	// Connections; names are unique.

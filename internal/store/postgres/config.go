@@ -270,6 +270,32 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	return clientsTable().update(ctx, s.pool, c)
 }
 
+// ModifyClient changes the client with clientID in one transaction that
+// holds the row lock from the read to the write.
+func (s *Store) ModifyClient(ctx context.Context, clientID string, f func(*store.Client) error) (store.Client, error) {
+	var out store.Client
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var data []byte
+		if err := tx.QueryRow(ctx, `SELECT data FROM clients WHERE client_id = $1 FOR UPDATE`, clientID).Scan(&data); err != nil {
+			return fmt.Errorf("postgres: modify client: %w", mapErr(err))
+		}
+		var c store.Client
+		if err := json.Unmarshal(data, &c); err != nil {
+			return fmt.Errorf("postgres: modify client: %w", err)
+		}
+		if err := f(&c); err != nil {
+			return err
+		}
+		c.ClientID = clientID
+		if err := clientsTable().update(ctx, tx, c); err != nil {
+			return err
+		}
+		out = clientsTable().norm(c)
+		return nil
+	})
+	return out, err
+}
+
 // DeleteClient deletes the client with clientID.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	return clientsTable().delete(ctx, s.pool, clientID)

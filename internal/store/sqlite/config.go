@@ -146,6 +146,38 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	return wrap("update client", affected(s.w.exec(ctx, qUpdateClient, data, c.ClientID)))
 }
 
+// ModifyClient changes the client with clientID in one writer transaction.
+func (s *Store) ModifyClient(ctx context.Context, clientID string, f func(*store.Client) error) (store.Client, error) {
+	t, err := s.begin(ctx)
+	if err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	defer t.rollback()
+	var data string
+	if err := t.queryRow(ctx, func(sc scanner) error { return sc.Scan(&data) }, qGetClient, clientID); err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	var c store.Client
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	if err := f(&c); err != nil {
+		return store.Client{}, err
+	}
+	c.ClientID = clientID
+	out, err := marshal(normClient(c))
+	if err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	if _, err := t.exec(ctx, qUpdateClient, out, clientID); err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	if err := t.commit(); err != nil {
+		return store.Client{}, wrap("modify client", err)
+	}
+	return normClient(c), nil
+}
+
 // DeleteClient deletes the client with clientID.
 func (s *Store) DeleteClient(ctx context.Context, clientID string) error {
 	return wrap("delete client", affected(s.w.exec(ctx, qDeleteClient, clientID)))

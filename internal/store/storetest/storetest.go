@@ -35,7 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		cases []testCase
 	}{
 		{"Settings", []testCase{{"RoundTrip", testSettings}}},
-		{"Clients", []testCase{{"CRUD", testClients}}},
+		{"Clients", []testCase{{"CRUD", testClients}, {"ModifyClient", testModifyClient}, {"ModifyClientConcurrent", testModifyClientConcurrent}}},
 		{"Connections", []testCase{{"CRUD", testConnections}, {"ByName", testConnectionByName}}},
 		{"ResourceServers", []testCase{{"CRUD", testResourceServers}, {"ByIdentifier", testResourceServerByIdentifier}}},
 		{"ClientGrants", []testCase{{"CRUD", testClientGrants}}},
