@@ -32,6 +32,42 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Bounds on the work one log read may do. Searches run on the same store
+// as logins; a search that no index narrows must not take the readers away.
+const (
+	// SearchTimeout bounds one search, page or lookup.
+	SearchTimeout = 5 * time.Second
+	// ReportTimeout bounds the migration report's scan.
+	ReportTimeout = 30 * time.Second
+	// MaxConcurrentSearches is how many log reads run at once on a node;
+	// more wait for a slot (until their own deadline).
+	MaxConcurrentSearches = 2
+)
+
+// logRead runs f with a deadline once a search slot is free. A read that
+// runs out of time is a 400 that says how to narrow it.
+func (a *API) logRead(ctx context.Context, timeout time.Duration, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	select {
+	case a.searchSlots <- struct{}{}:
+		defer func() { <-a.searchSlots }()
+	case <-ctx.Done():
+		return errSearchBusy
+	}
+	err := f(ctx)
+	if err != nil && ctx.Err() != nil {
+		return errSearchTimeout
+	}
+	return err
+}
+
+var (
+	errSearchTimeout = httpx.Errorf(http.StatusBadRequest, "query_timeout",
+		"The log search took too long. Narrow it with exact fields (type:, client_id:, user_id:, connection:), a date range, or fewer *wildcards*")
+	errSearchBusy = httpx.Errorf(http.StatusTooManyRequests, "too_many_requests", "Too many log searches at once; try again shortly")
+)
+
 // CheckpointDelay is how old an event must be before checkpoint paging
 // returns it (see logsCheckpoint).
 const CheckpointDelay = 5 * time.Second
@@ -208,8 +244,16 @@ func (a *API) searchLogs(w http.ResponseWriter, r *http.Request, n query.Node) e
 		return err
 	}
 	a.flushLogs(r.Context())
-	res, err := a.Logs.SearchLogs(r.Context(), store.LogSearch{Query: n, Sort: field, Ascending: asc,
-		Offset: p.Page * p.PerPage, Limit: p.PerPage, WithTotal: p.Totals})
+	var res store.LogPage
+	err = a.logRead(r.Context(), SearchTimeout, func(ctx context.Context) (err error) {
+		res, err = a.Logs.SearchLogs(ctx, store.LogSearch{Query: n, Sort: field, Ascending: asc,
+			Offset: p.Page * p.PerPage, Limit: p.PerPage, WithTotal: p.Totals})
+		return err
+	})
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("search logs: %w", err)
 	}
@@ -244,7 +288,15 @@ func (a *API) logsCheckpoint(w http.ResponseWriter, r *http.Request) error {
 		return queryError("'from' must be a log_id of this tenant (%d digits)", eventlog.IDLength)
 	}
 	a.flushLogs(r.Context())
-	evs, err := a.Logs.LogsAfter(r.Context(), from, take)
+	var evs []store.LogEvent
+	err := a.logRead(r.Context(), SearchTimeout, func(ctx context.Context) (err error) {
+		evs, err = a.Logs.LogsAfter(ctx, from, take)
+		return err
+	})
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("read logs: %w", err)
 	}
@@ -313,7 +365,11 @@ func (a *API) migrationReport(w http.ResponseWriter, r *http.Request) error {
 		days = n
 	}
 	a.flushLogs(r.Context())
-	rep, err := eventlog.BuildMigrationReport(r.Context(), reportSource{a}, days, a.Now())
+	var rep eventlog.MigrationReport
+	err := a.logRead(r.Context(), ReportTimeout, func(ctx context.Context) (err error) {
+		rep, err = eventlog.BuildMigrationReport(ctx, reportSource{a}, days, a.Now())
+		return err
+	})
 	if err != nil {
 		return err
 	}

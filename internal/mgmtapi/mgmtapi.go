@@ -90,10 +90,15 @@ type API struct {
 	Flush  Flusher // nil: nothing to flush
 	Issuer string  // with its trailing slash
 	Now    func() time.Time
+
+	searchSlots chan struct{} // log reads running now (MaxConcurrentSearches)
 }
 
 // Handler returns the handler for everything under /api/v2/.
 func (a *API) Handler() http.Handler {
+	if a.searchSlots == nil {
+		a.searchSlots = make(chan struct{}, MaxConcurrentSearches)
+	}
 	h, _ := a.routes()
 	return h
 }
