@@ -249,8 +249,22 @@ func (q *Query) term(t query.Term) error {
 		}
 		return nil
 	}
+	if t.Kind == query.Prefix && q.d == SQLite && fewValues[col] {
+		// A prefix of a field with few distinct values matches a large
+		// share of the events: walking the field's index and sorting them
+		// all costs far more than walking the log in date order and
+		// stopping at the page's end, so keep SQLite off the index.
+		col = "+" + col
+	}
 	q.pattern(col, t)
 	return nil
+}
+
+// fewValues are the columns with few distinct values (event codes,
+// connections, applications).
+var fewValues = map[string]bool{
+	"type": true, "connection": true, "connection_id": true, "client_id": true,
+	"client_name": true, "strategy": true, "strategy_type": true,
 }
 
 // pattern compiles the comparison of the text expression expr with t.
@@ -455,7 +469,8 @@ func (q *Query) dateRange(r query.Range) error {
 		if !r.LoInclusive {
 			start = end
 		}
-		q.Raw(" AND date >= ").Arg(CeilMS(start))
+		q.Raw(" AND ")
+		q.DateFrom(start)
 	}
 	if r.Hi != "" {
 		start, end, err := query.ParseDate(r.Hi)
@@ -465,10 +480,40 @@ func (q *Query) dateRange(r query.Range) error {
 		if r.HiInclusive {
 			start = end
 		}
-		q.Raw(" AND date < ").Arg(CeilMS(start))
+		q.Raw(" AND ")
+		q.DateBefore(start)
 	}
 	q.Raw(")")
 	return nil
+}
+
+// DateFrom appends the condition "the event is dated at or after t".
+//
+// On SQLite it is also written as a bound on id, which orders as date does:
+// id >= the first ID dated at or after t, found on the (date, id) index.
+// The planner then walks the id index in the page's order within the
+// range instead of sorting every event of the period.
+func (q *Query) DateFrom(t time.Time) {
+	if q.d == SQLite {
+		// A BLOB sorts after every TEXT: no event dated that late, no match.
+		q.Raw("(+date >= ").Arg(CeilMS(t)).
+			Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(CeilMS(t)).
+			Raw(" ORDER BY date, id LIMIT 1), x''))")
+		return
+	}
+	q.Raw("date >= ").Arg(CeilMS(t))
+}
+
+// DateBefore appends the condition "the event is dated before t" (on
+// SQLite, also as a bound on id; see DateFrom).
+func (q *Query) DateBefore(t time.Time) {
+	if q.d == SQLite {
+		q.Raw("(+date < ").Arg(CeilMS(t)).
+			Raw(" AND id < coalesce((SELECT id FROM logs WHERE date >= ").Arg(CeilMS(t)).
+			Raw(" ORDER BY date, id LIMIT 1), x''))")
+		return
+	}
+	q.Raw("date < ").Arg(CeilMS(t))
 }
 
 // CeilMS is t in Unix milliseconds, rounded up: a stored date d (in ms) is

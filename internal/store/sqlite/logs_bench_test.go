@@ -56,7 +56,7 @@ func benchEvent(i int, start time.Time) store.LogEvent {
 func benchLogStore(b *testing.B, n int) *Store {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v2-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v3-%d.db", n))
 	if _, err := os.Stat(path); err == nil {
 		return openTest(b, path)
 	}
@@ -106,7 +106,9 @@ func BenchmarkSearchLogs1M(b *testing.B) {
 		`description:*passwordless*`,
 		`type:s*`,
 		`user_name:user4242@example.com`,
+		`user_name:user4242*`,
 		`date:[2025-01-05 TO 2025-01-06}`,
+		`date:[2025-01-01 TO 2025-01-02}`,
 		`NOT type:s`,
 	} {
 		n, err := query.Parse(q)
