@@ -156,16 +156,22 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		}
 		page.Events = events
 	}
-	if ls.WithTotal {
-		q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
-		if err := q.Where(ls.Query); err != nil {
-			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
-		}
-		q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
-		err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
-		if err != nil {
-			return store.LogPage{}, wrap("count logs", err)
-		}
+	switch n := len(page.Events); {
+	case !ls.WithTotal:
+		return page, nil
+	case n > 0 && n < ls.Limit, n == 0 && ls.Offset == 0 && ls.Limit > 0:
+		// A short page is the last one: it tells the total, no count needed.
+		page.Total = min(ls.Offset+n, store.MaxLogTotal)
+		return page, nil
+	}
+	q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
+	if err := q.Where(ls.Query); err != nil {
+		return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
+	}
+	q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
+	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
+	if err != nil {
+		return store.LogPage{}, wrap("count logs", err)
 	}
 	return page, nil
 }
