@@ -489,31 +489,36 @@ func (q *Query) dateRange(r query.Range) error {
 
 // DateFrom appends the condition "the event is dated at or after t".
 //
-// On SQLite it is also written as a bound on id, which orders as date does:
-// id >= the first ID dated at or after t, found on the (date, id) index.
-// The planner then walks the id index in the page's order within the
-// range instead of sorting every event of the period.
+// It is also written as a bound on id, which orders as date does: id at or
+// after the first ID dated at or after t, found on the (date, id) index.
+// The planner then walks the id index in the page's order within the range
+// instead of sorting every event of the period. The date comparison stays
+// as a guard, which also rejects everything when no event is that late.
 func (q *Query) DateFrom(t time.Time) {
+	ms := CeilMS(t)
 	if q.d == SQLite {
 		// A BLOB sorts after every TEXT: no event dated that late, no match.
-		q.Raw("(+date >= ").Arg(CeilMS(t)).
-			Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(CeilMS(t)).
+		q.Raw("(+date >= ").Arg(ms).
+			Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(ms).
 			Raw(" ORDER BY date, id LIMIT 1), x''))")
 		return
 	}
-	q.Raw("date >= ").Arg(CeilMS(t))
+	q.Raw("(date >= ").Arg(ms).
+		Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(ms).
+		Raw(" ORDER BY date, id LIMIT 1), (SELECT max(id) FROM logs)))")
 }
 
-// DateBefore appends the condition "the event is dated before t" (on
-// SQLite, also as a bound on id; see DateFrom).
+// DateBefore appends the condition "the event is dated before t", also as a
+// bound on id (see DateFrom): at or before the last ID dated before t.
 func (q *Query) DateBefore(t time.Time) {
+	ms := CeilMS(t)
+	date := "date"
 	if q.d == SQLite {
-		q.Raw("(+date < ").Arg(CeilMS(t)).
-			Raw(" AND id < coalesce((SELECT id FROM logs WHERE date >= ").Arg(CeilMS(t)).
-			Raw(" ORDER BY date, id LIMIT 1), x''))")
-		return
+		date = "+date"
 	}
-	q.Raw("date < ").Arg(CeilMS(t))
+	q.Raw("(" + date + " < ").Arg(ms).
+		Raw(" AND id <= coalesce((SELECT id FROM logs WHERE date < ").Arg(ms).
+		Raw(" ORDER BY date DESC, id DESC LIMIT 1), ''))")
 }
 
 // CeilMS is t in Unix milliseconds, rounded up: a stored date d (in ms) is

@@ -177,10 +177,12 @@ func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.T
 	for {
 		q := logsql.New(logsql.Postgres).Raw(`SELECT ` + logCols + ` FROM logs WHERE id > `).Arg(after)
 		if !since.IsZero() {
-			q.Raw(" AND date >= ").Arg(logsql.CeilMS(since))
+			q.Raw(" AND ")
+			q.DateFrom(since)
 		}
 		if !until.IsZero() {
-			q.Raw(" AND date < ").Arg(logsql.CeilMS(until))
+			q.Raw(" AND ")
+			q.DateBefore(until)
 		}
 		q.Raw(" AND ")
 		if err := q.Where(qn); err != nil {

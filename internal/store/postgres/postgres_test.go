@@ -33,7 +33,7 @@ func baseURL(t *testing.T) string {
 }
 
 // withParams adds params to a connection string in URL or key=value form.
-func withParams(t *testing.T, conn string, params map[string]string) string {
+func withParams(t testing.TB, conn string, params map[string]string) string {
 	t.Helper()
 	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
 		u, err := url.Parse(conn)
