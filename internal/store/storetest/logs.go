@@ -238,6 +238,13 @@ func testLogsQueries(t *testing.T, s store.Store) {
 		{`date:2025-06-02T12:00:00Z`, []int{2}},
 		{`date:2025-06-02T14:00:00+02:00`, []int{2}},
 		{`date:2025-06-02T12:00:01`, nil},
+		{`date:[2026 TO *]`, nil},
+		{`date:{2025-06-09T12:00:00 TO *]`, nil},
+		{`date:[* TO 2020}`, nil},
+		{`date:[* TO 2030]`, all},
+		{`date:[2020 TO 2030]`, all},
+		{`NOT date:[2025-06-02 TO 2025-06-08]`, []int{1, 9}},
+		{`date:[2025-06-05 TO 2025-06-03]`, nil},
 		// Other ranges compare as strings.
 		{`log_id:[` + logID(3) + ` TO ` + logID(5) + `]`, []int{3, 4, 5}},
 		{`log_id:{` + logID(3) + ` TO *}`, []int{4, 5, 6, 7, 8, 9}},
@@ -412,6 +419,9 @@ func testLogsScan(t *testing.T, s store.Store) {
 		{"window", nil, logDay(3), logDay(6), []int{3, 4, 5}},
 		{"query", dep, time.Time{}, time.Time{}, []int{2, 3, 4, 5}},
 		{"query and since", dep, logDay(4).Add(-time.Millisecond), logDay(19), []int{4, 5}},
+		{"after everything", nil, logDay(28), time.Time{}, []int{}},
+		{"before everything", nil, time.Time{}, logDay(1), []int{}},
+		{"empty window", nil, logDay(5), logDay(5), []int{}},
 	} {
 		var got []store.LogEvent
 		err := s.ScanLogs(ctx, tt.q, tt.since, tt.until, func(e store.LogEvent) error {
