@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -109,4 +110,32 @@ func BenchmarkSearchLogs1M(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAppendLogs appends batches of 256 events, as the recorder does.
+func BenchmarkAppendLogs(b *testing.B) {
+	testURL(b)
+	s := openStore(b)
+	ctx := context.Background()
+	const batch = 256
+	i := 0
+	events := make([]store.LogEvent, batch)
+	for b.Loop() {
+		for j := range events {
+			events[j] = store.LogEvent{
+				ID:   fmt.Sprintf("900%032d", i),
+				Date: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+				Type: "s", Description: "Successful login", ClientID: "client_1", ClientName: "App",
+				Connection: "email", UserID: fmt.Sprintf("email|%024x", i%50000),
+				UserName: fmt.Sprintf("user%d@example.com", i%50000), IP: "203.0.113.5",
+				UserAgent: "Chrome 120.0.0 / Mac OS X 10.15.7",
+				Details:   []byte(`{"body":{"connection":"email","send":"code"}}`),
+			}
+			i++
+		}
+		if err := s.AppendLogs(ctx, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "events/s")
 }
