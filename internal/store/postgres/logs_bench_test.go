@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
