@@ -8,6 +8,26 @@
 // objects details and auth0_client (NULL when absent). Text columns are NOT
 // NULL, the empty string standing for an absent field, and compare byte by
 // byte (SQLite's BINARY collation; COLLATE "C" on PostgreSQL).
+//
+// How terms compile: Exact and Phrase are equality; Prefix is a range
+// [v, v+0xFF) on SQLite (index-friendly, case sensitive) and LIKE 'v%' on
+// PostgreSQL; Contains is instr() on SQLite and LIKE '%v%' on PostgreSQL
+// (served there by a pg_trgm index on description when one exists);
+// Suffix and Wildcard are GLOB on SQLite (its LIKE ignores ASCII case) and
+// LIKE on PostgreSQL, with the metacharacters of values escaped. A bare
+// term is an OR over query.DefaultFields.
+//
+// Where this differs from Auth0's (Elasticsearch's) behaviour, by choice:
+//   - details.* and auth0_client.* paths: an exact true, false or number
+//     also matches a JSON boolean or number of that value; prefixes,
+//     wildcards and ranges compare string values only; arrays are not
+//     searched element by element.
+//   - Fields a stored event never has (organization_id, tenant_name,
+//     location_info.*, security_context.*, references.*, ...) never match,
+//     and _exists_ on them is false; log_id, date and isMobile always exist.
+//   - Ranges on fields other than date compare UTF-8 bytes.
+//   - Date bounds are also turned into bounds on id, relying on the
+//     contract that ID order is date order (see DateFrom).
 package logsql
 
 import (
