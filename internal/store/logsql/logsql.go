@@ -8,6 +8,26 @@
 // objects details and auth0_client (NULL when absent). Text columns are NOT
 // NULL, the empty string standing for an absent field, and compare byte by
 // byte (SQLite's BINARY collation; COLLATE "C" on PostgreSQL).
+//
+// How terms compile: Exact and Phrase are equality; Prefix is a range
+// [v, v+0xFF) on SQLite (index-friendly, case sensitive) and LIKE 'v%' on
+// PostgreSQL; Contains is instr() on SQLite and LIKE '%v%' on PostgreSQL
+// (served there by a pg_trgm index on description when one exists);
+// Suffix and Wildcard are GLOB on SQLite (its LIKE ignores ASCII case) and
+// LIKE on PostgreSQL, with the metacharacters of values escaped. A bare
+// term is an OR over query.DefaultFields.
+//
+// Where this differs from Auth0's (Elasticsearch's) behaviour, by choice:
+//   - details.* and auth0_client.* paths: an exact true, false or number
+//     also matches a JSON boolean or number of that value; prefixes,
+//     wildcards and ranges compare string values only; arrays are not
+//     searched element by element.
+//   - Fields a stored event never has (organization_id, tenant_name,
+//     location_info.*, security_context.*, references.*, ...) never match,
+//     and _exists_ on them is false; log_id, date and isMobile always exist.
+//   - Ranges on fields other than date compare UTF-8 bytes.
+//   - Date bounds are also turned into bounds on id, relying on the
+//     contract that ID order is date order (see DateFrom).
 package logsql
 
 import (
@@ -20,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/eventlog/query"
 )
@@ -81,6 +102,14 @@ type Query struct {
 	Args []any
 	// leaves counts the terms compiled, against maxLeaves.
 	leaves int
+
+	// Rare, when set (SQLite only), says whether a literal of at least 3
+	// characters is rare enough among descriptions for the trigram index
+	// (table logs_fts) to pay: its candidates are then fetched by rowid and
+	// checked exactly. For a common literal, walking the log in the page's
+	// order and stopping at the page's end is faster, so the index is left
+	// alone.
+	Rare func(literal string) (bool, error)
 }
 
 // New starts a statement in dialect d; Where, Arg and Raw append to it.
@@ -249,8 +278,79 @@ func (q *Query) term(t query.Term) error {
 		}
 		return nil
 	}
+	if lit := longestLiteral(t); q.d == SQLite && col == "description" && q.Rare != nil &&
+		utf8.RuneCountInString(lit) >= 3 && t.Kind != query.Exact && t.Kind != query.Phrase {
+		rare, err := q.Rare(lit)
+		if err != nil {
+			return fmt.Errorf("trigram probe: %w", err)
+		}
+		if rare {
+			q.Raw("(seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ").Arg(TrigramMatch(lit)).Raw(") AND ")
+			q.pattern(col, t)
+			q.Raw(")")
+			return nil
+		}
+	}
+	if t.Kind == query.Prefix && q.d == SQLite && fewValues[col] {
+		// A prefix of a field with few distinct values matches a large
+		// share of the events: walking the field's index and sorting them
+		// all costs far more than walking the log in date order and
+		// stopping at the page's end, so keep SQLite off the index.
+		col = "+" + col
+	}
 	q.pattern(col, t)
 	return nil
+}
+
+// longestLiteral is the longest literal piece of a pattern term.
+func longestLiteral(t query.Term) string {
+	if t.Kind != query.Wildcard {
+		return t.Value
+	}
+	best := ""
+	for _, p := range t.Parts {
+		if utf8.RuneCountInString(p) > utf8.RuneCountInString(best) {
+			best = p
+		}
+	}
+	return best
+}
+
+// maxTrigrams caps the trigrams a full-text query ANDs: more narrow the
+// candidates little and cost a posting list each.
+const maxTrigrams = 12
+
+// TrigramMatch is an FTS5 query for the rows whose text contains every
+// trigram of lit (at least 3 characters): a superset of those containing
+// lit, to be checked exactly. Each trigram is a quoted string, so no
+// character of lit is FTS5 syntax.
+func TrigramMatch(lit string) string {
+	r := []rune(lit)
+	if len(r) < 3 {
+		return ""
+	}
+	var grams []string
+	seen := map[string]bool{}
+	n := len(r) - 2
+	step := max(1, (n+maxTrigrams-1)/maxTrigrams)
+	for i := 0; i < n; i += step {
+		g := string(r[i : i+3])
+		if !seen[g] {
+			seen[g] = true
+			grams = append(grams, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
+		}
+	}
+	if last := `"` + strings.ReplaceAll(string(r[n-1:]), `"`, `""`) + `"`; n > 0 && !seen[string(r[n-1:])] {
+		grams = append(grams, last)
+	}
+	return strings.Join(grams, " AND ")
+}
+
+// fewValues are the columns with few distinct values (event codes,
+// connections, applications).
+var fewValues = map[string]bool{
+	"type": true, "connection": true, "connection_id": true, "client_id": true,
+	"client_name": true, "strategy": true, "strategy_type": true,
 }
 
 // pattern compiles the comparison of the text expression expr with t.
@@ -455,7 +555,8 @@ func (q *Query) dateRange(r query.Range) error {
 		if !r.LoInclusive {
 			start = end
 		}
-		q.Raw(" AND date >= ").Arg(CeilMS(start))
+		q.Raw(" AND ")
+		q.DateFrom(start)
 	}
 	if r.Hi != "" {
 		start, end, err := query.ParseDate(r.Hi)
@@ -465,10 +566,45 @@ func (q *Query) dateRange(r query.Range) error {
 		if r.HiInclusive {
 			start = end
 		}
-		q.Raw(" AND date < ").Arg(CeilMS(start))
+		q.Raw(" AND ")
+		q.DateBefore(start)
 	}
 	q.Raw(")")
 	return nil
+}
+
+// DateFrom appends the condition "the event is dated at or after t".
+//
+// It is also written as a bound on id, which orders as date does: id at or
+// after the first ID dated at or after t, found on the (date, id) index.
+// The planner then walks the id index in the page's order within the range
+// instead of sorting every event of the period. The date comparison stays
+// as a guard, which also rejects everything when no event is that late.
+func (q *Query) DateFrom(t time.Time) {
+	ms := CeilMS(t)
+	if q.d == SQLite {
+		// A BLOB sorts after every TEXT: no event dated that late, no match.
+		q.Raw("(+date >= ").Arg(ms).
+			Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(ms).
+			Raw(" ORDER BY date, id LIMIT 1), x''))")
+		return
+	}
+	q.Raw("(date >= ").Arg(ms).
+		Raw(" AND id >= coalesce((SELECT id FROM logs WHERE date >= ").Arg(ms).
+		Raw(" ORDER BY date, id LIMIT 1), (SELECT max(id) FROM logs)))")
+}
+
+// DateBefore appends the condition "the event is dated before t", also as a
+// bound on id (see DateFrom): at or before the last ID dated before t.
+func (q *Query) DateBefore(t time.Time) {
+	ms := CeilMS(t)
+	date := "date"
+	if q.d == SQLite {
+		date = "+date"
+	}
+	q.Raw("(" + date + " < ").Arg(ms).
+		Raw(" AND id <= coalesce((SELECT id FROM logs WHERE date < ").Arg(ms).
+		Raw(" ORDER BY date DESC, id DESC LIMIT 1), ''))")
 }
 
 // CeilMS is t in Unix milliseconds, rounded up: a stored date d (in ms) is

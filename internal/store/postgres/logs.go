@@ -138,15 +138,21 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		}
 		page.Events = events
 	}
-	if ls.WithTotal {
-		q := logsql.New(logsql.Postgres).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
-		if err := q.Where(ls.Query); err != nil {
-			return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
-		}
-		q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(") AS m")
-		if err := s.pool.QueryRow(ctx, q.SQL(), q.Args...).Scan(&page.Total); err != nil {
-			return store.LogPage{}, fmt.Errorf("postgres: count logs: %w", err)
-		}
+	switch n := len(page.Events); {
+	case !ls.WithTotal:
+		return page, nil
+	case n > 0 && n < ls.Limit, n == 0 && ls.Offset == 0 && ls.Limit > 0:
+		// A short page is the last one: it tells the total, no count needed.
+		page.Total = min(ls.Offset+n, store.MaxLogTotal)
+		return page, nil
+	}
+	q := logsql.New(logsql.Postgres).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
+	if err := q.Where(ls.Query); err != nil {
+		return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
+	}
+	q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(") AS m")
+	if err := s.pool.QueryRow(ctx, q.SQL(), q.Args...).Scan(&page.Total); err != nil {
+		return store.LogPage{}, fmt.Errorf("postgres: count logs: %w", err)
 	}
 	return page, nil
 }
@@ -171,10 +177,12 @@ func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.T
 	for {
 		q := logsql.New(logsql.Postgres).Raw(`SELECT ` + logCols + ` FROM logs WHERE id > `).Arg(after)
 		if !since.IsZero() {
-			q.Raw(" AND date >= ").Arg(logsql.CeilMS(since))
+			q.Raw(" AND ")
+			q.DateFrom(since)
 		}
 		if !until.IsZero() {
-			q.Raw(" AND date < ").Arg(logsql.CeilMS(until))
+			q.Raw(" AND ")
+			q.DateBefore(until)
 		}
 		q.Raw(" AND ")
 		if err := q.Where(qn); err != nil {

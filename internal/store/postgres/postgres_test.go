@@ -20,7 +20,7 @@ import (
 
 // baseURL is the test server's URL; the test is skipped without one, except
 // in CI where a skip would hide the backend.
-func baseURL(t *testing.T) string {
+func baseURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
 	if u == "" {
@@ -33,7 +33,7 @@ func baseURL(t *testing.T) string {
 }
 
 // withParams adds params to a connection string in URL or key=value form.
-func withParams(t *testing.T, conn string, params map[string]string) string {
+func withParams(t testing.TB, conn string, params map[string]string) string {
 	t.Helper()
 	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
 		u, err := url.Parse(conn)
@@ -54,7 +54,7 @@ func withParams(t *testing.T, conn string, params map[string]string) string {
 }
 
 // adminExec runs sql on a connection of its own to the test database.
-func adminExec(t *testing.T, sql string, args ...any) {
+func adminExec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, baseURL(t))
@@ -74,7 +74,7 @@ var schemaSlots = make(chan struct{}, 12)
 
 // newSchema creates a schema with a random name, dropped when the test ends,
 // and returns it.
-func newSchema(t *testing.T) string {
+func newSchema(t testing.TB) string {
 	t.Helper()
 	baseURL(t)
 	schemaSlots <- struct{}{}
@@ -91,7 +91,7 @@ func newSchema(t *testing.T) string {
 
 // schemaURL is the test database URL with search_path set to schema and a
 // small pool (see schemaSlots).
-func schemaURL(t *testing.T, schema string) string {
+func schemaURL(t testing.TB, schema string) string {
 	return withParams(t, baseURL(t), map[string]string{
 		"search_path":    schema,
 		"pool_max_conns": "4",
@@ -100,7 +100,7 @@ func schemaURL(t *testing.T, schema string) string {
 }
 
 // openStore opens a store on a fresh schema of its own.
-func openStore(t *testing.T) *Store {
+func openStore(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), schemaURL(t, newSchema(t)))
 	if err != nil {

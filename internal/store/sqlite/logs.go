@@ -19,9 +19,10 @@ const (
 	qAppendLog = `INSERT INTO logs (` + logCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
-	qGetLog    = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
-	qLogsAfter = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
-	qPurgeLogs = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
+	qGetLog        = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
+	qLogsAfter     = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
+	qProbeTrigrams = `SELECT count(*) FROM (SELECT 1 FROM logs_fts WHERE logs_fts MATCH ? LIMIT ?)`
+	qPurgeLogs     = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
 )
 
 // purgeBatch is how many events one PurgeLogs transaction deletes, so the
@@ -136,12 +137,14 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		return store.LogPage{}, fmt.Errorf("sqlite: search logs: negative offset or limit")
 	}
 	var page store.LogPage
+	rare := s.rareProbe(ctx)
 	if ls.Limit > 0 {
 		dir := " DESC"
 		if ls.Ascending {
 			dir = " ASC"
 		}
 		q := logsql.New(logsql.SQLite).Raw(`SELECT ` + logCols + ` FROM logs WHERE `)
+		q.Rare = rare
 		if err := q.Where(ls.Query); err != nil {
 			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
 		}
@@ -156,18 +159,48 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		}
 		page.Events = events
 	}
-	if ls.WithTotal {
-		q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
-		if err := q.Where(ls.Query); err != nil {
-			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
-		}
-		q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
-		err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
-		if err != nil {
-			return store.LogPage{}, wrap("count logs", err)
-		}
+	switch n := len(page.Events); {
+	case !ls.WithTotal:
+		return page, nil
+	case n > 0 && n < ls.Limit, n == 0 && ls.Offset == 0 && ls.Limit > 0:
+		// A short page is the last one: it tells the total, no count needed.
+		page.Total = min(ls.Offset+n, store.MaxLogTotal)
+		return page, nil
+	}
+	q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
+	q.Rare = rare
+	if err := q.Where(ls.Query); err != nil {
+		return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
+	}
+	q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
+	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
+	if err != nil {
+		return store.LogPage{}, wrap("count logs", err)
 	}
 	return page, nil
+}
+
+// rareLimit: a literal whose trigrams fewer descriptions than this contain
+// is searched through the trigram index.
+const rareLimit = 2000
+
+// rareProbe returns the logsql.Query.Rare of one search: it counts (up to
+// rareLimit) the trigram index's candidates for a literal, once per literal.
+func (s *Store) rareProbe(ctx context.Context) func(string) (bool, error) {
+	seen := map[string]bool{}
+	return func(lit string) (bool, error) {
+		if rare, ok := seen[lit]; ok {
+			return rare, nil
+		}
+		var n int
+		err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&n) }, qProbeTrigrams,
+			logsql.TrigramMatch(lit), s.rareLimit)
+		if err != nil {
+			return false, err
+		}
+		seen[lit] = n < s.rareLimit
+		return n < s.rareLimit, nil
+	}
 }
 
 // LogsAfter returns up to take events with an ID above from, by ID.
@@ -187,10 +220,12 @@ func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.T
 	for {
 		q := logsql.New(logsql.SQLite).Raw(`SELECT ` + logCols + ` FROM logs WHERE id > `).Arg(after)
 		if !since.IsZero() {
-			q.Raw(" AND date >= ").Arg(logsql.CeilMS(since))
+			q.Raw(" AND ")
+			q.DateFrom(since)
 		}
 		if !until.IsZero() {
-			q.Raw(" AND date < ").Arg(logsql.CeilMS(until))
+			q.Raw(" AND ")
+			q.DateBefore(until)
 		}
 		q.Raw(" AND ")
 		if err := q.Where(qn); err != nil {

@@ -238,6 +238,13 @@ func testLogsQueries(t *testing.T, s store.Store) {
 		{`date:2025-06-02T12:00:00Z`, []int{2}},
 		{`date:2025-06-02T14:00:00+02:00`, []int{2}},
 		{`date:2025-06-02T12:00:01`, nil},
+		{`date:[2026 TO *]`, nil},
+		{`date:{2025-06-09T12:00:00 TO *]`, nil},
+		{`date:[* TO 2020}`, nil},
+		{`date:[* TO 2030]`, all},
+		{`date:[2020 TO 2030]`, all},
+		{`NOT date:[2025-06-02 TO 2025-06-08]`, []int{1, 9}},
+		{`date:[2025-06-05 TO 2025-06-03]`, nil},
 		// Other ranges compare as strings.
 		{`log_id:[` + logID(3) + ` TO ` + logID(5) + `]`, []int{3, 4, 5}},
 		{`log_id:{` + logID(3) + ` TO *}`, []int{4, 5, 6, 7, 8, 9}},
@@ -312,7 +319,8 @@ func testLogsSortPage(t *testing.T, s store.Store) {
 		{"date desc", store.LogSearch{Limit: 3}, []int{9, 8, 7}},
 		{"date desc page 2", store.LogSearch{Limit: 3, Offset: 3}, []int{6, 5, 4}},
 		{"date asc", store.LogSearch{Limit: 4, Ascending: true, Sort: "date"}, []int{1, 2, 3, 4}},
-		{"past the end", store.LogSearch{Limit: 5, Offset: 8}, []int{1}},
+		{"last page", store.LogSearch{Limit: 5, Offset: 8}, []int{1}},
+		{"past the end", store.LogSearch{Limit: 5, Offset: 20}, []int{}},
 		{"log_id", store.LogSearch{Limit: 2, Sort: "log_id"}, []int{9, 8}},
 		{"type asc, ties by id", store.LogSearch{Limit: 9, Sort: "type", Ascending: true}, []int{8, 2, 3, 4, 5, 9, 7, 1, 6}},
 		{"type desc, ties by id", store.LogSearch{Limit: 9, Sort: "type"}, []int{6, 1, 7, 9, 5, 4, 3, 2, 8}},
@@ -411,6 +419,9 @@ func testLogsScan(t *testing.T, s store.Store) {
 		{"window", nil, logDay(3), logDay(6), []int{3, 4, 5}},
 		{"query", dep, time.Time{}, time.Time{}, []int{2, 3, 4, 5}},
 		{"query and since", dep, logDay(4).Add(-time.Millisecond), logDay(19), []int{4, 5}},
+		{"after everything", nil, logDay(28), time.Time{}, []int{}},
+		{"before everything", nil, time.Time{}, logDay(1), []int{}},
+		{"empty window", nil, logDay(5), logDay(5), []int{}},
 	} {
 		var got []store.LogEvent
 		err := s.ScanLogs(ctx, tt.q, tt.since, tt.until, func(e store.LogEvent) error {

@@ -26,7 +26,7 @@ CREATE TABLE logs (
     auth0_client  JSONB
 );
 
-CREATE INDEX logs_date ON logs (date);
+CREATE INDEX logs_date ON logs (date, id);
 CREATE INDEX logs_type ON logs (type, id);
 CREATE INDEX logs_user_id ON logs (user_id, id);
 CREATE INDEX logs_user_name ON logs (user_name, id);

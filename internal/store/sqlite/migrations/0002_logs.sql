@@ -28,7 +28,7 @@ CREATE TABLE logs (
 
 -- The fields searches filter on, each with id so that a filtered search
 -- walks the index in date order and stops at the page's end.
-CREATE INDEX logs_date ON logs (date);
+CREATE INDEX logs_date ON logs (date, id);
 CREATE INDEX logs_type ON logs (type, id);
 CREATE INDEX logs_user_id ON logs (user_id, id);
 CREATE INDEX logs_user_name ON logs (user_name, id);
