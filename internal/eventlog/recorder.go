@@ -96,7 +96,7 @@ func (r *Recorder) Record(ctx context.Context, ev store.LogEvent) {
 	if ev.Date.IsZero() {
 		ev.Date = r.now()
 	}
-	ev.ID = r.ids.Next(ev.Date)
+	ev.ID, ev.Date = r.ids.Next(ev.Date)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
@@ -249,24 +249,37 @@ func NewIDs() *IDs {
 	return &IDs{node: int(binary.BigEndian.Uint16(b[:])) % 10000}
 }
 
-// Next returns the ID for an event dated t.
-func (g *IDs) Next(t time.Time) string {
+// MaxClockStepBack is how far the clock may step back and still have IDs
+// keep increasing (the events get the date of the last ID instead). A
+// larger step is taken as a deliberate change of time, and IDs follow it.
+const MaxClockStepBack = time.Minute
+
+// Next returns the ID for an event dated t, and the date the event gets:
+// the time the ID encodes, which is t unless the clock stepped back a
+// little (see MaxClockStepBack). So ID order is always date order, which
+// date searches rely on.
+func (g *IDs) Next(t time.Time) (string, time.Time) {
 	us := t.UnixMicro()
 	g.mu.Lock()
-	if us <= g.last {
+	switch {
+	case us > g.last:
+		g.seq = 0
+	case g.last-us <= MaxClockStepBack.Microseconds():
 		us = g.last
 		g.seq++
 		if g.seq > 99999 {
 			us++
 			g.seq = 0
 		}
-	} else {
-		g.seq = 0
+	default:
+		// A big step back: follow the clock, keep counting so that an ID
+		// issued before the step is not issued again.
+		g.seq = (g.seq + 1) % 100000
 	}
 	g.last = us
 	seq := g.seq
 	g.mu.Unlock()
-	return fmt.Sprintf("%017d%04d%05d", us, g.node, seq)
+	return fmt.Sprintf("%017d%04d%05d", max(us, 0), g.node, seq), time.UnixMicro(us).UTC()
 }
 
 // FirstID is the smallest ID an event dated t (or later) can have.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -55,9 +56,14 @@ func TestIDsIncreaseAndKeepTheirWidth(t *testing.T) {
 		if i > 500 {
 			ts = at.Add(-time.Second)
 		}
-		ids = append(ids, g.Next(ts))
+		id, date := g.Next(ts)
+		if want := ts.Truncate(time.Microsecond); i <= 500 && i > 0 && date.Before(want) {
+			t.Fatalf("id %d dated %v, before its time %v", i, date, want)
+		}
+		ids = append(ids, id)
 	}
-	ids = append(ids, g.Next(at.Add(time.Hour)))
+	last, _ := g.Next(at.Add(time.Hour))
+	ids = append(ids, last)
 	for i, id := range ids {
 		if !ValidID(id) {
 			t.Fatalf("id %d = %q: not a %d-digit decimal", i, id, IDLength)
@@ -66,8 +72,34 @@ func TestIDsIncreaseAndKeepTheirWidth(t *testing.T) {
 			t.Fatalf("id %d = %s is not greater than %s", i, id, ids[i-1])
 		}
 	}
-	if later := NewIDs().Next(at.Add(time.Millisecond)); later <= ids[500] {
+	if later, _ := NewIDs().Next(at.Add(time.Millisecond)); later <= ids[500] {
 		t.Errorf("an event a millisecond later on another node sorts before: %s <= %s", later, ids[500])
+	}
+}
+
+// TestIDsFollowBigClockSteps: a step back of more than MaxClockStepBack is
+// followed (the events are dated when the clock says), and the date an ID
+// comes with is always the time it encodes.
+func TestIDsFollowBigClockSteps(t *testing.T) {
+	g := NewIDs()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	a, da := g.Next(now)
+	b, db := g.Next(now.Add(-10 * 24 * time.Hour))
+	if b >= a || !db.Equal(now.Add(-10*24*time.Hour)) || !da.Equal(now) {
+		t.Fatalf("after a 10-day step back: %s (%v) then %s (%v)", a, da, b, db)
+	}
+	c, dc := g.Next(now.Add(-10*24*time.Hour - time.Second)) // a small step back: clamped
+	if c <= b || !dc.Equal(db) {
+		t.Fatalf("small step back: %s (%v) after %s (%v)", c, dc, b, db)
+	}
+	for _, x := range []struct {
+		id   string
+		date time.Time
+	}{{a, da}, {b, db}, {c, dc}} {
+		us, _ := strconv.ParseInt(x.id[:17], 10, 64)
+		if !time.UnixMicro(us).Equal(x.date) {
+			t.Errorf("id %s encodes %v but is dated %v", x.id, time.UnixMicro(us), x.date)
+		}
 	}
 }
 
@@ -80,7 +112,7 @@ func TestIDsConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 500 {
-				id := g.Next(now)
+				id, _ := g.Next(now)
 				mu.Lock()
 				if seen[id] {
 					t.Errorf("duplicate id %s", id)

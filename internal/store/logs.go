@@ -41,7 +41,9 @@ const MaxLogTotal = 10000
 // are absent fields.
 type LogEvent struct {
 	// ID is the log_id (and _id): a fixed-width decimal string that grows
-	// with time, so ordering by ID orders by date.
+	// with time, so ordering by ID orders by date. The recorder keeps this
+	// exact (Date is the time the ID encodes) and backends rely on it to
+	// answer date ranges from the ID index.
 	ID           string
 	Date         time.Time
 	Type         string
