@@ -648,7 +648,8 @@ func TestLogQueriesNeverFail(t *testing.T) {
 		`NOT NOT NOT type:s`, `(((((type:s)))))`, `type:s OR NOT type:s`, `*passwordless*`, `"quoted phrase"`,
 		`description:'single'`, `client_id:%`, `client_id:_`, `user_name:[* TO *]`, `details.size_exceeded:true`,
 		`details.n:12`, `auth0_client.name:auth0.js`, `location_info.city_name:x`, `scope:openid`,
-		"type:\x00", `type:é*`, `user_name:"` + strings.Repeat("x", 1500) + `"`,
+		"type:\x00", `type:é*`, `details.x:1e-99999`, `details.x:123456789012345678901234567890e-30000`,
+		`details.x:1e400`, `details.x:0e5`, `details.x:-0.0`, `user_name:"` + strings.Repeat("x", 1500) + `"`,
 	}
 	dir := "../eventlog/query/testdata/fuzz/FuzzParse"
 	entries, err := os.ReadDir(dir)

@@ -487,7 +487,17 @@ func isNumber(v string) bool {
 	if err := d.Decode(&n); err != nil {
 		return false
 	}
-	return !d.More() && string(n) == v
+	if d.More() || string(n) != v {
+		return false
+	}
+	// Only numbers both databases can hold: PostgreSQL's numeric refuses
+	// exponents beyond its range (1e-99999), and a float that overflows or
+	// underflows to zero would match the wrong values anyway.
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return false
+	}
+	return f != 0 || strings.Trim(strings.SplitN(strings.ToLower(v), "e", 2)[0], "-+0.") == ""
 }
 
 // sqlitePath is the SQLite JSON path of the keys, each quoted (keys are

@@ -134,3 +134,15 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNumber(t *testing.T) {
+	for v, want := range map[string]bool{
+		"12": true, "-3.5": true, "0": true, "0e5": true, "-0.0": true, "1e10": true, "2.5E-3": true,
+		"": false, "abc": false, "1e-99999": false, "1e400": false, "123456789012345678901234567890e-30000": false,
+		"01": false, "1.": false, "+1": false, "1 2": false, "NaN": false, "Infinity": false,
+	} {
+		if got := isNumber(v); got != want {
+			t.Errorf("isNumber(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
