@@ -40,7 +40,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/eventlog/query"
 )
@@ -103,13 +102,6 @@ type Query struct {
 	// leaves counts the terms compiled, against maxLeaves.
 	leaves int
 
-	// Rare, when set (SQLite only), says whether a literal of at least 3
-	// characters is rare enough among descriptions for the trigram index
-	// (table logs_fts) to pay: its candidates are then fetched by rowid and
-	// checked exactly. For a common literal, walking the log in the page's
-	// order and stopping at the page's end is faster, so the index is left
-	// alone.
-	Rare func(literal string) (bool, error)
 }
 
 // New starts a statement in dialect d; Where, Arg and Raw append to it.
@@ -278,18 +270,15 @@ func (q *Query) term(t query.Term) error {
 		}
 		return nil
 	}
-	if lit := longestLiteral(t); q.d == SQLite && col == "description" && q.Rare != nil &&
-		utf8.RuneCountInString(lit) >= 3 && t.Kind != query.Exact && t.Kind != query.Phrase {
-		rare, err := q.Rare(lit)
-		if err != nil {
-			return fmt.Errorf("trigram probe: %w", err)
-		}
-		if rare {
-			q.Raw("(seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ").Arg(TrigramMatch(lit)).Raw(") AND ")
-			q.pattern(col, t)
-			q.Raw(")")
-			return nil
-		}
+	if q.d == SQLite && col == "description" && (t.Kind == query.Suffix || t.Kind == query.Contains || t.Kind == query.Wildcard) {
+		// No index serves *word* on the events, but descriptions repeat:
+		// match the pattern against the dictionary of distinct ones
+		// (log_descriptions), then find the events by the index on
+		// description.
+		q.Raw("description IN (SELECT description FROM log_descriptions WHERE ")
+		q.pattern("description", t)
+		q.Raw(")")
+		return nil
 	}
 	if t.Kind == query.Prefix && q.d == SQLite && fewValues[col] {
 		// A prefix of a field with few distinct values matches a large
@@ -302,49 +291,6 @@ func (q *Query) term(t query.Term) error {
 	return nil
 }
 
-// longestLiteral is the longest literal piece of a pattern term.
-func longestLiteral(t query.Term) string {
-	if t.Kind != query.Wildcard {
-		return t.Value
-	}
-	best := ""
-	for _, p := range t.Parts {
-		if utf8.RuneCountInString(p) > utf8.RuneCountInString(best) {
-			best = p
-		}
-	}
-	return best
-}
-
-// maxTrigrams caps the trigrams a full-text query ANDs: more narrow the
-// candidates little and cost a posting list each.
-const maxTrigrams = 12
-
-// TrigramMatch is an FTS5 query for the rows whose text contains every
-// trigram of lit (at least 3 characters): a superset of those containing
-// lit, to be checked exactly. Each trigram is a quoted string, so no
-// character of lit is FTS5 syntax.
-func TrigramMatch(lit string) string {
-	r := []rune(lit)
-	if len(r) < 3 {
-		return ""
-	}
-	var grams []string
-	seen := map[string]bool{}
-	n := len(r) - 2
-	step := max(1, (n+maxTrigrams-1)/maxTrigrams)
-	for i := 0; i < n; i += step {
-		g := string(r[i : i+3])
-		if !seen[g] {
-			seen[g] = true
-			grams = append(grams, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
-		}
-	}
-	if last := `"` + strings.ReplaceAll(string(r[n-1:]), `"`, `""`) + `"`; n > 0 && !seen[string(r[n-1:])] {
-		grams = append(grams, last)
-	}
-	return strings.Join(grams, " AND ")
-}
 
 // fewValues are the columns with few distinct values (event codes,
 // connections, applications).

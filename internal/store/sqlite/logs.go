@@ -21,7 +21,10 @@ const (
 	ON CONFLICT (id) DO NOTHING`
 	qGetLog        = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
 	qLogsAfter     = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
-	qProbeTrigrams = `SELECT count(*) FROM (SELECT 1 FROM logs_fts WHERE logs_fts MATCH ? LIMIT ?)`
+	qAddDescription = `INSERT INTO log_descriptions (description) VALUES (?) ON CONFLICT DO NOTHING`
+	// qPruneDescriptions drops the dictionary entries no event uses any more.
+	qPruneDescriptions = `DELETE FROM log_descriptions WHERE NOT EXISTS
+	(SELECT 1 FROM logs WHERE logs.description = log_descriptions.description)`
 	qPurgeLogs     = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
 )
 
@@ -74,6 +77,16 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	}
 	for _, r := range rows {
 		if _, err := st.ExecContext(ctx, r...); err != nil {
+			return wrap("append logs", err)
+		}
+	}
+	seen := make(map[string]bool, 8)
+	for _, e := range events {
+		if e.Description == "" || seen[e.Description] {
+			continue
+		}
+		seen[e.Description] = true
+		if _, err := t.exec(ctx, qAddDescription, e.Description); err != nil {
 			return wrap("append logs", err)
 		}
 	}
@@ -137,14 +150,12 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		return store.LogPage{}, fmt.Errorf("sqlite: search logs: negative offset or limit")
 	}
 	var page store.LogPage
-	rare := s.rareProbe(ctx)
 	if ls.Limit > 0 {
 		dir := " DESC"
 		if ls.Ascending {
 			dir = " ASC"
 		}
 		q := logsql.New(logsql.SQLite).Raw(`SELECT ` + logCols + ` FROM logs WHERE `)
-		q.Rare = rare
 		if err := q.Where(ls.Query); err != nil {
 			return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
 		}
@@ -168,7 +179,6 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		return page, nil
 	}
 	q := logsql.New(logsql.SQLite).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
-	q.Rare = rare
 	if err := q.Where(ls.Query); err != nil {
 		return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
 	}
@@ -178,29 +188,6 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		return store.LogPage{}, wrap("count logs", err)
 	}
 	return page, nil
-}
-
-// rareLimit: a literal whose trigrams fewer descriptions than this contain
-// is searched through the trigram index.
-const rareLimit = 2000
-
-// rareProbe returns the logsql.Query.Rare of one search: it counts (up to
-// rareLimit) the trigram index's candidates for a literal, once per literal.
-func (s *Store) rareProbe(ctx context.Context) func(string) (bool, error) {
-	seen := map[string]bool{}
-	return func(lit string) (bool, error) {
-		if rare, ok := seen[lit]; ok {
-			return rare, nil
-		}
-		var n int
-		err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&n) }, qProbeTrigrams,
-			logsql.TrigramMatch(lit), s.rareLimit)
-		if err != nil {
-			return false, err
-		}
-		seen[lit] = n < s.rareLimit
-		return n < s.rareLimit, nil
-	}
 }
 
 // LogsAfter returns up to take events with an ID above from, by ID.
@@ -262,6 +249,11 @@ func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) 
 		}
 		total += n
 		if n < purgeBatch {
+			if total > 0 {
+				if _, err := s.w.exec(ctx, qPruneDescriptions); err != nil {
+					return total, wrap("purge logs", err)
+				}
+			}
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {

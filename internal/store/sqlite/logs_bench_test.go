@@ -57,7 +57,7 @@ func benchEvent(i int, start time.Time) store.LogEvent {
 func benchLogStore(b *testing.B, n int) *Store {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v4-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v5-%d.db", n))
 	if _, err := os.Stat(path); err == nil {
 		return openTest(b, path)
 	}

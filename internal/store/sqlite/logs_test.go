@@ -1,8 +1,9 @@
 package sqlite
 
 import (
-	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,9 +11,11 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// TestTrigramPathsAgree: searching descriptions through the trigram index
-// and by scanning give the same events and totals.
-func TestTrigramPathsAgree(t *testing.T) {
+// TestDescriptionDictionary: *word* searches of descriptions go through the
+// dictionary of distinct descriptions; they find exactly the events a plain
+// comparison of each description finds, metacharacters included, and the
+// dictionary forgets descriptions whose events were purged.
+func TestDescriptionDictionary(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
 	ctx := t.Context()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -20,42 +23,77 @@ func TestTrigramPathsAgree(t *testing.T) {
 	for i := range 400 {
 		events = append(events, benchEvent(i, start))
 	}
-	for i, d := range []string{`say "AND" NEAR(x y) OR NOT`, `a*b?c[d]e 100% off_50`, `ÜñïçødéÜñï`, `ab`, `"""`} {
+	for i, d := range []string{`say "AND" NEAR(x y) OR NOT`, `a*b?c[d]e 100% off_50`, `ÜñïçødéÜñï`, `ab`, `"""`, `Purged passwordless thing`} {
 		e := benchEvent(1000+i, start)
 		e.Description = d
+		if i == 5 {
+			e.Date = start.Add(-time.Hour) // purged below
+		}
 		events = append(events, e)
 	}
 	if err := s.AppendLogs(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PurgeLogs(ctx, start.Add(10*time.Second)); err != nil { // the delete trigger too
+	if n, err := s.PurgeLogs(ctx, start); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	events = slices.DeleteFunc(events, func(e store.LogEvent) bool { return e.Date.Before(start) })
+	var dict []string
+	rows, err := s.r.db.QueryContext(ctx, `SELECT description FROM log_descriptions ORDER BY description`)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		`description:*passwordless*`, `description:*less\ endpoint*`, `description:*login`,
-		`description:Legacy*client*`, `description:*\"AND\"*`, `description:*NEAR\(x*`,
-		`description:*\*b\?c\[d*`, `description:*100%*`, `description:*ñïçø*`, `description:*\"\"\"*`,
-		`*Unpaginated*`, `type:depnote AND NOT description:*Options*`, `description:*Successful*`,
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		dict = append(dict, d)
+	}
+	rows.Close()
+	if slices.Contains(dict, "Purged passwordless thing") || !slices.Contains(dict, "a*b?c[d]e 100% off_50") || slices.Contains(dict, "") {
+		t.Fatalf("dictionary after the purge: %q", dict)
+	}
+
+	for _, tc := range []struct {
+		q     string
+		match func(string) bool
+	}{
+		{`description:*passwordless*`, func(d string) bool { return strings.Contains(d, "passwordless") }},
+		{`description:*less\ endpoint*`, func(d string) bool { return strings.Contains(d, "less endpoint") }},
+		{`description:*login`, func(d string) bool { return strings.HasSuffix(d, "login") }},
+		{`description:Legacy*client*`, func(d string) bool {
+			i := strings.Index(d, "client")
+			return strings.HasPrefix(d, "Legacy") && i >= len("Legacy")
+		}},
+		{`description:*\"AND\"*`, func(d string) bool { return strings.Contains(d, `"AND"`) }},
+		{`description:*NEAR\(x*`, func(d string) bool { return strings.Contains(d, "NEAR(x") }},
+		{`description:*\*b\?c\[d*`, func(d string) bool { return strings.Contains(d, "*b?c[d") }},
+		{`description:*100%*`, func(d string) bool { return strings.Contains(d, "100%") }},
+		{`description:*ñïçø*`, func(d string) bool { return strings.Contains(d, "ñïçø") }},
+		{`description:*successful*`, func(d string) bool { return strings.Contains(d, "successful") }}, // case sensitive: none
+		{`description:*Successful*`, func(d string) bool { return strings.Contains(d, "Successful") }},
+		{`description:*thing*`, func(d string) bool { return strings.Contains(d, "thing") }}, // only in the purged event
 	} {
-		n, err := query.Parse(q)
+		n, err := query.Parse(tc.q)
 		if err != nil {
-			t.Fatalf("Parse(%q): %v", q, err)
+			t.Fatalf("Parse(%q): %v", tc.q, err)
 		}
-		var got [2]string
-		for i, limit := range []int{rareLimit, 0} {
-			s.rareLimit = limit
-			page, err := s.SearchLogs(ctx, store.LogSearch{Query: n, Limit: 100, Offset: 1, WithTotal: true})
-			if err != nil {
-				t.Fatalf("SearchLogs(%q) rareLimit %d: %v", q, limit, err)
-			}
-			var ids []string
-			for _, e := range page.Events {
-				ids = append(ids, e.ID)
-			}
-			got[i] = fmt.Sprint(page.Total, ids)
+		page, err := s.SearchLogs(ctx, store.LogSearch{Query: n, Limit: 100, Ascending: true, WithTotal: true})
+		if err != nil {
+			t.Fatalf("SearchLogs(%q): %v", tc.q, err)
 		}
-		if got[0] != got[1] {
-			t.Errorf("%q: trigram index %s, scan %s", q, got[0], got[1])
+		var want, got []string
+		for _, e := range events {
+			if tc.match(e.Description) {
+				want = append(want, e.ID)
+			}
+		}
+		for _, e := range page.Events {
+			got = append(got, e.ID)
+		}
+		if page.Total != len(want) || !slices.Equal(got, want[:min(len(want), 100)]) {
+			t.Errorf("%s: total %d, events %d; want total %d", tc.q, page.Total, len(got), len(want))
 		}
 	}
 }

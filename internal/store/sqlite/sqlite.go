@@ -41,10 +41,6 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	w *pool // the single writer connection
 	r *pool // query-only readers
-
-	// rareLimit is rareLimit but for tests, which set it to 0 (never use
-	// the trigram index) to compare both ways of searching.
-	rareLimit int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -113,8 +109,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{
 		w: &pool{db: wdb, stmts: map[string]*sql.Stmt{}},
 		r: &pool{db: rdb, stmts: map[string]*sql.Stmt{}},
-
-		rareLimit: rareLimit,
 	}
 	// Statements used inside writer transactions must be prepared before
 	// any transaction holds the writer connection.
