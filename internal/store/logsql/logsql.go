@@ -101,7 +101,6 @@ type Query struct {
 	Args []any
 	// leaves counts the terms compiled, against maxLeaves.
 	leaves int
-
 }
 
 // New starts a statement in dialect d; Where, Arg and Raw append to it.
@@ -290,7 +289,6 @@ func (q *Query) term(t query.Term) error {
 	q.pattern(col, t)
 	return nil
 }
-
 
 // fewValues are the columns with few distinct values (event codes,
 // connections, applications).

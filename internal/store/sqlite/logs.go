@@ -19,13 +19,13 @@ const (
 	qAppendLog = `INSERT INTO logs (` + logCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
-	qGetLog        = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
-	qLogsAfter     = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
+	qGetLog         = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
+	qLogsAfter      = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
 	qAddDescription = `INSERT INTO log_descriptions (description) VALUES (?) ON CONFLICT DO NOTHING`
 	// qPruneDescriptions drops the dictionary entries no event uses any more.
 	qPruneDescriptions = `DELETE FROM log_descriptions WHERE NOT EXISTS
 	(SELECT 1 FROM logs WHERE logs.description = log_descriptions.description)`
-	qPurgeLogs     = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
+	qPurgeLogs = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
 )
 
 // purgeBatch is how many events one PurgeLogs transaction deletes, so the
