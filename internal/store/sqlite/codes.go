@@ -47,7 +47,6 @@ var txQueries = []string{
 	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
 	qLoginUpdate, qLoginInsert, qFindUser,
 	qDeleteUser, qDeleteUserTokens,
-	qAppendLog,
 }
 
 // --- codes -----------------------------------------------------------------

@@ -28,6 +28,10 @@ const (
 	qPurgeLogs = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
 )
 
+// logTxQueries are the statements of log-writer transactions, prepared
+// when the store opens.
+var logTxQueries = []string{qAppendLog, qAddDescription}
+
 // purgeBatch is how many events one PurgeLogs transaction deletes, so the
 // writer is never held for long.
 const purgeBatch = 2000
@@ -66,7 +70,7 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 		}
 		rows[i] = r
 	}
-	t, err := s.begin(ctx)
+	t, err := s.lw.begin(ctx)
 	if err != nil {
 		return wrap("append logs", err)
 	}
@@ -115,7 +119,7 @@ func scanLog(sc scanner, e *store.LogEvent) error {
 // GetLog returns the event with this ID.
 func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {
 	var e store.LogEvent
-	err := s.r.queryRow(ctx, func(sc scanner) error { return scanLog(sc, &e) }, qGetLog, id)
+	err := s.lr.queryRow(ctx, func(sc scanner) error { return scanLog(sc, &e) }, qGetLog, id)
 	if err != nil {
 		return store.LogEvent{}, wrap("get log", err)
 	}
@@ -124,7 +128,7 @@ func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {
 
 // collect runs a query on the readers and scans every row.
 func (s *Store) collect(ctx context.Context, q string, args ...any) ([]store.LogEvent, error) {
-	rows, err := s.r.query(ctx, q, args...)
+	rows, err := s.lr.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +187,7 @@ func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPa
 		return store.LogPage{}, fmt.Errorf("sqlite: search logs: %w", err)
 	}
 	q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(")")
-	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
+	err := s.lr.queryRow(ctx, func(sc scanner) error { return sc.Scan(&page.Total) }, q.SQL(), q.Args...)
 	if err != nil {
 		return store.LogPage{}, wrap("count logs", err)
 	}
@@ -239,7 +243,7 @@ func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.T
 func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.exec(ctx, qPurgeLogs, logsql.CeilMS(before), purgeBatch)
+		res, err := s.lw.exec(ctx, qPurgeLogs, logsql.CeilMS(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge logs", err)
 		}
@@ -250,7 +254,7 @@ func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) 
 		total += n
 		if n < purgeBatch {
 			if total > 0 {
-				if _, err := s.w.exec(ctx, qPruneDescriptions); err != nil {
+				if _, err := s.lw.exec(ctx, qPruneDescriptions); err != nil {
 					return total, wrap("purge logs", err)
 				}
 			}

@@ -57,7 +57,7 @@ func benchEvent(i int, start time.Time) store.LogEvent {
 func benchLogStore(b *testing.B, n int) *Store {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v5-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v6-%d.db", n))
 	if _, err := os.Stat(path); err == nil {
 		return openTest(b, path)
 	}
@@ -82,7 +82,7 @@ func benchLogStore(b *testing.B, n int) *Store {
 			events = events[:0]
 		}
 	}
-	if _, err := s.w.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	if _, err := s.lw.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("built %d events in %v", n, time.Since(began))

@@ -39,7 +39,7 @@ func TestDescriptionDictionary(t *testing.T) {
 	}
 	events = slices.DeleteFunc(events, func(e store.LogEvent) bool { return e.Date.Before(start) })
 	var dict []string
-	rows, err := s.r.db.QueryContext(ctx, `SELECT description FROM log_descriptions ORDER BY description`)
+	rows, err := s.lr.db.QueryContext(ctx, `SELECT description FROM log_descriptions ORDER BY description`)
 	if err != nil {
 		t.Fatal(err)
 	}

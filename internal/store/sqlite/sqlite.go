@@ -30,7 +30,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/migrations"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql logmigrations/*.sql
 var migrationFiles embed.FS
 
 // busyTimeout is how long a connection waits for another process's lock
@@ -41,6 +41,16 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	w *pool // the single writer connection
 	r *pool // query-only readers
+	// The tenant log is a second database file with its own writer, so that
+	// log batches never wait for, or hold up, the writes of logins.
+	lw *pool
+	lr *pool
+}
+
+// LogsPath is the tenant log's database file for the store at path:
+// latchkey.db → latchkey-logs.db.
+func LogsPath(path string) string {
+	return strings.TrimSuffix(path, ".db") + "-logs.db"
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,6 +74,37 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
+	lw, lr, err := openFile(ctx, LogsPath(abs), "logmigrations", nil)
+	if err != nil {
+		return nil, err
+	}
+	w, r, err := openFile(ctx, abs, "migrations", func(db *sql.DB) error {
+		return moveOldLogs(ctx, db, LogsPath(abs))
+	})
+	if err != nil {
+		lr.close()
+		lw.close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, lw: lw, lr: lr}
+	// Statements used inside writer transactions must be prepared before
+	// any transaction holds the writer connection.
+	if err := s.w.prepare(ctx, txQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	if err := s.lw.prepare(ctx, logTxQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return s, nil
+}
+
+// openFile opens the database file at abs (creating it if needed) as a
+// writer connection and a pool of readers, and applies the migrations in
+// the embedded directory dir, after calling before (if not nil) on the
+// writer.
+func openFile(ctx context.Context, abs, dir string, before func(*sql.DB) error) (w, r *pool, err error) {
 	wdb, err := sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
@@ -74,15 +115,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, wdb); err != nil {
+	if before != nil {
+		if err := before(wdb); err != nil {
+			wdb.Close()
+			return nil, nil, err
+		}
+	}
+	if err := migrate(ctx, wdb, dir); err != nil {
 		wdb.Close()
-		return nil, err
+		return nil, nil, err
 	}
 
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
@@ -95,7 +142,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}))
 	if err != nil {
 		wdb.Close()
-		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
@@ -104,19 +151,48 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := rdb.PingContext(ctx); err != nil {
 		rdb.Close()
 		wdb.Close()
-		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
-	s := &Store{
-		w: &pool{db: wdb, stmts: map[string]*sql.Stmt{}},
-		r: &pool{db: rdb, stmts: map[string]*sql.Stmt{}},
+	return &pool{db: wdb, stmts: map[string]*sql.Stmt{}}, &pool{db: rdb, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// logColumns are the tenant log's columns but seq, the same in the old
+// in-file table (schema versions 2 and 3) and in the log file.
+const logColumns = `id, date, type, description, client_id, client_name, connection,
+	connection_id, strategy, strategy_type, user_id, user_name, ip, client_ip, hostname,
+	user_agent, is_mobile, audience, scope, details, auth0_client`
+
+// moveOldLogs copies the tenant log of a database written by a build that
+// kept it in the main file into the log file at logsAbs; migration 0004 then
+// drops the old tables. The copy skips events already there, so an
+// interrupted move is completed by the next Open.
+func moveOldLogs(ctx context.Context, db *sql.DB, logsAbs string) error {
+	var n int
+	if err := db.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'logs'`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: move old logs: %w", err)
 	}
-	// Statements used inside writer transactions must be prepared before
-	// any transaction holds the writer connection.
-	if err := s.w.prepare(ctx, txQueries...); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: open: %w", err)
+	if n == 0 {
+		return nil
 	}
-	return s, nil
+	conn, err := db.Conn(ctx) // ATTACH is per connection
+	if err != nil {
+		return fmt.Errorf("sqlite: move old logs: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS moved`, logsAbs); err != nil {
+		return fmt.Errorf("sqlite: move old logs: attach: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE moved`)
+	for _, q := range []string{
+		`INSERT OR IGNORE INTO moved.logs (` + logColumns + `) SELECT ` + logColumns + ` FROM main.logs ORDER BY id`,
+		`INSERT OR IGNORE INTO moved.log_descriptions (description) SELECT DISTINCT description FROM main.logs WHERE description <> ''`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: move old logs: %w", err)
+		}
+	}
+	return nil
 }
 
 // dsn is a SQLite URI for the file at abs, with the driver's parameters.
@@ -124,26 +200,28 @@ func dsn(abs string, params url.Values) string {
 	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + params.Encode()
 }
 
-// Close closes both pools.
+// Close closes every pool.
 func (s *Store) Close() error {
-	return errors.Join(s.r.close(), s.w.close())
+	return errors.Join(s.lr.close(), s.lw.close(), s.r.close(), s.w.close())
 }
 
-// Ping checks both pools.
+// Ping checks every pool.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping writer: %w", err)
-	}
-	if err := s.r.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping readers: %w", err)
+	for _, p := range []struct {
+		what string
+		p    *pool
+	}{{"writer", s.w}, {"readers", s.r}, {"log writer", s.lw}, {"log readers", s.lr}} {
+		if err := p.p.db.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: ping %s: %w", p.what, err)
+		}
 	}
 	return nil
 }
 
 // migrate applies the embedded migrations that db has not seen yet, each in
 // its own transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
-	steps, err := migrations.Load(migrationFiles, "migrations")
+func migrate(ctx context.Context, db *sql.DB, dir string) error {
+	steps, err := migrations.Load(migrationFiles, dir)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
@@ -281,12 +359,15 @@ type tx struct {
 }
 
 // begin starts a writer transaction (BEGIN IMMEDIATE, from the DSN).
-func (s *Store) begin(ctx context.Context) (*tx, error) {
-	t, err := s.w.db.BeginTx(ctx, nil)
+func (s *Store) begin(ctx context.Context) (*tx, error) { return s.w.begin(ctx) }
+
+// begin starts a transaction on the pool's writer connection.
+func (p *pool) begin(ctx context.Context) (*tx, error) {
+	t, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &tx{tx: t, p: s.w}, nil
+	return &tx{tx: t, p: p}, nil
 }
 
 // stmt is query's statement in the transaction: the cached one when there

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,4 +143,71 @@ func BenchmarkLoginWrites(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
+// TestOldLogsMoved: a database from a build that kept the tenant log in the
+// main file (schema versions 2 and 3) opens, its events move to the log file
+// exactly once, and the old tables are gone from the main file.
+func TestOldLogsMoved(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	s := openTest(t, path)
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	kept := benchEvent(1, start)
+	if err := s.AppendLogs(ctx, []store.LogEvent{kept}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rebuild what versions 2 and 3 left in the main file.
+	oldSchema, err := migrationFiles.ReadFile("logmigrations/0001_logs.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := openTest(t, filepath.Join(t.TempDir(), "scratch.db"))
+	db := old.w.db
+	if _, err := db.ExecContext(ctx, `ATTACH DATABASE ? AS m`, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, strings.NewReplacer("CREATE TABLE ", "CREATE TABLE m.", "CREATE INDEX ", "CREATE INDEX m.").Replace(string(oldSchema))); err != nil {
+		t.Fatal(err)
+	}
+	moved := benchEvent(2, start)
+	moved.Description = "Moved from the old file"
+	for _, q := range []string{
+		`DELETE FROM m.schema_migrations WHERE version = 4`,
+		`INSERT INTO m.schema_migrations (version, name, applied_at) VALUES (2, 'logs', 0), (3, 'log_descriptions', 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// One event already in the log file (as after an interrupted move), one not.
+	if _, err := db.ExecContext(ctx, `INSERT INTO m.logs (id, date, type, description) VALUES (?, ?, ?, ?), (?, ?, ?, ?)`,
+		kept.ID, kept.Date.UnixMilli(), kept.Type, kept.Description,
+		moved.ID, moved.Date.UnixMilli(), moved.Type, moved.Description); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DETACH DATABASE m`); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := openTest(t, path)
+	for _, id := range []string{kept.ID, moved.ID} {
+		if _, err := s2.GetLog(ctx, id); err != nil {
+			t.Errorf("GetLog(%s) after the move: %v", id, err)
+		}
+	}
+	var n int
+	if err := s2.lr.db.QueryRowContext(ctx, `SELECT count(*) FROM logs`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("log file holds %d events (%v), want 2", n, err)
+	}
+	if err := s2.lr.db.QueryRowContext(ctx, `SELECT count(*) FROM log_descriptions WHERE description = ?`, moved.Description).Scan(&n); err != nil || n != 1 {
+		t.Errorf("moved description in the dictionary: %d, %v", n, err)
+	}
+	if err := s2.r.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name IN ('logs', 'log_descriptions')`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("old log tables left in the main file: %d, %v", n, err)
+	}
 }
