@@ -112,7 +112,7 @@ func (c *Config) StoreFlags(fs *flag.FlagSet, getenv Getenv) error {
 		return err
 	}
 	c.MasterKey = mk
-	fs.StringVar(&c.DataDir, "data-dir", or(dataDir, "./latchkey-data"), "directory for the SQLite file (and the generated dev master key) (LATCHKEY_DATA_DIR)")
+	fs.StringVar(&c.DataDir, "data-dir", or(dataDir, "./latchkey-data"), "directory for the SQLite files (latchkey.db, latchkey-logs.db) and the generated dev master key (LATCHKEY_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", dbURL, "postgres://… to use PostgreSQL instead of SQLite (LATCHKEY_DATABASE_URL)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key (hex or base64) that seals signing keys; required outside --dev (LATCHKEY_MASTER_KEY / LATCHKEY_MASTER_KEY_FILE)")
 	return nil

@@ -57,13 +57,15 @@ func benchEvent(i int, start time.Time) store.LogEvent {
 func benchLogStore(b *testing.B, n int) *Store {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v6-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("latchkey-bench-logs-v7-%d.db", n))
 	if _, err := os.Stat(path); err == nil {
 		return openTest(b, path)
 	}
-	tmp := path + ".building"
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(tmp + suffix)
+	tmp := strings.TrimSuffix(path, ".db") + "-building.db"
+	for _, f := range []string{tmp, LogsPath(tmp)} {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(f + suffix)
+		}
 	}
 	s, err := Open(ctx, tmp)
 	if err != nil {
@@ -87,6 +89,10 @@ func benchLogStore(b *testing.B, n int) *Store {
 	}
 	b.Logf("built %d events in %v", n, time.Since(began))
 	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	// The log file first: the main file's presence marks a finished build.
+	if err := os.Rename(LogsPath(tmp), LogsPath(path)); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
