@@ -2,19 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/testpg"
 )
 
 // cli runs latchkey with args and returns stdout, stderr and the exit code.
@@ -71,43 +68,8 @@ func remoteFlags(t *testing.T) []string {
 // (skipped without LATCHKEY_TEST_POSTGRES_URL).
 func postgresFlags(t *testing.T) []string {
 	t.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set; PostgreSQL tests must run in CI")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := "cli_" + secret.Hex(6)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	flags := localFlags(t)
-	return append(flags, "--database-url", u.String())
+	return append(flags, "--database-url", testpg.SchemaURL(t, "cli"))
 }
 
 var modes = []struct {
