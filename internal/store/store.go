@@ -122,6 +122,12 @@ type Store interface {
 	// Otherwise it returns ErrNotFound (no code), ErrCodeExhausted,
 	// ErrCodeExpired, or ErrCodeWrong after counting the failed attempt.
 	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (Code, error)
+	// CheckCode is ConsumeCode without the consuming: the same verdict and
+	// errors, and a wrong code counts the failed attempt just the same, but
+	// on a match the code stays outstanding and unchanged and is returned
+	// (POST /passwordless/verify checks a code that the browser redeems
+	// afterwards).
+	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (Code, error)
 
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
@@ -377,7 +383,7 @@ type SigningKey struct {
 	RetiredAt     time.Time // zero while in use
 }
 
-// JudgeCode decides a ConsumeCode attempt on an outstanding code c. Backends
+// JudgeCode decides a ConsumeCode (or CheckCode) attempt on an outstanding code c. Backends
 // call it inside their transaction so that every backend applies the same
 // rules. match reports whether the presented hash equals c.Hash (compared in
 // constant time by the caller).

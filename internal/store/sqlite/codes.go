@@ -84,40 +84,55 @@ func scanCode(sc scanner, c *store.Code) error {
 }
 
 // ConsumeCode checks hash against the outstanding code of (connection,
-// identifier) in one immediate transaction: the verdict is store.JudgeCode's;
-// a match deletes the code, a wrong code counts the attempt.
+// identifier) and deletes it on a match (see judgeCode).
 func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "consume code", connection, identifier, hash, now, true)
+}
+
+// CheckCode checks hash against the outstanding code of (connection,
+// identifier) and leaves it outstanding on a match (see judgeCode).
+func (s *Store) CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "check code", connection, identifier, hash, now, false)
+}
+
+// judgeCode checks hash against the outstanding code of (connection,
+// identifier) in one immediate transaction: the verdict is store.JudgeCode's;
+// a match deletes the code when consume is set, a wrong code counts the
+// attempt.
+func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string, hash []byte, now time.Time, consume bool) (store.Code, error) {
 	t, err := s.begin(ctx)
 	if err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	defer t.rollback()
 
 	var c store.Code
 	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
 	switch {
+	case verdict == nil && !consume:
+		return c, nil // nothing to write
 	case verdict == nil:
 		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
-			return store.Code{}, wrap("consume code", err)
+			return store.Code{}, wrap(op, err)
 		}
 	case errors.Is(verdict, store.ErrCodeWrong),
 		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
 		// A wrong code: count it (the one that reaches the cap kills the code).
 		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
-			return store.Code{}, wrap("consume code", err)
+			return store.Code{}, wrap(op, err)
 		}
 	default:
 		// Expired, or exhausted before this attempt: nothing to write.
-		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	if err := t.commit(); err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	if verdict != nil {
-		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	return c, nil
 }

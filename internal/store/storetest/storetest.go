@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"ConcurrentRight", testCodeConcurrentRight},
 			{"ConcurrentWrong", testCodeConcurrentWrong},
 		}},
+		{"CheckCode", checkCodeCases},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
 			{"RotateInherits", testRefreshRotateInherits},
