@@ -95,7 +95,8 @@ type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (User, error)
 	ListUsers(ctx context.Context, offset, limit int) ([]User, error)
 	CreateUser(ctx context.Context, u User) error
-	// DeleteUser deletes the user and their refresh tokens.
+	// DeleteUser deletes the user, their refresh tokens and their ephemeral
+	// records of every kind (those whose Subject is the user id).
 	DeleteUser(ctx context.Context, userID string) error
 	// SetUserBlocked sets Blocked and UpdatedAt (to the wall clock).
 	SetUserBlocked(ctx context.Context, userID string, blocked bool) error
@@ -142,8 +143,26 @@ type Store interface {
 	// gives ErrNotFound.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
 
-	// PurgeExpired deletes codes and refresh tokens that expired before
-	// before, in short batches, and says how many rows went.
+	// Ephemeral records, named by (Kind, Hash). PutEphemeral stores e; a
+	// live record with the same (Kind, Hash) makes it ErrConflict, one that
+	// has expired by e.CreatedAt is replaced.
+	PutEphemeral(ctx context.Context, e Ephemeral) error
+	// GetEphemeral returns the record; ErrNotFound when there is none or it
+	// has expired (ExpiresAt <= now).
+	GetEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (Ephemeral, error)
+	// TakeEphemeral deletes the record and returns it: of N concurrent
+	// callers exactly one gets it, the others ErrNotFound. An expired record
+	// is ErrNotFound (and is deleted).
+	TakeEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (Ephemeral, error)
+	// DeleteEphemeral deletes the record; nil when there is none.
+	DeleteEphemeral(ctx context.Context, kind string, hash []byte) error
+	// DeleteEphemeralsBySubject deletes every record of kind whose Subject
+	// is subject (e.g. all sessions of a user) and says how many went. An
+	// empty subject matches nothing.
+	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
+
+	// PurgeExpired deletes codes, refresh tokens and ephemeral records that
+	// expired before before, in short batches, and says how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Signing keys.
@@ -370,6 +389,19 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	RotatedAt time.Time // zero while live
 	Revoked   bool
+}
+
+// Ephemeral is a short-lived record named by the keyed hash of a random
+// token: an authorization code, a login ticket, a hosted-login transaction,
+// a login session. Data is the owner's JSON; the store does not read it.
+type Ephemeral struct {
+	Kind      string // e.g. "authz_code", "login_ticket", "transaction", "session"
+	Hash      []byte
+	ClientID  string
+	Subject   string // the user id, when there is one ("" otherwise)
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // SigningKey is a token-signing key; the private half is sealed under the
