@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"ConcurrentWrong", testCodeConcurrentWrong},
 		}},
 		{"CheckCode", checkCodeCases},
+		{"Ephemerals", ephemeralCases},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
 			{"RotateInherits", testRefreshRotateInherits},
