@@ -95,7 +95,8 @@ type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (User, error)
 	ListUsers(ctx context.Context, offset, limit int) ([]User, error)
 	CreateUser(ctx context.Context, u User) error
-	// DeleteUser deletes the user and their refresh tokens.
+	// DeleteUser deletes the user, their refresh tokens and their ephemeral
+	// records of every kind (those whose Subject is the user id).
 	DeleteUser(ctx context.Context, userID string) error
 	// SetUserBlocked sets Blocked and UpdatedAt (to the wall clock).
 	SetUserBlocked(ctx context.Context, userID string, blocked bool) error
@@ -122,6 +123,12 @@ type Store interface {
 	// Otherwise it returns ErrNotFound (no code), ErrCodeExhausted,
 	// ErrCodeExpired, or ErrCodeWrong after counting the failed attempt.
 	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (Code, error)
+	// CheckCode is ConsumeCode without the consuming: the same verdict and
+	// errors, and a wrong code counts the failed attempt just the same, but
+	// on a match the code stays outstanding and unchanged and is returned
+	// (POST /passwordless/verify checks a code that the browser redeems
+	// afterwards).
+	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (Code, error)
 
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
@@ -136,8 +143,26 @@ type Store interface {
 	// gives ErrNotFound.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
 
-	// PurgeExpired deletes codes and refresh tokens that expired before
-	// before, in short batches, and says how many rows went.
+	// Ephemeral records, named by (Kind, Hash). PutEphemeral stores e; a
+	// live record with the same (Kind, Hash) makes it ErrConflict, one that
+	// has expired by e.CreatedAt is replaced.
+	PutEphemeral(ctx context.Context, e Ephemeral) error
+	// GetEphemeral returns the record; ErrNotFound when there is none or it
+	// has expired (ExpiresAt <= now).
+	GetEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (Ephemeral, error)
+	// TakeEphemeral deletes the record and returns it: of N concurrent
+	// callers exactly one gets it, the others ErrNotFound. An expired record
+	// is ErrNotFound (and is deleted).
+	TakeEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (Ephemeral, error)
+	// DeleteEphemeral deletes the record; nil when there is none.
+	DeleteEphemeral(ctx context.Context, kind string, hash []byte) error
+	// DeleteEphemeralsBySubject deletes every record of kind whose Subject
+	// is subject (e.g. all sessions of a user) and says how many went. An
+	// empty subject matches nothing.
+	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
+
+	// PurgeExpired deletes codes, refresh tokens and ephemeral records that
+	// expired before before, in short batches, and says how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Signing keys.
@@ -366,6 +391,19 @@ type RefreshToken struct {
 	Revoked   bool
 }
 
+// Ephemeral is a short-lived record named by the keyed hash of a random
+// token: an authorization code, a login ticket, a hosted-login transaction,
+// a login session. Data is the owner's JSON; the store does not read it.
+type Ephemeral struct {
+	Kind      string // e.g. "authz_code", "login_ticket", "transaction", "session"
+	Hash      []byte
+	ClientID  string
+	Subject   string // the user id, when there is one ("" otherwise)
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // SigningKey is a token-signing key; the private half is sealed under the
 // master key.
 type SigningKey struct {
@@ -377,7 +415,7 @@ type SigningKey struct {
 	RetiredAt     time.Time // zero while in use
 }
 
-// JudgeCode decides a ConsumeCode attempt on an outstanding code c. Backends
+// JudgeCode decides a ConsumeCode (or CheckCode) attempt on an outstanding code c. Backends
 // call it inside their transaction so that every backend applies the same
 // rules. match reports whether the presented hash equals c.Hash (compared in
 // constant time by the caller).

@@ -43,10 +43,24 @@ func (s *Store) PutCode(ctx context.Context, c store.Code) error {
 }
 
 // ConsumeCode checks hash against the outstanding code of
-// (connection, identifier) and, on a match, deletes and returns it. The row
-// is locked while judged, so of concurrent callers exactly one wins and
-// every failed attempt is counted.
+// (connection, identifier) and, on a match, deletes and returns it (see
+// judgeCode).
 func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "consume", connection, identifier, hash, now, true)
+}
+
+// CheckCode checks hash against the outstanding code of
+// (connection, identifier) and, on a match, returns it and leaves it
+// outstanding (see judgeCode).
+func (s *Store) CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "check", connection, identifier, hash, now, false)
+}
+
+// judgeCode checks hash against the outstanding code of
+// (connection, identifier); a match deletes the code when consume is set.
+// The row is locked while judged, so of concurrent consumers exactly one
+// wins and every failed attempt is counted.
+func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string, hash []byte, now time.Time, consume bool) (store.Code, error) {
 	var code store.Code
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		c, err := lockCode(ctx, tx, connection, identifier)
@@ -56,9 +70,11 @@ func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, 
 		verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
 		switch {
 		case verdict == nil:
-			if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2",
-				connection, identifier); err != nil {
-				return err
+			if consume {
+				if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2",
+					connection, identifier); err != nil {
+					return err
+				}
 			}
 			code = c
 			return nil
@@ -75,7 +91,7 @@ func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, 
 		}
 	})
 	if err != nil {
-		return store.Code{}, fmt.Errorf("postgres: consume code for %s/%s: %w", connection, identifier, mapErr(err))
+		return store.Code{}, fmt.Errorf("postgres: %s code for %s/%s: %w", op, connection, identifier, mapErr(err))
 	}
 	return code, nil
 }

@@ -144,8 +144,8 @@ func TestOpenConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if !slices.Equal(versions, []int32{1, 2}) {
-		t.Errorf("schema_migrations versions = %v, want [1 2]", versions)
+	if !slices.Equal(versions, []int32{1, 2, 3}) {
+		t.Errorf("schema_migrations versions = %v, want [1 2 3]", versions)
 	}
 }
 
@@ -171,7 +171,7 @@ func TestSearchPathKeepsTablesInSchema(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	want := []string{"client_grants", "clients", "codes", "connections", "logs", "refresh_tokens",
+	want := []string{"client_grants", "clients", "codes", "connections", "ephemerals", "logs", "refresh_tokens",
 		"resource_servers", "schema_migrations", "settings", "signing_keys", "users"}
 	if got := tables(s, schema); !slices.Equal(got, want) {
 		t.Errorf("tables in %s = %v, want %v", schema, got, want)

@@ -85,7 +85,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// DeleteUser deletes the user with userID.
+// DeleteUser deletes the user with userID, their refresh tokens and their
+// ephemeral records.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM users WHERE user_id = $1", userID)
@@ -95,7 +96,10 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE user_id = $1", userID)
+		if _, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE user_id = $1", userID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM ephemerals WHERE subject = $1 AND subject <> ''", userID)
 		return err
 	})
 	if err != nil {

@@ -46,7 +46,7 @@ var txQueries = []string{
 	qGetCode, qDeleteCode, qCountAttempt,
 	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
 	qLoginUpdate, qLoginInsert, qFindUser,
-	qDeleteUser, qDeleteUserTokens,
+	qDeleteUser, qDeleteUserTokens, qDeleteUserEphemerals,
 }
 
 // --- codes -----------------------------------------------------------------
@@ -84,40 +84,55 @@ func scanCode(sc scanner, c *store.Code) error {
 }
 
 // ConsumeCode checks hash against the outstanding code of (connection,
-// identifier) in one immediate transaction: the verdict is store.JudgeCode's;
-// a match deletes the code, a wrong code counts the attempt.
+// identifier) and deletes it on a match (see judgeCode).
 func (s *Store) ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "consume code", connection, identifier, hash, now, true)
+}
+
+// CheckCode checks hash against the outstanding code of (connection,
+// identifier) and leaves it outstanding on a match (see judgeCode).
+func (s *Store) CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error) {
+	return s.judgeCode(ctx, "check code", connection, identifier, hash, now, false)
+}
+
+// judgeCode checks hash against the outstanding code of (connection,
+// identifier) in one immediate transaction: the verdict is store.JudgeCode's;
+// a match deletes the code when consume is set, a wrong code counts the
+// attempt.
+func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string, hash []byte, now time.Time, consume bool) (store.Code, error) {
 	t, err := s.begin(ctx)
 	if err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	defer t.rollback()
 
 	var c store.Code
 	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
 	switch {
+	case verdict == nil && !consume:
+		return c, nil // nothing to write
 	case verdict == nil:
 		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
-			return store.Code{}, wrap("consume code", err)
+			return store.Code{}, wrap(op, err)
 		}
 	case errors.Is(verdict, store.ErrCodeWrong),
 		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
 		// A wrong code: count it (the one that reaches the cap kills the code).
 		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
-			return store.Code{}, wrap("consume code", err)
+			return store.Code{}, wrap(op, err)
 		}
 	default:
 		// Expired, or exhausted before this attempt: nothing to write.
-		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	if err := t.commit(); err != nil {
-		return store.Code{}, wrap("consume code", err)
+		return store.Code{}, wrap(op, err)
 	}
 	if verdict != nil {
-		return store.Code{}, fmt.Errorf("sqlite: consume code: %w", verdict)
+		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	return c, nil
 }
@@ -150,13 +165,14 @@ func scanToken(sc scanner, rt *store.RefreshToken) error {
 	return nil
 }
 
-// PurgeExpired deletes expired codes and refresh tokens in batches of 500,
-// each its own short write.
+// PurgeExpired deletes expired codes, refresh tokens and ephemeral records
+// in batches of 500, each its own short write.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT 500)`,
+		`DELETE FROM ephemerals WHERE rowid IN (SELECT rowid FROM ephemerals WHERE expires_at < ? LIMIT 500)`,
 	} {
 		for {
 			res, err := s.w.exec(ctx, q, toMS(before))

@@ -103,7 +103,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return wrap("create user", err)
 }
 
-// DeleteUser deletes the user with userID and its refresh tokens.
+// DeleteUser deletes the user with userID, its refresh tokens and its
+// ephemeral records.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	t, err := s.begin(ctx)
 	if err != nil {
@@ -114,6 +115,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 		return wrap("delete user", err)
 	}
 	if _, err := t.exec(ctx, qDeleteUserTokens, userID); err != nil {
+		return wrap("delete user", err)
+	}
+	if _, err := t.exec(ctx, qDeleteUserEphemerals, userID); err != nil {
 		return wrap("delete user", err)
 	}
 	return wrap("delete user", t.commit())

@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"ConcurrentRight", testCodeConcurrentRight},
 			{"ConcurrentWrong", testCodeConcurrentWrong},
 		}},
+		{"CheckCode", checkCodeCases},
+		{"Ephemerals", ephemeralCases},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
 			{"RotateInherits", testRefreshRotateInherits},
