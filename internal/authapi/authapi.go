@@ -14,12 +14,15 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Directory is the configuration the handlers read.
 type Directory interface {
 	Client(ctx context.Context, id string) (store.Client, error)
+	Clients(ctx context.Context) ([]store.Client, error)
+	Connection(ctx context.Context, name string) (store.Connection, error)
 	Settings(ctx context.Context) (store.TenantSettings, error)
 }
 
@@ -38,11 +41,11 @@ type Users interface {
 	GetUser(ctx context.Context, userID string) (store.User, error)
 }
 
-// StateChecker tells whether authParams.state names a live hosted-login
-// transaction of the client (the Classic login page's proof, §3.1). Nil
-// until the hosted page exists.
-type StateChecker interface {
-	LiveTransaction(ctx context.Context, clientID, state string) bool
+// CodeService redeems codes (consuming them) and checks them without
+// consuming them.
+type CodeService interface {
+	Redeem(ctx context.Context, r passwordless.Redemption) (passwordless.Redeemed, error)
+	Check(ctx context.Context, r passwordless.Redemption) (strategy string, err error)
 }
 
 // Events records tenant log events (without waiting for the store).
@@ -62,11 +65,16 @@ type API struct {
 	Seal   *secret.Keys
 	// Assertions verifies Private Key JWT client assertions; nil refuses them.
 	Assertions *oauth.AssertionVerifier
-	States     StateChecker
-	Events     Events
-	Hostname   string // the tenant's host name, for log events
-	Now        func() time.Time
-	discover   []byte
+	// Authz answers authorization requests; SSO keeps sessions,
+	// hosted-login transactions and login tickets; Codes checks codes
+	// without consuming them (/passwordless/verify).
+	Authz    Authorizer
+	SSO      *sso.Manager
+	Codes    CodeService
+	Events   Events
+	Hostname string // the tenant's host name, for log events
+	Now      func() time.Time
+	discover []byte
 }
 
 // Register adds the routes to mux.
@@ -75,9 +83,19 @@ func (a *API) Register(mux *http.ServeMux) {
 	h := func(methods string, f httpx.HandlerFunc) http.Handler {
 		return httpx.Handle(a.Log, httpx.RenderAuth, allow(methods, f))
 	}
-	mux.Handle("/passwordless/start", h("POST", a.passwordlessStart))
-	mux.Handle("/oauth/token", h("POST", a.token))
-	mux.Handle("/userinfo", h("GET POST", a.userinfo))
+	mux.Handle("/passwordless/start", h("POST OPTIONS", a.withCORS("POST", a.passwordlessStart)))
+	mux.Handle("/oauth/token", h("POST OPTIONS", a.withCORS("POST", a.token)))
+	mux.Handle("/userinfo", h("GET POST OPTIONS", a.withCORS("GET, POST", a.userinfo)))
+	mux.Handle("/passwordless/verify", h("POST OPTIONS", a.withCORS("POST", a.passwordlessVerify)))
+	mux.Handle("/passwordless/verify_redirect", h("GET POST", a.verifyRedirect))
+	mux.Handle("/passwordless/challenge", h("POST OPTIONS", a.withCORS("POST", a.passwordlessChallenge)))
+	mux.Handle("/co/authenticate", h("POST OPTIONS", a.withCORS("POST", a.coAuthenticate)))
+	mux.Handle("/authorize", h("GET POST", a.authorize))
+	mux.Handle("GET /login", h("GET", a.loginPage))
+	mux.Handle("POST /login", h("POST", a.loginSubmit))
+	mux.Handle("/v2/logout", h("GET", a.logout))
+	mux.Handle("GET /client/{file}", h("GET", a.clientScript))
+	mux.Handle("/user/geoloc/country", h("GET OPTIONS", a.withCORS("GET", a.geolocCountry)))
 	mux.Handle("/.well-known/openid-configuration", h("GET", a.openidConfiguration))
 	mux.Handle("/.well-known/jwks.json", h("GET", a.jwks))
 	mux.Handle("/", h("GET POST PUT PATCH DELETE", func(w http.ResponseWriter, r *http.Request) error {
@@ -130,13 +148,15 @@ func (a *API) discovery() []byte {
 		"userinfo_endpoint":                                iss + "userinfo",
 		"jwks_uri":                                         iss + ".well-known/jwks.json",
 		"scopes_supported":                                 []string{"openid", "profile", "email", "phone", "offline_access"},
-		"response_types_supported":                         []string{"code"},
-		"response_modes_supported":                         []string{"query", "fragment", "form_post"},
+		"response_types_supported":                         []string{"code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"},
+		"response_modes_supported":                         []string{"query", "fragment", "form_post", "web_message"},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"end_session_endpoint":                             iss + "v2/logout",
 		"subject_types_supported":                          []string{"public"},
 		"id_token_signing_alg_values_supported":            []string{"RS256"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": oauth.AssertionAlgs,
-		"grant_types_supported":                            []string{"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
+		"grant_types_supported":                            []string{"authorization_code", "implicit", "http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
 		"claims_supported": []string{"aud", "exp", "iat", "iss", "sub", "name", "nickname", "updated_at",
 			"email", "email_verified", "phone_number", "phone_number_verified"},
 		"request_uri_parameter_supported": false,

@@ -35,6 +35,18 @@ func (d fakeDir) Client(_ context.Context, id string) (store.Client, error) {
 	return c, nil
 }
 
+func (d fakeDir) Clients(context.Context) ([]store.Client, error) {
+	var out []store.Client
+	for _, c := range d.clients {
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (d fakeDir) Connection(context.Context, string) (store.Connection, error) {
+	return store.Connection{}, store.ErrNotFound
+}
+
 func (d fakeDir) Settings(context.Context) (store.TenantSettings, error) {
 	var s store.TenantSettings
 	s.Flags.EnforceClientAuthOnPasswordlessStart = true

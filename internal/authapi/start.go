@@ -191,7 +191,7 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 		}
 		return false, errUnauthorized
 	}
-	if st := b.AuthParams["state"]; st != "" && a.States != nil && a.States.LiveTransaction(r.Context(), c.ClientID, st) {
+	if st := b.AuthParams["state"]; st != "" && a.SSO != nil && a.SSO.LiveTransaction(r.Context(), c.ClientID, st, b.AuthParams["_csrf"]) {
 		return false, nil
 	}
 	settings, err := a.Dir.Settings(r.Context())

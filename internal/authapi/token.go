@@ -67,6 +67,7 @@ var tokenEvents = map[string][2]string{
 	tenant.GrantPasswordlessOTP:   {eventlog.TypeSuccessLogin, eventlog.TypeFailedOTPExchange},
 	tenant.GrantRefreshToken:      {eventlog.TypeSuccessRefresh, eventlog.TypeFailedRefresh},
 	tenant.GrantClientCredentials: {eventlog.TypeSuccessClientCreds, eventlog.TypeFailedClientCreds},
+	tenant.GrantAuthorizationCode: {eventlog.TypeSuccessCodeExchange, eventlog.TypeFailedCodeExchange},
 }
 
 // recordToken writes the tenant log events of a token request: ss then s

@@ -23,6 +23,14 @@ const (
 	TypeDeprecationNotice     = "depnote"  // a deprecated behaviour was used
 	TypeSuccessManagementCall = "sapi"     // Management API write succeeded
 	TypeFailedManagementCall  = "fapi"     // Management API write failed
+	TypeSuccessCrossOrigin    = "scoa"     // cross-origin authentication (/co/authenticate) succeeded
+	TypeFailedCrossOrigin     = "fcoa"     // cross-origin authentication failed
+	TypeFailedCORS            = "fco"      // origin not in the application's allowed origins
+	TypeSuccessCodeExchange   = "seacft"   // authorization code exchanged for tokens
+	TypeFailedCodeExchange    = "feacft"   // authorization code exchange failed
+	TypeSuccessSilentAuth     = "ssa"      // silent authentication (prompt=none) succeeded
+	TypeFailedSilentAuth      = "fsa"      // silent authentication failed (no session)
+	TypeSuccessLogout         = "slo"      // logout
 )
 
 // Descriptions written with the events, where Auth0 writes a fixed one.

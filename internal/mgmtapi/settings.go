@@ -20,27 +20,32 @@ type settingsJSON struct {
 	FriendlyName    string                 `json:"friendly_name,omitempty"`
 	SupportEmail    string                 `json:"support_email,omitempty"`
 	DefaultAudience string                 `json:"default_audience,omitempty"`
+	AllowedLogout   []string               `json:"allowed_logout_urls"`
 	Flags           settingsFlags          `json:"flags"`
 	Latchkey        store.LatchkeySettings `json:"latchkey"`
 }
 
 func settingsOut(s store.TenantSettings) settingsJSON {
 	return settingsJSON{FriendlyName: s.FriendlyName, SupportEmail: s.SupportEmail, DefaultAudience: s.DefaultAudience,
-		Flags:    settingsFlags{EnforceClientAuthOnPasswordlessStart: s.Flags.EnforceClientAuthOnPasswordlessStart},
-		Latchkey: s.Latchkey}
+		AllowedLogout: append([]string{}, s.AllowedLogoutURLs...),
+		Flags:         settingsFlags{EnforceClientAuthOnPasswordlessStart: s.Flags.EnforceClientAuthOnPasswordlessStart},
+		Latchkey:      s.Latchkey}
 }
 
 // settingsPatch is a PATCH body: only the fields given change.
 type settingsPatch struct {
-	FriendlyName    *string `json:"friendly_name"`
-	SupportEmail    *string `json:"support_email"`
-	DefaultAudience *string `json:"default_audience"`
+	FriendlyName    *string   `json:"friendly_name"`
+	SupportEmail    *string   `json:"support_email"`
+	DefaultAudience *string   `json:"default_audience"`
+	AllowedLogout   *[]string `json:"allowed_logout_urls"`
 	Flags           *struct {
 		Enforce      *bool `json:"enforce_client_authentication_on_passwordless_start"`
 		CannotChange *bool `json:"cannot_change_enforce_client_authentication_on_passwordless_start"`
 	} `json:"flags"`
 	Latchkey *struct {
-		EnumerationSafeSignup *bool `json:"enumeration_safe_signup"`
+		EnumerationSafeSignup *bool   `json:"enumeration_safe_signup"`
+		CustomLoginPage       *string `json:"custom_login_page"`
+		MagicLinkConfirmation *bool   `json:"magic_link_confirmation"`
 	} `json:"latchkey"`
 }
 
@@ -89,8 +94,27 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 			s.Flags.EnforceClientAuthOnPasswordlessStart = *f.Enforce
 		}
 	}
-	if l := p.Latchkey; l != nil && l.EnumerationSafeSignup != nil {
-		s.Latchkey.EnumerationSafeSignup = *l.EnumerationSafeSignup
+	if p.AllowedLogout != nil {
+		for _, u := range *p.AllowedLogout {
+			if err := tenant.CheckURL(u); err != nil {
+				return badRequest("allowed_logout_urls: %v", err)
+			}
+		}
+		s.AllowedLogoutURLs = *p.AllowedLogout
+	}
+	if l := p.Latchkey; l != nil {
+		if l.EnumerationSafeSignup != nil {
+			s.Latchkey.EnumerationSafeSignup = *l.EnumerationSafeSignup
+		}
+		if l.CustomLoginPage != nil {
+			if len(*l.CustomLoginPage) > maxLoginPage {
+				return badRequest("latchkey.custom_login_page: at most %d bytes", maxLoginPage)
+			}
+			s.Latchkey.CustomLoginPage = *l.CustomLoginPage
+		}
+		if l.MagicLinkConfirmation != nil {
+			s.Latchkey.MagicLinkConfirmation = *l.MagicLinkConfirmation
+		}
 	}
 	if err := a.Store.PutSettings(r.Context(), s); err != nil {
 		return fmt.Errorf("write settings: %w", err)
@@ -99,3 +123,6 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, settingsOut(s))
 	return nil
 }
+
+// maxLoginPage bounds a custom login page template.
+const maxLoginPage = 256 << 10

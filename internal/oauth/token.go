@@ -31,6 +31,8 @@ type TokenStore interface {
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error)
+	PutEphemeral(ctx context.Context, e store.Ephemeral) error
+	TakeEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (store.Ephemeral, error)
 }
 
 // CodeRedeemer redeems passwordless codes.
@@ -165,7 +167,15 @@ func EffectiveIP(c store.Client, authenticated bool, peer, forwarded string) str
 	return ip.Unmap().String()
 }
 
-var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
+var (
+	errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
+	errUserBlocked  = &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
+)
+
+// invalidGrant is Auth0's 403 invalid_grant.
+func invalidGrant(desc string) *httpx.Error {
+	return &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: desc}
+}
 
 func invalidRequest(format string, args ...any) *httpx.Error {
 	return httpx.Errorf(http.StatusBadRequest, "invalid_request", format, args...)
@@ -192,7 +202,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return nil, invalidRequest("Missing required parameter: grant_type")
 	}
 	au.Grant = grant
-	for _, k := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri"} {
+	for _, k := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri", "code", "code_verifier"} {
 		if _, err := p.String(k); err != nil {
 			return nil, invalidRequest("%s", err.Error())
 		}
@@ -214,6 +224,8 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		resp, err = s.passwordlessGrant(ctx, client, p, ip, au)
 	case tenant.GrantRefreshToken:
 		resp, err = s.refreshGrant(ctx, client, p, au)
+	case tenant.GrantAuthorizationCode:
+		resp, err = s.authorizationCodeGrant(ctx, client, authenticated, p, au)
 	case tenant.GrantClientCredentials:
 		au.Audience = str(p, "audience")
 		resp, err = s.clientCredentialsGrant(ctx, client, authenticated, p)
@@ -287,24 +299,18 @@ func (s *Service) passwordlessGrant(ctx context.Context, client store.Client, p 
 	if err != nil {
 		return nil, redeemError(err, red.Strategy, realm)
 	}
-	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), "")
+	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), issueOptions{})
 }
 
 func redeemError(err error, strategy, realm string) error {
-	wrong := "Wrong email or verification code."
-	if strategy == "sms" {
-		wrong = "Wrong phone number or verification code."
-	}
-	forbidden := func(desc string) error {
-		return &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: desc}
-	}
+	wrong := WrongCodeText(strategy)
 	switch {
 	case errors.Is(err, passwordless.ErrWrongCode):
-		return forbidden(wrong)
+		return invalidGrant(wrong)
 	case errors.Is(err, passwordless.ErrCodeExhausted):
-		return forbidden("You've reached the maximum number of attempts. Please try to login again.")
+		return invalidGrant(CodeExhaustedText)
 	case errors.Is(err, passwordless.ErrCodeExpired):
-		return forbidden("The verification code has expired. Please try to login again.")
+		return invalidGrant(CodeExpiredText)
 	case errors.Is(err, passwordless.ErrUnknownConnection):
 		return invalidRequest("Connection does not exist: %s", realm)
 	case errors.Is(err, passwordless.ErrConnectionDisabled):
@@ -312,10 +318,27 @@ func redeemError(err error, strategy, realm string) error {
 	case errors.Is(err, passwordless.ErrSignupDisabled):
 		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: "Public signup is disabled"}
 	case errors.Is(err, passwordless.ErrUserBlocked):
-		return &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
+		return errUserBlocked
 	}
 	return err
 }
+
+// The texts of §5.3, also used by magic links and the hosted page.
+const (
+	CodeExhaustedText = "You've reached the maximum number of attempts. Please try to login again."
+	CodeExpiredText   = "The verification code has expired. Please try to login again."
+)
+
+// WrongCodeText is the text of a wrong code for the strategy.
+func WrongCodeText(strategy string) string {
+	if strategy == "sms" {
+		return "Wrong phone number or verification code."
+	}
+	return "Wrong email or verification code."
+}
+
+// RedeemError maps a passwordless redemption error to Auth0's error.
+func RedeemError(err error, strategy, realm string) error { return redeemError(err, strategy, realm) }
 
 func str(p httpx.Body, k string) string { s, _ := p.String(k); return s }
 
@@ -326,6 +349,12 @@ func (s *Service) audience(ctx context.Context, p httpx.Body) (*store.ResourceSe
 	if aud == "" {
 		aud = str(p, "resource")
 	}
+	return s.resolveAudience(ctx, aud)
+}
+
+// resolveAudience finds the API aud names, the tenant's default audience
+// when aud is empty; nil when there is none.
+func (s *Service) resolveAudience(ctx context.Context, aud string) (*store.ResourceServer, error) {
 	if aud == "" {
 		settings, err := s.dir.Settings(ctx)
 		if err != nil {
@@ -370,30 +399,45 @@ func grantedScopes(requested []string, api *store.ResourceServer) []string {
 	return out
 }
 
-// issue mints the token response for user u. familyID is set when the
-// caller already rotated a refresh token (the new one is passed back in it).
-func (s *Service) issue(ctx context.Context, client store.Client, u store.User, api *store.ResourceServer, scopes []string, refresh string) (*TokenResponse, error) {
-	now := s.now()
+// issueOptions are the extras of a token response: a refresh token the
+// caller already rotated, and the nonce and auth_time of the authorization
+// request a code stands for.
+type issueOptions struct {
+	refresh  string
+	nonce    string
+	authTime time.Time
+}
+
+// accessToken mints the access token for user u: a JWT for an API, an
+// opaque (sealed) token for /userinfo otherwise.
+func (s *Service) accessToken(client store.Client, u store.User, api *store.ResourceServer, scopes []string, now time.Time) (*TokenResponse, error) {
 	resp := &TokenResponse{TokenType: "Bearer", Scope: strings.Join(scopes, " ")}
-	var err error
-	if api != nil {
-		resp.ExpiresIn = api.TokenLifetime
-		resp.AccessToken, err = s.mint.JWTAccessToken(u.UserID, client.ClientID, api.Identifier, scopes, "", time.Duration(api.TokenLifetime)*time.Second, now)
-		if err != nil {
-			return nil, err
-		}
-	} else {
+	if api == nil {
 		resp.ExpiresIn = int(OpaqueTokenLifetime / time.Second)
 		resp.AccessToken = s.mint.OpaqueAccessToken(u.UserID, client.ClientID, scopes, now)
+		return resp, nil
+	}
+	resp.ExpiresIn = api.TokenLifetime
+	var err error
+	resp.AccessToken, err = s.mint.JWTAccessToken(u.UserID, client.ClientID, api.Identifier, scopes, "", time.Duration(api.TokenLifetime)*time.Second, now)
+	return resp, err
+}
+
+// issue mints the token response for user u.
+func (s *Service) issue(ctx context.Context, client store.Client, u store.User, api *store.ResourceServer, scopes []string, o issueOptions) (*TokenResponse, error) {
+	now := s.now()
+	resp, err := s.accessToken(client, u, api, scopes, now)
+	if err != nil {
+		return nil, err
 	}
 	if slices.Contains(scopes, "openid") {
-		if resp.IDToken, err = s.mint.IDToken(u, client.ClientID, scopes, "", now); err != nil {
+		if resp.IDToken, err = s.mint.IDToken(u, client.ClientID, scopes, IDExtras{Nonce: o.nonce, AuthTime: o.authTime}, now); err != nil {
 			return nil, err
 		}
 	}
 	switch {
-	case refresh != "":
-		resp.RefreshToken = refresh
+	case o.refresh != "":
+		resp.RefreshToken = o.refresh
 	case api != nil && slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken):
 		tok, hash := NewRefreshToken(s.seal)
 		rt := store.RefreshToken{ID: secret.Hex(12), Hash: hash, ClientID: client.ClientID, UserID: u.UserID,
@@ -451,7 +495,7 @@ func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx
 		return nil, fmt.Errorf("read user: %w", err)
 	}
 	if u.Blocked {
-		return nil, &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
+		return nil, errUserBlocked
 	}
 	api, err := s.dir.ResourceServer(ctx, old.Audience)
 	if errors.Is(err, store.ErrNotFound) {
@@ -468,5 +512,5 @@ func (s *Service) refreshGrant(ctx context.Context, client store.Client, p httpx
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	return s.issue(ctx, client, u, &api, scopes, next)
+	return s.issue(ctx, client, u, &api, scopes, issueOptions{refresh: next})
 }

@@ -41,13 +41,24 @@ func (m *Minter) Issuer() string { return m.issuer }
 func (m *Minter) UserinfoAudience() string { return m.issuer + "userinfo" }
 
 type idClaims struct {
-	Iss   string `json:"iss"`
-	Sub   string `json:"sub"`
-	Aud   string `json:"aud"`
-	Iat   int64  `json:"iat"`
-	Exp   int64  `json:"exp"`
-	Nonce string `json:"nonce,omitempty"`
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	Aud      string `json:"aud"`
+	Iat      int64  `json:"iat"`
+	Exp      int64  `json:"exp"`
+	AuthTime int64  `json:"auth_time,omitempty"`
+	Nonce    string `json:"nonce,omitempty"`
+	AtHash   string `json:"at_hash,omitempty"`
+	CHash    string `json:"c_hash,omitempty"`
 	profileClaims
+}
+
+// IDExtras are the optional claims of an ID token.
+type IDExtras struct {
+	Nonce    string
+	AuthTime time.Time // zero: no auth_time
+	AtHash   string    // of the access token issued with it
+	CHash    string    // of the authorization code issued with it
 }
 
 type profileClaims struct {
@@ -90,10 +101,15 @@ func UserinfoJSON(u store.User, scopes []string) ([]byte, error) {
 
 func boolPtr(b bool) *bool { return &b }
 
-// IDToken mints an RS256 ID token for u and the client.
-func (m *Minter) IDToken(u store.User, clientID string, scopes []string, nonce string, now time.Time) (string, error) {
-	b, err := json.Marshal(idClaims{Iss: m.issuer, Sub: u.UserID, Aud: clientID, Iat: now.Unix(),
-		Exp: now.Add(IDTokenLifetime).Unix(), Nonce: nonce, profileClaims: Profile(u, scopes)})
+// IDToken mints an RS256 ID token for u and the client, with the extra
+// claims x.
+func (m *Minter) IDToken(u store.User, clientID string, scopes []string, x IDExtras, now time.Time) (string, error) {
+	c := idClaims{Iss: m.issuer, Sub: u.UserID, Aud: clientID, Iat: now.Unix(),
+		Exp: now.Add(IDTokenLifetime).Unix(), Nonce: x.Nonce, AtHash: x.AtHash, CHash: x.CHash, profileClaims: Profile(u, scopes)}
+	if !x.AuthTime.IsZero() {
+		c.AuthTime = x.AuthTime.Unix()
+	}
+	b, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("encode id token: %w", err)
 	}

@@ -31,6 +31,7 @@ type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
 	PutCode(ctx context.Context, c store.Code) error
 	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
+	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
 }
 
@@ -301,33 +302,15 @@ type Redeemed struct {
 // Errors: ErrUnknownConnection, ErrConnectionDisabled, ErrWrongCode,
 // ErrCodeExhausted, ErrCodeExpired, ErrSignupDisabled, ErrUserBlocked.
 func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
-	conn, err := s.connectionFor(ctx, r.Connection, r.ClientID)
-	if err != nil {
-		return Redeemed{}, err
-	}
+	conn, ident, err := s.locate(ctx, r)
 	out := Redeemed{Strategy: conn.Strategy}
-	ident := r.Username
-	if conn.Strategy == "email" {
-		if ident, err = NormalizeEmail(r.Username); err != nil {
-			return out, ErrWrongCode
-		}
-	} else if !phonePattern.MatchString(ident) {
-		return out, ErrWrongCode
-	}
-	if len(r.Code) > 64 {
-		return out, ErrWrongCode
+	if err != nil {
+		return out, err
 	}
 	now := s.now()
 	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), now)
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCodeWrong):
-		return out, ErrWrongCode
-	case errors.Is(err, store.ErrCodeExhausted):
-		return out, ErrCodeExhausted
-	case errors.Is(err, store.ErrCodeExpired):
-		return out, ErrCodeExpired
-	case err != nil:
-		return out, fmt.Errorf("consume code: %w", err)
+	if err != nil {
+		return out, codeError(err)
 	}
 	out.AuthParams = c.AuthParams
 	l := store.Login{UserID: conn.Strategy + "|" + c.UserIDHint, Connection: conn.Name, Identifier: ident, IP: r.IP, At: now}
@@ -348,6 +331,55 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	}
 	out.User, out.Created = u, created
 	return out, nil
+}
+
+// Check checks a code without consuming it (POST /passwordless/verify, which
+// the browser follows with the magic link's redemption of the same code): a
+// right code stays usable, a wrong one counts against its attempts. It
+// returns the connection's strategy, for the error texts.
+func (s *Service) Check(ctx context.Context, r Redemption) (string, error) {
+	conn, ident, err := s.locate(ctx, r)
+	if err != nil {
+		return conn.Strategy, err
+	}
+	_, err = s.st.CheckCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), s.now())
+	return conn.Strategy, codeError(err)
+}
+
+// locate finds the connection of a redemption and normalises its
+// identifier; a malformed identifier or code is a wrong code.
+func (s *Service) locate(ctx context.Context, r Redemption) (store.Connection, string, error) {
+	conn, err := s.connectionFor(ctx, r.Connection, r.ClientID)
+	if err != nil {
+		return conn, "", err
+	}
+	ident := r.Username
+	if conn.Strategy == "email" {
+		if ident, err = NormalizeEmail(r.Username); err != nil {
+			return conn, "", ErrWrongCode
+		}
+	} else if !phonePattern.MatchString(ident) {
+		return conn, "", ErrWrongCode
+	}
+	if r.Code == "" || len(r.Code) > 64 {
+		return conn, "", ErrWrongCode
+	}
+	return conn, ident, nil
+}
+
+// codeError maps the store's code verdicts to the service's errors.
+func codeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCodeWrong):
+		return ErrWrongCode
+	case errors.Is(err, store.ErrCodeExhausted):
+		return ErrCodeExhausted
+	case errors.Is(err, store.ErrCodeExpired):
+		return ErrCodeExpired
+	}
+	return fmt.Errorf("check code: %w", err)
 }
 
 // NormalizeEmail validates an email address and lower-cases it.

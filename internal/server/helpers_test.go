@@ -52,10 +52,12 @@ const tenantFile = `{
   "clients": [
     {"client_id": "web-app", "client_secret": "web-app-secret-0123456789abcdef", "name": "Web", "app_type": "regular_web",
      "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "authorization_code"],
-     "callbacks": ["https://app.example.com/callback"]},
+     "callbacks": ["https://app.example.com/callback"], "allowed_logout_urls": ["https://app.example.com/bye"]},
     {"client_id": "native-app", "name": "Native", "app_type": "native",
      "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token"]},
-    {"client_id": "spa-app", "name": "SPA", "app_type": "spa", "grant_types": ["implicit", "authorization_code"]},
+    {"client_id": "spa-app", "name": "SPA", "app_type": "spa", "grant_types": ["implicit", "authorization_code"],
+     "callbacks": ["https://spa.example.com/callback"], "web_origins": ["https://spa.example.com"],
+     "allowed_logout_urls": ["https://spa.example.com/"], "cross_origin_authentication": true},
     {"client_id": "m2m-app", "client_secret": "m2m-app-secret-0123456789abcdef", "name": "M2M", "app_type": "non_interactive",
      "grant_types": ["client_credentials"]}
   ],
@@ -93,7 +95,6 @@ type env struct {
 	issuer string
 	clock  *clock
 	http   *http.Client
-	states server.StateCheckerFunc // optional hosted-login transaction check
 	// readLogs caches a Management API token for log searches.
 	readLogs string
 }
@@ -140,7 +141,7 @@ func (e *env) start() {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.New(t.Context(), e.cfg, log, server.Options{Now: e.clock.Now, States: e.states})
+	srv, err := server.New(t.Context(), e.cfg, log, server.Options{Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/server"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 const depnoteQuery = "type:depnote AND description:*passwordless*"
@@ -685,43 +683,4 @@ func TestLogQueriesNeverFail(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestForwardedStateAuthenticatesStart: the hosted login page's transaction
-// state forwarded in authParams.state proves a confidential app (§3.1),
-// through the pluggable check; a wrong secret still fails.
-func TestForwardedStateAuthenticatesStart(t *testing.T) {
-	e := newEnv(t)
-	e.states = func(_ context.Context, clientID, state string) bool {
-		return clientID == webID && state == "live-transaction"
-	}
-	e.restart()
-	start := func(state, secret string) int {
-		body := map[string]any{"client_id": webID, "connection": "email", "send": "code", "email": "state@example.com",
-			"authParams": map[string]any{"state": state}}
-		if secret != "" {
-			body["client_secret"] = secret
-		}
-		return e.postJSON("/passwordless/start", body, nil).status
-	}
-	for _, enforce := range []bool{false, true} {
-		e.updateSettings(func(s *store.TenantSettings) { s.Flags.EnforceClientAuthOnPasswordlessStart = enforce })
-		before := e.countLogs(depnoteQuery)
-		if s := start("live-transaction", ""); s != 200 {
-			t.Errorf("enforce=%v live state: %d", enforce, s)
-		}
-		if n := e.countLogs(depnoteQuery) - before; n != 0 {
-			t.Errorf("enforce=%v live state left %d depnotes", enforce, n)
-		}
-		want := 200
-		if enforce {
-			want = 403
-		}
-		if s := start("stale-transaction", ""); s != want {
-			t.Errorf("enforce=%v stale state: %d, want %d", enforce, s, want)
-		}
-		if s := start("live-transaction", "wrong-secret-wrong-secret"); s != 401 {
-			t.Errorf("enforce=%v live state with a wrong secret: %d", enforce, s)
-		}
-	}
 }

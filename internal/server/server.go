@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -54,9 +55,6 @@ type Server struct {
 // Options tune New for tests.
 type Options struct {
 	Now func() time.Time // default time.Now
-	// States checks hosted-login transactions forwarded as authParams.state
-	// on /passwordless/start (the hosted login page plugs in here).
-	States authapi.StateChecker
 }
 
 // OpenStore opens the configured store: PostgreSQL when a database URL is
@@ -182,9 +180,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
 	host := tenant.Hostname(cfg.Issuer)
-	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: oauth.NewService(s.Dir, st, pl, minter, keys, av, now),
-		Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av, Events: s.Events, Hostname: host,
-		States: opt.States, Now: now}
+	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
+	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
+		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
+		Events: s.Events, Hostname: host, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
@@ -304,12 +303,4 @@ func (s *Server) Purge(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("purged tenant log events past their retention", "events", n, "retention", retention)
 	}
-}
-
-// StateCheckerFunc adapts a function to authapi.StateChecker.
-type StateCheckerFunc func(ctx context.Context, clientID, state string) bool
-
-// LiveTransaction calls f; a nil f knows no transactions.
-func (f StateCheckerFunc) LiveTransaction(ctx context.Context, clientID, state string) bool {
-	return f != nil && f(ctx, clientID, state)
 }

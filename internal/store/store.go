@@ -172,10 +172,13 @@ type Store interface {
 
 // TenantSettings is the tenant-wide settings document.
 type TenantSettings struct {
-	FriendlyName    string      `json:"friendly_name,omitempty"`
-	SupportEmail    string      `json:"support_email,omitempty"`
-	DefaultAudience string      `json:"default_audience,omitempty"`
-	Flags           TenantFlags `json:"flags"`
+	FriendlyName    string `json:"friendly_name,omitempty"`
+	SupportEmail    string `json:"support_email,omitempty"`
+	DefaultAudience string `json:"default_audience,omitempty"`
+	// AllowedLogoutURLs are the returnTo URLs /v2/logout accepts without a
+	// client_id.
+	AllowedLogoutURLs []string    `json:"allowed_logout_urls,omitempty"`
+	Flags             TenantFlags `json:"flags"`
 	// Latchkey holds settings that Auth0 does not have.
 	Latchkey LatchkeySettings `json:"latchkey"`
 }
@@ -191,6 +194,12 @@ type LatchkeySettings struct {
 	// /passwordless/start for an unknown identifier with 200 and send nothing,
 	// instead of Auth0's error.
 	EnumerationSafeSignup bool `json:"enumeration_safe_signup"`
+	// CustomLoginPage is a Classic login page template (HTML with
+	// @@config@@) shown instead of Latchkey's own page.
+	CustomLoginPage string `json:"custom_login_page,omitempty"`
+	// MagicLinkConfirmation: a magic link opens a page whose button logs in
+	// (a POST), so a mail scanner's GET cannot use the link up.
+	MagicLinkConfirmation bool `json:"magic_link_confirmation"`
 }
 
 // Client is an application.

@@ -17,6 +17,7 @@ import (
 type Reader interface {
 	GetSettings(ctx context.Context) (store.TenantSettings, error)
 	GetClient(ctx context.Context, clientID string) (store.Client, error)
+	ListClients(ctx context.Context) ([]store.Client, error)
 	GetConnectionByName(ctx context.Context, name string) (store.Connection, error)
 	GetResourceServerByIdentifier(ctx context.Context, identifier string) (store.ResourceServer, error)
 	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
@@ -37,6 +38,7 @@ type Directory struct {
 	apis     cache[store.ResourceServer]
 	settings cache[store.TenantSettings]
 	grants   cache[[]store.ClientGrant]
+	all      cache[[]store.Client]
 }
 
 // NewDirectory returns a Directory over r.
@@ -89,8 +91,17 @@ func (d *Directory) ClientGrant(ctx context.Context, clientID, audience string) 
 	return store.ClientGrant{}, store.ErrNotFound
 }
 
+// Clients returns every application (for tenant-wide questions such as
+// which origins may make CORS preflights).
+func (d *Directory) Clients(ctx context.Context) ([]store.Client, error) {
+	return d.all.get(ctx, "", d.now(), func(ctx context.Context, _ string) ([]store.Client, error) {
+		return d.r.ListClients(ctx)
+	})
+}
+
 // Invalidate drops every cached record (after a local write).
 func (d *Directory) Invalidate() {
+	d.all.clear()
 	d.clients.clear()
 	d.conns.clear()
 	d.apis.clear()

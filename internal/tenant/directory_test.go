@@ -22,6 +22,9 @@ func (c *countingReader) GetClient(_ context.Context, id string) (store.Client, 
 	}
 	return store.Client{}, store.ErrNotFound
 }
+func (c *countingReader) ListClients(context.Context) ([]store.Client, error) {
+	return []store.Client{{ClientID: "known"}}, nil
+}
 func (c *countingReader) GetConnectionByName(context.Context, string) (store.Connection, error) {
 	return store.Connection{}, store.ErrNotFound
 }

@@ -428,7 +428,7 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 	}
 	for name, urls := range map[string][]string{"callbacks": s.Callbacks, "allowed_logout_urls": s.AllowedLogoutURLs, "web_origins": s.WebOrigins, "allowed_origins": s.AllowedOrigins} {
 		for i, u := range urls {
-			if err := checkURL(u); err != nil {
+			if err := CheckURL(u); err != nil {
 				return c, "", fmt.Errorf("%s[%d]: %w", name, i, err)
 			}
 		}
@@ -458,7 +458,9 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 	return c, generated, nil
 }
 
-func checkURL(s string) error {
+// CheckURL checks a URL an application registers (callback, logout URL,
+// origin): absolute, with http, https or a reverse-DNS custom scheme.
+func CheckURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute URL", s)

@@ -1,0 +1,324 @@
+package authapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/loginpage"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Authorizer answers authorization requests for logged-in users.
+type Authorizer interface {
+	Authorized(ctx context.Context, c store.Client, r oauth.AuthorizeRequest, u store.User, authTime time.Time) (url.Values, error)
+}
+
+// Cookie names.
+const (
+	sessionCookie = "latchkey_session"
+	browserCookie = "latchkey_browser"
+)
+
+// secureCookies reports whether cookies get the Secure attribute: whenever
+// the issuer is https (always in production).
+func (a *API) secureCookies() bool { return strings.HasPrefix(a.Minter.Issuer(), "https://") }
+
+func (a *API) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration, crossSite bool) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: a.secureCookies(), SameSite: http.SameSiteLaxMode}
+	if crossSite && c.Secure {
+		// The session must reach silent authentication in an application's
+		// iframe (response_mode=web_message), a cross-site context.
+		c.SameSite = http.SameSiteNoneMode
+	}
+	switch {
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	case maxAge < 0:
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// browserID returns the browser's cookie value, setting a new one if the
+// browser has none. Transactions are bound to it.
+func (a *API) browserID(w http.ResponseWriter, r *http.Request) string {
+	if v := cookieValue(r, browserCookie); len(v) >= 24 && len(v) <= 64 {
+		return v
+	}
+	v := secret.Token(24)
+	a.setCookie(w, browserCookie, v, 0, false)
+	return v
+}
+
+// pageHeaders are the headers of every HTML page: no caching, no framing
+// (except the web_message document), a strict CSP with a nonce for the
+// page's inline style and script.
+func pageHeaders(w http.ResponseWriter, nonce string, frameable bool) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action *; base-uri 'none'"
+	if frameable {
+		csp += "; frame-ancestors *"
+	} else {
+		csp += "; frame-ancestors 'none'"
+		h.Set("X-Frame-Options", "DENY")
+	}
+	h.Set("Content-Security-Policy", csp)
+}
+
+// errorPage renders a message page (never a redirect): for requests whose
+// redirect target cannot be trusted.
+func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string) error {
+	nonce := secret.Token(12)
+	pageHeaders(w, nonce, false)
+	w.WriteHeader(status)
+	return loginpage.RenderMessage(w, loginpage.Message{Lang: requestLanguage(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
+}
+
+func (a *API) authorizeError(w http.ResponseWriter, r *http.Request, pe *oauth.PageError) error {
+	lang := requestLanguage(r)
+	return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), pe.Description, pe.Code)
+}
+
+// respond delivers an authorization response (or error) to the
+// application in the request's response mode.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.AuthorizeRequest, params url.Values) error {
+	switch req.ResponseMode {
+	case oauth.ModeFormPost:
+		nonce := secret.Token(12)
+		pageHeaders(w, nonce, false)
+		return loginpage.RenderFormPost(w, requestLanguage(r), nonce, req.RedirectURI, params)
+	case oauth.ModeWebMessage:
+		nonce := secret.Token(12)
+		pageHeaders(w, nonce, true)
+		return loginpage.RenderWebMessage(w, nonce, oauth.Origin(req.RedirectURI), params)
+	case oauth.ModeFragment:
+		u, _, _ := strings.Cut(req.RedirectURI, "#")
+		http.Redirect(w, r, u+"#"+params.Encode(), http.StatusFound)
+	default:
+		sep := "?"
+		if strings.Contains(req.RedirectURI, "?") {
+			sep = "&"
+		}
+		http.Redirect(w, r, req.RedirectURI+sep+params.Encode(), http.StatusFound)
+	}
+	return nil
+}
+
+// respondError sends an OAuth error to the application.
+func (a *API) respondError(w http.ResponseWriter, r *http.Request, req oauth.AuthorizeRequest, code, desc string) error {
+	p := url.Values{"error": {code}, "error_description": {desc}}
+	if req.State != "" {
+		p.Set("state", req.State)
+	}
+	if req.ResponseMode == "" {
+		req.ResponseMode = oauth.ModeQuery
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return a.respond(w, r, req, p)
+}
+
+// finish answers the authorization request for user u (code and/or
+// tokens) in its response mode.
+func (a *API) finish(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, u store.User, authTime time.Time) error {
+	params, err := a.Authz.Authorized(r.Context(), c, req, u, authTime)
+	var re *oauth.RedirectError
+	if errors.As(err, &re) {
+		return a.respondError(w, r, req, re.Code, re.Description)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return a.respond(w, r, req, params)
+}
+
+// startSession logs the browser in as u.
+func (a *API) startSession(w http.ResponseWriter, r *http.Request, u store.User, authTime time.Time) error {
+	if old := cookieValue(r, sessionCookie); old != "" {
+		a.SSO.EndSession(r.Context(), old) // a login replaces the browser's session
+	}
+	tok, err := a.SSO.NewSession(r.Context(), sso.Session{UserID: u.UserID, Connection: u.Connection, AuthTime: authTime})
+	if err != nil {
+		return err
+	}
+	a.setCookie(w, sessionCookie, tok, sso.SessionLifetime, true)
+	return nil
+}
+
+// sessionUser returns the browser's logged-in user, if any.
+func (a *API) sessionUser(r *http.Request) (store.User, sso.Session, bool) {
+	s, err := a.SSO.Session(r.Context(), cookieValue(r, sessionCookie))
+	if err != nil {
+		return store.User{}, s, false
+	}
+	u, err := a.Users.GetUser(r.Context(), s.UserID)
+	if err != nil || u.Blocked {
+		return store.User{}, s, false
+	}
+	return u, s, true
+}
+
+// authorize is GET (or POST) /authorize.
+func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), "The request could not be read.", "invalid_request")
+	}
+	q := r.Form
+	lang := requestLanguage(r)
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: client_id"})
+	}
+	c, err := a.Dir.Client(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Unknown client: " + clip(clientID, 64)})
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+	req, err := oauth.ParseAuthorize(c, q)
+	var pe *oauth.PageError
+	if errors.As(err, &pe) {
+		return a.authorizeError(w, r, pe)
+	}
+	var re *oauth.RedirectError
+	if errors.As(err, &re) {
+		return a.respondError(w, r, req, re.Code, re.Description)
+	}
+	if err != nil {
+		return err
+	}
+
+	// A login ticket from /co/authenticate finishes the login.
+	if t := q.Get("login_ticket"); t != "" {
+		return a.redeemTicket(w, r, c, req, t)
+	}
+	if req.Prompt != "login" {
+		if u, s, ok := a.sessionUser(r); ok {
+			if req.Prompt == "none" {
+				a.recordBrowser(r, eventlog.TypeSuccessSilentAuth, c, u, "Successful silent authentication", nil)
+			}
+			return a.finish(w, r, c, req, u, s.AuthTime)
+		}
+	}
+	if req.Prompt == "none" {
+		a.recordBrowser(r, eventlog.TypeFailedSilentAuth, c, store.User{}, "Login required", nil)
+		return a.respondError(w, r, req, "login_required", "Login required")
+	}
+	if _, err := a.loginConnections(ctx, c); err != nil {
+		return a.respondError(w, r, req, "access_denied", loginpage.T(lang, "no.connection"))
+	}
+	state, _, err := a.SSO.NewTransaction(ctx, req, a.browserID(w, r))
+	if err != nil {
+		return err
+	}
+	loc := url.Values{"state": {state}, "client": {c.ClientID}, "protocol": {"oauth2"}}
+	if req.Connection == "sms" {
+		loc.Set("connection", "sms")
+	}
+	http.Redirect(w, r, "/login?"+loc.Encode(), http.StatusFound)
+	return nil
+}
+
+// redeemTicket finishes an authorization request with a login ticket.
+func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, ticket string) error {
+	t, err := a.SSO.TakeTicket(r.Context(), ticket)
+	switch {
+	case errors.Is(err, sso.ErrNotFound):
+		return a.respondError(w, r, req, "access_denied", "Invalid or expired login_ticket")
+	case err != nil:
+		return err
+	case t.ClientID != c.ClientID:
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another application")
+	case t.Origin != oauth.Origin(req.RedirectURI):
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin")
+	}
+	u, err := a.Users.GetUser(r.Context(), t.UserID)
+	if err != nil || u.Blocked {
+		return a.respondError(w, r, req, "unauthorized", "user is blocked")
+	}
+	if err := a.startSession(w, r, u, t.AuthTime); err != nil {
+		return err
+	}
+	return a.finish(w, r, c, req, u, t.AuthTime)
+}
+
+// recordBrowser writes an event of a browser flow.
+func (a *API) recordBrowser(r *http.Request, typ string, c store.Client, u store.User, desc string, details map[string]any) {
+	peer := httpx.PeerIP(r.Context())
+	ev := eventlog.WithClient(eventlog.FromRequest(r, typ, peer, peer, a.Hostname), c)
+	ev.Description = desc
+	if u.UserID != "" {
+		ev.UserID, ev.UserName, ev.Connection = u.UserID, u.Identifier, u.Connection
+		ev.Strategy, _, _ = strings.Cut(u.UserID, "|")
+		ev.StrategyType = "passwordless"
+	} else {
+		ev.UserName = clip(u.Identifier, 320) // what a failed attempt presented
+	}
+	if details != nil {
+		ev.Details = eventlog.Details(details)
+	}
+	a.record(r.Context(), ev)
+}
+
+// recordLogin writes ss (for a signup) and s for a login through a browser
+// flow (hosted page, magic link, cross-origin authentication).
+func (a *API) recordLogin(r *http.Request, typ string, c store.Client, u store.User, created bool, how string) {
+	if created {
+		a.recordBrowser(r, eventlog.TypeSuccessSignup, c, u, eventlog.DescSignup, map[string]any{"method": how})
+	}
+	desc := eventlog.DescSuccessLogin
+	if typ != eventlog.TypeSuccessLogin {
+		desc = "Successful cross-origin authentication"
+	}
+	a.recordBrowser(r, typ, c, u, desc, map[string]any{"method": how})
+}
+
+// loginConnections are the passwordless connections (email, then sms) the
+// hosted page can offer the client.
+func (a *API) loginConnections(ctx context.Context, c store.Client) ([]store.Connection, error) {
+	var out []store.Connection
+	for _, name := range []string{"email", "sms"} {
+		conn, err := a.Dir.Connection(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read connection: %w", err)
+		}
+		for _, id := range conn.EnabledClients {
+			if id == c.ClientID {
+				out = append(out, conn)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no passwordless connection is enabled for the client")
+	}
+	return out, nil
+}

@@ -1,0 +1,162 @@
+package authapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// corsHeaders are the request headers browser SDKs send cross-origin.
+const corsHeaders = "Auth0-Client, Content-Type, X-Request-Language, Authorization"
+
+// cors lets the request's Origin read the response when it is one of the
+// client's allowed origins (with credentials, as /co/authenticate needs);
+// other origins get no CORS headers, so the browser keeps the answer from
+// them. It reports whether the origin was allowed.
+func (a *API) cors(w http.ResponseWriter, r *http.Request, c store.Client) bool {
+	origin := r.Header.Get("Origin")
+	w.Header().Add("Vary", "Origin")
+	if origin == "" || !oauth.AllowedOrigin(c, origin) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	return true
+}
+
+// corsAnyClient is cors for requests that name no client: the origin must
+// be allowed for some application of the tenant.
+func (a *API) corsAnyClient(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	w.Header().Add("Vary", "Origin")
+	if origin == "" {
+		return false
+	}
+	clients, err := a.Dir.Clients(r.Context())
+	if err != nil {
+		return false
+	}
+	for _, c := range clients {
+		if oauth.AllowedOrigin(c, origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			return true
+		}
+	}
+	return false
+}
+
+// preflight answers a CORS preflight: allowed for origins some application
+// allows (the request itself is then checked against its own client).
+func (a *API) preflight(methods string) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if a.corsAnyClient(w, r) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Methods", methods)
+			h.Set("Access-Control-Allow-Headers", corsHeaders)
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// withCORS answers OPTIONS as a preflight and passes other methods on.
+func (a *API) withCORS(methods string, f httpx.HandlerFunc) httpx.HandlerFunc {
+	pre := a.preflight(methods + ", OPTIONS")
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method == http.MethodOptions {
+			return pre(w, r)
+		}
+		return f(w, r)
+	}
+}
+
+var coFields = []string{"client_id", "credential_type", "username", "otp", "realm"}
+
+const coBadBody = "Invalid request body. All and only of client_id, credential_type, username, otp, realm are required."
+
+// coAuthenticate is POST /co/authenticate with the passwordless credential
+// type (auth0.js passwordlessLogin from an application's own origin): the
+// code is redeemed and a single-use login ticket, bound to the client and
+// the calling origin, is returned for /authorize?login_ticket=….
+func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	b, err := httpx.ReadBody(r, "invalid_request")
+	if err != nil {
+		return err
+	}
+	vals := map[string]string{}
+	for k := range b {
+		if !slices.Contains(coFields, k) {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", coBadBody)
+		}
+	}
+	for _, k := range coFields {
+		v, err := b.String(k)
+		if err != nil || v == "" {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", coBadBody)
+		}
+		vals[k] = v
+	}
+	c, err := a.Dir.Client(ctx, vals["client_id"])
+	if errors.Is(err, store.ErrNotFound) {
+		return httpx.Errorf(http.StatusUnauthorized, "invalid_client", "Unknown client: %s", clip(vals["client_id"], 64))
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+	origin := r.Header.Get("Origin")
+	if !a.cors(w, r, c) {
+		desc := "Origin " + clip(origin, 256) + " is not allowed."
+		if origin == "" {
+			desc = "An Origin header is required."
+		}
+		a.recordBrowser(r, eventlog.TypeFailedCORS, c, store.User{}, desc, map[string]any{"origin": clip(origin, 256)})
+		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
+	}
+	if !c.CrossOriginAuthentication {
+		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, store.User{}, "Cross origin login not allowed.", nil)
+		return httpx.Errorf(http.StatusUnauthorized, "unauthorized_client", "Cross origin login not allowed.")
+	}
+	if vals["credential_type"] != tenant.GrantPasswordlessOTP {
+		return httpx.Errorf(http.StatusBadRequest, "unsupported_credential_type", "Unknown credential type parameter.")
+	}
+	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: vals["realm"],
+		Username: vals["username"], Code: strings.TrimSpace(vals["otp"]), IP: httpx.PeerIP(ctx)})
+	if err != nil {
+		desc := redeemText(err, red.Strategy)
+		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, attempted(red.User, vals["username"]), desc, map[string]any{"realm": vals["realm"]})
+		switch {
+		case errors.Is(err, passwordless.ErrUserBlocked):
+			return httpx.Errorf(http.StatusForbidden, "blocked_user", "Blocked user")
+		case errors.Is(err, passwordless.ErrUnknownConnection), errors.Is(err, passwordless.ErrConnectionDisabled):
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Unknown realm %s.", clip(vals["realm"], 128))
+		}
+		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
+	}
+	now := a.Now()
+	ticket, err := a.SSO.NewTicket(ctx, sso.Ticket{ClientID: c.ClientID, Origin: oauth.Origin(origin), UserID: red.User.UserID,
+		Connection: red.User.Connection, AuthTime: now})
+	if err != nil {
+		return err
+	}
+	a.recordLogin(r, eventlog.TypeSuccessCrossOrigin, c, red.User, red.Created, "cross_origin")
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"login_ticket": ticket,
+		"co_verifier": secret.Token(24), "co_id": secret.Token(9)})
+	return nil
+}

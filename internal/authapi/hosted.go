@@ -1,0 +1,266 @@
+package authapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/loginpage"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// loginTx finds the hosted-login transaction a /login request names and
+// checks that it belongs to this browser. It renders the error page itself
+// and returns ok=false when there is none.
+func (a *API) loginTx(w http.ResponseWriter, r *http.Request, state string) (sso.Transaction, store.Client, bool, error) {
+	lang := requestLanguage(r)
+	t, err := a.SSO.Transaction(r.Context(), state)
+	if errors.Is(err, sso.ErrNotFound) {
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+	}
+	if err != nil {
+		return t, store.Client{}, false, err
+	}
+	if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+	}
+	c, err := a.Dir.Client(r.Context(), t.Request.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, c, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "error.back"), "")
+	}
+	return t, c, err == nil, err
+}
+
+// loginPage is GET /login: the hosted login page of a transaction, the
+// tenant's customised Classic page when it has one.
+func (a *API) loginPage(w http.ResponseWriter, r *http.Request) error {
+	state := r.URL.Query().Get("state")
+	t, c, ok, err := a.loginTx(w, r, state)
+	if !ok {
+		return err
+	}
+	conns, err := a.loginConnections(r.Context(), c)
+	if err != nil {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "")
+	}
+	settings, err := a.Dir.Settings(r.Context())
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	if tpl := settings.Latchkey.CustomLoginPage; tpl != "" {
+		// The tenant's own page loads its own scripts: only framing is restricted.
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		return loginpage.RenderCustom(w, tpl, a.classicConfig(c, t, state))
+	}
+	conn := r.URL.Query().Get("connection")
+	return a.renderLogin(w, r, c, t, state, conns, loginpage.Login{Step: "identifier", Connection: conn})
+}
+
+// renderLogin fills in and writes our own hosted page.
+func (a *API) renderLogin(w http.ResponseWriter, r *http.Request, c store.Client, t sso.Transaction, state string, conns []store.Connection, p loginpage.Login) error {
+	has := map[string]bool{}
+	for _, cn := range conns {
+		has[cn.Name] = true
+	}
+	if !has[p.Connection] {
+		p.Connection = conns[0].Name
+	}
+	first := url.Values{"state": {state}}
+	p.Restart = "/login?" + first.Encode() + "&connection=" + p.Connection
+	if len(conns) > 1 {
+		other := "sms"
+		if p.Connection == "sms" {
+			other = "email"
+		}
+		p.Switch = "/login?" + first.Encode() + "&connection=" + other
+	}
+	p.Lang, p.Nonce = requestLanguage(r), secret.Token(12)
+	p.AppName, p.Action, p.State, p.CSRF = c.Name, "/login", state, t.CSRF
+	pageHeaders(w, p.Nonce, false)
+	if p.Error != "" {
+		w.WriteHeader(http.StatusBadRequest)
+	}
+	return loginpage.RenderLogin(w, p)
+}
+
+// loginSubmit is POST /login: the page's two forms (action=start sends a
+// code, action=verify checks it and finishes the authorization request).
+func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "The form could not be read")
+	}
+	f := r.PostForm
+	state := f.Get("state")
+	t, c, ok, err := a.loginTx(w, r, state)
+	if !ok {
+		return err
+	}
+	lang := requestLanguage(r)
+	if !secret.Equal([]byte(f.Get("_csrf")), []byte(t.CSRF)) {
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+	}
+	conns, err := a.loginConnections(r.Context(), c)
+	if err != nil {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "no.connection"), "")
+	}
+	connName := f.Get("connection")
+	var conn store.Connection
+	for _, cn := range conns {
+		if cn.Name == connName {
+			conn = cn
+		}
+	}
+	if conn.Name == "" {
+		conn = conns[0]
+	}
+	username := strings.TrimSpace(f.Get("username"))
+	page := loginpage.Login{Step: "identifier", Connection: conn.Name, Identifier: username}
+	switch f.Get("action") {
+	case "start":
+		ctx := r.Context()
+		peer := httpx.PeerIP(ctx)
+		sr := passwordless.StartRequest{Client: c, Connection: conn.Name, Send: "code",
+			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: lang, IP: peer}
+		if conn.Strategy == "sms" {
+			sr.PhoneNumber = username
+		} else {
+			sr.Email = username
+		}
+		res, err := a.Start.Start(ctx, sr)
+		var ie *passwordless.InputError
+		if errors.As(err, &ie) {
+			page.Error = ie.Description
+			if ie.Code == "bad.email" || ie.Code == "bad.phone_number" {
+				page.Error = inputProblem(lang, conn.Strategy)
+			}
+			return a.renderLogin(w, r, c, t, state, conns, page)
+		}
+		if err != nil {
+			return err
+		}
+		a.recordStart(r, c, startBody{Connection: conn.Name, AuthParams: sr.AuthParams}, res, peer, peer, lang)
+		page.Step, page.Identifier = "code", res.Email+res.PhoneNumber
+		return a.renderLogin(w, r, c, t, state, conns, page)
+	case "verify":
+		return a.loginVerify(w, r, c, t, state, conns, conn, username, f.Get("code"))
+	}
+	return a.renderLogin(w, r, c, t, state, conns, page)
+}
+
+func inputProblem(lang, strategy string) string {
+	if strategy == "sms" {
+		return loginpage.T(lang, "phone.label")
+	}
+	return loginpage.T(lang, "email.label")
+}
+
+// loginVerify redeems the code typed on the hosted page and finishes the
+// transaction.
+func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client, t sso.Transaction, state string,
+	conns []store.Connection, conn store.Connection, username, code string) error {
+	ctx := r.Context()
+	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: conn.Name,
+		Username: username, Code: strings.TrimSpace(code), IP: httpx.PeerIP(ctx)})
+	if err != nil {
+		desc := redeemText(err, conn.Strategy)
+		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
+		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
+		if errors.Is(err, passwordless.ErrCodeExhausted) || errors.Is(err, passwordless.ErrCodeExpired) {
+			page.Step = "identifier" // a new code is needed
+		}
+		return a.renderLogin(w, r, c, t, state, conns, page)
+	}
+	if _, err := a.SSO.EndTransaction(ctx, state); errors.Is(err, sso.ErrNotFound) {
+		lang := requestLanguage(r)
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+	} else if err != nil {
+		return err
+	}
+	now := a.Now()
+	a.recordLogin(r, eventlog.TypeSuccessLogin, c, red.User, red.Created, "hosted_page")
+	if err := a.startSession(w, r, red.User, now); err != nil {
+		return err
+	}
+	return a.finish(w, r, c, t.Request, red.User, now)
+}
+
+// redeemText is the §5.3 text of a redemption error.
+func redeemText(err error, strategy string) string {
+	var he *httpx.Error
+	if errors.As(oauth.RedeemError(err, strategy, ""), &he) {
+		return he.Description
+	}
+	return "Something went wrong, please try again."
+}
+
+// classicConfig is the config a customised Classic login page receives in
+// @@config@@: the fields Auth0's templates read, with the transaction in
+// internalOptions (state, _csrf, scope) so that auth0.js or Lock forward
+// the state on /passwordless/start (which authenticates a confidential
+// application, §3.1) and on /passwordless/verify_redirect.
+func (a *API) classicConfig(c store.Client, t sso.Transaction, state string) map[string]any {
+	iss := a.Minter.Issuer()
+	req := t.Request
+	internal := map[string]any{"protocol": "oauth2", "state": state, "_csrf": t.CSRF, "scope": req.Scope,
+		"response_type": req.ResponseType, "_intstate": "deprecated"}
+	if req.Nonce != "" {
+		internal["nonce"] = req.Nonce
+	}
+	if req.Audience != "" {
+		internal["audience"] = req.Audience
+	}
+	extra := map[string]any{}
+	for k, v := range internal {
+		extra[k] = v
+	}
+	if req.LoginHint != "" {
+		extra["login_hint"] = req.LoginHint
+	}
+	cfg := map[string]any{
+		"auth0Domain":                tenant.Hostname(iss),
+		"auth0Tenant":                tenant.Hostname(iss),
+		"clientConfigurationBaseUrl": iss,
+		"cdn":                        iss,
+		"assetsUrl":                  iss,
+		"callbackOnLocationHash":     req.ResponseType != "code",
+		"callbackURL":                req.RedirectURI,
+		"clientID":                   c.ClientID,
+		"dict":                       map[string]any{"signin": map[string]string{"title": c.Name}},
+		"extraParams":                extra,
+		"internalOptions":            internal,
+		"widgetUrl":                  "",
+		"isThirdPartyClient":         false,
+		"authorizationServer":        map[string]string{"url": strings.TrimSuffix(iss, "/"), "issuer": iss},
+		"icon":                       "",
+		"colors":                     map[string]string{},
+	}
+	if req.Prompt != "" {
+		cfg["prompt"] = req.Prompt
+	}
+	if req.Connection != "" {
+		cfg["connection"] = req.Connection
+	}
+	return cfg
+}
+
+// attempted is the user a failed attempt is logged for: the stored user
+// when known, else just the identifier presented.
+func attempted(u store.User, username string) store.User {
+	if u.UserID == "" {
+		u.Identifier = username
+	}
+	return u
+}

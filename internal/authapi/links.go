@@ -1,0 +1,200 @@
+package authapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/loginpage"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/sso"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// passwordlessVerify is POST /passwordless/verify in the shape auth0.js
+// sends from the hosted page: it checks the code without consuming it
+// (the browser then follows /passwordless/verify_redirect with the same
+// code). A wrong code counts against the code's attempts.
+func (a *API) passwordlessVerify(w http.ResponseWriter, r *http.Request) error {
+	b, err := httpx.ReadBody(r, "invalid_request")
+	if err != nil {
+		return err
+	}
+	var f struct{ clientID, connection, email, phone, code string }
+	for _, x := range []struct {
+		k   string
+		dst *string
+	}{{"client_id", &f.clientID}, {"connection", &f.connection}, {"email", &f.email}, {"phone_number", &f.phone},
+		{"verification_code", &f.code}} {
+		if *x.dst, err = b.String(x.k); err != nil {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+		}
+	}
+	for _, req := range []struct{ name, v string }{{"client_id", f.clientID}, {"connection", f.connection}, {"verification_code", f.code}} {
+		if req.v == "" {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Missing required property: %s", req.name)
+		}
+	}
+	if f.email == "" && f.phone == "" {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Missing required property: email or phone_number")
+	}
+	c, err := a.Dir.Client(r.Context(), f.clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return httpx.Errorf(http.StatusUnauthorized, "invalid_client", "Unknown client: %s", clip(f.clientID, 64))
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+	a.cors(w, r, c)
+	strategy, err := a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
+		Username: f.email + f.phone, Code: f.code, IP: httpx.PeerIP(r.Context())})
+	if err != nil {
+		return oauth.RedeemError(err, strategy, f.connection)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+// passwordlessChallenge is POST /passwordless/challenge: no bot detection
+// yet, so no challenge is ever required.
+func (a *API) passwordlessChallenge(w http.ResponseWriter, r *http.Request) error {
+	a.corsAnyClient(w, r)
+	httpx.WriteJSON(w, http.StatusOK, map[string]bool{"required": false})
+	return nil
+}
+
+// isPrefetch reports whether a GET is a prefetch or preview rather than a
+// person following a link (browsers and mail clients that say so).
+func isPrefetch(r *http.Request) bool {
+	for _, h := range []string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
+		v := strings.ToLower(r.Header.Get(h))
+		if strings.Contains(v, "prefetch") || strings.Contains(v, "preview") || strings.Contains(v, "prerender") {
+			return true
+		}
+	}
+	return false
+}
+
+// linkParams are the parameters a magic link carries besides the
+// authorization request's.
+var linkParams = []string{"client_id", "connection", "email", "phone_number", "verification_code", "auth0Client"}
+
+// verifyRedirect is /passwordless/verify_redirect, the magic link. HEAD and
+// prefetches never consume it; with the tenant's confirmation setting a GET
+// shows a page whose button POSTs, and only the POST consumes it. Errors
+// go to the application's registered callback with error=unauthorized, or
+// to an error page when the callback cannot be trusted.
+func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	lang := requestLanguage(r)
+	if err := r.ParseForm(); err != nil {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request")
+	}
+	q := r.Form
+	if r.Method == http.MethodHead || (r.Method == http.MethodGet && isPrefetch(r)) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	c, err := a.Dir.Client(ctx, q.Get("client_id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request")
+	}
+	if err != nil {
+		return fmt.Errorf("read client: %w", err)
+	}
+
+	// The authorization request: a hosted-login transaction named by the
+	// state (resumed only in the browser that opened it), else the link's
+	// own parameters.
+	var req oauth.AuthorizeRequest
+	var txState string
+	if st := q.Get("state"); st != "" {
+		if t, err := a.SSO.Transaction(ctx, st); err == nil && t.Request.ClientID == c.ClientID {
+			if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
+				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "")
+			}
+			req, txState = t.Request, st
+		} else if err != nil && !errors.Is(err, sso.ErrNotFound) {
+			return err
+		}
+	}
+	if txState == "" {
+		authz := url.Values{}
+		for k, v := range q {
+			if !slices.Contains(linkParams, k) {
+				authz[k] = v
+			}
+		}
+		req, err = oauth.ParseAuthorize(c, authz)
+		var pe *oauth.PageError
+		if errors.As(err, &pe) {
+			return a.authorizeError(w, r, pe)
+		}
+		var re *oauth.RedirectError
+		if errors.As(err, &re) {
+			return a.respondError(w, r, req, re.Code, re.Description)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	fail := func(desc string) error {
+		// Errors of the link itself: error=unauthorized, in the fragment for
+		// token responses and the query for code (§4.1).
+		er := req
+		if er.ResponseMode == oauth.ModeWebMessage || er.ResponseMode == oauth.ModeFormPost {
+			er.ResponseMode = oauth.ModeFragment
+			if er.ResponseType == "code" {
+				er.ResponseMode = oauth.ModeQuery
+			}
+		}
+		return a.respondError(w, r, er, "unauthorized", desc)
+	}
+
+	settings, err := a.Dir.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation {
+		nonce := secret.Token(12)
+		pageHeaders(w, nonce, false)
+		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name,
+			Action: "/passwordless/verify_redirect", Fields: loginpage.Fields(q)})
+	}
+
+	username := q.Get("email")
+	if username == "" {
+		username = q.Get("phone_number")
+	}
+	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: q.Get("connection"),
+		Username: username, Code: q.Get("verification_code"), IP: httpx.PeerIP(ctx)})
+	if err != nil {
+		desc := redeemText(err, red.Strategy)
+		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "magic_link", "connection": q.Get("connection")})
+		if errors.Is(err, passwordless.ErrUnknownConnection) || errors.Is(err, passwordless.ErrConnectionDisabled) {
+			return fail("The connection is not enabled for this application.")
+		}
+		return fail(desc)
+	}
+	if txState != "" {
+		if _, err := a.SSO.EndTransaction(ctx, txState); errors.Is(err, sso.ErrNotFound) {
+			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		} else if err != nil {
+			return err
+		}
+	}
+	now := a.Now()
+	a.recordLogin(r, eventlog.TypeSuccessLogin, c, red.User, red.Created, "magic_link")
+	if err := a.startSession(w, r, red.User, now); err != nil {
+		return err
+	}
+	return a.finish(w, r, c, req, red.User, now)
+}

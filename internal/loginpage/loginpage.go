@@ -1,0 +1,153 @@
+// Package loginpage renders Latchkey's browser pages: the hosted login page
+// (email or phone, then code; plain HTML forms that work without
+// JavaScript), a customised Classic page from the tenant's template, the
+// magic-link confirmation page, error pages, and the documents that deliver
+// an authorization response by form_post or web_message. Every string is
+// in strings.go.
+package loginpage
+
+import (
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+//go:embed templates/*.html
+var files embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	// t is replaced per rendering with the page's language.
+	"t": func(key string, args ...string) string { return T("en", key, args...) },
+}).ParseFS(files, "templates/*.html"))
+
+// render executes the named template with t bound to lang.
+func render(w io.Writer, name, lang string, data any) error {
+	tpl, err := pages.Clone()
+	if err != nil {
+		return fmt.Errorf("loginpage: %w", err)
+	}
+	tpl.Funcs(template.FuncMap{"t": func(key string, args ...string) string { return T(lang, key, args...) }})
+	var buf bytes.Buffer // all or nothing: a failed template writes no half page
+	if err := tpl.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("loginpage: render %s: %w", name, err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// Login is the hosted login page at one of its two steps.
+type Login struct {
+	Lang       string
+	Nonce      string // CSP nonce of the inline style
+	AppName    string
+	Step       string // "identifier" or "code"
+	Action     string // where the form posts
+	State      string
+	CSRF       string
+	Connection string // "email" or "sms"
+	Identifier string
+	Error      string
+	Restart    string // URL of the first step
+	Switch     string // URL of the other connection's first step, if the app has both
+}
+
+// Title is the page title.
+func (p Login) Title() string { return T(p.Lang, "title") }
+
+// RenderLogin writes the hosted login page.
+func RenderLogin(w io.Writer, p Login) error {
+	p.Lang = Language(p.Lang)
+	return render(w, "login.html", p.Lang, p)
+}
+
+// Message is a page that only says something: an error, an expired login.
+type Message struct {
+	Lang, Nonce string
+	Title, Text string
+	Detail      string
+}
+
+// RenderMessage writes a message page.
+func RenderMessage(w io.Writer, m Message) error {
+	m.Lang = Language(m.Lang)
+	return render(w, "message.html", m.Lang, m)
+}
+
+// Field is a hidden form field.
+type Field struct{ Name, Value string }
+
+// Fields turns values into hidden fields, in name order.
+func Fields(v url.Values) []Field {
+	var out []Field
+	for k, vs := range v {
+		for _, x := range vs {
+			out = append(out, Field{k, x})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Confirm is the magic-link confirmation page: the link is consumed only
+// when the user presses the button (a POST), never by a mail scanner's GET.
+type Confirm struct {
+	Lang, Nonce string
+	AppName     string
+	Action      string
+	Fields      []Field
+}
+
+// Title is the page title.
+func (c Confirm) Title() string { return T(c.Lang, "confirm.title") }
+
+// RenderConfirm writes the confirmation page.
+func RenderConfirm(w io.Writer, c Confirm) error {
+	c.Lang = Language(c.Lang)
+	return render(w, "confirm.html", c.Lang, c)
+}
+
+// RenderFormPost writes the document of response_mode=form_post: a form
+// that posts the response to action (submitted by script, or by the user
+// without JavaScript).
+func RenderFormPost(w io.Writer, lang, nonce, action string, response url.Values) error {
+	lang = Language(lang)
+	return render(w, "formpost.html", lang, struct {
+		Lang, Nonce, Action string
+		Fields              []Field
+	}{lang, nonce, action, Fields(response)})
+}
+
+// RenderWebMessage writes the document of response_mode=web_message: it
+// posts {type:"authorization_response", response} to its opener or parent,
+// for origin only.
+func RenderWebMessage(w io.Writer, nonce, origin string, response url.Values) error {
+	flat := make(map[string]string, len(response))
+	for k := range response {
+		flat[k] = response.Get(k)
+	}
+	return render(w, "webmessage.html", "en", struct {
+		Nonce, Origin string
+		Response      map[string]string
+	}{nonce, origin, flat})
+}
+
+// RenderCustom writes a customised Classic login page: the tenant's HTML
+// template with @@config@@ replaced by the base64 of the JSON config, as
+// Auth0's Classic templates decode it
+// (JSON.parse(decodeURIComponent(escape(window.atob('@@config@@'))))).
+func RenderCustom(w io.Writer, tmpl string, config any) error {
+	b, err := json.Marshal(config)
+	if err != nil {
+		return fmt.Errorf("loginpage: encode config: %w", err)
+	}
+	page := strings.ReplaceAll(tmpl, "@@config@@", base64.StdEncoding.EncodeToString(b))
+	_, err = io.WriteString(w, page)
+	return err
+}

@@ -1,0 +1,61 @@
+package loginpage
+
+import "strings"
+
+// texts holds every string the pages show, by language; English is the
+// fallback for a missing language or key. Add a language by adding a map.
+var texts = map[string]map[string]string{
+	"en": {
+		"title":             "Log in",
+		"heading":           "Log in to {app}",
+		"email.label":       "Email address",
+		"email.submit":      "Email me a code",
+		"phone.label":       "Phone number (with country code, e.g. +14155550100)",
+		"phone.submit":      "Text me a code",
+		"use.sms":           "Use a phone number instead",
+		"use.email":         "Use an email address instead",
+		"code.label":        "Code",
+		"code.sent.email":   "We sent a code to {to}. It expires in a few minutes.",
+		"code.sent.sms":     "We texted a code to {to}. It expires in a few minutes.",
+		"code.submit":       "Continue",
+		"code.resend":       "Send a new code",
+		"code.other":        "Use a different address",
+		"error.title":       "Something went wrong",
+		"error.back":        "Go back to the application and try again.",
+		"expired.title":     "This login has expired",
+		"expired.text":      "The login page was open for too long or was already used. Go back to the application and start again.",
+		"browser.title":     "Open the link in the same browser",
+		"browser.text":      "This link was requested from another browser. Open it in the browser where you started logging in, or type the code from the message there.",
+		"confirm.title":     "Confirm your login",
+		"confirm.text":      "Continue to log in to {app}.",
+		"confirm.submit":    "Log in",
+		"no.connection":     "This application has no passwordless login enabled.",
+		"redirecting":       "Redirecting…",
+		"redirect.submit":   "Continue",
+		"redirect.noscript": "JavaScript is off: press Continue to return to the application.",
+	},
+}
+
+// T returns the text key in lang (a BCP 47 tag; its primary subtag
+// counts), with {name} placeholders replaced from args (name, value pairs).
+func T(lang, key string, args ...string) string {
+	s, ok := table(lang)[key]
+	if !ok {
+		s = texts["en"][key]
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])
+	}
+	return s
+}
+
+// Language is the supported language closest to the tag ("en" otherwise).
+func Language(tag string) string {
+	primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	if _, ok := texts[primary]; ok {
+		return primary
+	}
+	return "en"
+}
+
+func table(lang string) map[string]string { return texts[Language(lang)] }

@@ -1,0 +1,378 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// AuthzCodeLifetime is how long an authorization code can be exchanged.
+const AuthzCodeLifetime = 10 * time.Minute
+
+// KindAuthzCode is the ephemeral-record kind of authorization codes.
+const KindAuthzCode = "authz_code"
+
+// Response modes.
+const (
+	ModeQuery      = "query"
+	ModeFragment   = "fragment"
+	ModeFormPost   = "form_post"
+	ModeWebMessage = "web_message"
+)
+
+// AuthorizeRequest is a validated authorization request: its client is
+// known and its redirect_uri registered, so any later error goes back to the
+// application (a RedirectError) rather than to an error page.
+type AuthorizeRequest struct {
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	ResponseType  string `json:"response_type"` // normalised: "code", "id_token token", …
+	ResponseMode  string `json:"response_mode"`
+	State         string `json:"state,omitempty"`
+	Nonce         string `json:"nonce,omitempty"`
+	Scope         string `json:"scope,omitempty"`
+	Audience      string `json:"audience,omitempty"`
+	CodeChallenge string `json:"code_challenge,omitempty"` // S256
+	Prompt        string `json:"prompt,omitempty"`
+	Connection    string `json:"connection,omitempty"`
+	LoginHint     string `json:"login_hint,omitempty"`
+}
+
+// Has reports whether the response type includes t (code, token, id_token).
+func (r AuthorizeRequest) Has(t string) bool {
+	return slices.Contains(strings.Fields(r.ResponseType), t)
+}
+
+// PageError is an authorization request that cannot be answered by
+// redirecting: the client is unknown or the redirect_uri is not registered,
+// so the user gets an error page (never a redirect to an unchecked URL).
+type PageError struct {
+	Code        string
+	Description string
+}
+
+func (e *PageError) Error() string { return e.Code + ": " + e.Description }
+
+// RedirectError is an authorization error reported to the application at its
+// (registered) redirect_uri.
+type RedirectError struct {
+	Code        string
+	Description string
+}
+
+func (e *RedirectError) Error() string { return e.Code + ": " + e.Description }
+
+// Callback mismatch text, as Auth0 words it.
+const callbackMismatch = "Callback URL mismatch. The provided redirect_uri is not in the list of allowed callback URLs."
+
+// MatchRedirectURI reports whether uri is one of the registered URLs. The
+// match is exact (byte for byte, after nothing): no wildcards, no prefix or
+// path tolerance, no case folding, so that no registered URL can be turned
+// into an open redirect. uri must also be an absolute http(s) URL without a
+// fragment, and http only for loopback hosts or when registered so.
+func MatchRedirectURI(registered []string, uri string) bool {
+	if uri == "" || len(uri) > 2048 || !slices.Contains(registered, uri) {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Fragment != "" || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https", "http":
+		return true
+	}
+	// Custom schemes of native apps (com.example.app://callback).
+	return strings.Contains(u.Scheme, ".")
+}
+
+// Origin is the scheme://host[:port] of an absolute URL, "" if it has none.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// AllowedOrigin reports whether origin may call the client's browser APIs:
+// it is listed in web_origins or allowed_origins, or is the origin of a
+// registered callback.
+func AllowedOrigin(c store.Client, origin string) bool {
+	if origin == "" || origin == "null" {
+		return false
+	}
+	origin = strings.ToLower(strings.TrimSuffix(origin, "/"))
+	for _, list := range [][]string{c.WebOrigins, c.AllowedOrigins} {
+		for _, o := range list {
+			if strings.ToLower(strings.TrimSuffix(o, "/")) == origin {
+				return true
+			}
+		}
+	}
+	for _, cb := range c.Callbacks {
+		if Origin(cb) == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// InWebOrigins reports whether origin is one of the client's Allowed Web
+// Origins, which response_mode=web_message requires.
+func InWebOrigins(c store.Client, origin string) bool {
+	return origin != "" && slices.ContainsFunc(c.WebOrigins, func(o string) bool {
+		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
+	})
+}
+
+// ParseAuthorize validates the parameters of /authorize (or of a link or
+// hosted-login transaction that carries them) for client c. The client and
+// redirect_uri checks come first and fail with a PageError; everything after
+// them fails with a RedirectError.
+func ParseAuthorize(c store.Client, q url.Values) (AuthorizeRequest, error) {
+	r := AuthorizeRequest{ClientID: c.ClientID, RedirectURI: q.Get("redirect_uri")}
+	if r.RedirectURI == "" {
+		return r, &PageError{"invalid_request", "Missing required parameter: redirect_uri"}
+	}
+	if !MatchRedirectURI(c.Callbacks, r.RedirectURI) {
+		return r, &PageError{"invalid_request", callbackMismatch}
+	}
+	for k, dst := range map[string]*string{"state": &r.State, "nonce": &r.Nonce, "scope": &r.Scope, "audience": &r.Audience,
+		"prompt": &r.Prompt, "connection": &r.Connection, "login_hint": &r.LoginHint} {
+		*dst = q.Get(k)
+	}
+	if r.Audience == "" {
+		r.Audience = q.Get("resource")
+	}
+	for k, v := range q {
+		if len(v) > 1 && k != "scope" {
+			return r, &RedirectError{"invalid_request", fmt.Sprintf("Parameter %s must be given once", k)}
+		}
+		for _, s := range v {
+			if len(s) > 2048 {
+				return r, &RedirectError{"invalid_request", fmt.Sprintf("Parameter %s is too long", k)}
+			}
+		}
+	}
+
+	rt := q.Get("response_type")
+	if rt == "" {
+		return r, &RedirectError{"invalid_request", "Missing required parameter: response_type"}
+	}
+	types := strings.Fields(rt)
+	slices.Sort(types)
+	types = slices.Compact(types)
+	for _, t := range types {
+		if t != "code" && t != "token" && t != "id_token" {
+			return r, &RedirectError{"unsupported_response_type", fmt.Sprintf("Unsupported response type: %s", rt)}
+		}
+	}
+	// Canonical order: code, id_token, token.
+	r.ResponseType = strings.Join(types, " ")
+	if r.Has("code") && !tenant.HasGrant(c, tenant.GrantAuthorizationCode) {
+		return r, &RedirectError{"unauthorized_client", "Grant type 'authorization_code' not allowed for the client."}
+	}
+	if (r.Has("token") || r.Has("id_token")) && !tenant.HasGrant(c, tenant.GrantImplicit) {
+		return r, &RedirectError{"unauthorized_client", "Grant type 'implicit' not allowed for the client."}
+	}
+
+	r.ResponseMode = q.Get("response_mode")
+	switch r.ResponseMode {
+	case "":
+		r.ResponseMode = ModeFragment
+		if r.ResponseType == "code" {
+			r.ResponseMode = ModeQuery
+		}
+	case ModeQuery:
+		if r.ResponseType != "code" {
+			// Tokens in a query string end up in server logs and Referer headers.
+			return r, &RedirectError{"invalid_request", "response_mode=query is not allowed with response_type " + r.ResponseType}
+		}
+	case ModeFragment, ModeFormPost:
+	case ModeWebMessage:
+		if !InWebOrigins(c, Origin(r.RedirectURI)) {
+			return r, &PageError{"invalid_request", "The origin of redirect_uri is not in the application's Allowed Web Origins, required for response_mode=web_message."}
+		}
+	default:
+		return r, &RedirectError{"invalid_request", fmt.Sprintf("Unsupported response_mode: %s", r.ResponseMode)}
+	}
+	if r.Has("id_token") && r.Nonce == "" {
+		return r, &RedirectError{"invalid_request", "Missing required parameter: nonce (required when response_type includes id_token)"}
+	}
+	if ch := q.Get("code_challenge"); ch != "" {
+		switch q.Get("code_challenge_method") {
+		case "S256":
+		case "", "plain":
+			return r, &RedirectError{"invalid_request", "code_challenge_method must be S256"}
+		default:
+			return r, &RedirectError{"invalid_request", "Unsupported code_challenge_method: " + q.Get("code_challenge_method")}
+		}
+		if len(ch) != 43 || strings.Trim(ch, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return r, &RedirectError{"invalid_request", "code_challenge must be the base64url SHA-256 of the code_verifier (43 characters)"}
+		}
+		r.CodeChallenge = ch
+	} else if q.Get("code_challenge_method") != "" {
+		return r, &RedirectError{"invalid_request", "Missing required parameter: code_challenge"}
+	}
+	switch r.Prompt {
+	case "", "none", "login", "consent", "select_account":
+	default:
+		return r, &RedirectError{"invalid_request", "Unsupported prompt: " + r.Prompt}
+	}
+	return r, nil
+}
+
+// authzCode is what an authorization code stands for.
+type authzCode struct {
+	RedirectURI   string `json:"redirect_uri"`
+	Scope         string `json:"scope"`
+	Audience      string `json:"audience,omitempty"`
+	Nonce         string `json:"nonce,omitempty"`
+	CodeChallenge string `json:"code_challenge,omitempty"`
+	AuthTime      int64  `json:"auth_time"`
+}
+
+// Authorized answers an authorization request for a logged-in user: the
+// code and/or tokens the response type asks for, with the state echoed.
+// The caller delivers them in the request's response mode.
+func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeRequest, u store.User, authTime time.Time) (url.Values, error) {
+	now := s.now()
+	api, err := s.resolveAudience(ctx, r.Audience)
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return nil, &RedirectError{he.Code, he.Description}
+	}
+	if err != nil {
+		return nil, err
+	}
+	scopes := grantedScopes(strings.Fields(r.Scope), api)
+	out := url.Values{}
+	var code, access string
+	if r.Has("code") {
+		code = secret.Token(32)
+		data, _ := json.Marshal(authzCode{RedirectURI: r.RedirectURI, Scope: strings.Join(scopes, " "), Audience: r.Audience,
+			Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, AuthTime: authTime.Unix()})
+		if err := s.st.PutEphemeral(ctx, store.Ephemeral{Kind: KindAuthzCode, Hash: s.authzCodeHash(code), ClientID: c.ClientID,
+			Subject: u.UserID, Data: data, CreatedAt: now, ExpiresAt: now.Add(AuthzCodeLifetime)}); err != nil {
+			return nil, fmt.Errorf("store authorization code: %w", err)
+		}
+		out.Set("code", code)
+	}
+	if r.Has("token") {
+		// No refresh tokens from the authorization endpoint.
+		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })
+		resp, err := s.accessToken(c, u, api, scopes, now)
+		if err != nil {
+			return nil, err
+		}
+		access = resp.AccessToken
+		out.Set("access_token", access)
+		out.Set("token_type", "Bearer")
+		out.Set("expires_in", fmt.Sprint(resp.ExpiresIn))
+		out.Set("scope", strings.Join(scopes, " "))
+	}
+	if r.Has("id_token") {
+		idt, err := s.mint.IDToken(u, c.ClientID, scopes, IDExtras{Nonce: r.Nonce, AuthTime: authTime,
+			AtHash: halfHash(access), CHash: halfHash(code)}, now)
+		if err != nil {
+			return nil, err
+		}
+		out.Set("id_token", idt)
+	}
+	if r.State != "" {
+		out.Set("state", r.State)
+	}
+	return out, nil
+}
+
+// halfHash is at_hash/c_hash for RS256: the left half of the SHA-256 of v,
+// base64url; "" for "".
+func halfHash(v string) string {
+	if v == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])
+}
+
+func (s *Service) authzCodeHash(code string) []byte { return s.seal.Hash(KindAuthzCode, code) }
+
+// Auth0's texts.
+const (
+	badAuthzCode = "Invalid authorization code"
+	pkceFailed   = "Failed to verify code verifier"
+)
+
+// authorizationCodeGrant exchanges an authorization code (RFC 6749 §4.1.3,
+// with PKCE, RFC 7636).
+func (s *Service) authorizationCodeGrant(ctx context.Context, client store.Client, authenticated bool, p httpx.Body, au *Audit) (*TokenResponse, error) {
+	if !tenant.HasGrant(client, tenant.GrantAuthorizationCode) {
+		return nil, grantNotAllowed(tenant.GrantAuthorizationCode)
+	}
+	code := str(p, "code")
+	if code == "" {
+		return nil, invalidRequest("Missing required parameter: code")
+	}
+	verifier := str(p, "code_verifier")
+	now := s.now()
+	e, err := s.st.TakeEphemeral(ctx, KindAuthzCode, s.authzCodeHash(code), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidGrant(badAuthzCode)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take authorization code: %w", err)
+	}
+	var ac authzCode
+	if err := json.Unmarshal(e.Data, &ac); err != nil {
+		return nil, fmt.Errorf("decode authorization code: %w", err)
+	}
+	au.Audience, au.Scope = ac.Audience, ac.Scope
+	if e.ClientID != client.ClientID {
+		return nil, invalidGrant(badAuthzCode)
+	}
+	if ru := str(p, "redirect_uri"); ru != ac.RedirectURI {
+		return nil, invalidGrant("The redirect_uri does not match the one of the authorization request")
+	}
+	switch {
+	case ac.CodeChallenge != "":
+		if verifier == "" {
+			return nil, invalidRequest("Missing required parameter: code_verifier")
+		}
+		sum := sha256.Sum256([]byte(verifier))
+		if !secret.Equal([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(ac.CodeChallenge)) {
+			return nil, invalidGrant(pkceFailed)
+		}
+	case !authenticated:
+		// A public client without PKCE: anyone holding the code could use it.
+		return nil, invalidGrant(pkceFailed + ": the authorization request of a public client must carry a code_challenge")
+	}
+	u, err := s.st.GetUser(ctx, e.Subject)
+	au.User = u
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalidGrant(badAuthzCode)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	if u.Blocked {
+		return nil, errUserBlocked
+	}
+	api, err := s.resolveAudience(ctx, ac.Audience)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, client, u, api, strings.Fields(ac.Scope), issueOptions{nonce: ac.Nonce, authTime: time.Unix(ac.AuthTime, 0)})
+}

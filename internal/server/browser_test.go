@@ -1,0 +1,306 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
+)
+
+// Applications the browser tests register once the app server's address is
+// known.
+const (
+	browserSPA = "browser-spa"
+	browserWeb = "browser-web"
+	browserSec = "browser-web-secret-0123456789abcdef"
+)
+
+// appServer is the applications' own origin (another 127.0.0.1 port, over
+// TLS): it serves auth0.js and the pages the tests drive.
+type appServer struct {
+	*httptest.Server
+	origin string
+}
+
+const spaPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/auth0.min.js"></script></head><body>
+<input id="email"><input id="code"><button id="start">start</button><button id="login">login</button>
+<script>
+var webAuth = new auth0.WebAuth({domain: %q, clientID: %q, redirectUri: location.origin + "/callback",
+  responseType: "token id_token", scope: "openid email"});
+document.getElementById("start").onclick = function () {
+  webAuth.passwordlessStart({connection: "email", send: "code", email: document.getElementById("email").value},
+    function (err) { window.started = err ? JSON.stringify(err) : "ok"; });
+};
+document.getElementById("login").onclick = function () {
+  webAuth.passwordlessLogin({connection: "email", email: document.getElementById("email").value,
+    verificationCode: document.getElementById("code").value},
+    function (err) { window.loginError = JSON.stringify(err); });
+};
+</script></body></html>`
+
+const callbackPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/auth0.min.js"></script></head><body>
+<script>
+if (location.hash) {
+  var webAuth = new auth0.WebAuth({domain: %q, clientID: %q, redirectUri: location.origin + "/callback",
+    responseType: "token id_token", scope: "openid email"});
+  webAuth.parseHash(function (err, res) { window.result = JSON.stringify({err: err, res: res}); });
+} else {
+  window.result = JSON.stringify({query: location.search});
+}
+</script></body></html>`
+
+// classicTemplate is a customised Classic login page built on auth0.js, as
+// tenants write them: it reads @@config@@ and forwards the transaction.
+const classicTemplate = `<!doctype html><html><head><meta charset="utf-8"><script src="%s/auth0.min.js"></script></head><body>
+<label>Email <input id="email"></label><label>Code <input id="code"></label>
+<button id="start">Send</button><button id="login">Log in</button>
+<script>
+var config = JSON.parse(decodeURIComponent(escape(window.atob('@@config@@'))));
+var params = Object.assign({
+  overrides: {__tenant: config.auth0Tenant, __token_issuer: config.authorizationServer.issuer},
+  domain: config.auth0Domain, clientID: config.clientID, redirectUri: config.callbackURL, responseType: 'code'
+}, config.internalOptions);
+var webAuth = new auth0.WebAuth(params);
+document.getElementById("start").onclick = function () {
+  webAuth.passwordlessStart({connection: "email", send: "code", email: document.getElementById("email").value},
+    function (err) { window.started = err ? JSON.stringify(err) : "ok"; });
+};
+document.getElementById("login").onclick = function () {
+  webAuth.passwordlessLogin({connection: "email", email: document.getElementById("email").value,
+    verificationCode: document.getElementById("code").value},
+    function (err) { window.loginError = JSON.stringify(err); });
+};
+</script></body></html>`
+
+func newAppServer(t *testing.T, e *env) *appServer {
+	t.Helper()
+	js, err := os.ReadFile(browsertest.Auth0JS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	domain := strings.TrimPrefix(e.issuer, "https://")
+	domain = strings.TrimSuffix(domain, "/")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/auth0.min.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/javascript")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Write(js)
+	})
+	page := func(tpl string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, tpl, domain, browserSPA)
+		}
+	}
+	mux.HandleFunc("/spa", page(spaPage))
+	mux.HandleFunc("/callback", page(callbackPage))
+	ts := httptest.NewUnstartedServer(mux)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's first, refused handshake
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	a := &appServer{Server: ts, origin: ts.URL}
+
+	// Register the applications for this origin and enable email for them.
+	ctx := context.Background()
+	st := e.srv.Store
+	for _, c := range []store.Client{
+		{ClientID: browserSPA, Name: "Browser SPA", AppType: "spa", TokenEndpointAuthMethod: "none",
+			GrantTypes: []string{"implicit", "authorization_code"}, Callbacks: []string{a.origin + "/callback"},
+			WebOrigins: []string{a.origin}, AllowedOrigins: []string{a.origin}, CrossOriginAuthentication: true},
+		{ClientID: browserWeb, Name: "Browser Web", AppType: "regular_web", TokenEndpointAuthMethod: "client_secret_post",
+			GrantTypes: []string{"authorization_code", "http://auth0.com/oauth/grant-type/passwordless/otp"},
+			Callbacks:  []string{a.origin + "/callback"}},
+	} {
+		if c.AppType == "regular_web" {
+			c.SecretHash = tenant.HashClientSecret(e.srv.Keys, c.ClientID, browserSec)
+		}
+		if err := st.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := st.GetConnectionByName(ctx, "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.EnabledClients = append(conn.EnabledClients, browserSPA, browserWeb)
+	if err := st.UpdateConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+	return a
+}
+
+// outbox is the capture URL of the newest message for to.
+func (e *env) outbox(to string) string {
+	return e.issuer + "dev/outbox/messages?to=" + url.QueryEscape(to)
+}
+
+// exchangeAndVerify exchanges a browser-obtained code as the web app's
+// backend would, and verifies the ID token with go-oidc.
+func exchangeAndVerify(t *testing.T, e *env, callbackURL string, email string) {
+	t.Helper()
+	u, err := url.Parse(callbackURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := u.Query().Get("code")
+	if code == "" || u.Query().Get("state") != "app-state" {
+		t.Fatalf("callback without a code or the app's state: %s", callbackURL)
+	}
+	tok := e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {browserWeb},
+		"client_secret": {browserSec}, "code": {code}, "redirect_uri": {u.Scheme + "://" + u.Host + u.Path}}, nil)
+	if tok.status != 200 {
+		t.Fatalf("exchange: %d %s", tok.status, tok.raw)
+	}
+	verifyIDToken(t, e, browserWeb, tok.str("id_token"), email)
+}
+
+func verifyIDToken(t *testing.T, e *env, clientID, raw, email string) {
+	t.Helper()
+	ctx := oidc.ClientContext(t.Context(), e.http)
+	p, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("id token: %v", err)
+	}
+	var c struct {
+		Email string `json:"email"`
+	}
+	if err := idt.Claims(&c); err != nil || c.Email != email {
+		t.Fatalf("id token email %q, want %q (%v)", c.Email, email, err)
+	}
+}
+
+// TestBrowserSPA: auth0.js in a single-page application on its own origin:
+// passwordlessStart, then passwordlessLogin through /co/authenticate and
+// /authorize?login_ticket=…, and parseHash verifies the ID token.
+func TestBrowserSPA(t *testing.T) {
+	e := newEnv(t)
+	app := newAppServer(t, e)
+	const email = "spa.browser@example.com"
+	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+		browsertest.Goto(app.origin + "/spa"),
+		browsertest.Fill("#email", email),
+		browsertest.Click("#start"),
+		browsertest.WaitForFunction("window.started !== undefined"),
+		browsertest.Eval("window.started"),
+		browsertest.FetchFill("#code", e.outbox(email), "0.code"),
+		browsertest.Click("#login"),
+		browsertest.WaitForURL("/callback#"),
+		browsertest.WaitForFunction("window.result !== undefined"),
+		browsertest.Eval("window.result"),
+	}})
+	if s := res.String(4); s != "ok" {
+		t.Fatalf("passwordlessStart: %s", s)
+	}
+	var out struct {
+		Err any `json:"err"`
+		Res struct {
+			IDToken        string `json:"idToken"`
+			AccessToken    string `json:"accessToken"`
+			IDTokenPayload struct {
+				Email string `json:"email"`
+			} `json:"idTokenPayload"`
+		} `json:"res"`
+	}
+	if err := json.Unmarshal([]byte(res.String(9)), &out); err != nil || out.Err != nil || out.Res.IDToken == "" {
+		t.Fatalf("parseHash: %s (%v)", res.String(9), err)
+	}
+	if out.Res.IDTokenPayload.Email != email {
+		t.Fatalf("parseHash payload: %+v", out.Res.IDTokenPayload)
+	}
+	verifyIDToken(t, e, browserSPA, out.Res.IDToken, email)
+	if n := e.countLogs("type:scoa AND user_name:" + email); n != 1 {
+		t.Errorf("scoa events: %d", n)
+	}
+}
+
+// TestBrowserHostedPage: our own hosted page in Chromium, email then code,
+// back to a regular web app that exchanges the code.
+func TestBrowserHostedPage(t *testing.T) {
+	e := newEnv(t)
+	app := newAppServer(t, e)
+	const email = "hosted.browser@example.com"
+	authz := e.issuer + strings.TrimPrefix(authorizeURL(browserWeb, app.origin+"/callback", "code",
+		url.Values{"state": {"app-state"}, "scope": {"openid email"}}), "/")
+	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+		browsertest.Goto(authz),
+		browsertest.Fill("#username", email),
+		browsertest.Click("button[value=start]"),
+		browsertest.FetchFill("#code", e.outbox(email), "0.code"),
+		browsertest.Click("button[value=verify]"),
+		browsertest.WaitForURL("/callback?"),
+		browsertest.Eval("location.href"),
+	}})
+	exchangeAndVerify(t, e, res.String(6), email)
+}
+
+// TestBrowserClassicPage: a customised Classic page built on auth0.js
+// (@@config@@), with enforcement on: the forwarded state authenticates the
+// confidential app's start, and passwordlessLogin on the hosted page goes
+// through /passwordless/verify and /passwordless/verify_redirect.
+func TestBrowserClassicPage(t *testing.T) {
+	e := newEnv(t)
+	app := newAppServer(t, e)
+	e.updateSettings(func(s *store.TenantSettings) {
+		s.Flags.EnforceClientAuthOnPasswordlessStart = true
+		s.Latchkey.CustomLoginPage = fmt.Sprintf(classicTemplate, app.origin)
+	})
+	const email = "classic.browser@example.com"
+	authz := e.issuer + strings.TrimPrefix(authorizeURL(browserWeb, app.origin+"/callback", "code",
+		url.Values{"state": {"app-state"}, "scope": {"openid email"}}), "/")
+	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+		browsertest.Goto(authz),
+		browsertest.Fill("#email", email),
+		browsertest.Click("#start"),
+		browsertest.WaitForFunction("window.started !== undefined"),
+		browsertest.Eval("window.started"),
+		browsertest.FetchFill("#code", e.outbox(email), "0.code"),
+		browsertest.Click("#login"),
+		browsertest.WaitForURL("/callback?"),
+		browsertest.Eval("location.href"),
+	}})
+	if s := res.String(4); s != "ok" {
+		t.Fatalf("passwordlessStart on the Classic page: %s", s)
+	}
+	exchangeAndVerify(t, e, res.String(8), email)
+	if n := e.countLogs(depnoteQuery); n != 0 {
+		t.Errorf("depnotes: %d", n)
+	}
+}
+
+// TestBrowserMagicLink: a magic link opened in Chromium lands on the
+// application with a code it exchanges.
+func TestBrowserMagicLink(t *testing.T) {
+	e := newEnv(t)
+	app := newAppServer(t, e)
+	const email = "link.browser@example.com"
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": browserWeb, "client_secret": browserSec,
+		"connection": "email", "send": "link", "email": email, "authParams": map[string]any{
+			"redirect_uri": app.origin + "/callback", "response_type": "code", "state": "app-state", "scope": "openid email"}}, nil)
+	if r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+		browsertest.Goto(e.lastMessage(email).Link),
+		browsertest.WaitForURL("/callback?"),
+		browsertest.Eval("location.href"),
+	}})
+	exchangeAndVerify(t, e, res.String(2), email)
+}

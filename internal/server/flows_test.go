@@ -1,0 +1,559 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so each hop of a browser flow can be checked.
+type browser struct {
+	e *env
+	c *http.Client
+}
+
+func (e *env) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &browser{e: e, c: &http.Client{Transport: e.http.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+	loc    *url.URL // the Location, resolved
+}
+
+func (b *browser) do(method, path string, form url.Values, hdr map[string]string) page {
+	b.e.t.Helper()
+	u := path
+	if !strings.HasPrefix(u, "https://") {
+		u = b.e.ts.URL + path
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(b.e.t.Context(), method, u, body)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	p := page{status: res.StatusCode, header: res.Header, body: string(raw)}
+	if l := res.Header.Get("Location"); l != "" {
+		p.loc, err = req.URL.Parse(l)
+		if err != nil {
+			b.e.t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func (b *browser) get(path string) page { b.e.t.Helper(); return b.do("GET", path, nil, nil) }
+
+// params are a redirect's response parameters (query or fragment).
+func (p page) params(t *testing.T) url.Values {
+	t.Helper()
+	if p.loc == nil {
+		t.Fatalf("no redirect: %d %s", p.status, clipBody(p.body))
+	}
+	if p.loc.Fragment != "" {
+		v, err := url.ParseQuery(p.loc.Fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	return p.loc.Query()
+}
+
+func clipBody(s string) string {
+	if len(s) > 600 {
+		return s[:600] + "…"
+	}
+	return s
+}
+
+var hiddenRe = regexp.MustCompile(`name="([^"]+)" value="([^"]*)"`)
+
+// hidden returns the hidden fields of a page's form.
+func (p page) hidden() url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(p.body, -1) {
+		v.Set(m[1], htmlUnescape(m[2]))
+	}
+	return v
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">").Replace(s)
+}
+
+func authorizeURL(clientID, redirectURI, responseType string, extra url.Values) string {
+	q := url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {responseType}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	return "/authorize?" + q.Encode()
+}
+
+const (
+	webCallback = "https://app.example.com/callback"
+	spaCallback = "https://spa.example.com/callback"
+	spaOrigin   = "https://spa.example.com"
+)
+
+// loginOnPage goes from a /login redirect through our hosted page with an
+// email code, and returns the final redirect to the application.
+func (b *browser) loginOnPage(t *testing.T, toLogin page, email string) page {
+	t.Helper()
+	if toLogin.status != http.StatusFound || toLogin.loc.Path != "/login" {
+		t.Fatalf("want a redirect to /login, got %d %v %s", toLogin.status, toLogin.loc, clipBody(toLogin.body))
+	}
+	lp := b.get(toLogin.loc.RequestURI())
+	if lp.status != 200 || !strings.Contains(lp.body, `type="email"`) {
+		t.Fatalf("login page: %d %s", lp.status, clipBody(lp.body))
+	}
+	if csp := lp.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("login page CSP %q", csp)
+	}
+	f := lp.hidden()
+	f.Set("username", email)
+	f.Set("action", "start")
+	cp := b.do("POST", "/login", f, nil)
+	if cp.status != 200 || !strings.Contains(cp.body, `autocomplete="one-time-code"`) {
+		t.Fatalf("code page: %d %s", cp.status, clipBody(cp.body))
+	}
+	f = cp.hidden()
+	f.Set("code", b.e.lastMessage(strings.ToLower(email)).Code)
+	f.Set("action", "verify")
+	return b.do("POST", "/login", f, nil)
+}
+
+func pkcePair() (verifier, challenge string) {
+	verifier = strings.Repeat("v", 20) + "-verifier-0123456789abcdefghij"
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// TestAuthorizeRejections: a request whose client or redirect_uri cannot
+// be trusted gets an error page and never a redirect; errors after those
+// checks go back to the registered callback with the state.
+func TestAuthorizeRejections(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for _, tc := range []struct{ name, path string }{
+		{"unknown client", authorizeURL("nobody", webCallback, "code", nil)},
+		{"no client", "/authorize?redirect_uri=" + url.QueryEscape(webCallback) + "&response_type=code"},
+		{"no redirect_uri", "/authorize?client_id=" + webID + "&response_type=code"},
+		{"other host", authorizeURL(webID, "https://evil.example.com/callback", "code", nil)},
+		{"trailing slash", authorizeURL(webID, webCallback+"/", "code", nil)},
+		{"extra query", authorizeURL(webID, webCallback+"?next=https://evil.example.com", "code", nil)},
+		{"fragment", authorizeURL(webID, webCallback+"#x", "code", nil)},
+		{"upper-case host", authorizeURL(webID, "https://APP.example.com/callback", "code", nil)},
+		{"userinfo", authorizeURL(webID, "https://app.example.com@evil.example.com/callback", "code", nil)},
+		{"dot segments", authorizeURL(webID, "https://app.example.com/callback/../x", "code", nil)},
+		{"http", authorizeURL(webID, "http://app.example.com/callback", "code", nil)},
+		{"another app's callback", authorizeURL(webID, spaCallback, "code", nil)},
+		{"web_message to an origin not allowed", authorizeURL(webID, webCallback, "code", url.Values{"response_mode": {"web_message"}})},
+	} {
+		p := b.get(tc.path)
+		if p.status != http.StatusBadRequest || p.loc != nil || !strings.Contains(p.header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d Location=%v; want an error page", tc.name, p.status, p.loc)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, path, code string
+	}{
+		{"unsupported response_type", authorizeURL(webID, webCallback, "code device", url.Values{"state": {"s1"}}), "unsupported_response_type"},
+		{"grant not allowed", authorizeURL(webID, webCallback, "token", url.Values{"state": {"s1"}}), "unauthorized_client"},
+		{"id_token without nonce", authorizeURL(spaID, spaCallback, "id_token", url.Values{"state": {"s1"}}), "invalid_request"},
+		{"tokens in the query", authorizeURL(spaID, spaCallback, "token", url.Values{"state": {"s1"}, "response_mode": {"query"}}), "invalid_request"},
+		{"plain PKCE", authorizeURL(spaID, spaCallback, "code", url.Values{"state": {"s1"}, "code_challenge": {"abc"}, "code_challenge_method": {"plain"}}), "invalid_request"},
+		{"no session with prompt=none", authorizeURL(webID, webCallback, "code", url.Values{"state": {"s1"}, "prompt": {"none"}}), "login_required"},
+	} {
+		p := b.get(tc.path)
+		if p.status != http.StatusFound {
+			t.Errorf("%s: %d %s", tc.name, p.status, clipBody(p.body))
+			continue
+		}
+		v := p.params(t)
+		if got := p.loc.Scheme + "://" + p.loc.Host + p.loc.Path; got != webCallback && got != spaCallback {
+			t.Errorf("%s: redirected to %s", tc.name, got)
+		}
+		if v.Get("error") != tc.code || v.Get("state") != "s1" || v.Get("error_description") == "" {
+			t.Errorf("%s: %v", tc.name, v)
+		}
+	}
+	if n := e.countLogs("type:fsa"); n != 1 {
+		t.Errorf("fsa events: %d", n)
+	}
+}
+
+// TestHostedPageCodeFlow: /authorize → our hosted page → email code → the
+// application gets a code and its state, exchanges it (once) for tokens
+// that go-oidc verifies; the session then answers a second /authorize
+// without a new code, prompt=login asks again, logout ends it.
+func TestHostedPageCodeFlow(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	ctx := oidc.ClientContext(t.Context(), e.http)
+	p, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := p.Verifier(&oidc.Config{ClientID: webID})
+
+	authz := authorizeURL(webID, webCallback, "code", url.Values{"state": {"app-state"}, "scope": {"openid email offline_access"},
+		"nonce": {"n-0S6"}, "audience": {apiID}})
+	done := b.loginOnPage(t, b.get(authz), "Page.User@Example.com")
+	v := done.params(t)
+	if done.status != http.StatusFound || !strings.HasPrefix(done.loc.String(), webCallback+"?") || v.Get("state") != "app-state" || v.Get("code") == "" {
+		t.Fatalf("after the code: %d %v", done.status, done.loc)
+	}
+	exchange := func(code, redirectURI string) response {
+		return e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {webID},
+			"client_secret": {webSecret}, "code": {code}, "redirect_uri": {redirectURI}}, nil)
+	}
+	tok := exchange(v.Get("code"), webCallback)
+	if tok.status != 200 || tok.str("refresh_token") == "" {
+		t.Fatalf("exchange: %d %s", tok.status, tok.raw)
+	}
+	idt, err := verifier.Verify(ctx, tok.str("id_token"))
+	if err != nil {
+		t.Fatalf("id token: %v", err)
+	}
+	var claims struct {
+		Email    string `json:"email"`
+		Nonce    string `json:"nonce"`
+		AuthTime int64  `json:"auth_time"`
+	}
+	if err := idt.Claims(&claims); err != nil || claims.Email != "page.user@example.com" || idt.Nonce != "n-0S6" || claims.AuthTime == 0 {
+		t.Fatalf("claims %+v nonce %q: %v", claims, idt.Nonce, err)
+	}
+	if again := exchange(v.Get("code"), webCallback); again.status != 403 || again.str("error") != "invalid_grant" {
+		t.Fatalf("second exchange of one code: %d %s", again.status, again.raw)
+	}
+
+	// The session answers without a login, a new code each time.
+	second := b.get(authz)
+	v2 := second.params(t)
+	if second.status != http.StatusFound || v2.Get("code") == "" || v2.Get("code") == v.Get("code") {
+		t.Fatalf("with a session: %d %v", second.status, second.loc)
+	}
+	if wrong := exchange(v2.Get("code"), "https://app.example.com/other"); wrong.status != 403 || wrong.str("error") != "invalid_grant" {
+		t.Fatalf("exchange with another redirect_uri: %d %s", wrong.status, wrong.raw)
+	}
+	if silent := b.get(authorizeURL(webID, webCallback, "code", url.Values{"prompt": {"none"}, "state": {"x"}})); silent.params(t).Get("code") == "" {
+		t.Fatalf("prompt=none with a session: %v", silent.loc)
+	}
+	if login := b.get(authorizeURL(webID, webCallback, "code", url.Values{"prompt": {"login"}})); login.loc == nil || login.loc.Path != "/login" {
+		t.Fatalf("prompt=login: %d %v", login.status, login.loc)
+	}
+
+	// Logout: an unlisted returnTo is refused and the session kept; a listed one ends it.
+	if bad := b.get("/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("https://evil.example.com/")); bad.status != 400 || bad.loc != nil {
+		t.Fatalf("logout to an unlisted URL: %d %v", bad.status, bad.loc)
+	}
+	out := b.get("/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("https://app.example.com/bye"))
+	if out.status != http.StatusFound || out.loc.String() != "https://app.example.com/bye" {
+		t.Fatalf("logout: %d %v", out.status, out.loc)
+	}
+	if after := b.get(authorizeURL(webID, webCallback, "code", url.Values{"prompt": {"none"}})); after.params(t).Get("error") != "login_required" {
+		t.Fatalf("prompt=none after logout: %v", after.loc)
+	}
+	for q, want := range map[string]int{"type:seacft": 1, "type:feacft": 2, "type:s AND user_name:page.user@example.com": 1, "type:ss": 1, "type:slo": 1} {
+		if n := e.countLogs(q); n != want {
+			t.Errorf("%s: %d events, want %d", q, n, want)
+		}
+	}
+}
+
+// TestHostedPageErrors: a wrong code shows the §5.3 text on the page and
+// counts; a transaction from another browser, a bad _csrf or an expired
+// transaction never log anybody in.
+func TestHostedPageErrors(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"s"}}))
+	lp := b.get(toLogin.loc.RequestURI())
+	f := lp.hidden()
+
+	other := e.browser() // another browser, same state
+	if p := other.get(toLogin.loc.RequestURI()); p.status != http.StatusForbidden || strings.Contains(p.body, `type="email"`) {
+		t.Fatalf("transaction from another browser: %d", p.status)
+	}
+	bad := url.Values{"state": {f.Get("state")}, "_csrf": {"forged"}, "connection": {"email"}, "username": {"x@example.com"}, "action": {"start"}}
+	if p := b.do("POST", "/login", bad, nil); p.status != http.StatusForbidden {
+		t.Fatalf("forged _csrf: %d", p.status)
+	}
+	f.Set("username", "not an email")
+	f.Set("action", "start")
+	if p := b.do("POST", "/login", f, nil); p.status != 400 || !strings.Contains(p.body, `role="alert"`) {
+		t.Fatalf("bad email: %d %s", p.status, clipBody(p.body))
+	}
+	f.Set("username", "wrong@example.com")
+	cp := b.do("POST", "/login", f, nil)
+	g := cp.hidden()
+	g.Set("action", "verify")
+	g.Set("code", "000000x")
+	wrong := b.do("POST", "/login", g, nil)
+	if wrong.status != 400 || !strings.Contains(wrong.body, "Wrong email or verification code.") {
+		t.Fatalf("wrong code: %d %s", wrong.status, clipBody(wrong.body))
+	}
+	if n := e.countLogs("type:f AND user_name:wrong@example.com"); n != 1 {
+		t.Errorf("f events for the wrong code: %d", n)
+	}
+	e.clock.Advance(2 * time.Hour) // the transaction (1 h) and the code are gone
+	g.Set("code", e.lastMessage("wrong@example.com").Code)
+	if p := b.do("POST", "/login", g, nil); p.status != 400 || p.loc != nil {
+		t.Fatalf("expired transaction: %d %v", p.status, p.loc)
+	}
+}
+
+// TestForwardedStateAuthenticatesStart: a live hosted-login transaction's
+// state forwarded in authParams.state proves a confidential app (§3.1); a
+// made-up or another app's state does not, and a wrong secret still fails.
+func TestForwardedStateAuthenticatesStart(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	toLogin := b.get(authorizeURL(webID, webCallback, "code", nil))
+	state := toLogin.loc.Query().Get("state")
+	spaLogin := b.get(authorizeURL(spaID, spaCallback, "token id_token", url.Values{"nonce": {"n"}}))
+	spaState := spaLogin.loc.Query().Get("state")
+	start := func(state, secret string) int {
+		body := map[string]any{"client_id": webID, "connection": "email", "send": "code", "email": "state@example.com",
+			"authParams": map[string]any{"state": state}}
+		if secret != "" {
+			body["client_secret"] = secret
+		}
+		return e.postJSON("/passwordless/start", body, nil).status
+	}
+	for _, enforce := range []bool{false, true} {
+		e.updateSettings(func(s *store.TenantSettings) { s.Flags.EnforceClientAuthOnPasswordlessStart = enforce })
+		before := e.countLogs(depnoteQuery)
+		if s := start(state, ""); s != 200 {
+			t.Errorf("enforce=%v live state: %d", enforce, s)
+		}
+		if n := e.countLogs(depnoteQuery) - before; n != 0 {
+			t.Errorf("enforce=%v live state left %d depnotes", enforce, n)
+		}
+		want := 200
+		if enforce {
+			want = 403
+		}
+		for _, st := range []string{"made-up-state", spaState} {
+			if s := start(st, ""); s != want {
+				t.Errorf("enforce=%v state %q: %d, want %d", enforce, st, s, want)
+			}
+		}
+		if s := start(state, "wrong-secret-wrong-secret"); s != 401 {
+			t.Errorf("enforce=%v live state with a wrong secret: %d", enforce, s)
+		}
+	}
+}
+
+// TestPKCE: a public client's code needs the right code_verifier; a public
+// client's request without a challenge yields a code nobody can use.
+func TestPKCE(t *testing.T) {
+	e := newEnv(t)
+	verifier, challenge := pkcePair()
+	login := func(b *browser, extra url.Values) string {
+		t.Helper()
+		extra.Set("scope", "openid email")
+		done := b.loginOnPage(t, b.get(authorizeURL(spaID, spaCallback, "code", extra)), "pkce@example.com")
+		return done.params(t).Get("code")
+	}
+	exchange := func(code, v string) response {
+		f := url.Values{"grant_type": {"authorization_code"}, "client_id": {spaID}, "code": {code}, "redirect_uri": {spaCallback}}
+		if v != "" {
+			f.Set("code_verifier", v)
+		}
+		return e.postForm("/oauth/token", f, nil)
+	}
+	pk := url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	if r := exchange(login(e.browser(), pk), verifier+"x"); r.status != 403 || r.str("error_description") != "Failed to verify code verifier" {
+		t.Fatalf("wrong verifier: %d %s", r.status, r.raw)
+	}
+	if r := exchange(login(e.browser(), url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}), ""); r.status != 400 {
+		t.Fatalf("missing verifier: %d %s", r.status, r.raw)
+	}
+	if r := exchange(login(e.browser(), url.Values{}), ""); r.status != 403 {
+		t.Fatalf("public client without PKCE: %d %s", r.status, r.raw)
+	}
+	if r := exchange(login(e.browser(), url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}), verifier); r.status != 200 || r.str("id_token") == "" {
+		t.Fatalf("right verifier: %d %s", r.status, r.raw)
+	}
+}
+
+// startLink starts a magic-link login for the web app with authParams and
+// returns the link.
+func (e *env) startLink(email string, authParams map[string]any) string {
+	e.t.Helper()
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+		"connection": "email", "send": "link", "email": email, "authParams": authParams}, nil)
+	if r.status != 200 {
+		e.t.Fatalf("start link: %d %s", r.status, r.raw)
+	}
+	m := e.lastMessage(email)
+	if m.Link == "" || !strings.Contains(m.Text, m.Code) {
+		e.t.Fatalf("link message without a link or the code: %+v", m)
+	}
+	return m.Link
+}
+
+// TestMagicLink: a link finishes the authorization request it was started
+// with; HEAD and prefetches do not use it up; a used, superseded, expired
+// or tampered link never logs in; with the confirmation setting only a
+// POST does.
+func TestMagicLink(t *testing.T) {
+	e := newEnv(t)
+	params := map[string]any{"redirect_uri": webCallback, "response_type": "code", "state": "link-state", "scope": "openid email"}
+	link := e.startLink("link@example.com", params)
+	b := e.browser()
+	if p := b.do("HEAD", link, nil, nil); p.status != http.StatusNoContent {
+		t.Fatalf("HEAD: %d", p.status)
+	}
+	for _, h := range []map[string]string{{"Sec-Purpose": "prefetch"}, {"Purpose": "prefetch"}, {"X-Purpose": "preview"}} {
+		if p := b.do("GET", link, nil, h); p.status != http.StatusNoContent {
+			t.Fatalf("prefetch %v: %d", h, p.status)
+		}
+	}
+	p := b.get(link)
+	v := p.params(t)
+	if p.status != http.StatusFound || v.Get("code") == "" || v.Get("state") != "link-state" {
+		t.Fatalf("link: %d %v", p.status, p.loc)
+	}
+	tok := e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {webID},
+		"client_secret": {webSecret}, "code": {v.Get("code")}, "redirect_uri": {webCallback}}, nil)
+	if tok.status != 200 || tok.str("id_token") == "" {
+		t.Fatalf("exchange: %d %s", tok.status, tok.raw)
+	}
+	used := b.get(link).params(t)
+	if used.Get("error") != "unauthorized" || used.Get("error_description") != "Wrong email or verification code." || used.Get("state") != "link-state" {
+		t.Fatalf("used link: %v", used)
+	}
+
+	first := e.startLink("link@example.com", params)
+	second := e.startLink("link@example.com", params)
+	if v := e.browser().get(first).params(t); v.Get("error") != "unauthorized" {
+		t.Fatalf("superseded link: %v", v)
+	}
+	if v := e.browser().get(second).params(t); v.Get("code") == "" {
+		t.Fatalf("newest link: %v", v)
+	}
+
+	expiring := e.startLink("link@example.com", params)
+	e.clock.Advance(4 * time.Minute)
+	if v := e.browser().get(expiring).params(t); v.Get("error_description") != "The verification code has expired. Please try to login again." {
+		t.Fatalf("expired link: %v", v)
+	}
+
+	// A link pointed elsewhere: an error page, no redirect, the code unused.
+	tampered := e.startLink("link@example.com", params)
+	u, _ := url.Parse(tampered)
+	q := u.Query()
+	q.Set("redirect_uri", "https://evil.example.com/callback")
+	u.RawQuery = q.Encode()
+	if p := e.browser().get(u.String()); p.status != 400 || p.loc != nil {
+		t.Fatalf("tampered link: %d %v", p.status, p.loc)
+	}
+	if v := e.browser().get(tampered).params(t); v.Get("code") == "" {
+		t.Fatalf("the real link after the tampered one: %v", v)
+	}
+
+	// Confirmation: GET shows a page, only its POST logs in.
+	e.updateSettings(func(s *store.TenantSettings) { s.Latchkey.MagicLinkConfirmation = true })
+	confirm := e.startLink("link@example.com", params)
+	cb := e.browser()
+	for range 2 {
+		cp := cb.get(confirm)
+		if cp.status != 200 || cp.loc != nil || !strings.Contains(cp.body, `method="post"`) {
+			t.Fatalf("confirmation page: %d %s", cp.status, clipBody(cp.body))
+		}
+	}
+	cp := cb.get(confirm)
+	done := cb.do("POST", "/passwordless/verify_redirect", cp.hidden(), nil)
+	if v := done.params(t); v.Get("code") == "" || v.Get("state") != "link-state" {
+		t.Fatalf("confirmed: %d %v", done.status, done.loc)
+	}
+}
+
+// TestImplicitLinkAndVerify: /passwordless/verify checks a code without
+// using it up (wrong codes count), then the link with the same code
+// returns tokens in the fragment for a public app.
+func TestImplicitLinkAndVerify(t *testing.T) {
+	e := newEnv(t)
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "link",
+		"email": "spa@example.com", "authParams": map[string]any{"redirect_uri": spaCallback, "response_type": "token id_token",
+			"nonce": "nonce-1", "state": "st", "scope": "openid email"}}, nil)
+	if r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	m := e.lastMessage("spa@example.com")
+	verify := func(code string) response {
+		return e.postJSON("/passwordless/verify", map[string]any{"client_id": spaID, "connection": "email",
+			"email": "spa@example.com", "verification_code": code}, map[string]string{"Origin": spaOrigin})
+	}
+	if w := verify("999999x"); w.status != 403 || w.str("error_description") != "Wrong email or verification code." {
+		t.Fatalf("verify wrong: %d %s", w.status, w.raw)
+	}
+	for range 2 { // checking does not consume
+		if ok := verify(m.Code); ok.status != 200 || ok.header.Get("Access-Control-Allow-Origin") != spaOrigin {
+			t.Fatalf("verify: %d %s %v", ok.status, ok.raw, ok.header)
+		}
+	}
+	p := e.browser().get(m.Link)
+	v := p.params(t)
+	if p.loc.Fragment == "" || v.Get("access_token") == "" || v.Get("id_token") == "" || v.Get("state") != "st" || v.Get("token_type") != "Bearer" {
+		t.Fatalf("implicit link: %v", p.loc)
+	}
+	ctx := oidc.ClientContext(t.Context(), e.http)
+	pr, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := pr.Verifier(&oidc.Config{ClientID: spaID}).Verify(ctx, v.Get("id_token"))
+	if err != nil || idt.Nonce != "nonce-1" {
+		t.Fatalf("id token: %v nonce %q", err, idt.Nonce)
+	}
+	if err := idt.VerifyAccessToken(v.Get("access_token")); err != nil {
+		t.Fatalf("at_hash: %v", err)
+	}
+	if ui, err := pr.UserInfo(ctx, staticToken(v.Get("access_token"))); err != nil || ui.Subject != idt.Subject {
+		t.Fatalf("userinfo: %v %v", ui, err)
+	}
+}
+
+func staticToken(at string) oauth2.TokenSource {
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: at})
+}
