@@ -174,6 +174,7 @@ func (a *API) jwks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
+	a.corsAnyClient(w, r)
 	unauthorized := func(desc string) error {
 		e := httpx.Errorf(http.StatusUnauthorized, "invalid_token", "%s", desc)
 		e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}

@@ -129,6 +129,7 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
 	}
+	a.cors(w, r, client)
 	peer := httpx.PeerIP(ctx)
 	authenticated, err := a.authenticateStart(r, client, body)
 	if err != nil {

@@ -50,6 +50,11 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_assertion_type must be %s", oauth.ClientAssertionType)
 		}
 	}
+	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
+		if c, err := a.Dir.Client(r.Context(), cid); err == nil {
+			a.cors(w, r, c)
+		}
+	}
 	var au oauth.Audit
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,6 +147,7 @@ func (e *env) start() {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = srv.Handler()
+	ts.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // browsers' refused handshakes with the test certificate
 	ts.StartTLS()
 	e.ts, e.srv, e.issuer, e.http = ts, srv, e.cfg.Issuer, ts.Client()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
