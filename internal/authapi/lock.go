@@ -26,19 +26,29 @@ func (a *API) clientScript(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
 	}
-	var strategies []map[string]any
+	type conn struct {
+		Name string `json:"name"`
+	}
+	type strategy struct {
+		Name        string `json:"name"`
+		Connections []conn `json:"connections"`
+	}
+	strategies := []strategy{}
 	conns, _ := a.loginConnections(r.Context(), c)
 	for _, cn := range conns {
-		strategies = append(strategies, map[string]any{"name": cn.Strategy, "connections": []map[string]string{{"name": cn.Name}}})
-	}
-	if strategies == nil {
-		strategies = []map[string]any{}
+		strategies = append(strategies, strategy{cn.Strategy, []conn{{cn.Name}}})
 	}
 	host := tenant.Hostname(a.Minter.Issuer())
 	tenantName, _, _ := strings.Cut(host, ".")
-	b, err := json.Marshal(map[string]any{"id": c.ClientID, "tenant": tenantName, "subscription": "free",
-		"authorize": a.Minter.Issuer() + "authorize", "callback": first(c.Callbacks), "hasAllowedOrigins": len(c.AllowedOrigins) > 0,
-		"strategies": strategies})
+	b, err := json.Marshal(struct {
+		ID                string     `json:"id"`
+		Tenant            string     `json:"tenant"`
+		Subscription      string     `json:"subscription"`
+		Authorize         string     `json:"authorize"`
+		Callback          string     `json:"callback"`
+		HasAllowedOrigins bool       `json:"hasAllowedOrigins"`
+		Strategies        []strategy `json:"strategies"`
+	}{c.ClientID, tenantName, "free", a.Minter.Issuer() + "authorize", first(c.Callbacks), len(c.AllowedOrigins) > 0, strategies})
 	if err != nil {
 		return err
 	}

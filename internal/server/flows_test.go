@@ -557,3 +557,165 @@ func TestImplicitLinkAndVerify(t *testing.T) {
 func staticToken(at string) oauth2.TokenSource {
 	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: at})
 }
+
+// TestCrossOriginAuthentication: /co/authenticate from an allowed origin
+// gives a single-use login ticket bound to the client and origin; other
+// origins, apps without cross-origin authentication and wrong codes fail;
+// CORS answers only allowed origins.
+func TestCrossOriginAuthentication(t *testing.T) {
+	e := newEnv(t)
+	startSPA := func(email string) string {
+		t.Helper()
+		r := e.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "code", "email": email},
+			map[string]string{"Origin": spaOrigin})
+		if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != spaOrigin || r.header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("start: %d %v", r.status, r.header)
+		}
+		return e.lastMessage(email).Code
+	}
+	co := func(origin string, body map[string]any) response {
+		return e.postJSON("/co/authenticate", body, map[string]string{"Origin": origin})
+	}
+	body := func(email, code string) map[string]any {
+		return map[string]any{"client_id": spaID, "username": email, "otp": code, "realm": "email",
+			"credential_type": "http://auth0.com/oauth/grant-type/passwordless/otp"}
+	}
+
+	// Preflights: allowed origins get the CORS headers, others none.
+	pre := e.do("OPTIONS", "/co/authenticate", "", nil, map[string]string{"Origin": spaOrigin,
+		"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,auth0-client"})
+	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != spaOrigin || !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Auth0-Client") {
+		t.Fatalf("preflight: %d %v", pre.status, pre.header)
+	}
+	if evil := e.do("OPTIONS", "/co/authenticate", "", nil, map[string]string{"Origin": "https://evil.example.com",
+		"Access-Control-Request-Method": "POST"}); evil.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin: %v", evil.header)
+	}
+
+	code := startSPA("co@example.com")
+	if r := co("https://evil.example.com", body("co@example.com", code)); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("other origin: %d %s", r.status, r.raw)
+	}
+	if r := co(spaOrigin, map[string]any{"client_id": spaID, "username": "co@example.com", "otp": "", "realm": "email",
+		"credential_type": "http://auth0.com/oauth/grant-type/passwordless/otp"}); r.status != 400 ||
+		r.str("error_description") != "Invalid request body. All and only of client_id, credential_type, username, otp, realm are required." {
+		t.Fatalf("empty otp: %d %s", r.status, r.raw)
+	}
+	if r := co(spaOrigin, body("co@example.com", "000000x")); r.status != 403 || r.str("error") != "access_denied" ||
+		r.str("error_description") != "Wrong email or verification code." {
+		t.Fatalf("wrong code: %d %s", r.status, r.raw)
+	}
+	ok := co(spaOrigin, body("co@example.com", code))
+	if ok.status != 200 || ok.str("login_ticket") == "" || ok.str("co_verifier") == "" || ok.str("co_id") == "" ||
+		ok.header.Get("Access-Control-Allow-Origin") != spaOrigin {
+		t.Fatalf("co/authenticate: %d %s", ok.status, ok.raw)
+	}
+	ticket := ok.str("login_ticket")
+
+	// Another client cannot use the ticket (and it is spent by trying).
+	b := e.browser()
+	ext := url.Values{"nonce": {"n1"}, "state": {"s1"}, "realm": {"email"}, "login_ticket": {ticket}, "scope": {"openid email"}}
+	first := b.get(authorizeURL(spaID, spaCallback, "token id_token", ext))
+	v := first.params(t)
+	if v.Get("id_token") == "" || v.Get("access_token") == "" || v.Get("state") != "s1" {
+		t.Fatalf("authorize with the ticket: %d %v", first.status, first.loc)
+	}
+	if again := e.browser().get(authorizeURL(spaID, spaCallback, "token id_token", ext)); again.params(t).Get("error") != "access_denied" {
+		t.Fatalf("ticket reused: %v", again.loc)
+	}
+	// The ticket also started a session: silent authentication by web_message.
+	wm := b.get(authorizeURL(spaID, spaCallback, "token id_token", url.Values{"nonce": {"n2"}, "state": {"s2"},
+		"prompt": {"none"}, "response_mode": {"web_message"}}))
+	if wm.status != 200 || !strings.Contains(wm.body, `"authorization_response"`) || !strings.Contains(wm.body, `"https://spa.example.com"`) ||
+		!strings.Contains(wm.body, `"s2"`) || !strings.Contains(wm.header.Get("Content-Security-Policy"), "frame-ancestors *") {
+		t.Fatalf("web_message: %d %s %v", wm.status, clipBody(wm.body), wm.header)
+	}
+	fp := b.get(authorizeURL(spaID, spaCallback, "id_token", url.Values{"nonce": {"n3"}, "state": {"s3"}, "response_mode": {"form_post"}}))
+	if fp.status != 200 || !strings.Contains(fp.body, `action="https://spa.example.com/callback"`) || fp.hidden().Get("id_token") == "" || fp.hidden().Get("state") != "s3" {
+		t.Fatalf("form_post: %d %s", fp.status, clipBody(fp.body))
+	}
+	// A ticket for one origin does not work for another callback origin.
+	code = startSPA("co2@example.com")
+	ok2 := co(spaOrigin, body("co2@example.com", code))
+	e.updateSettings(func(*store.TenantSettings) {})
+	if _, err := e.srv.Store.ModifyClient(t.Context(), spaID, func(c *store.Client) error {
+		c.Callbacks = append(c.Callbacks, "https://other.example.com/callback")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+	other := e.browser().get(authorizeURL(spaID, "https://other.example.com/callback", "token id_token",
+		url.Values{"nonce": {"n"}, "login_ticket": {ok2.str("login_ticket")}}))
+	if other.params(t).Get("error") != "access_denied" {
+		t.Fatalf("ticket used for another origin: %v", other.loc)
+	}
+	if _, err := e.srv.Store.ModifyClient(t.Context(), spaID, func(c *store.Client) error {
+		c.CrossOriginAuthentication = false
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+	if r := co(spaOrigin, body("co2@example.com", startSPA("co2@example.com"))); r.status != 401 || r.str("error") != "unauthorized_client" {
+		t.Fatalf("cross-origin authentication off: %d %s", r.status, r.raw)
+	}
+	for q, want := range map[string]int{"type:scoa": 2, "type:fcoa": 2, "type:fco": 1, "type:ssa": 1} {
+		if n := e.countLogs(q); n != want {
+			t.Errorf("%s: %d events, want %d", q, n, want)
+		}
+	}
+}
+
+// TestLockEndpoints: the script Lock loads, the country lookup and the
+// bot-detection challenge.
+func TestLockEndpoints(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/client/"+webID+".js", "", nil, nil)
+	if r.status != 200 || !strings.HasPrefix(string(r.raw), `Auth0.setClient({`) ||
+		!strings.Contains(string(r.raw), `{"name":"email","connections":[{"name":"email"}]}`) ||
+		!strings.Contains(string(r.raw), `{"name":"sms","connections":[{"name":"sms"}]}`) || !strings.Contains(string(r.raw), `"id":"web-app"`) {
+		t.Fatalf("client script: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/client/nobody.js", "", nil, nil); r.status != 404 {
+		t.Fatalf("unknown client script: %d", r.status)
+	}
+	if r := e.do("GET", "/user/geoloc/country", "", nil, map[string]string{"Accept-Language": "en-GB,en;q=0.8"}); r.str("country_code") != "GB" {
+		t.Fatalf("geoloc: %s", r.raw)
+	}
+	if r := e.postJSON("/passwordless/challenge", map[string]any{"state": "x"}, nil); r.status != 200 || r.body["required"] != false {
+		t.Fatalf("challenge: %d %s", r.status, r.raw)
+	}
+}
+
+// TestLogoutRules: returnTo must be an allowed logout URL of the app (or of
+// the tenant without client_id); its query does not count; without
+// returnTo the app's first logout URL is used.
+func TestLogoutRules(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for _, tc := range []struct {
+		path string
+		want string // "" for an error page
+	}{
+		{"/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("https://app.example.com/bye?from=x"), "https://app.example.com/bye?from=x"},
+		{"/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("HTTPS://APP.example.com/bye"), "https://APP.example.com/bye"},
+		{"/v2/logout?client_id=" + webID, "https://app.example.com/bye"},
+		{"/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("https://app.example.com/bye/more"), ""},
+		{"/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("https://app.example.com.evil.com/bye"), ""},
+		{"/v2/logout?returnTo=" + url.QueryEscape("https://app.example.com/bye"), ""}, // not a tenant URL
+		{"/v2/logout?client_id=nobody&returnTo=" + url.QueryEscape("https://app.example.com/bye"), ""},
+	} {
+		p := b.get(tc.path)
+		switch {
+		case tc.want == "" && (p.status != 400 || p.loc != nil):
+			t.Errorf("%s: %d %v, want an error page", tc.path, p.status, p.loc)
+		case tc.want != "" && (p.status != 302 || p.loc.String() != tc.want):
+			t.Errorf("%s: %d %v, want %s", tc.path, p.status, p.loc, tc.want)
+		}
+	}
+	e.updateSettings(func(s *store.TenantSettings) { s.AllowedLogoutURLs = []string{"https://tenant.example.com/"} })
+	if p := b.get("/v2/logout?returnTo=" + url.QueryEscape("https://tenant.example.com/")); p.status != 302 {
+		t.Errorf("tenant logout URL: %d", p.status)
+	}
+}
