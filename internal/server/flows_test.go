@@ -719,3 +719,48 @@ func TestLogoutRules(t *testing.T) {
 		t.Errorf("tenant logout URL: %d", p.status)
 	}
 }
+
+// TestHostedPageSMS: the hosted page offers SMS when the application has
+// it enabled, and its session cookie is Secure, HttpOnly and SameSite=None
+// (it must reach silent authentication in an application's iframe).
+func TestHostedPageSMS(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"sms-state"}}))
+	lp := b.get(toLogin.loc.RequestURI())
+	if !strings.Contains(lp.body, "connection=sms") {
+		t.Fatalf("no SMS choice on the page: %s", clipBody(lp.body))
+	}
+	sp := b.get(toLogin.loc.RequestURI() + "&connection=sms")
+	if !strings.Contains(sp.body, `type="tel"`) {
+		t.Fatalf("SMS step: %s", clipBody(sp.body))
+	}
+	f := sp.hidden()
+	f.Set("username", "+14155550123")
+	f.Set("action", "start")
+	cp := b.do("POST", "/login", f, nil)
+	g := cp.hidden()
+	g.Set("action", "verify")
+	g.Set("code", e.lastMessage("+14155550123").Code)
+	done := b.do("POST", "/login", g, nil)
+	if v := done.params(t); v.Get("code") == "" || v.Get("state") != "sms-state" {
+		t.Fatalf("SMS login: %d %v %s", done.status, done.loc, clipBody(done.body))
+	}
+	var session string
+	for _, c := range done.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "latchkey_session=") {
+			session = c
+		}
+	}
+	for _, attr := range []string{"HttpOnly", "Secure", "SameSite=None", "Path=/"} {
+		if !strings.Contains(session, attr) {
+			t.Errorf("session cookie %q lacks %s", session, attr)
+		}
+	}
+	// The spa app has no SMS: its page offers email only.
+	spa := e.browser()
+	sl := spa.get(spa.get(authorizeURL(spaID, spaCallback, "token", url.Values{"nonce": {"n"}})).loc.RequestURI())
+	if strings.Contains(sl.body, "connection=sms") || !strings.Contains(sl.body, `type="email"`) {
+		t.Fatalf("spa page: %s", clipBody(sl.body))
+	}
+}
