@@ -200,16 +200,8 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
 	}
-	req, err := oauth.ParseAuthorize(c, q)
-	var pe *oauth.PageError
-	if errors.As(err, &pe) {
-		return a.authorizeError(w, r, pe)
-	}
-	var re *oauth.RedirectError
-	if errors.As(err, &re) {
-		return a.respondError(w, r, req, re.Code, re.Description)
-	}
-	if err != nil {
+	req, ok, err := a.authorizeRequest(w, r, c, q)
+	if !ok {
 		return err
 	}
 
@@ -242,6 +234,24 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/login?"+loc.Encode(), http.StatusFound)
 	return nil
+}
+
+// authorizeRequest validates the authorization request q of client c. On
+// an error it answers itself (an error page, or the error sent to the
+// registered callback) and returns ok=false.
+func (a *API) authorizeRequest(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values) (oauth.AuthorizeRequest, bool, error) {
+	req, err := oauth.ParseAuthorize(c, q)
+	var pe *oauth.PageError
+	var re *oauth.RedirectError
+	switch {
+	case errors.As(err, &pe):
+		return req, false, a.authorizeError(w, r, pe)
+	case errors.As(err, &re):
+		return req, false, a.respondError(w, r, req, re.Code, re.Description)
+	case err != nil:
+		return req, false, err
+	}
+	return req, true, nil
 }
 
 // redeemTicket finishes an authorization request with a login ticket.

@@ -133,16 +133,8 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 				authz[k] = v
 			}
 		}
-		req, err = oauth.ParseAuthorize(c, authz)
-		var pe *oauth.PageError
-		if errors.As(err, &pe) {
-			return a.authorizeError(w, r, pe)
-		}
-		var re *oauth.RedirectError
-		if errors.As(err, &re) {
-			return a.respondError(w, r, req, re.Code, re.Description)
-		}
-		if err != nil {
+		var ok bool
+		if req, ok, err = a.authorizeRequest(w, r, c, authz); !ok {
 			return err
 		}
 	}

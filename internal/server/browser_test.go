@@ -40,7 +40,10 @@ const spaPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/
 <script>
 var webAuth = new auth0.WebAuth({domain: %q, clientID: %q, redirectUri: location.origin + "/callback",
   responseType: "token id_token", scope: "openid email"});
-document.getElementById("start").onclick = function () {
+` + passwordlessButtons
+
+// passwordlessButtons wires #start and #login to webAuth, on both pages.
+const passwordlessButtons = `document.getElementById("start").onclick = function () {
   webAuth.passwordlessStart({connection: "email", send: "code", email: document.getElementById("email").value},
     function (err) { window.started = err ? JSON.stringify(err) : "ok"; });
 };
@@ -74,16 +77,7 @@ var params = Object.assign({
   domain: config.auth0Domain, clientID: config.clientID, redirectUri: config.callbackURL, responseType: 'code'
 }, config.internalOptions);
 var webAuth = new auth0.WebAuth(params);
-document.getElementById("start").onclick = function () {
-  webAuth.passwordlessStart({connection: "email", send: "code", email: document.getElementById("email").value},
-    function (err) { window.started = err ? JSON.stringify(err) : "ok"; });
-};
-document.getElementById("login").onclick = function () {
-  webAuth.passwordlessLogin({connection: "email", email: document.getElementById("email").value,
-    verificationCode: document.getElementById("code").value},
-    function (err) { window.loginError = JSON.stringify(err); });
-};
-</script></body></html>`
+` + passwordlessButtons
 
 func newAppServer(t *testing.T, e *env) *appServer {
 	t.Helper()
