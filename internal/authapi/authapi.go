@@ -45,7 +45,7 @@ type Users interface {
 // consuming them.
 type CodeService interface {
 	Redeem(ctx context.Context, r passwordless.Redemption) (passwordless.Redeemed, error)
-	Check(ctx context.Context, r passwordless.Redemption) (strategy string, err error)
+	Check(ctx context.Context, r passwordless.Redemption) (passwordless.Checked, error)
 }
 
 // Events records tenant log events (without waiting for the store).

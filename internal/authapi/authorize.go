@@ -27,6 +27,7 @@ type Authorizer interface {
 const (
 	sessionCookie = "latchkey_session"
 	browserCookie = "latchkey_browser"
+	coCookie      = "latchkey_co" // binds a login ticket to the browser that got it
 )
 
 // secureCookies reports whether cookies get the Secure attribute: whenever
@@ -143,6 +144,11 @@ func (a *API) respondError(w http.ResponseWriter, r *http.Request, req oauth.Aut
 // finish answers the authorization request for user u (code and/or
 // tokens) in its response mode.
 func (a *API) finish(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, u store.User, authTime time.Time) error {
+	if !oauth.MatchRedirectURI(c.Callbacks, req.RedirectURI) ||
+		(req.ResponseMode == oauth.ModeWebMessage && !oauth.InWebOrigins(c, oauth.Origin(req.RedirectURI))) {
+		// A stored request whose callback was removed since it was made.
+		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Callback URL mismatch. The provided redirect_uri is not in the list of allowed callback URLs."})
+	}
 	params, err := a.Authz.Authorized(r.Context(), c, req, u, authTime)
 	var re *oauth.RedirectError
 	if errors.As(err, &re) {
@@ -210,7 +216,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 		return a.redeemTicket(w, r, c, req, t)
 	}
 	if req.Prompt != "login" {
-		if u, s, ok := a.sessionUser(r); ok {
+		if u, s, ok := a.sessionUser(r); ok && a.sessionFits(ctx, c, req, u) {
 			if req.Prompt == "none" {
 				a.recordBrowser(r, eventlog.TypeSuccessSilentAuth, c, u, "Successful silent authentication", nil)
 			}
@@ -254,6 +260,25 @@ func (a *API) authorizeRequest(w http.ResponseWriter, r *http.Request, c store.C
 	return req, true, nil
 }
 
+// sessionFits reports whether the session's user may be answered for this
+// request without a new login: the user's connection is enabled for the
+// client (and is the one the request names, if it names one).
+func (a *API) sessionFits(ctx context.Context, c store.Client, req oauth.AuthorizeRequest, u store.User) bool {
+	if req.Connection != "" && req.Connection != u.Connection {
+		return false
+	}
+	conns, err := a.loginConnections(ctx, c)
+	if err != nil {
+		return false
+	}
+	for _, cn := range conns {
+		if cn.Name == u.Connection {
+			return true
+		}
+	}
+	return false
+}
+
 // redeemTicket finishes an authorization request with a login ticket.
 func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, ticket string) error {
 	t, err := a.SSO.TakeTicket(r.Context(), ticket)
@@ -266,7 +291,10 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another application")
 	case t.Origin != oauth.Origin(req.RedirectURI):
 		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin")
+	case !a.SSO.TicketFromBrowser(t, cookieValue(r, coCookie)):
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser")
 	}
+	a.setCookie(w, coCookie, "", -1, true)
 	u, err := a.Users.GetUser(r.Context(), t.UserID)
 	if err != nil || u.Blocked {
 		return a.respondError(w, r, req, "unauthorized", "user is blocked")

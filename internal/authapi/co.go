@@ -26,11 +26,13 @@ const corsHeaders = "Auth0-Client, Content-Type, X-Request-Language, Authorizati
 // them. It reports whether the origin was allowed.
 func (a *API) cors(w http.ResponseWriter, r *http.Request, c store.Client) bool {
 	origin := r.Header.Get("Origin")
-	w.Header().Add("Vary", "Origin")
+	h := w.Header()
 	if origin == "" || !oauth.AllowedOrigin(c, origin) {
+		// Undo corsAnyClient's answer for errors found before the client.
+		h.Del("Access-Control-Allow-Origin")
+		h.Del("Access-Control-Allow-Credentials")
 		return false
 	}
-	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
 	return true
@@ -40,7 +42,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request, c store.Client) bool 
 // be allowed for some application of the tenant.
 func (a *API) corsAnyClient(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	w.Header().Add("Vary", "Origin")
+	w.Header().Set("Vary", "Origin")
 	if origin == "" {
 		return false
 	}
@@ -95,6 +97,7 @@ const coBadBody = "Invalid request body. All and only of client_id, credential_t
 // the calling origin, is returned for /authorize?login_ticket=….
 func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	a.corsAnyClient(w, r) // so that auth0.js can read errors found before the client
 	b, err := httpx.ReadBody(r, "invalid_request")
 	if err != nil {
 		return err
@@ -149,11 +152,15 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
 	}
 	now := a.Now()
+	browser := secret.Token(24)
 	ticket, err := a.SSO.NewTicket(ctx, sso.Ticket{ClientID: c.ClientID, Origin: oauth.Origin(origin), UserID: red.User.UserID,
-		Connection: red.User.Connection, AuthTime: now})
+		Connection: red.User.Connection, AuthTime: now}, browser)
 	if err != nil {
 		return err
 	}
+	// The ticket works only in the browser that holds this cookie (sent with
+	// credentials), so nobody can hand a victim a ticket of their own.
+	a.setCookie(w, coCookie, browser, sso.TicketLifetime, true)
 	a.recordLogin(r, eventlog.TypeSuccessCrossOrigin, c, red.User, red.Created, "cross_origin")
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"login_ticket": ticket,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/eventlog"
@@ -53,10 +52,10 @@ func (a *API) passwordlessVerify(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("read client: %w", err)
 	}
 	a.cors(w, r, c)
-	strategy, err := a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
+	chk, err := a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
 		Username: f.email + f.phone, Code: f.code, IP: httpx.PeerIP(r.Context())})
 	if err != nil {
-		return oauth.RedeemError(err, strategy, f.connection)
+		return oauth.RedeemError(err, chk.Strategy, f.connection)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	return nil
@@ -86,11 +85,15 @@ func isPrefetch(r *http.Request) bool {
 // authorization request's.
 var linkParams = []string{"client_id", "connection", "email", "phone_number", "verification_code", "auth0Client"}
 
-// verifyRedirect is /passwordless/verify_redirect, the magic link. HEAD and
-// prefetches never consume it; with the tenant's confirmation setting a GET
-// shows a page whose button POSTs, and only the POST consumes it. Errors
-// go to the application's registered callback with error=unauthorized, or
-// to an error page when the callback cannot be trusted.
+// verifyRedirect is /passwordless/verify_redirect, the magic link (and the
+// hosted page's second step in auth0.js). The authorization request it
+// answers is the one stored with the code at start — never the link's own
+// query, which whoever holds the link could edit — or the hosted-login
+// transaction the stored state names, which only the browser that opened
+// it may resume. Everything is checked before the code is used: HEAD and
+// prefetches never use it; with the tenant's confirmation setting a GET
+// shows a page whose button POSTs, and only the POST uses it. Errors go to
+// a registered callback with error=unauthorized, or to an error page.
 func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	lang := requestLanguage(r)
@@ -103,6 +106,11 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	if r.Method == http.MethodPost && !a.sameOrigin(r) {
+		// Only our own confirmation page posts here: a cross-site form would
+		// log its victim in as whoever started the login.
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "error.title"), "The confirmation did not come from this site.", "access_denied")
+	}
 	c, err := a.Dir.Client(ctx, q.Get("client_id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request")
@@ -110,13 +118,21 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
 	}
+	username := q.Get("email")
+	if username == "" {
+		username = q.Get("phone_number")
+	}
+	red := passwordless.Redemption{ClientID: c.ClientID, Connection: q.Get("connection"),
+		Username: username, Code: q.Get("verification_code"), IP: httpx.PeerIP(ctx)}
 
-	// The authorization request: a hosted-login transaction named by the
-	// state (resumed only in the browser that opened it), else the link's
-	// own parameters.
+	chk, err := a.Codes.Check(ctx, red)
+	if err != nil {
+		return a.linkFailed(w, r, c, q, username, chk.Strategy, err)
+	}
+	// The request the code was started for.
 	var req oauth.AuthorizeRequest
 	var txState string
-	if st := q.Get("state"); st != "" {
+	if st := chk.AuthParams["state"]; st != "" {
 		if t, err := a.SSO.Transaction(ctx, st); err == nil && t.Request.ClientID == c.ClientID {
 			if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
 				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "")
@@ -127,54 +143,31 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if txState == "" {
-		authz := url.Values{}
-		for k, v := range q {
-			if !slices.Contains(linkParams, k) {
-				authz[k] = v
-			}
+		stored := url.Values{}
+		for k, v := range chk.AuthParams {
+			stored.Set(k, v)
 		}
 		var ok bool
-		if req, ok, err = a.authorizeRequest(w, r, c, authz); !ok {
+		if req, ok, err = a.authorizeRequest(w, r, c, stored); !ok {
 			return err
 		}
 	}
-	fail := func(desc string) error {
-		// Errors of the link itself: error=unauthorized, in the fragment for
-		// token responses and the query for code (§4.1).
-		er := req
-		if er.ResponseMode == oauth.ModeWebMessage || er.ResponseMode == oauth.ModeFormPost {
-			er.ResponseMode = oauth.ModeFragment
-			if er.ResponseType == "code" {
-				er.ResponseMode = oauth.ModeQuery
-			}
-		}
-		return a.respondError(w, r, er, "unauthorized", desc)
-	}
+	req.NoRefresh = true // no refresh tokens through magic links (spec §4.1)
 
 	settings, err := a.Dir.Settings(ctx)
 	if err != nil {
 		return fmt.Errorf("read settings: %w", err)
 	}
-	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation {
+	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation && txState == "" {
 		nonce := secret.Token(12)
 		pageHeaders(w, nonce, false)
 		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name,
 			Action: "/passwordless/verify_redirect", Fields: loginpage.Fields(q)})
 	}
 
-	username := q.Get("email")
-	if username == "" {
-		username = q.Get("phone_number")
-	}
-	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: q.Get("connection"),
-		Username: username, Code: q.Get("verification_code"), IP: httpx.PeerIP(ctx)})
+	done, err := a.Codes.Redeem(ctx, red)
 	if err != nil {
-		desc := redeemText(err, red.Strategy)
-		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "magic_link", "connection": q.Get("connection")})
-		if errors.Is(err, passwordless.ErrUnknownConnection) || errors.Is(err, passwordless.ErrConnectionDisabled) {
-			return fail("The connection is not enabled for this application.")
-		}
-		return fail(desc)
+		return a.linkFailed(w, r, c, q, username, done.Strategy, err)
 	}
 	if txState != "" {
 		if _, err := a.SSO.EndTransaction(ctx, txState); errors.Is(err, sso.ErrNotFound) {
@@ -184,9 +177,41 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := a.Now()
-	a.recordLogin(r, eventlog.TypeSuccessLogin, c, red.User, red.Created, "magic_link")
-	if err := a.startSession(w, r, red.User, now); err != nil {
+	a.recordLogin(r, eventlog.TypeSuccessLogin, c, done.User, done.Created, "magic_link")
+	if err := a.startSession(w, r, done.User, now); err != nil {
 		return err
 	}
-	return a.finish(w, r, c, req, red.User, now)
+	return a.finish(w, r, c, req, done.User, now)
+}
+
+// linkFailed answers a link whose code is wrong, used, superseded or
+// expired: error=unauthorized with the §5.3 text, sent to the callback the
+// link names when it is registered (in the fragment for token responses,
+// the query for code), otherwise an error page.
+func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username, strategy string, err error) error {
+	desc := redeemText(err, strategy)
+	if errors.Is(err, passwordless.ErrUnknownConnection) || errors.Is(err, passwordless.ErrConnectionDisabled) {
+		desc = "The connection is not enabled for this application."
+	}
+	a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(store.User{}, username), desc,
+		map[string]any{"method": "magic_link", "connection": clip(q.Get("connection"), 64)})
+	er := oauth.AuthorizeRequest{RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), ResponseMode: oauth.ModeQuery}
+	if !oauth.MatchRedirectURI(c.Callbacks, er.RedirectURI) {
+		lang := requestLanguage(r)
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized")
+	}
+	if rt := q.Get("response_type"); rt != "" && rt != "code" {
+		er.ResponseMode = oauth.ModeFragment
+	}
+	return a.respondError(w, r, er, "unauthorized", desc)
+}
+
+// sameOrigin reports whether a POST comes from a page of this server: its
+// Origin (or, without one, Sec-Fetch-Site) says so.
+func (a *API) sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		return strings.EqualFold(o, oauth.Origin(a.Minter.Issuer()))
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site == "" || site == "same-origin"
 }

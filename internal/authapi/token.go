@@ -7,10 +7,14 @@ import (
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Origin") != "" {
+		a.corsAnyClient(w, r) // readable errors before the client is known
+	}
 	p, err := httpx.ReadBody(r, "invalid_request")
 	if err != nil {
 		return err
@@ -51,9 +55,11 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
-		if c, err := a.Dir.Client(r.Context(), cid); err == nil {
-			a.cors(w, r, c)
+		c, err := a.Dir.Client(r.Context(), cid)
+		if err != nil {
+			c = store.Client{} // unknown: no origin is allowed
 		}
+		a.cors(w, r, c)
 	}
 	var au oauth.Audit
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,

@@ -48,6 +48,9 @@ type AuthorizeRequest struct {
 	Prompt        string `json:"prompt,omitempty"`
 	Connection    string `json:"connection,omitempty"`
 	LoginHint     string `json:"login_hint,omitempty"`
+	// NoRefresh: the login came through a magic link, which never yields
+	// refresh tokens (spec §4.1), not even through the code it returns.
+	NoRefresh bool `json:"no_refresh,omitempty"`
 }
 
 // Has reports whether the response type includes t (code, token, id_token).
@@ -150,6 +153,13 @@ func ParseAuthorize(c store.Client, q url.Values) (AuthorizeRequest, error) {
 	if !MatchRedirectURI(c.Callbacks, r.RedirectURI) {
 		return r, &PageError{"invalid_request", callbackMismatch}
 	}
+	// Errors found from here on are delivered in the requested mode when it
+	// can carry them (web_message in particular: an iframe waits for it).
+	web := strings.HasPrefix(r.RedirectURI, "https://") || strings.HasPrefix(r.RedirectURI, "http://")
+	switch m := q.Get("response_mode"); {
+	case m == ModeWebMessage && web && InWebOrigins(c, Origin(r.RedirectURI)), m == ModeFormPost && web:
+		r.ResponseMode = m
+	}
 	for k, dst := range map[string]*string{"state": &r.State, "nonce": &r.Nonce, "scope": &r.Scope, "audience": &r.Audience,
 		"prompt": &r.Prompt, "connection": &r.Connection, "login_hint": &r.LoginHint} {
 		*dst = q.Get(k)
@@ -190,6 +200,10 @@ func ParseAuthorize(c store.Client, q url.Values) (AuthorizeRequest, error) {
 	}
 
 	r.ResponseMode = q.Get("response_mode")
+	if (r.ResponseMode == ModeFormPost || r.ResponseMode == ModeWebMessage) && !web {
+		r.ResponseMode = ""
+		return r, &RedirectError{"invalid_request", "response_mode " + q.Get("response_mode") + " needs an http(s) redirect_uri"}
+	}
 	switch r.ResponseMode {
 	case "":
 		r.ResponseMode = ModeFragment
@@ -259,6 +273,10 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 		return nil, err
 	}
 	scopes := grantedScopes(strings.Fields(r.Scope), api)
+	if r.NoRefresh || !r.Has("code") {
+		// Refresh tokens come only from a code exchange, and never for links.
+		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })
+	}
 	out := url.Values{}
 	var code, access string
 	if r.Has("code") {
@@ -272,8 +290,8 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 		out.Set("code", code)
 	}
 	if r.Has("token") {
-		// No refresh tokens from the authorization endpoint.
-		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })
+		// The authorization endpoint's own tokens never carry offline_access.
+		scopes := slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
 		resp, err := s.accessToken(c, u, api, scopes, now)
 		if err != nil {
 			return nil, err

@@ -336,14 +336,21 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 // Check checks a code without consuming it (POST /passwordless/verify, which
 // the browser follows with the magic link's redemption of the same code): a
 // right code stays usable, a wrong one counts against its attempts. It
-// returns the connection's strategy, for the error texts.
-func (s *Service) Check(ctx context.Context, r Redemption) (string, error) {
+// returns the connection's strategy (for the error texts) and the
+// authorization parameters stored with the code at start.
+func (s *Service) Check(ctx context.Context, r Redemption) (Checked, error) {
 	conn, ident, err := s.locate(ctx, r)
 	if err != nil {
-		return conn.Strategy, err
+		return Checked{Strategy: conn.Strategy}, err
 	}
-	_, err = s.st.CheckCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), s.now())
-	return conn.Strategy, codeError(err)
+	c, err := s.st.CheckCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), s.now())
+	return Checked{Strategy: conn.Strategy, AuthParams: c.AuthParams}, codeError(err)
+}
+
+// Checked is a code found right by Check.
+type Checked struct {
+	Strategy   string
+	AuthParams map[string]string
 }
 
 // locate finds the connection of a redemption and normalises its

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -78,6 +80,33 @@ func (b *browser) do(method, path string, form url.Values, hdr map[string]string
 }
 
 func (b *browser) get(path string) page { b.e.t.Helper(); return b.do("GET", path, nil, nil) }
+
+// postJSON posts a JSON body with the browser's cookies (fetch with
+// credentials) and decodes the answer.
+func (b *browser) postJSON(path string, body any, hdr map[string]string) response {
+	b.e.t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(b.e.t.Context(), "POST", b.e.ts.URL+path, bytes.NewReader(raw))
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: out}
+	_ = json.Unmarshal(out, &r.body)
+	return r
+}
 
 // params are a redirect's response parameters (query or fragment).
 func (p page) params(t *testing.T) url.Values {
@@ -478,17 +507,27 @@ func TestMagicLink(t *testing.T) {
 		t.Fatalf("expired link: %v", v)
 	}
 
-	// A link pointed elsewhere: an error page, no redirect, the code unused.
+	// An edited link answers the request stored with the code, not its own
+	// query: the application's callback and state, whatever the link says.
 	tampered := e.startLink("link@example.com", params)
 	u, _ := url.Parse(tampered)
 	q := u.Query()
 	q.Set("redirect_uri", "https://evil.example.com/callback")
+	q.Set("response_type", "token")
+	q.Del("state")
 	u.RawQuery = q.Encode()
-	if p := e.browser().get(u.String()); p.status != 400 || p.loc != nil {
-		t.Fatalf("tampered link: %d %v", p.status, p.loc)
+	if p := e.browser().get(u.String()); p.status != http.StatusFound || !strings.HasPrefix(p.loc.String(), webCallback+"?") ||
+		p.params(t).Get("code") == "" || p.params(t).Get("state") != "link-state" {
+		t.Fatalf("edited link: %d %v", p.status, p.loc)
 	}
-	if v := e.browser().get(tampered).params(t); v.Get("code") == "" {
-		t.Fatalf("the real link after the tampered one: %v", v)
+
+	// No refresh token through a link, even with offline_access and an API.
+	offline := e.startLink("link@example.com", map[string]any{"redirect_uri": webCallback, "response_type": "code",
+		"scope": "openid offline_access", "audience": apiID})
+	ov := e.browser().get(offline).params(t)
+	if tok := e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {webID},
+		"client_secret": {webSecret}, "code": {ov.Get("code")}, "redirect_uri": {webCallback}}, nil); tok.status != 200 || tok.str("refresh_token") != "" {
+		t.Fatalf("link code exchange: %d %s", tok.status, tok.raw)
 	}
 
 	// Confirmation: GET shows a page, only its POST logs in.
@@ -573,8 +612,9 @@ func TestCrossOriginAuthentication(t *testing.T) {
 		}
 		return e.lastMessage(email).Code
 	}
+	b := e.browser()
 	co := func(origin string, body map[string]any) response {
-		return e.postJSON("/co/authenticate", body, map[string]string{"Origin": origin})
+		return b.postJSON("/co/authenticate", body, map[string]string{"Origin": origin})
 	}
 	body := func(email, code string) map[string]any {
 		return map[string]any{"client_id": spaID, "username": email, "otp": code, "realm": "email",
@@ -612,15 +652,20 @@ func TestCrossOriginAuthentication(t *testing.T) {
 	}
 	ticket := ok.str("login_ticket")
 
-	// Another client cannot use the ticket (and it is spent by trying).
-	b := e.browser()
+	// Another browser cannot use the ticket (and it is spent by trying).
+	if other := e.browser().get(authorizeURL(spaID, spaCallback, "token id_token", url.Values{"nonce": {"n0"},
+		"login_ticket": {ticket}})); other.params(t).Get("error") != "access_denied" {
+		t.Fatalf("ticket from another browser: %v", other.loc)
+	}
+	ok = co(spaOrigin, body("co@example.com", startSPA("co@example.com")))
+	ticket = ok.str("login_ticket")
 	ext := url.Values{"nonce": {"n1"}, "state": {"s1"}, "realm": {"email"}, "login_ticket": {ticket}, "scope": {"openid email"}}
 	first := b.get(authorizeURL(spaID, spaCallback, "token id_token", ext))
 	v := first.params(t)
 	if v.Get("id_token") == "" || v.Get("access_token") == "" || v.Get("state") != "s1" {
 		t.Fatalf("authorize with the ticket: %d %v", first.status, first.loc)
 	}
-	if again := e.browser().get(authorizeURL(spaID, spaCallback, "token id_token", ext)); again.params(t).Get("error") != "access_denied" {
+	if again := b.get(authorizeURL(spaID, spaCallback, "token id_token", ext)); again.params(t).Get("error") != "access_denied" {
 		t.Fatalf("ticket reused: %v", again.loc)
 	}
 	// The ticket also started a session: silent authentication by web_message.
@@ -645,7 +690,7 @@ func TestCrossOriginAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.Dir.Invalidate()
-	other := e.browser().get(authorizeURL(spaID, "https://other.example.com/callback", "token id_token",
+	other := b.get(authorizeURL(spaID, "https://other.example.com/callback", "token id_token",
 		url.Values{"nonce": {"n"}, "login_ticket": {ok2.str("login_ticket")}}))
 	if other.params(t).Get("error") != "access_denied" {
 		t.Fatalf("ticket used for another origin: %v", other.loc)
@@ -660,7 +705,7 @@ func TestCrossOriginAuthentication(t *testing.T) {
 	if r := co(spaOrigin, body("co2@example.com", startSPA("co2@example.com"))); r.status != 401 || r.str("error") != "unauthorized_client" {
 		t.Fatalf("cross-origin authentication off: %d %s", r.status, r.raw)
 	}
-	for q, want := range map[string]int{"type:scoa": 2, "type:fcoa": 2, "type:fco": 1, "type:ssa": 1} {
+	for q, want := range map[string]int{"type:scoa": 3, "type:fcoa": 2, "type:fco": 1, "type:ssa": 1} {
 		if n := e.countLogs(q); n != want {
 			t.Errorf("%s: %d events, want %d", q, n, want)
 		}
@@ -757,10 +802,37 @@ func TestHostedPageSMS(t *testing.T) {
 			t.Errorf("session cookie %q lacks %s", session, attr)
 		}
 	}
+	// The SMS session does not answer an application without SMS.
+	if p := b.get(authorizeURL(spaID, spaCallback, "token", url.Values{"nonce": {"n"}, "prompt": {"none"}})); p.params(t).Get("error") != "login_required" {
+		t.Fatalf("SMS session for the spa app: %v", p.loc)
+	}
 	// The spa app has no SMS: its page offers email only.
 	spa := e.browser()
 	sl := spa.get(spa.get(authorizeURL(spaID, spaCallback, "token", url.Values{"nonce": {"n"}})).loc.RequestURI())
 	if strings.Contains(sl.body, "connection=sms") || !strings.Contains(sl.body, `type="email"`) {
 		t.Fatalf("spa page: %s", clipBody(sl.body))
+	}
+}
+
+// TestLinkFromHostedTransaction: a link started with a hosted-login
+// transaction's state resumes that transaction only in the browser that
+// opened it, and returns to the application with its own state.
+func TestLinkFromHostedTransaction(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"own-state"}}))
+	st := toLogin.loc.Query().Get("state")
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "connection": "email", "send": "link",
+		"email": "tx@example.com", "authParams": map[string]any{"state": st, "redirect_uri": webCallback, "response_type": "code"}}, nil)
+	if r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	link := e.lastMessage("tx@example.com").Link
+	if p := e.browser().get(link); p.status != http.StatusForbidden || p.loc != nil {
+		t.Fatalf("another browser: %d %v", p.status, p.loc)
+	}
+	p := b.get(link)
+	if v := p.params(t); v.Get("code") == "" || v.Get("state") != "own-state" {
+		t.Fatalf("same browser: %d %v", p.status, p.loc)
 	}
 }

@@ -179,11 +179,22 @@ type Ticket struct {
 	UserID     string    `json:"user_id"`
 	Connection string    `json:"connection"`
 	AuthTime   time.Time `json:"auth_time"`
+	// Browser is the keyed hash of the cookie /co/authenticate set in the
+	// browser that called it: only that browser can use the ticket.
+	Browser []byte `json:"browser"`
 }
 
-// NewTicket issues a login ticket.
-func (m *Manager) NewTicket(ctx context.Context, t Ticket) (string, error) {
+// NewTicket issues a login ticket for the browser whose cookie value is
+// browser.
+func (m *Manager) NewTicket(ctx context.Context, t Ticket, browser string) (string, error) {
+	t.Browser = m.hash("ticket-browser", browser)
 	return m.put(ctx, KindTicket, t.ClientID, t.UserID, TicketLifetime, t)
+}
+
+// TicketFromBrowser reports whether the cookie value is the one of the
+// browser the ticket was issued to.
+func (m *Manager) TicketFromBrowser(t Ticket, browser string) bool {
+	return browser != "" && secret.Equal(t.Browser, m.hash("ticket-browser", browser))
 }
 
 // TakeTicket consumes a login ticket: it works once.
