@@ -81,10 +81,6 @@ func isPrefetch(r *http.Request) bool {
 	return false
 }
 
-// linkParams are the parameters a magic link carries besides the
-// authorization request's.
-var linkParams = []string{"client_id", "connection", "email", "phone_number", "verification_code", "auth0Client"}
-
 // verifyRedirect is /passwordless/verify_redirect, the magic link (and the
 // hosted page's second step in auth0.js). The authorization request it
 // answers is the one stored with the code at start — never the link's own
