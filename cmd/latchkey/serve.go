@@ -42,6 +42,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "Latchkey listening on %s://%s\n  issuer: %s\n  store:  %s\n", scheme, cfg.Addr, cfg.Issuer, srv.StoreDesc)
+	if srv.Outbox != nil {
+		fmt.Fprintf(stdout, "  delivery: %s (email), SMS through each sms connection's provider\n", srv.DeliveryDesc)
+	}
 	if d := srv.Demo; d != nil {
 		fmt.Fprintf(stdout, "  dev mode: messages are captured, not sent: %sdev/outbox\n", cfg.Issuer)
 		fmt.Fprintf(stdout, "  demo application: client_id=%s client_secret=%s\n", d.ClientID, d.ClientSecret)

@@ -150,7 +150,18 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	})
 	var ie *passwordless.InputError
 	if errors.As(err, &ie) {
-		return badRequest(ie.Code, "%s", ie.Description)
+		if ie.Code == "sms_provider_error" || ie.Code == "too_many_requests" {
+			// The pumping defences refused: the operator should see it.
+			ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeFailedLogin, ip, peer, a.Hostname), client)
+			ev.Connection, ev.UserName, ev.Description = body.Connection, body.PhoneNumber, ie.Description
+			ev.Details = eventlog.Details(map[string]any{"error": map[string]string{"message": ie.Description, "oauthError": ie.Code}})
+			a.record(ctx, ev)
+		}
+		status := ie.Status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return httpx.Errorf(status, ie.Code, "%s", ie.Description)
 	}
 	if err != nil {
 		return err

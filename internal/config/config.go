@@ -195,10 +195,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("a master key is required outside --dev: --master-key-file or LATCHKEY_MASTER_KEY (32 random bytes as hex or base64, e.g. `openssl rand -hex 32`)"))
 	}
 	if !c.Dev && c.SMTPURL == "" {
-		errs = append(errs, errors.New("no email delivery is configured: real delivery (--smtp-url) is not built yet; run with --dev to capture messages"))
+		errs = append(errs, errors.New("no email delivery is configured: give --smtp-url (smtp://user:pass@host:587?from=login@example.com), or run with --dev to capture messages"))
 	}
-	if c.SMTPURL != "" {
-		errs = append(errs, errors.New("--smtp-url: SMTP delivery is not built yet"))
+	if c.Dev && c.SMTPURL != "" {
+		errs = append(errs, errors.New("--smtp-url and --dev: --dev captures messages instead of sending them; use one"))
 	}
 	if c.RedisURL != "" {
 		errs = append(errs, errors.New("--redis-url: shared rate limits are not built yet"))

@@ -22,6 +22,9 @@ type Notification struct {
 	Language  string
 	AppName   string
 	ExpiresIn time.Duration
+	// IP and UserAgent are the end user's, for an SMS gateway's req.
+	IP, UserAgent string
+	ClientID      string
 }
 
 // Message is a rendered message.

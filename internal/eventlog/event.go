@@ -31,6 +31,8 @@ const (
 	TypeSuccessSilentAuth     = "ssa"      // silent authentication (prompt=none) succeeded
 	TypeFailedSilentAuth      = "fsa"      // silent authentication failed (no session)
 	TypeSuccessLogout         = "slo"      // logout
+	TypeFailedNotification    = "fn"       // a message (email/SMS) could not be delivered and was given up
+	TypeWarningNotification   = "wn"       // a message delivery failed and will be retried
 )
 
 // Descriptions written with the events, where Auth0 writes a fixed one.

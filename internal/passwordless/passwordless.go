@@ -29,20 +29,29 @@ type Directory interface {
 // Store is the storage the service uses.
 type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
-	PutCode(ctx context.Context, c store.Code) error
+	PutCode(ctx context.Context, c store.Code, msg *store.OutboxMessage) error
 	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
 }
 
-// Sender delivers a notification.
+// Sender delivers a notification at once (the dev capture).
 type Sender interface {
 	Send(ctx context.Context, n delivery.Notification) error
+}
+
+// Queue prepares durable messages: Message renders and seals n as an
+// outbox message, committed in the same transaction as its code; Wake
+// starts its delivery once committed.
+type Queue interface {
+	Message(ctx context.Context, n delivery.Notification, conn store.Connection, expires time.Time) (*store.OutboxMessage, error)
+	Wake()
 }
 
 // InputError is a rejected start request: Code is Auth0's error code
 // (bad.connection, bad.email, …) and Description its text.
 type InputError struct {
+	Status      int // 400 when zero
 	Code        string
 	Description string
 }
@@ -65,6 +74,8 @@ type Service struct {
 	dir    Directory
 	st     Store
 	sender Sender
+	queue  Queue
+	budget budget
 	keys   *secret.Keys
 	issuer string
 	now    func() time.Time
@@ -74,6 +85,10 @@ type Service struct {
 func New(dir Directory, st Store, sender Sender, keys *secret.Keys, issuer string, now func() time.Time) *Service {
 	return &Service{dir: dir, st: st, sender: sender, keys: keys, issuer: issuer, now: now}
 }
+
+// UseQueue makes the service deliver through the durable outbox instead of
+// the Sender.
+func (s *Service) UseQueue(q Queue) { s.queue = q }
 
 // StartRequest is a validated /passwordless/start call from an
 // authenticated (or public) client.
@@ -115,9 +130,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	conn, err := s.connectionFor(ctx, req.Connection, req.Client.ClientID)
 	switch {
 	case errors.Is(err, ErrUnknownConnection):
-		return StartResult{}, &InputError{"bad.connection", "Connection does not exist"}
+		return StartResult{}, &InputError{Code: "bad.connection", Description: "Connection does not exist"}
 	case errors.Is(err, ErrConnectionDisabled):
-		return StartResult{}, &InputError{"bad.connection", "Connection is disabled"}
+		return StartResult{}, &InputError{Code: "bad.connection", Description: "Connection is disabled"}
 	case err != nil:
 		return StartResult{}, err
 	}
@@ -126,18 +141,18 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	switch conn.Strategy {
 	case "email":
 		if req.Email == "" {
-			return res, &InputError{"bad.email", "Missing required property: email"}
+			return res, &InputError{Code: "bad.email", Description: "Missing required property: email"}
 		}
 		if ident, err = NormalizeEmail(req.Email); err != nil {
-			return res, &InputError{"bad.email", "error in email - email format validation failed: " + req.Email}
+			return res, &InputError{Code: "bad.email", Description: "error in email - email format validation failed: " + req.Email}
 		}
 		res.Email = ident
 	case "sms":
 		if req.PhoneNumber == "" {
-			return res, &InputError{"bad.phone_number", "Missing required property: phone_number"}
+			return res, &InputError{Code: "bad.phone_number", Description: "Missing required property: phone_number"}
 		}
 		if !phonePattern.MatchString(req.PhoneNumber) {
-			return res, &InputError{"bad.phone_number", `String does not match pattern: ^\+[0-9]{1,15}$`}
+			return res, &InputError{Code: "bad.phone_number", Description: `String does not match pattern: ^\+[0-9]{1,15}$`}
 		}
 		ident = req.PhoneNumber
 		res.PhoneNumber = ident
@@ -151,7 +166,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		}
 	case "code", "link", "link_ios", "link_android":
 	default:
-		return res, &InputError{"bad.send", fmt.Sprintf("error in send - invalid value: %q (expected one of code, link)", send)}
+		return res, &InputError{Code: "bad.send", Description: fmt.Sprintf("error in send - invalid value: %q (expected one of code, link)", send)}
 	}
 	if conn.Strategy == "sms" {
 		send = "code" // SMS carries codes only
@@ -172,7 +187,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	case errors.Is(err, store.ErrNotFound):
 		if conn.Options.DisableSignup {
 			if !safe {
-				return res, &InputError{"invalid_signup", "Public signup is disabled"}
+				return res, &InputError{Code: "invalid_signup", Description: "Public signup is disabled"}
 			}
 			res.NotSent = "Public signup is disabled"
 			return res, nil // answer as if sent; nothing goes out
@@ -190,6 +205,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	}
 
 	now := s.now()
+	if conn.Strategy == "sms" {
+		if err := s.checkSMS(conn, ident, now); err != nil {
+			return res, err
+		}
+	}
 	lifetime := time.Duration(conn.Options.TOTP.TimeStep) * time.Second
 	code := secret.Digits(conn.Options.TOTP.Length)
 	params := make(map[string]string, len(conn.Options.AuthParams)+len(req.AuthParams))
@@ -205,16 +225,28 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		Send: send, AuthParams: params, IP: req.IP, UserAgent: req.UserAgent,
 		CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
-	if err := s.st.PutCode(ctx, c); err != nil {
-		return res, fmt.Errorf("store code: %w", err)
-	}
 	n := delivery.Notification{Channel: conn.Strategy, To: ident, Code: code, Send: send, Operation: "login",
-		Language: req.Language, AppName: req.Client.Name, ExpiresIn: lifetime}
+		Language: req.Language, AppName: req.Client.Name, ExpiresIn: lifetime, IP: req.IP, UserAgent: req.UserAgent,
+		ClientID: req.Client.ClientID}
 	if send != "code" {
 		n.Link = s.link(req.Client.ClientID, conn, ident, code, params)
 	}
-	if err := s.sender.Send(ctx, n); err != nil {
-		return res, fmt.Errorf("deliver code: %w", err)
+	if s.queue != nil {
+		msg, err := s.queue.Message(ctx, n, conn, c.ExpiresAt)
+		if err != nil {
+			return res, fmt.Errorf("compose message: %w", err)
+		}
+		if err := s.st.PutCode(ctx, c, msg); err != nil {
+			return res, fmt.Errorf("store code: %w", err)
+		}
+		s.queue.Wake()
+	} else {
+		if err := s.st.PutCode(ctx, c, nil); err != nil {
+			return res, fmt.Errorf("store code: %w", err)
+		}
+		if err := s.sender.Send(ctx, n); err != nil {
+			return res, fmt.Errorf("deliver code: %w", err)
+		}
 	}
 	res.Sent = true
 	return res, nil

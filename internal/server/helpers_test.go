@@ -98,6 +98,8 @@ type env struct {
 	http   *http.Client
 	// readLogs caches a Management API token for log searches.
 	readLogs string
+	// stopWorker stops the outbox worker (real delivery only).
+	stopWorker func()
 }
 
 type envOpt func(*config.Config)
@@ -151,10 +153,19 @@ func (e *env) start() {
 	ts.StartTLS()
 	e.ts, e.srv, e.issuer, e.http = ts, srv, e.cfg.Issuer, ts.Client()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
+	e.stopWorker = func() {}
+	if srv.Outbox != nil { // real delivery: run the outbox worker as Run would
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { srv.Outbox.Run(ctx); close(done) }()
+		e.stopWorker = func() { cancel(); <-done }
+		t.Cleanup(e.stopWorker) // runs before the cleanup above
+	}
 }
 
 // restart stops the node and starts a new one on the same data directory.
 func (e *env) restart() {
+	e.stopWorker()
 	e.ts.Close()
 	e.srv.Close()
 	e.start()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/outbox"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
@@ -45,6 +47,11 @@ type Server struct {
 	Dir     *tenant.Directory
 	Events  *eventlog.Recorder
 	Capture *delivery.Capture // nil outside --dev
+	// Outbox sends messages outside --dev (nil in --dev); Run runs it, and
+	// tests that serve Handler run it themselves.
+	Outbox *outbox.Worker
+	// DeliveryDesc names the SMTP server (password left out).
+	DeliveryDesc string
 	Demo    *DemoClient       // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
@@ -168,18 +175,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		s.Capture = delivery.NewCapture(log, now, 500)
 	}
 	s.Dir = tenant.NewDirectory(st, now)
-	if s.Capture == nil {
-		return nil, errors.New("no delivery configured (only --dev capture exists so far)")
-	}
-	var sender passwordless.Sender = s.Capture
 	s.Events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
 	s.recording = make(chan struct{})
 	go func() { defer close(s.recording); s.Events.Run() }()
-	pl := passwordless.New(s.Dir, st, sender, keys, cfg.Issuer, now)
+	host := tenant.Hostname(cfg.Issuer)
+	var pl *passwordless.Service
+	if s.Capture != nil {
+		pl = passwordless.New(s.Dir, st, s.Capture, keys, cfg.Issuer, now)
+	} else {
+		smtp, err := delivery.NewSMTP(cfg.SMTPURL, delivery.DefaultTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		hc := &http.Client{Timeout: delivery.DefaultTimeout}
+		prov := &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, hc), Gateway: delivery.NewGateway(hc)}
+		s.Outbox = outbox.NewWorker(st, s.Dir, prov, keys, s.Events, log, host, now)
+		if u, err := url.Parse(cfg.SMTPURL); err == nil {
+			u.User, u.RawQuery = nil, "" // no credentials in the banner
+			s.DeliveryDesc = u.String()
+		}
+		pl = passwordless.New(s.Dir, st, nil, keys, cfg.Issuer, now)
+		pl.UseQueue(outbox.NewQueue(keys, smtp.DefaultFrom(), s.Outbox, now))
+	}
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
-	host := tenant.Hostname(cfg.Issuer)
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
@@ -243,6 +263,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go s.background(ctx)
+	if s.Outbox != nil {
+		go s.Outbox.Run(ctx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

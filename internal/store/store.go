@@ -272,6 +272,31 @@ type ConnectionOptions struct {
 	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
 	GatewayURL          string `json:"gateway_url,omitempty"`
 	ForwardReqInfo      bool   `json:"forward_req_info,omitempty"`
+	// GatewayAuthentication signs the SMS gateway calls (a bearer JWT).
+	GatewayAuthentication *GatewayAuthentication `json:"gateway_authentication,omitempty"`
+
+	// SMS pumping defences (beyond Auth0): the countries (ISO 3166 alpha-2
+	// regions) numbers may belong to (empty: all), and how many codes one
+	// number and one number block may get per hour (0: the defaults).
+	AllowedCountries []string   `json:"allowed_countries,omitempty"`
+	SMSBudget        *SMSBudget `json:"sms_budget,omitempty"`
+}
+
+// GatewayAuthentication is Auth0's gateway_authentication option.
+type GatewayAuthentication struct {
+	Method              string `json:"method"`
+	Subject             string `json:"subject"`
+	Audience            string `json:"audience"`
+	Secret              string `json:"secret"`
+	SecretBase64Encoded bool   `json:"secret_base64_encoded"`
+}
+
+// SMSBudget caps the codes sent per hour to one number and to one number
+// block (the number without its last four digits, where pumping attacks
+// cycle).
+type SMSBudget struct {
+	PerNumberPerHour int `json:"per_number_per_hour"`
+	PerBlockPerHour  int `json:"per_block_per_hour"`
 }
 
 // TOTP is a connection's code shape.

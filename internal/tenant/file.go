@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/liquid"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -512,6 +514,11 @@ func BuildConnection(s ConnectionSpec) (store.Connection, error) {
 		if e.Syntax != "" && e.Syntax != "liquid" {
 			return store.Connection{}, errors.New("options.email.syntax: must be \"liquid\"")
 		}
+		for _, f := range []struct{ name, v string }{{"from", e.From}, {"subject", e.Subject}, {"body", e.Body}} {
+			if _, err := liquid.Parse(f.v); err != nil {
+				return store.Connection{}, fmt.Errorf("options.email.%s: %w", f.name, err)
+			}
+		}
 	}
 	if s.Strategy == "sms" {
 		if len(o.Template) > 5120 {
@@ -525,12 +532,59 @@ func BuildConnection(s ConnectionSpec) (store.Connection, error) {
 		default:
 			return store.Connection{}, fmt.Errorf("options.provider: %q is not twilio or sms_gateway", o.Provider)
 		}
+		if o.Template != "" {
+			if _, err := liquid.Parse(strings.ReplaceAll(o.Template, "@@password@@", "{{ code }}")); err != nil {
+				return store.Connection{}, fmt.Errorf("options.template: %w", err)
+			}
+		}
+		switch o.Syntax {
+		case "", "liquid", "md_with_macros":
+		default:
+			return store.Connection{}, fmt.Errorf("options.syntax: %q is not liquid or md_with_macros", o.Syntax)
+		}
+		if o.TwilioSID != "" && !twilioSID.MatchString(o.TwilioSID) {
+			return store.Connection{}, errors.New("options.twilio_sid: must match ^AC[0-9a-fA-F]{32}$")
+		}
+		if o.MessagingServiceSID != "" && !messagingSID.MatchString(o.MessagingServiceSID) {
+			return store.Connection{}, errors.New("options.messaging_service_sid: must match ^MG[0-9a-fA-F]{32}$")
+		}
+		if o.TwilioToken != "" && (len(o.TwilioToken) < 32 || len(o.TwilioToken) > 2048) {
+			return store.Connection{}, errors.New("options.twilio_token: length must be 32–2048")
+		}
+		if o.Provider == "sms_gateway" {
+			if u, err := url.Parse(o.GatewayURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+				return store.Connection{}, errors.New("options.gateway_url: an http(s) URL is required with the sms_gateway provider")
+			}
+		}
+		if a := o.GatewayAuthentication; a != nil {
+			if a.Method != "bearer" {
+				return store.Connection{}, errors.New("options.gateway_authentication.method: must be \"bearer\"")
+			}
+			if a.Secret == "" || a.Audience == "" {
+				return store.Connection{}, errors.New("options.gateway_authentication: secret and audience are required")
+			}
+		}
+		for i, c := range o.AllowedCountries {
+			if len(c) != 2 || strings.ToUpper(c) != c || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+				return store.Connection{}, fmt.Errorf("options.allowed_countries[%d]: %q is not an ISO 3166 alpha-2 code such as \"US\"", i, c)
+			}
+		}
+		if b := o.SMSBudget; b != nil && (b.PerNumberPerHour < 0 || b.PerBlockPerHour < 0) {
+			return store.Connection{}, errors.New("options.sms_budget: budgets cannot be negative")
+		}
+	} else if len(o.AllowedCountries) > 0 || o.SMSBudget != nil || o.GatewayAuthentication != nil {
+		return store.Connection{}, errors.New("options.allowed_countries, sms_budget and gateway_authentication are for the sms strategy")
 	}
 	if o.Name == "" {
 		o.Name = s.Name
 	}
 	return store.Connection{Name: s.Name, Strategy: s.Strategy, Options: o, EnabledClients: nonNil(s.EnabledClients)}, nil
 }
+
+var (
+	twilioSID    = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	messagingSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+)
 
 // BuildResourceServer validates a ResourceServerSpec.
 func BuildResourceServer(s ResourceServerSpec, issuer string) (store.ResourceServer, error) {

@@ -1,0 +1,252 @@
+// Package outbox delivers passwordless messages durably. A login commits
+// its code and the rendered message (sealed: it holds the code) in one
+// transaction; a Worker on every node claims due messages with a lease,
+// sends them, and deletes them once sent. Temporary failures are retried
+// with exponential back-off and jitter until the code expires, when
+// the message is given up: a message older than its code is never sent.
+// Failures are written to the tenant log (wn for a retry, fn when given
+// up). A node that dies mid-send leaves its lease to run out; another
+// claim then sends the message, so delivery is at-least-once in that one
+// window (neither SMTP nor Twilio's Messages API takes an idempotency key)
+// and exactly-once otherwise.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/eventlog"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Store is the storage the outbox uses.
+type Store interface {
+	ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error)
+	CompleteOutbox(ctx context.Context, id, node string) error
+	RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error
+	NextOutboxDue(ctx context.Context) (time.Time, bool, error)
+}
+
+// Connections finds a connection's delivery settings (SMS provider).
+type Connections interface {
+	Connection(ctx context.Context, name string) (store.Connection, error)
+}
+
+// Transport sends rendered messages.
+type Transport interface {
+	SendEmail(ctx context.Context, m delivery.Email) error
+	SendSMS(ctx context.Context, conn store.Connection, m delivery.SMS) error
+}
+
+// Events records tenant log events.
+type Events interface {
+	Record(ctx context.Context, ev store.LogEvent)
+}
+
+// Tuning.
+const (
+	Lease       = 60 * time.Second // how long a claim holds a message
+	BatchSize   = 32               // messages per claim
+	Concurrency = 8                // sends in flight per node
+	IdleWait    = 5 * time.Second  // longest sleep when nothing is known to be due
+	BaseBackoff = time.Second
+	MaxBackoff  = 60 * time.Second
+	SendTimeout = 30 * time.Second
+)
+
+// Payload is what a sealed outbox message holds.
+type Payload struct {
+	Email *delivery.Email `json:"email,omitempty"`
+	SMS   *delivery.SMS   `json:"sms,omitempty"`
+}
+
+func associated(id string) []byte { return []byte("latchkey outbox " + id) }
+
+// Seal encodes and seals a payload for the message with this id.
+func Seal(keys *secret.Keys, id string, p Payload) ([]byte, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: encode: %w", err)
+	}
+	return keys.Seal(b, associated(id)), nil
+}
+
+// Open unseals a message's payload.
+func Open(keys *secret.Keys, m store.OutboxMessage) (Payload, error) {
+	var p Payload
+	b, err := keys.Open(m.Payload, associated(m.ID))
+	if err != nil {
+		return p, fmt.Errorf("outbox: open %s: %w", m.ID, err)
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("outbox: decode %s: %w", m.ID, err)
+	}
+	return p, nil
+}
+
+// Worker sends the outbox's messages.
+type Worker struct {
+	st       Store
+	conns    Connections
+	tr       Transport
+	keys     *secret.Keys
+	events   Events
+	log      *slog.Logger
+	now      func() time.Time
+	node     string
+	hostname string
+	wake     chan struct{}
+	sem      chan struct{}
+	wg       sync.WaitGroup
+}
+
+// NewWorker returns a worker for this node.
+func NewWorker(st Store, conns Connections, tr Transport, keys *secret.Keys, events Events, log *slog.Logger, hostname string, now func() time.Time) *Worker {
+	return &Worker{st: st, conns: conns, tr: tr, keys: keys, events: events, log: log, now: now,
+		node: "node-" + secret.Hex(6), hostname: hostname, wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency)}
+}
+
+// Wake tells the worker a message was just committed (no waiting on a
+// timer: users wait for their code).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends messages until ctx is done, then waits for the
+// sends in flight.
+func (w *Worker) Run(ctx context.Context) {
+	defer w.wg.Wait()
+	for ctx.Err() == nil {
+		n, err := w.claimAndSend(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("outbox: claim", "err", err)
+		}
+		if n == BatchSize {
+			continue // more may be due
+		}
+		wait := IdleWait
+		if due, ok, err := w.st.NextOutboxDue(ctx); err == nil && ok {
+			if d := due.Sub(w.now()); d < wait {
+				wait = max(d, 10*time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
+	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), Lease, BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			return len(msgs), nil // the leases run out; another claim sends them
+		}
+		w.wg.Add(1)
+		go func() {
+			defer func() { <-w.sem; w.wg.Done() }()
+			w.deliver(context.WithoutCancel(ctx), m)
+		}()
+	}
+	return len(msgs), nil
+}
+
+// deliver sends one claimed message and settles it.
+func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
+	if !w.now().Before(m.ExpiresAt) {
+		w.giveUp(ctx, m, "the code expired before the message could be delivered")
+		return
+	}
+	p, err := Open(w.keys, m)
+	if err != nil {
+		w.giveUp(ctx, m, "the message could not be read")
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, SendTimeout)
+	err = w.send(sctx, m, p)
+	cancel()
+	if err == nil {
+		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
+		}
+		return
+	}
+	var se *delivery.SendError
+	temporary := !errors.As(err, &se) || se.Temporary
+	next := w.now().Add(Backoff(m.Attempts))
+	if !temporary || !next.Before(m.ExpiresAt) {
+		w.giveUp(ctx, m, err.Error())
+		return
+	}
+	if err := w.st.RetryOutbox(ctx, m.ID, w.node, next, err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.log.Warn("outbox: retry", "id", m.ID, "err", err)
+	}
+	w.record(ctx, m, eventlog.TypeWarningNotification, err.Error(), m.Attempts+1)
+}
+
+func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) error {
+	switch {
+	case p.Email != nil:
+		return w.tr.SendEmail(ctx, *p.Email)
+	case p.SMS != nil:
+		conn, err := w.conns.Connection(ctx, m.Connection)
+		if err != nil {
+			return &delivery.SendError{Temporary: !errors.Is(err, store.ErrNotFound), Message: "connection " + m.Connection + ": " + err.Error()}
+		}
+		return w.tr.SendSMS(ctx, conn, *p.SMS)
+	}
+	return &delivery.SendError{Message: "empty message"}
+}
+
+func (w *Worker) giveUp(ctx context.Context, m store.OutboxMessage, why string) {
+	if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.log.Warn("outbox: give up", "id", m.ID, "err", err)
+		return
+	}
+	w.log.Warn("outbox: message given up", "id", m.ID, "channel", m.Channel, "attempts", m.Attempts+1, "reason", why)
+	w.record(ctx, m, eventlog.TypeFailedNotification, why, m.Attempts+1)
+}
+
+func (w *Worker) record(ctx context.Context, m store.OutboxMessage, typ, why string, attempts int) {
+	if w.events == nil {
+		return
+	}
+	desc := "Failed to send " + m.Channel + " notification: " + why
+	if typ == eventlog.TypeWarningNotification {
+		desc = "Sending " + m.Channel + " notification failed, will retry: " + why
+	}
+	w.events.Record(ctx, store.LogEvent{Type: typ, Description: desc, ClientID: m.ClientID, Connection: m.Connection,
+		UserName: m.Recipient, Hostname: w.hostname,
+		Details: eventlog.Details(map[string]any{"channel": m.Channel, "attempts": attempts, "message_id": m.ID, "error": why})})
+}
+
+// Backoff is the wait before retry attempt n+1: exponential from
+// BaseBackoff, capped at MaxBackoff, half of it random (jitter), so that
+// nodes retrying after one provider outage do not come back together.
+func Backoff(attempts int) time.Duration {
+	d := BaseBackoff << min(attempts, 10)
+	if d > MaxBackoff || d <= 0 {
+		d = MaxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,45 @@
+package outbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Queue turns notifications into sealed outbox messages, which the
+// passwordless service commits together with their code, and wakes the
+// worker once they are committed.
+type Queue struct {
+	keys   *secret.Keys
+	from   string
+	worker *Worker
+	now    func() time.Time
+}
+
+// NewQueue returns a Queue; defaultFrom is the sender of emails whose
+// template names none.
+func NewQueue(keys *secret.Keys, defaultFrom string, w *Worker, now func() time.Time) *Queue {
+	return &Queue{keys: keys, from: defaultFrom, worker: w, now: now}
+}
+
+// Message renders and seals n for the outbox; it is not sent after expires.
+func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.Connection, expires time.Time) (*store.OutboxMessage, error) {
+	email, sms, err := delivery.Compose(n, conn, q.from)
+	if err != nil {
+		return nil, err
+	}
+	id := "msg_" + secret.Hex(12)
+	payload, err := Seal(q.keys, id, Payload{Email: email, SMS: sms})
+	if err != nil {
+		return nil, err
+	}
+	now := q.now()
+	return &store.OutboxMessage{ID: id, Channel: n.Channel, Recipient: n.To, ClientID: n.ClientID, Connection: conn.Name,
+		Payload: payload, CreatedAt: now, ExpiresAt: expires, NextAttemptAt: now}, nil
+}
+
+// Wake starts delivery of what was just committed.
+func (q *Queue) Wake() { q.worker.Wake() }
