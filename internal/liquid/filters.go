@@ -1,10 +1,10 @@
 package liquid
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -331,15 +331,85 @@ func newlineToBr(r *renderer, in value, _ []value, _ map[string]value) (value, e
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "<br />\n"), nil
 }
 
-var (
-	htmlBlocks = regexp.MustCompile(`(?is)<script.*?</script>|<!--.*?-->|<style.*?</style>`)
-	htmlTags   = regexp.MustCompile(`(?s)<.*?>`)
-)
-
-// stripHTML removes scripts, styles, comments and then tags, as Liquid does
-// (with regular expressions; Go's run in linear time).
+// stripHTML removes what Liquid's strip_html does: first every
+// <script>...</script>, <style>...</style> and <!--...--> block (names in any
+// ASCII case, each ending at the first closer), then every <...>. Liquid does
+// this with regular expressions; scanning instead keeps it linear: with Go's
+// regexp, ReplaceAll over many "<script" openers that are never closed takes
+// time quadratic in the input (over a minute for 250 KB).
 func stripHTML(s string) string {
-	return htmlTags.ReplaceAllString(htmlBlocks.ReplaceAllString(s, ""), "")
+	s = stripHTMLBlocks(s)
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '>')
+		if j < 0 {
+			break // no '>' after this '<', so none after any later one
+		}
+		b.WriteString(s[:i])
+		s = s[i+1+j+1:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+var htmlBlocks = [...]struct{ open, close string }{
+	{"<script", "</script>"},
+	{"<!--", "-->"},
+	{"<style", "</style>"},
+}
+
+func stripHTMLBlocks(s string) string {
+	if strings.IndexByte(s, '<') < 0 {
+		return s
+	}
+	lower := []byte(s)
+	for i, c := range lower {
+		if c >= 'A' && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
+	// closers[k] caches the offset of the first htmlBlocks[k].close at or
+	// after some earlier search start, or -1 for none; each search starts
+	// past the previous one, so the cache keeps the whole pass linear.
+	closers := [len(htmlBlocks)]int{-2, -2, -2}
+	findClose := func(k, from int) int {
+		if c := closers[k]; c == -1 || c >= from {
+			return c
+		}
+		i := bytes.Index(lower[from:], []byte(htmlBlocks[k].close))
+		if i >= 0 {
+			i += from
+		}
+		closers[k] = i
+		return i
+	}
+	var b strings.Builder
+	done, p := 0, 0 // s[:done] is written or dropped; search from p
+	for {
+		j := strings.IndexByte(s[p:], '<')
+		if j < 0 {
+			break
+		}
+		j += p
+		p = j + 1
+		for k, blk := range htmlBlocks {
+			if !bytes.HasPrefix(lower[j:], []byte(blk.open)) {
+				continue
+			}
+			if end := findClose(k, j+len(blk.open)); end >= 0 {
+				b.WriteString(s[done:j])
+				done = end + len(blk.close)
+				p = done
+			}
+			break
+		}
+	}
+	b.WriteString(s[done:])
+	return b.String()
 }
 
 func arithFilter(op byte) filterFunc {
