@@ -178,6 +178,7 @@ var renderTests = []renderTest{
 	{"assign number", "{% assign n2 = 4 %}{{ n2 | plus: 1 }}", "5"},
 	{"assign variable", "{% assign app = application %}{{ app.name }}", "Acme <Inc>"},
 	{"assign then if", "{% assign flag = false %}{% if flag %}y{% else %}n{% endif %}", "n"},
+	{"assign empty and blank", "{% assign e = empty %}{% assign b = blank %}[{{ e }}{{ b }}]{% if empty_s == e %}a{% endif %}{% if space == b %}b{% endif %}", "[]ab"},
 	{"assign inside branch", "{% if t %}{% assign x = 1 %}{% endif %}{{ x }}", "1"},
 
 	// comment and raw.

@@ -26,7 +26,7 @@ type blankValue struct{}
 // false for types Render does not know.
 func normalize(v any) (value, bool) {
 	switch v := v.(type) {
-	case nil, bool, int64, float64, string, map[string]any, map[string]string:
+	case nil, bool, int64, float64, string, map[string]any, map[string]string, emptyValue, blankValue:
 		return v, true
 	case int:
 		return int64(v), true
