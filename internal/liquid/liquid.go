@@ -23,7 +23,8 @@
 // compare two expressions with ==, !=, <>, <, >, <=, >= or contains, and join
 // comparisons with and/or, which Liquid evaluates from right to left without
 // precedence: "a or b and c" is "a or (b and c)", "a and b or c" is
-// "a and (b or c)". Only false and nil are falsy.
+// "a and (b or c)". Only false and nil are falsy. As in Liquid, case renders
+// the body of every when that matches, or else the else body.
 //
 // Filters: upcase, downcase, capitalize, default (with allow_false: true),
 // escape, escape_once, strip, lstrip, rstrip, append, prepend, replace,
