@@ -30,6 +30,9 @@ type Config struct {
 	Dev           bool
 	SMTPURL       string
 	TwilioAPIURL  string
+	// OutboxLease is how long a node holds a message it is sending before
+	// another node may take it over.
+	OutboxLease time.Duration
 	LogFormat     string
 	LogLevel      string
 	// LogRetention is how long tenant log events are kept.
@@ -142,6 +145,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet, getenv Getenv) error {
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
 	fs.StringVar(&c.SMTPURL, "smtp-url", smtp, "SMTP server for email delivery (LATCHKEY_SMTP_URL)")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
+	fs.DurationVar(&c.OutboxLease, "outbox-lease", 60*time.Second, "how long a node holds a message it is sending before another node may take it over (a node that died mid-send)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, which logs every request; info otherwise)")
 	c.LogRetention = DefaultLogRetention
@@ -196,6 +200,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.Dev && c.SMTPURL == "" {
 		errs = append(errs, errors.New("no email delivery is configured: give --smtp-url (smtp://user:pass@host:587?from=login@example.com), or run with --dev to capture messages"))
+	}
+	if c.OutboxLease != 0 && c.OutboxLease < time.Second {
+		errs = append(errs, fmt.Errorf("--outbox-lease: %v is shorter than a second", c.OutboxLease))
 	}
 	if c.Dev && c.SMTPURL != "" {
 		errs = append(errs, errors.New("--smtp-url and --dev: --dev captures messages instead of sending them; use one"))

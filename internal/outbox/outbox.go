@@ -53,7 +53,7 @@ type Events interface {
 
 // Tuning.
 const (
-	Lease       = 60 * time.Second // how long a claim holds a message
+	DefaultLease = 60 * time.Second // how long a claim holds a message
 	BatchSize   = 32               // messages per claim
 	Concurrency = 8                // sends in flight per node
 	IdleWait    = 5 * time.Second  // longest sleep when nothing is known to be due
@@ -106,12 +106,17 @@ type Worker struct {
 	wake     chan struct{}
 	sem      chan struct{}
 	wg       sync.WaitGroup
+	// Lease is how long a claim holds a message before another node may
+	// take it over (a node that died mid-send); DefaultLease unless set
+	// before Run.
+	Lease time.Duration
 }
 
 // NewWorker returns a worker for this node.
 func NewWorker(st Store, conns Connections, tr Transport, keys *secret.Keys, events Events, log *slog.Logger, hostname string, now func() time.Time) *Worker {
 	return &Worker{st: st, conns: conns, tr: tr, keys: keys, events: events, log: log, now: now,
-		node: "node-" + secret.Hex(6), hostname: hostname, wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency)}
+		node: "node-" + secret.Hex(6), hostname: hostname, wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency),
+		Lease: DefaultLease}
 }
 
 // Wake tells the worker a message was just committed (no waiting on a
@@ -152,7 +157,7 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
-	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), Lease, BatchSize)
+	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), w.Lease, BatchSize)
 	if err != nil {
 		return 0, err
 	}

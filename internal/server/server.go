@@ -183,13 +183,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if s.Capture != nil {
 		pl = passwordless.New(s.Dir, st, s.Capture, keys, cfg.Issuer, now)
 	} else {
-		smtp, err := delivery.NewSMTP(cfg.SMTPURL, delivery.DefaultTimeout)
+		smtp, err := delivery.NewSMTP(cfg.SMTPURL, delivery.DefaultSMTPTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
-		hc := &http.Client{Timeout: delivery.DefaultTimeout}
-		prov := &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, hc), Gateway: delivery.NewGateway(hc)}
+		// nil clients: the senders' own (30 s timeout, no redirects).
+		prov := &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, nil), Gateway: delivery.NewGateway(nil)}
 		s.Outbox = outbox.NewWorker(st, s.Dir, prov, keys, s.Events, log, host, now)
+		if cfg.OutboxLease > 0 {
+			s.Outbox.Lease = cfg.OutboxLease
+		}
 		if u, err := url.Parse(cfg.SMTPURL); err == nil {
 			u.User, u.RawQuery = nil, "" // no credentials in the banner
 			s.DeliveryDesc = u.String()

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/latchkey/latchkey/internal/testpg"
+)
+
+// TestMain lets this test binary stand in for the latchkey binary: with
+// LATCHKEY_TEST_RUN set (a JSON list of arguments) it runs them and exits,
+// so the crash test can start real server processes and kill them.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("LATCHKEY_TEST_RUN"); args != "" {
+		var a []string
+		if err := json.Unmarshal([]byte(args), &a); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(run(context.Background(), a, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// crashSink is an SMTP server whose first DATA hangs until released (the
+// sending process is killed meanwhile); later ones are accepted.
+type crashSink struct {
+	mu       sync.Mutex
+	datas    int
+	accepted []string
+	started  chan struct{}
+	release  chan struct{}
+}
+
+func (s *crashSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &crashSession{s}, nil }
+
+type crashSession struct{ s *crashSink }
+
+func (x *crashSession) Reset()                               {}
+func (x *crashSession) Logout() error                        { return nil }
+func (x *crashSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *crashSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (x *crashSession) Data(r io.Reader) error {
+	s := x.s
+	s.mu.Lock()
+	s.datas++
+	first := s.datas == 1
+	s.mu.Unlock()
+	if first {
+		close(s.started)
+		<-s.release // the sender dies while we wait: the message is never accepted
+		if _, err := io.ReadAll(r); err != nil {
+			return err
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 0, 0}, Message: "aborted"}
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.accepted = append(s.accepted, string(b))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *crashSink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.accepted) }
+
+const crashTenant = `{"clients": [{"client_id": "web", "client_secret": "web-secret-0123456789abcdefghij", "name": "Web",
+  "app_type": "regular_web", "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp"]}],
+ "connections": [{"name": "email", "strategy": "email", "enabled_clients": ["web"], "options": {"totp": {"length": 6, "time_step": 300}}}]}`
+
+// TestCrashBetweenCommitAndSend: a node is killed (SIGKILL) while its
+// message is on its way to the SMTP server; a new node on the same store
+// sends it exactly once after the lease, and its code works — on SQLite and
+// on PostgreSQL.
+func TestCrashBetweenCommitAndSend(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { crashTest(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		crashTest(t, []string{"--database-url", testpg.SchemaURL(t, "crash")})
+	})
+}
+
+func crashTest(t *testing.T, extra []string) {
+	sink := &crashSink{started: make(chan struct{}), release: make(chan struct{})}
+	srv := smtp.NewServer(sink)
+	srv.Domain, srv.AllowInsecureAuth = "sink.test", true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(sink.release)
+		}
+	}
+	t.Cleanup(release)
+
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "tenant.json")
+	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	args := append([]string{"serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--bootstrap", tf,
+		"--smtp-url", "smtp://" + ln.Addr().String() + "?from=login%40latchkey.test", "--outbox-lease", "2s",
+		"--log-level", "warn"}, extra...)
+	base := "http://" + addr + "/"
+
+	a := startProcess(t, args, base)
+	r, err := http.Post(base+"passwordless/start", "application/json", strings.NewReader(
+		`{"client_id":"web","client_secret":"web-secret-0123456789abcdefghij","connection":"email","send":"code","email":"crash@example.com"}`))
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("start: %v %v", r, err)
+	}
+	r.Body.Close()
+	select {
+	case <-sink.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message never reached the SMTP server")
+	}
+	if err := a.Process.Kill(); err != nil { // SIGKILL: no shutdown, no cleanup
+		t.Fatal(err)
+	}
+	a.Wait()
+	release()
+
+	startProcess(t, args, base)
+	deadline := time.Now().Add(15 * time.Second)
+	for sink.count() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was lost: nothing delivered after the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // more than a lease: a duplicate would have come
+	if n := sink.count(); n != 1 {
+		t.Fatalf("delivered %d times", n)
+	}
+	code := ""
+	for _, f := range strings.FieldsFunc(sink.accepted[0], func(r rune) bool { return r < '0' || r > '9' }) {
+		if len(f) == 6 {
+			code = f
+			break
+		}
+	}
+	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {"web"},
+		"client_secret": {"web-secret-0123456789abcdefghij"}, "username": {"crash@example.com"}, "otp": {code}, "realm": {"email"}}
+	tr, err := http.PostForm(base+"oauth/token", form)
+	if err != nil || tr.StatusCode != 200 {
+		t.Fatalf("the delivered code %q: %v %v", code, tr, err)
+	}
+	tr.Body.Close()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProcess runs `latchkey args…` as a child process and waits until it
+// answers; it is killed when the test ends.
+func startProcess(t *testing.T, args []string, base string) *exec.Cmd {
+	t.Helper()
+	enc, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LATCHKEY_TEST_RUN="+string(enc),
+		"LATCHKEY_MASTER_KEY="+hex.EncodeToString([]byte("crash-test-master-key-0123456789")))
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := http.Get(base + ".well-known/openid-configuration")
+		if err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
