@@ -29,7 +29,7 @@ type Directory interface {
 // Store is the storage the service uses.
 type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
-	PutCode(ctx context.Context, c store.Code) error
+	PutCode(ctx context.Context, c store.Code, msg *store.OutboxMessage) error
 	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
@@ -205,7 +205,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		Send: send, AuthParams: params, IP: req.IP, UserAgent: req.UserAgent,
 		CreatedAt: now, ExpiresAt: now.Add(lifetime),
 	}
-	if err := s.st.PutCode(ctx, c); err != nil {
+	if err := s.st.PutCode(ctx, c, nil); err != nil {
 		return res, fmt.Errorf("store code: %w", err)
 	}
 	n := delivery.Notification{Channel: conn.Strategy, To: ident, Code: code, Send: send, Operation: "login",

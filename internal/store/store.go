@@ -115,8 +115,11 @@ type Store interface {
 	RecordLogin(ctx context.Context, l Login, allowSignup bool) (u User, created bool, err error)
 
 	// One-time codes. PutCode replaces any outstanding code for the same
-	// (Connection, Identifier): only the newest code works.
-	PutCode(ctx context.Context, c Code) error
+	// (Connection, Identifier): only the newest code works. With msg set it
+	// also queues msg in the outbox, in the same transaction: the code and
+	// its message are stored together or not at all (a message whose ID is
+	// taken fails the whole call with ErrConflict).
+	PutCode(ctx context.Context, c Code, msg *OutboxMessage) error
 	// ConsumeCode checks hash against the outstanding code for
 	// (connection, identifier). On a match it deletes the code and returns it:
 	// of N concurrent callers with the right code exactly one succeeds.
@@ -411,6 +414,24 @@ type Ephemeral struct {
 	Data      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// OutboxMessage is a message waiting to be delivered. Payload is sealed by
+// the caller (it holds the code); the store never reads it.
+type OutboxMessage struct {
+	ID            string
+	Channel       string // "email" or "sms"
+	Recipient     string // the email address or phone number (for budgets and logs)
+	ClientID      string
+	Connection    string
+	Payload       []byte
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // not sent after this (the code's expiry): the worker gives it up
+	NextAttemptAt time.Time
+	Attempts      int
+	LastError     string
+	ClaimedBy     string    // node id while claimed
+	ClaimedUntil  time.Time // lease end
 }
 
 // SigningKey is a token-signing key; the private half is sealed under the
