@@ -184,14 +184,15 @@ func scanToken(sc scanner, rt *store.RefreshToken) error {
 	return nil
 }
 
-// PurgeExpired deletes expired codes, refresh tokens and ephemeral records
-// in batches of 500, each its own short write.
+// PurgeExpired deletes expired codes, refresh tokens, ephemeral records and
+// outbox messages in batches of 500, each its own short write.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM ephemerals WHERE rowid IN (SELECT rowid FROM ephemerals WHERE expires_at < ? LIMIT 500)`,
+		`DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE expires_at < ? LIMIT 500)`,
 	} {
 		for {
 			res, err := s.w.exec(ctx, q, toMS(before))
