@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}},
 		{"CheckCode", checkCodeCases},
 		{"Ephemerals", ephemeralCases},
+		{"Outbox", outboxCases},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
 			{"RotateInherits", testRefreshRotateInherits},
