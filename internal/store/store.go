@@ -7,7 +7,9 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors every backend returns (wrapped or not; compare with errors.Is).
@@ -115,8 +117,11 @@ type Store interface {
 	RecordLogin(ctx context.Context, l Login, allowSignup bool) (u User, created bool, err error)
 
 	// One-time codes. PutCode replaces any outstanding code for the same
-	// (Connection, Identifier): only the newest code works.
-	PutCode(ctx context.Context, c Code) error
+	// (Connection, Identifier): only the newest code works. With msg set it
+	// also queues msg in the outbox, in the same transaction: the code and
+	// its message are stored together or not at all (a message whose ID is
+	// taken fails the whole call with ErrConflict).
+	PutCode(ctx context.Context, c Code, msg *OutboxMessage) error
 	// ConsumeCode checks hash against the outstanding code for
 	// (connection, identifier). On a match it deletes the code and returns it:
 	// of N concurrent callers with the right code exactly one succeeds.
@@ -161,8 +166,36 @@ type Store interface {
 	// empty subject matches nothing.
 	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
 
-	// PurgeExpired deletes codes, refresh tokens and ephemeral records that
-	// expired before before, in short batches, and says how many rows went.
+	// The outbox: messages queued by PutCode, delivered by workers on any
+	// node. A worker claims due messages for a lease, then completes each
+	// (sent, or given up) or schedules a retry. Complete and Retry act only
+	// on a message the node still holds: ErrNotFound when it is gone or
+	// another node has claimed it since (the lease was lost). A node id is
+	// never empty (an empty one holds nothing).
+	//
+	// ClaimOutbox claims up to limit messages that are due (NextAttemptAt <=
+	// now) and not held (unclaimed, or their lease ended: ClaimedUntil <=
+	// now), longest due first (NextAttemptAt, then ID), setting ClaimedBy to
+	// node and ClaimedUntil to now+lease in the same transaction: of
+	// concurrent claimers no two get the same message while its lease is
+	// live. It returns the claimed messages in that order (none when limit
+	// is not positive).
+	ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	// CompleteOutbox deletes the message id that node holds.
+	CompleteOutbox(ctx context.Context, id, node string) error
+	// RetryOutbox releases the message id that node holds for another
+	// attempt at next: Attempts+1, LastError set (cut to
+	// MaxOutboxErrorBytes), NextAttemptAt = next, unclaimed.
+	RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error
+	// NextOutboxDue returns the earliest time a message becomes claimable:
+	// the NextAttemptAt of an unclaimed message, the ClaimedUntil of a
+	// claimed one (a time already past when one is claimable now). ok is
+	// false when the outbox is empty.
+	NextOutboxDue(ctx context.Context) (due time.Time, ok bool, err error)
+
+	// PurgeExpired deletes codes, refresh tokens, ephemeral records and
+	// outbox messages that expired before before, in short batches, and says
+	// how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Signing keys.
@@ -436,6 +469,44 @@ type Ephemeral struct {
 	Data      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// OutboxMessage is a message waiting to be delivered. Payload is sealed by
+// the caller (it holds the code); the store never reads it.
+type OutboxMessage struct {
+	ID            string
+	Channel       string // "email" or "sms"
+	Recipient     string // the email address or phone number (for budgets and logs)
+	ClientID      string
+	Connection    string
+	Payload       []byte
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // not sent after this (the code's expiry): the worker gives it up
+	NextAttemptAt time.Time
+	Attempts      int
+	LastError     string
+	ClaimedBy     string    // node id while claimed
+	ClaimedUntil  time.Time // lease end
+}
+
+// MaxOutboxErrorBytes bounds an outbox message's LastError: RetryOutbox
+// keeps the first MaxOutboxErrorBytes bytes (whole UTF-8 characters) of a
+// longer one, so that a chatty mail server cannot grow the rows.
+const MaxOutboxErrorBytes = 512
+
+// TrimOutboxError is lastError as RetryOutbox stores it: valid UTF-8
+// without NUL (all a PostgreSQL text column takes; anything else becomes
+// U+FFFD), at most MaxOutboxErrorBytes long, cut before a whole character.
+func TrimOutboxError(lastError string) string {
+	lastError = strings.ReplaceAll(strings.ToValidUTF8(lastError, "\uFFFD"), "\x00", "\uFFFD")
+	if len(lastError) <= MaxOutboxErrorBytes {
+		return lastError
+	}
+	cut := MaxOutboxErrorBytes
+	for !utf8.RuneStart(lastError[cut]) {
+		cut--
+	}
+	return lastError[:cut]
 }
 
 // SigningKey is a token-signing key; the private half is sealed under the

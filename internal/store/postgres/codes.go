@@ -13,9 +13,28 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// putCodeSQL stores a code as the outstanding one of its (connection,
+// identifier), replacing any older one.
+const putCodeSQL = `INSERT INTO codes (connection, identifier, id, hash, client_id,
+		user_id_hint, send, auth_params, ip, user_agent, attempts, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	ON CONFLICT (connection, identifier) DO UPDATE SET
+		id = EXCLUDED.id, hash = EXCLUDED.hash, client_id = EXCLUDED.client_id,
+		user_id_hint = EXCLUDED.user_id_hint, send = EXCLUDED.send,
+		auth_params = EXCLUDED.auth_params, ip = EXCLUDED.ip,
+		user_agent = EXCLUDED.user_agent, attempts = EXCLUDED.attempts,
+		created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`
+
+// putCodeWithMessageSQL stores a code and queues its message in one
+// statement (so one round trip, and atomic): the code's upsert runs as a
+// data-modifying WITH, which is carried out whether or not it is read.
+const putCodeWithMessageSQL = `WITH code AS (` + putCodeSQL + `)
+	INSERT INTO outbox (` + outboxCols + `)
+	VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`
+
 // PutCode stores c as the outstanding code of its (Connection, Identifier),
-// replacing any older one.
-func (s *Store) PutCode(ctx context.Context, c store.Code) error {
+// replacing any older one, and queues msg (if any) in the same statement.
+func (s *Store) PutCode(ctx context.Context, c store.Code, msg *store.OutboxMessage) error {
 	var params *string
 	if c.AuthParams != nil {
 		b, err := json.Marshal(c.AuthParams)
@@ -25,18 +44,14 @@ func (s *Store) PutCode(ctx context.Context, c store.Code) error {
 		p := string(b)
 		params = &p
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO codes (connection, identifier, id, hash, client_id,
-			user_id_hint, send, auth_params, ip, user_agent, attempts, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (connection, identifier) DO UPDATE SET
-			id = EXCLUDED.id, hash = EXCLUDED.hash, client_id = EXCLUDED.client_id,
-			user_id_hint = EXCLUDED.user_id_hint, send = EXCLUDED.send,
-			auth_params = EXCLUDED.auth_params, ip = EXCLUDED.ip,
-			user_agent = EXCLUDED.user_agent, attempts = EXCLUDED.attempts,
-			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
-		c.Connection, c.Identifier, c.ID, c.Hash, c.ClientID, c.UserIDHint, c.Send, params,
-		c.IP, c.UserAgent, c.Attempts, ms(c.CreatedAt), ms(c.ExpiresAt))
-	if err != nil {
+	args := []any{c.Connection, c.Identifier, c.ID, c.Hash, c.ClientID, c.UserIDHint, c.Send, params,
+		c.IP, c.UserAgent, c.Attempts, ms(c.CreatedAt), ms(c.ExpiresAt)}
+	query := putCodeSQL
+	if msg != nil {
+		query = putCodeWithMessageSQL
+		args = append(args, outboxArgs(*msg)...)
+	}
+	if _, err := s.pool.Exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("postgres: put code for %s/%s: %w", c.Connection, c.Identifier, mapErr(err))
 	}
 	return nil

@@ -144,8 +144,8 @@ func TestOpenConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if !slices.Equal(versions, []int32{1, 2, 3}) {
-		t.Errorf("schema_migrations versions = %v, want [1 2 3]", versions)
+	if !slices.Equal(versions, []int32{1, 2, 3, 4}) {
+		t.Errorf("schema_migrations versions = %v, want [1 2 3 4]", versions)
 	}
 }
 
@@ -171,8 +171,8 @@ func TestSearchPathKeepsTablesInSchema(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	want := []string{"client_grants", "clients", "codes", "connections", "ephemerals", "logs", "refresh_tokens",
-		"resource_servers", "schema_migrations", "settings", "signing_keys", "users"}
+	want := []string{"client_grants", "clients", "codes", "connections", "ephemerals", "logs", "outbox",
+		"refresh_tokens", "resource_servers", "schema_migrations", "settings", "signing_keys", "users"}
 	if got := tables(s, schema); !slices.Equal(got, want) {
 		t.Errorf("tables in %s = %v, want %v", schema, got, want)
 	}
@@ -236,7 +236,7 @@ func TestConsumeCodeConcurrent(t *testing.T) {
 	now := time.Now()
 	code := store.Code{ID: "c1", Connection: "email", Identifier: "a@example.com",
 		Hash: []byte("right"), Send: "code", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.PutCode(ctx, code); err != nil {
+	if err := s.PutCode(ctx, code, nil); err != nil {
 		t.Fatal(err)
 	}
 	const n = 16
@@ -262,7 +262,7 @@ func TestConsumeCodeConcurrent(t *testing.T) {
 	}
 
 	// Concurrent wrong guesses are each counted: the code dies at the third.
-	if err := s.PutCode(ctx, code); err != nil {
+	if err := s.PutCode(ctx, code, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {

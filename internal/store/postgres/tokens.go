@@ -28,14 +28,15 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	return nil
 }
 
-// PurgeExpired deletes expired codes, refresh tokens and ephemeral records
-// in batches of 500.
+// PurgeExpired deletes expired codes, refresh tokens, ephemeral records and
+// outbox messages in batches of 500.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < $1 LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT 500)`,
 		`DELETE FROM ephemerals WHERE (kind, hash) IN (SELECT kind, hash FROM ephemerals WHERE expires_at < $1 LIMIT 500)`,
+		`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE expires_at < $1 LIMIT 500)`,
 	} {
 		for {
 			tag, err := s.pool.Exec(ctx, q, ms(before))

@@ -43,6 +43,7 @@ const (
 // txQueries are the statements used inside writer transactions; Open
 // prepares them (see tx.stmt).
 var txQueries = []string{
+	qPutCode, qPutOutbox,
 	qGetCode, qDeleteCode, qCountAttempt,
 	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
 	qLoginUpdate, qLoginInsert, qFindUser,
@@ -51,8 +52,10 @@ var txQueries = []string{
 
 // --- codes -----------------------------------------------------------------
 
-// PutCode stores c, replacing any outstanding code for its identifier.
-func (s *Store) PutCode(ctx context.Context, c store.Code) error {
+// PutCode stores c, replacing any outstanding code for its identifier;
+// with msg, c and msg are written in one immediate transaction. Without
+// msg it is a single statement, as cheap as before the outbox.
+func (s *Store) PutCode(ctx context.Context, c store.Code, msg *store.OutboxMessage) error {
 	var params sql.NullString
 	if len(c.AuthParams) > 0 {
 		b, err := json.Marshal(c.AuthParams)
@@ -61,9 +64,25 @@ func (s *Store) PutCode(ctx context.Context, c store.Code) error {
 		}
 		params = sql.NullString{String: string(b), Valid: true}
 	}
-	_, err := s.w.exec(ctx, qPutCode, c.ID, c.Connection, c.Identifier, blob(c.Hash), c.ClientID,
-		c.UserIDHint, c.Send, params, c.IP, c.UserAgent, c.Attempts, toMS(c.CreatedAt), toMS(c.ExpiresAt))
-	return wrap("put code", err)
+	if msg == nil {
+		_, err := s.w.exec(ctx, qPutCode, c.ID, c.Connection, c.Identifier, blob(c.Hash), c.ClientID,
+			c.UserIDHint, c.Send, params, c.IP, c.UserAgent, c.Attempts, toMS(c.CreatedAt), toMS(c.ExpiresAt))
+		return wrap("put code", err)
+	}
+
+	t, err := s.begin(ctx)
+	if err != nil {
+		return wrap("put code", err)
+	}
+	defer t.rollback()
+	if _, err := t.exec(ctx, qPutCode, c.ID, c.Connection, c.Identifier, blob(c.Hash), c.ClientID,
+		c.UserIDHint, c.Send, params, c.IP, c.UserAgent, c.Attempts, toMS(c.CreatedAt), toMS(c.ExpiresAt)); err != nil {
+		return wrap("put code", err)
+	}
+	if _, err := t.exec(ctx, qPutOutbox, outboxArgs(*msg)...); err != nil {
+		return wrap("put code: queue message "+msg.ID, err)
+	}
+	return wrap("put code", t.commit())
 }
 
 func scanCode(sc scanner, c *store.Code) error {
@@ -165,14 +184,15 @@ func scanToken(sc scanner, rt *store.RefreshToken) error {
 	return nil
 }
 
-// PurgeExpired deletes expired codes, refresh tokens and ephemeral records
-// in batches of 500, each its own short write.
+// PurgeExpired deletes expired codes, refresh tokens, ephemeral records and
+// outbox messages in batches of 500, each its own short write.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM ephemerals WHERE rowid IN (SELECT rowid FROM ephemerals WHERE expires_at < ? LIMIT 500)`,
+		`DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE expires_at < ? LIMIT 500)`,
 	} {
 		for {
 			res, err := s.w.exec(ctx, q, toMS(before))

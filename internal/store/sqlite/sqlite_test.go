@@ -129,7 +129,7 @@ func BenchmarkLoginWrites(b *testing.B) {
 				AuthParams: map[string]string{"scope": "openid profile email"},
 				IP:         "203.0.113.5", UserAgent: "bench", CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute),
 			}
-			if err := s.PutCode(ctx, c); err != nil {
+			if err := s.PutCode(ctx, c, nil); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.ConsumeCode(ctx, c.Connection, ident, h[:], now); err != nil {
@@ -179,6 +179,7 @@ func TestOldLogsMoved(t *testing.T) {
 	for _, q := range []string{
 		`DELETE FROM m.schema_migrations WHERE version >= 4`,
 		`DROP TABLE m.ephemerals`, // from version 5
+		`DROP TABLE m.outbox`,     // from version 6
 		`INSERT INTO m.schema_migrations (version, name, applied_at) VALUES (2, 'logs', 0), (3, 'log_descriptions', 0)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {

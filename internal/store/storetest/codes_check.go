@@ -22,7 +22,7 @@ var checkCodeCases = []testCase{
 func testCheckCodeMatch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	for i := range 2 {
 		got, err := s.CheckCode(ctx, c.Connection, c.Identifier, hash("123456"), at(time.Minute))
 		must(t, err, fmt.Sprintf("CheckCode #%d", i+1))
@@ -43,7 +43,7 @@ func testCheckCodeMatch(t *testing.T, s store.Store) {
 func testCheckCodeAttempts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	check := func(code string) error {
 		_, err := s.CheckCode(ctx, c.Connection, c.Identifier, hash(code), at(time.Minute))
 		return err
@@ -70,7 +70,7 @@ func testCheckCodeAttempts(t *testing.T, s store.Store) {
 
 	// The same the other way round: the cap reached through ConsumeCode.
 	c2 := sampleCode("code_2", "b@example.com", "123456")
-	must(t, s.PutCode(ctx, c2), "PutCode 2")
+	must(t, s.PutCode(ctx, c2, nil), "PutCode 2")
 	_, err := s.ConsumeCode(ctx, c2.Connection, c2.Identifier, hash("000001"), at(time.Minute))
 	wantErr(t, err, store.ErrCodeWrong, "ConsumeCode wrong on code 2")
 	_, err = s.CheckCode(ctx, c2.Connection, c2.Identifier, hash("000002"), at(time.Minute))
@@ -85,7 +85,7 @@ func testCheckCodeAttempts(t *testing.T, s store.Store) {
 func testCheckCodeKeepsAttempts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	_, err := s.CheckCode(ctx, c.Connection, c.Identifier, hash("000000"), at(time.Minute))
 	wantErr(t, err, store.ErrCodeWrong, "wrong code")
 	want := c
@@ -119,7 +119,7 @@ func testCheckCodeExpired(t *testing.T, s store.Store) {
 		{"justbefore@example.com", at(5*time.Minute - time.Millisecond), hash("123456"), nil},
 	} {
 		c := sampleCode("code_"+tc.identifier, tc.identifier, "123456")
-		must(t, s.PutCode(ctx, c), "PutCode")
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
 		_, err := s.CheckCode(ctx, c.Connection, c.Identifier, tc.hash, tc.now)
 		if tc.want == nil {
 			must(t, err, tc.identifier)
@@ -136,7 +136,7 @@ func testCheckCodeNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.CheckCode(ctx, "email", "a@example.com", hash("123456"), at(0))
 	wantErr(t, err, store.ErrNotFound, "CheckCode on an empty store")
-	must(t, s.PutCode(ctx, sampleCode("code_1", "a@example.com", "123456")), "PutCode")
+	must(t, s.PutCode(ctx, sampleCode("code_1", "a@example.com", "123456"), nil), "PutCode")
 	_, err = s.CheckCode(ctx, "sms", "a@example.com", hash("123456"), at(0))
 	wantErr(t, err, store.ErrNotFound, "CheckCode other connection")
 	_, err = s.CheckCode(ctx, "email", "b@example.com", hash("000000"), at(0))
@@ -155,7 +155,7 @@ func testCheckCodeNotFound(t *testing.T, s store.Store) {
 func testCheckCodeConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	errs := race(racers, func(int) error {
 		_, err := s.CheckCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute))
 		return err

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}},
 		{"CheckCode", checkCodeCases},
 		{"Ephemerals", ephemeralCases},
+		{"Outbox", outboxCases},
 		{"RefreshTokens", []testCase{
 			{"Rotate", testRefreshRotate},
 			{"RotateInherits", testRefreshRotateInherits},
@@ -858,10 +859,10 @@ func testPurgeExpired(t *testing.T, s store.Store) {
 	for i := range 510 {
 		c := store.Code{ID: fmt.Sprint("c", i), Connection: "email", Identifier: fmt.Sprintf("u%d@example.com", i),
 			Hash: hash(fmt.Sprint(i)), CreatedAt: at(0), ExpiresAt: at(time.Minute)}
-		must(t, s.PutCode(ctx, c), "PutCode")
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
 	}
 	live := store.Code{ID: "live", Connection: "email", Identifier: "live@example.com", Hash: hash("live"), CreatedAt: at(0), ExpiresAt: at(2 * time.Hour)}
-	must(t, s.PutCode(ctx, live), "PutCode live")
+	must(t, s.PutCode(ctx, live, nil), "PutCode live")
 	old := sampleToken("rt_old", "", at(-31*24*time.Hour))
 	must(t, s.CreateRefreshToken(ctx, old), "CreateRefreshToken old")
 	fresh := sampleToken("rt_fresh", "", at(0))
@@ -1147,8 +1148,8 @@ func testCodeRoundTrip(t *testing.T, s store.Store) {
 	other := sampleCode("code_2", "b@example.com", "123456")
 	other.AuthParams = nil
 	other.Send = "code"
-	must(t, s.PutCode(ctx, c), "PutCode")
-	must(t, s.PutCode(ctx, other), "PutCode other")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
+	must(t, s.PutCode(ctx, other, nil), "PutCode other")
 
 	got, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash("123456"), at(time.Minute))
 	must(t, err, "ConsumeCode")
@@ -1166,7 +1167,7 @@ func testCodeNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.ConsumeCode(ctx, "email", "a@example.com", hash("123456"), at(0))
 	wantErr(t, err, store.ErrNotFound, "ConsumeCode on an empty store")
-	must(t, s.PutCode(ctx, sampleCode("code_1", "a@example.com", "123456")), "PutCode")
+	must(t, s.PutCode(ctx, sampleCode("code_1", "a@example.com", "123456"), nil), "PutCode")
 	_, err = s.ConsumeCode(ctx, "sms", "a@example.com", hash("123456"), at(0))
 	wantErr(t, err, store.ErrNotFound, "ConsumeCode other connection")
 	_, err = s.ConsumeCode(ctx, "email", "A@example.com", hash("123456"), at(0))
@@ -1183,7 +1184,7 @@ func testCodeNotFound(t *testing.T, s store.Store) {
 func testCodeReplace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c1 := sampleCode("code_1", "a@example.com", "111111")
-	must(t, s.PutCode(ctx, c1), "PutCode 1")
+	must(t, s.PutCode(ctx, c1, nil), "PutCode 1")
 	// Use up all but one attempt on the first code.
 	for i := 0; i < store.MaxCodeAttempts-1; i++ {
 		_, err := s.ConsumeCode(ctx, c1.Connection, c1.Identifier, hash("999999"), at(time.Minute))
@@ -1194,7 +1195,7 @@ func testCodeReplace(t *testing.T, s store.Store) {
 	c2.Send = "code"
 	c2.AuthParams = map[string]string{"scope": "openid"}
 	c2.CreatedAt, c2.ExpiresAt = at(2*time.Minute), at(7*time.Minute)
-	must(t, s.PutCode(ctx, c2), "PutCode 2")
+	must(t, s.PutCode(ctx, c2, nil), "PutCode 2")
 
 	// The old code no longer works, and the new one starts with fresh
 	// attempts: this wrong attempt is not the last.
@@ -1210,7 +1211,7 @@ func testCodeReplace(t *testing.T, s store.Store) {
 func testCodeAttempts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	now := at(time.Minute)
 	steps := []struct {
 		code string
@@ -1227,7 +1228,7 @@ func testCodeAttempts(t *testing.T, s store.Store) {
 		wantErr(t, err, st.want, fmt.Sprintf("attempt %d (%s)", i+1, st.code))
 	}
 	// A new code revives the identifier.
-	must(t, s.PutCode(ctx, sampleCode("code_2", "a@example.com", "654321")), "PutCode new")
+	must(t, s.PutCode(ctx, sampleCode("code_2", "a@example.com", "654321"), nil), "PutCode new")
 	_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash("654321"), now)
 	must(t, err, "ConsumeCode new code")
 }
@@ -1235,7 +1236,7 @@ func testCodeAttempts(t *testing.T, s store.Store) {
 func testCodeWrongThenRight(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := sampleCode("code_1", "a@example.com", "123456")
-	must(t, s.PutCode(ctx, c), "PutCode")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
 	for i := 0; i < store.MaxCodeAttempts-1; i++ {
 		_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash("000000"), at(time.Minute))
 		wantErr(t, err, store.ErrCodeWrong, "wrong code")
@@ -1263,7 +1264,7 @@ func testCodeExpired(t *testing.T, s store.Store) {
 		{"justbefore@example.com", at(5*time.Minute - time.Millisecond), hash("123456"), nil},
 	} {
 		c := sampleCode("code_"+tc.identifier, tc.identifier, "123456")
-		must(t, s.PutCode(ctx, c), "PutCode")
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
 		_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, tc.hash, tc.now)
 		if tc.want == nil {
 			must(t, err, tc.identifier)
@@ -1324,7 +1325,7 @@ func testCodeConcurrentRight(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for round := range rounds {
 		c := sampleCode(fmt.Sprintf("code_%d", round), fmt.Sprintf("r%d@example.com", round), "123456")
-		must(t, s.PutCode(ctx, c), "PutCode")
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
 		var mu sync.Mutex
 		var winners []store.Code
 		errs := race(racers, func(int) error {
@@ -1349,7 +1350,7 @@ func testCodeConcurrentWrong(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for round := range rounds {
 		c := sampleCode(fmt.Sprintf("code_%d", round), fmt.Sprintf("r%d@example.com", round), "123456")
-		must(t, s.PutCode(ctx, c), "PutCode")
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
 		errs := race(racers, func(i int) error {
 			_, err := s.ConsumeCode(ctx, c.Connection, c.Identifier, hash(fmt.Sprintf("wrong-%d", i)), at(time.Minute))
 			return err

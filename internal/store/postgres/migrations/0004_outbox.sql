@@ -1,0 +1,27 @@
+-- The outbox: messages written with their code (PutCode) and delivered by
+-- workers on every node. payload is sealed by the caller and kept as bytes;
+-- claimed_by is '' and claimed_until NULL while no node holds the message.
+-- Times are unix ms.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    channel         TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    client_id       TEXT NOT NULL DEFAULT '',
+    connection      TEXT NOT NULL DEFAULT '',
+    payload         BYTEA NOT NULL,
+    created_at      BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT NOT NULL DEFAULT '',
+    claimed_by      TEXT NOT NULL DEFAULT '',
+    claimed_until   BIGINT
+);
+-- The claim: due messages in order of next attempt (ties by id); also the
+-- earliest unclaimed one for NextOutboxDue.
+CREATE INDEX outbox_next_attempt_idx ON outbox (next_attempt_at, id);
+-- The earliest lease end for NextOutboxDue: only messages in flight.
+CREATE INDEX outbox_claimed_until_idx ON outbox (claimed_until) WHERE claimed_until IS NOT NULL;
+-- No index on expires_at: the outbox holds minutes of unsent messages, the
+-- worker gives up expired ones itself, and PurgeExpired's scan for those it
+-- missed is cheaper than an index written on every login.

@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const outboxCols = `id, channel, recipient, client_id, connection, payload, created_at, expires_at,
+	next_attempt_at, attempts, last_error, claimed_by, claimed_until`
+
+const (
+	qPutOutbox = `INSERT INTO outbox (` + outboxCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qClaimOutbox claims the due messages that no live lease holds, in one
+	// statement on the single writer, so claimers never share a message.
+	qClaimOutbox = `UPDATE outbox SET claimed_by = ?, claimed_until = ?
+	WHERE rowid IN (SELECT rowid FROM outbox
+		WHERE next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+		ORDER BY next_attempt_at, id LIMIT ?)
+	RETURNING ` + outboxCols
+	// claimed_by <> '' keeps an empty node id from matching unclaimed
+	// messages.
+	qCompleteOutbox = `DELETE FROM outbox WHERE id = ? AND claimed_by = ? AND claimed_by <> ''`
+	qRetryOutbox    = `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+		claimed_by = '', claimed_until = NULL
+	WHERE id = ? AND claimed_by = ? AND claimed_by <> ''`
+	// qNextOutboxDue: the earliest unclaimed message (from the next-attempt
+	// index) and the earliest lease end (from the partial index of messages
+	// in flight).
+	qNextOutboxDue = `SELECT
+		(SELECT next_attempt_at FROM outbox WHERE claimed_until IS NULL ORDER BY next_attempt_at LIMIT 1),
+		(SELECT max(next_attempt_at, claimed_until) AS due FROM outbox WHERE claimed_until IS NOT NULL
+			ORDER BY due LIMIT 1)`
+)
+
+func outboxArgs(m store.OutboxMessage) []any {
+	return []any{m.ID, m.Channel, m.Recipient, m.ClientID, m.Connection, blob(m.Payload),
+		toMS(m.CreatedAt), toMS(m.ExpiresAt), toMS(m.NextAttemptAt), m.Attempts, m.LastError,
+		m.ClaimedBy, toNullMS(m.ClaimedUntil)}
+}
+
+func scanOutbox(sc scanner, m *store.OutboxMessage) error {
+	var created, expires, next int64
+	var until sql.NullInt64
+	if err := sc.Scan(&m.ID, &m.Channel, &m.Recipient, &m.ClientID, &m.Connection, &m.Payload,
+		&created, &expires, &next, &m.Attempts, &m.LastError, &m.ClaimedBy, &until); err != nil {
+		return err
+	}
+	m.CreatedAt, m.ExpiresAt, m.NextAttemptAt = fromMS(created), fromMS(expires), fromMS(next)
+	m.ClaimedUntil = fromNullMS(until)
+	return nil
+}
+
+// ClaimOutbox claims up to limit due messages for node until now+lease.
+func (s *Store) ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+	if node == "" {
+		return nil, errors.New("sqlite: claim outbox: empty node id")
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.w.query(ctx, qClaimOutbox, node, toMS(now.Add(lease)), toMS(now), toMS(now), limit)
+	if err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	defer rows.Close()
+	var out []store.OutboxMessage
+	for rows.Next() {
+		var m store.OutboxMessage
+		if err := scanOutbox(rows, &m); err != nil {
+			return nil, wrap("claim outbox", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim outbox", err)
+	}
+	// RETURNING gives the rows in no particular order.
+	slices.SortFunc(out, compareOutbox)
+	return out, nil
+}
+
+// compareOutbox orders messages by next attempt, then id.
+func compareOutbox(a, b store.OutboxMessage) int {
+	if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// CompleteOutbox deletes the message id that node holds.
+func (s *Store) CompleteOutbox(ctx context.Context, id, node string) error {
+	if err := affected(s.w.exec(ctx, qCompleteOutbox, id, node)); err != nil {
+		return wrap(fmt.Sprintf("complete outbox message %s of %q", id, node), err)
+	}
+	return nil
+}
+
+// RetryOutbox releases the message id that node holds for another attempt
+// at next.
+func (s *Store) RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error {
+	err := affected(s.w.exec(ctx, qRetryOutbox, store.TrimOutboxError(lastError), toMS(next), id, node))
+	if err != nil {
+		return wrap(fmt.Sprintf("retry outbox message %s of %q", id, node), err)
+	}
+	return nil
+}
+
+// NextOutboxDue returns when the next message becomes claimable.
+func (s *Store) NextOutboxDue(ctx context.Context) (time.Time, bool, error) {
+	var unclaimed, leased sql.NullInt64
+	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&unclaimed, &leased) }, qNextOutboxDue)
+	if err != nil {
+		return time.Time{}, false, wrap("next outbox due", err)
+	}
+	switch {
+	case !unclaimed.Valid && !leased.Valid:
+		return time.Time{}, false, nil
+	case !leased.Valid, unclaimed.Valid && unclaimed.Int64 <= leased.Int64:
+		return fromMS(unclaimed.Int64), true, nil
+	default:
+		return fromMS(leased.Int64), true, nil
+	}
+}
