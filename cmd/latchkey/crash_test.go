@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -157,11 +158,8 @@ func crashTest(t *testing.T, extra []string) {
 		t.Fatalf("delivered %d times", n)
 	}
 	code := ""
-	for _, f := range strings.FieldsFunc(sink.accepted[0], func(r rune) bool { return r < '0' || r > '9' }) {
-		if len(f) == 6 {
-			code = f
-			break
-		}
+	if m := regexp.MustCompile(`code for Web is: ([0-9]{6})`).FindStringSubmatch(sink.accepted[0]); m != nil {
+		code = m[1]
 	}
 	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {"web"},
 		"client_secret": {"web-secret-0123456789abcdefghij"}, "username": {"crash@example.com"}, "otp": {code}, "realm": {"email"}}

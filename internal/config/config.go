@@ -33,8 +33,8 @@ type Config struct {
 	// OutboxLease is how long a node holds a message it is sending before
 	// another node may take it over.
 	OutboxLease time.Duration
-	LogFormat     string
-	LogLevel      string
+	LogFormat   string
+	LogLevel    string
 	// LogRetention is how long tenant log events are kept.
 	LogRetention time.Duration
 }

@@ -54,12 +54,12 @@ type Events interface {
 // Tuning.
 const (
 	DefaultLease = 60 * time.Second // how long a claim holds a message
-	BatchSize   = 32               // messages per claim
-	Concurrency = 8                // sends in flight per node
-	IdleWait    = 5 * time.Second  // longest sleep when nothing is known to be due
-	BaseBackoff = time.Second
-	MaxBackoff  = 60 * time.Second
-	SendTimeout = 30 * time.Second
+	BatchSize    = 32               // messages per claim
+	Concurrency  = 8                // sends in flight per node
+	IdleWait     = 5 * time.Second  // longest sleep when nothing is known to be due
+	BaseBackoff  = time.Second
+	MaxBackoff   = 60 * time.Second
+	SendTimeout  = 30 * time.Second
 )
 
 // Payload is what a sealed outbox message holds.
@@ -206,6 +206,7 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 	if err := w.st.RetryOutbox(ctx, m.ID, w.node, next, err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		w.log.Warn("outbox: retry", "id", m.ID, "err", err)
 	}
+	w.Wake() // the loop computed its sleep while this message was claimed: let it see the retry time
 	w.record(ctx, m, eventlog.TypeWarningNotification, err.Error(), m.Attempts+1)
 }
 

@@ -56,10 +56,10 @@ func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSe
 
 type sinkSession struct{ s *smtpSink }
 
-func (x *sinkSession) Reset()                                        {}
-func (x *sinkSession) Logout() error                                 { return nil }
-func (x *sinkSession) Mail(string, *smtp.MailOptions) error          { return nil }
-func (x *sinkSession) Rcpt(string, *smtp.RcptOptions) error          { return nil }
+func (x *sinkSession) Reset()                               {}
+func (x *sinkSession) Logout() error                        { return nil }
+func (x *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (x *sinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -286,10 +286,10 @@ func TestSMSProviders(t *testing.T) {
 		phone, code string
 		status      int
 	}{
-		{"+1415555", "sms_provider_error", 400},        // not a real number
-		{"+33612345678", "sms_provider_error", 400},    // France is not allowed
-		{"+14155550123", "", 200},                      // second of two this hour
-		{"+14155550123", "too_many_requests", 429},     // over the number's budget
+		{"+1415555", "sms_provider_error", 400},     // not a real number
+		{"+33612345678", "sms_provider_error", 400}, // France is not allowed
+		{"+14155550123", "", 200},                   // second of two this hour
+		{"+14155550123", "too_many_requests", 429},  // over the number's budget
 	} {
 		r := start(tc.phone)
 		if r.status != tc.status || (tc.code != "" && r.str("error") != tc.code) {
@@ -308,7 +308,7 @@ func TestSMSProviders(t *testing.T) {
 		c.Options.AllowedCountries, c.Options.SMSBudget = nil, nil
 	})
 	if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
-		"connection": "sms", "phone_number": "+447700900123"}, map[string]string{"User-Agent": "gw-test"}); r.status != 200 {
+		"connection": "sms", "phone_number": "+447400123456"}, map[string]string{"User-Agent": "gw-test"}); r.status != 200 {
 		t.Fatalf("gateway start: %d %s", r.status, r.raw)
 	}
 	select {
@@ -317,7 +317,7 @@ func TestSMSProviders(t *testing.T) {
 		t.Fatal("the gateway was not called")
 	}
 	req, _ := c.body["req"].(map[string]any)
-	if c.path != "/send" || c.body["recipient"] != "+447700900123" || c.body["sender"] != "+15005550006" ||
+	if c.path != "/send" || c.body["recipient"] != "+447400123456" || c.body["sender"] != "+15005550006" ||
 		!strings.HasPrefix(c.body["body"].(string), "Your code is ") || req["user-agent"] != "gw-test" || req["ip"] == "" ||
 		!strings.HasPrefix(c.auth, "Bearer ") {
 		t.Fatalf("gateway call: %+v", c)
@@ -345,6 +345,8 @@ func TestDeliveryRetriesAndGivesUp(t *testing.T) {
 		}
 	}
 	start("retry@example.com")
+	e.waitLogs("type:wn AND user_name:retry@example.com", 1)
+	e.clock.Advance(2 * time.Second) // past the back-off (the node's clock is the test's)
 	m := sink.wait(t, 0)
 	if to := m.Header.Get("To"); !strings.Contains(to, "retry@example.com") {
 		t.Fatalf("delivered %q", to)
@@ -363,14 +365,38 @@ func TestDeliveryRetriesAndGivesUp(t *testing.T) {
 	}
 	sink.mu.Unlock()
 	start("nobody@example.com")
-	deadline := time.Now().Add(5 * time.Second)
-	for e.countLogs("type:fn AND user_name:nobody@example.com") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no fn event for a permanent refusal")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.waitLogs("type:fn AND user_name:nobody@example.com", 1)
 	if n := sink.count(); n != 1 {
 		t.Fatalf("a refused message was counted as delivered: %d", n)
+	}
+
+	// Temporary failures until the code expires: given up, never sent late.
+	sink.mu.Lock()
+	sink.fail = func(int) error {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "busy"}
+	}
+	sink.mu.Unlock()
+	start("late@example.com")
+	e.waitLogs("type:wn AND user_name:late@example.com", 1)
+	e.clock.Advance(4 * time.Minute) // the code lives 3
+	e.waitLogs("type:fn AND user_name:late@example.com", 1)
+	sink.mu.Lock()
+	sink.fail = nil
+	sink.mu.Unlock()
+	time.Sleep(300 * time.Millisecond)
+	if n := sink.count(); n != 1 {
+		t.Fatalf("an expired message was sent: %d", n)
+	}
+}
+
+// waitLogs waits up to 5 s for n events matching q.
+func (e *env) waitLogs(q string, n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.countLogs(q) < n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no %d events for %q", n, q)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -147,31 +147,31 @@ func TestTokenBodyAndAuthStyles(t *testing.T) {
 // connection's length; the user is sms|… with phone_verified.
 func TestSMSLoginPublicClient(t *testing.T) {
 	e := newEnv(t)
-	start := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+15551234567"},
+	start := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+14155551234"},
 		map[string]string{"X-Request-Language": "fr"})
-	if start.status != 200 || start.str("phone_number") != "+15551234567" || start.body["phone_verified"] != false || start.str("request_language") != "fr" {
+	if start.status != 200 || start.str("phone_number") != "+14155551234" || start.body["phone_verified"] != false || start.str("request_language") != "fr" {
 		t.Fatalf("start: %d %s", start.status, start.raw)
 	}
-	msg := e.lastMessage("+15551234567")
+	msg := e.lastMessage("+14155551234")
 	if msg.Channel != "sms" || !regexp.MustCompile(`^[0-9]{8}$`).MatchString(msg.Code) {
 		t.Fatalf("message %+v", msg)
 	}
-	wrong := e.otpGrant(nativeID, "", "sms", "+15551234567", "00000000", nil)
+	wrong := e.otpGrant(nativeID, "", "sms", "+14155551234", "00000000", nil)
 	if msg.Code == "00000000" {
 		t.Skip("the random code happened to be the wrong one we try")
 	}
 	wantError(t, wrong, 403, "invalid_grant", "Wrong phone number or verification code.")
-	tok := e.otpGrant(nativeID, "", "sms", "+15551234567", msg.Code, url.Values{"scope": {"openid phone"}})
+	tok := e.otpGrant(nativeID, "", "sms", "+14155551234", msg.Code, url.Values{"scope": {"openid phone"}})
 	if tok.status != 200 {
 		t.Fatalf("token: %d %s", tok.status, tok.raw)
 	}
 	ctx := t.Context()
-	u, err := e.srv.Store.FindUser(ctx, "sms", "+15551234567")
+	u, err := e.srv.Store.FindUser(ctx, "sms", "+14155551234")
 	if err != nil || !strings.HasPrefix(u.UserID, "sms|") || !u.PhoneVerified || !userIDPattern.MatchString(u.UserID) {
 		t.Fatalf("user %+v %v", u, err)
 	}
 	// Without a language the SMS start answers request_language: null.
-	r := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+15551234567"}, nil)
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+14155551234"}, nil)
 	if v, ok := r.body["request_language"]; !ok || v != nil {
 		t.Errorf("request_language %v (present %v)", v, ok)
 	}
@@ -204,7 +204,7 @@ func TestStartErrors(t *testing.T) {
 		{"no client_id", with("client_id", nil), 400, "bad.client_id", "Missing required property: client_id"},
 		{"no connection", with("connection", nil), 400, "bad.connection", "Missing required property: connection"},
 		{"unknown connection", with("connection", "github"), 400, "bad.connection", "Connection does not exist"},
-		{"disabled connection", map[string]any{"client_id": spaID, "connection": "sms", "phone_number": "+15550000000"}, 400, "bad.connection", "Connection is disabled"},
+		{"disabled connection", map[string]any{"client_id": spaID, "connection": "sms", "phone_number": "+14155550100"}, 400, "bad.connection", "Connection is disabled"},
 		{"authParams string", with("authParams", "x"), 400, "bad.authParams", "error in authParams - invalid type: string (expected object)"},
 		{"unknown properties", with("type", "x", "foo", 1), 400, "bad.request", "the following properties are not allowed: foo, type"},
 		{"no email", with("email", nil), 400, "bad.email", "Missing required property: email"},

@@ -276,11 +276,11 @@ func TestLoginEvents(t *testing.T) {
 		}
 
 		// SMS: cs.
-		sms := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+15551234567"}, nil)
+		sms := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+14155551234"}, nil)
 		if sms.status != 200 {
 			t.Fatalf("sms start: %d %s", sms.status, sms.raw)
 		}
-		if cs := e.searchLogs("type:cs", nil); len(cs) != 1 || str(cs[0], "user_name") != "+15551234567" || str(cs[0], "strategy") != "sms" {
+		if cs := e.searchLogs("type:cs", nil); len(cs) != 1 || str(cs[0], "user_name") != "+14155551234" || str(cs[0], "strategy") != "sms" {
 			t.Errorf("cs: %v", cs)
 		}
 	})

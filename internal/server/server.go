@@ -52,7 +52,7 @@ type Server struct {
 	Outbox *outbox.Worker
 	// DeliveryDesc names the SMTP server (password left out).
 	DeliveryDesc string
-	Demo    *DemoClient       // nil outside --dev
+	Demo         *DemoClient // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
 	handler   http.Handler

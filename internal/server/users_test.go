@@ -84,7 +84,7 @@ func TestManagementUsers(t *testing.T) {
 			409, "auth0_idp_error", "The user already exists.")
 
 		e.clock.Advance(time.Second)
-		r = e.mgmt("POST", "users", tok, map[string]any{"connection": "sms", "phone_number": "+15550001234", "phone_verified": true})
+		r = e.mgmt("POST", "users", tok, map[string]any{"connection": "sms", "phone_number": "+14155550199", "phone_verified": true})
 		smsID := r.str("user_id")
 		if r.status != 201 || !passwordlessUserID.MatchString(smsID) || r.body["phone_verified"] != true || r.body["email"] != nil {
 			t.Fatalf("create sms: %d %s", r.status, r.raw)
@@ -101,7 +101,7 @@ func TestManagementUsers(t *testing.T) {
 			r.body["length"] != 1.0 || r.body["total"] != 3.0 || users[0].(map[string]any)["user_id"] != smsID {
 			t.Fatalf("list with totals: %d %s", r.status, r.raw)
 		}
-		r = e.mgmt("GET", "users?q="+url.QueryEscape(`phone_number:"+15550001234"`)+"&search_engine=v3", readOnly, nil)
+		r = e.mgmt("GET", "users?q="+url.QueryEscape(`phone_number:"+14155550199"`)+"&search_engine=v3", readOnly, nil)
 		if err := json.Unmarshal(r.raw, &all); err != nil || len(all) != 1 || all[0]["user_id"] != smsID {
 			t.Fatalf("q phone_number: %d %s", r.status, r.raw)
 		}
