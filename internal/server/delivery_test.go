@@ -33,9 +33,11 @@ type smtpSink struct {
 	n    int
 	fail func(n int) error
 	in   chan struct{}
+	// arrived, when not nil, records when each recipient's message arrived.
+	arrived map[string]time.Time
 }
 
-func newSMTPSink(t *testing.T) *smtpSink {
+func newSMTPSink(t testing.TB) *smtpSink {
 	t.Helper()
 	s := &smtpSink{in: make(chan struct{}, 64)}
 	srv := smtp.NewServer(s)
@@ -81,8 +83,14 @@ func (x *sinkSession) Data(r io.Reader) error {
 	}
 	s.mu.Lock()
 	s.got, s.raw = append(s.got, m), append(s.raw, string(b))
+	if s.arrived != nil {
+		s.arrived[m.Header.Get("To")] = time.Now()
+	}
 	s.mu.Unlock()
-	s.in <- struct{}{}
+	select {
+	case s.in <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -100,6 +108,7 @@ func (s *smtpSink) wait(t *testing.T, i int) *mail.Message {
 		s.mu.Unlock()
 		select {
 		case <-s.in:
+		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
 			t.Fatalf("no message %d arrived at the SMTP server", i)
 		}
