@@ -14,11 +14,12 @@ func postgresURL(t *testing.T) string {
 	return testpg.SchemaURL(t, "e2e")
 }
 
-// forEachBackend runs f against a node on SQLite and one on PostgreSQL.
-func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, newEnv(t)) })
+// forEachBackend runs f against a node on SQLite and one on PostgreSQL,
+// both with the options opts.
+func forEachBackend(t *testing.T, f func(t *testing.T, e *env), opts ...envOpt) {
+	t.Run("sqlite", func(t *testing.T) { f(t, newEnv(t, opts...)) })
 	t.Run("postgres", func(t *testing.T) {
 		pg := postgresURL(t)
-		f(t, newEnv(t, func(c *config.Config) { c.DatabaseURL = pg }))
+		f(t, newEnv(t, append(opts, func(c *config.Config) { c.DatabaseURL = pg })...))
 	})
 }

@@ -338,6 +338,14 @@ func TestSMSProviders(t *testing.T) {
 // the message delivered once (a wn event); a permanent one is given up (an
 // fn event); a message whose code expired is never sent.
 func TestDeliveryRetriesAndGivesUp(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { deliveryRetries(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		pg := postgresURL(t)
+		deliveryRetries(t, func(c *config.Config) { c.DatabaseURL = pg })
+	})
+}
+
+func deliveryRetries(t *testing.T, backend envOpt) {
 	sink := newSMTPSink(t)
 	sink.fail = func(n int) error {
 		if n == 1 {
@@ -345,7 +353,11 @@ func TestDeliveryRetriesAndGivesUp(t *testing.T) {
 		}
 		return nil
 	}
-	e := newEnv(t, withDelivery(sink.addr, "http://127.0.0.1:1"))
+	opts := []envOpt{withDelivery(sink.addr, "http://127.0.0.1:1")}
+	if backend != nil {
+		opts = append(opts, backend)
+	}
+	e := newEnv(t, opts...)
 	start := func(email string) {
 		t.Helper()
 		if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
@@ -407,5 +419,61 @@ func (e *env) waitLogs(q string, n int) {
 			e.t.Fatalf("no %d events for %q", n, q)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSMSProviderRecovers: Twilio answering 503 (and then not answering
+// in time) is retried; the message is delivered once when it recovers.
+func TestSMSProviderRecovers(t *testing.T) {
+	var mu sync.Mutex
+	calls, delivered := 0, 0
+	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			w.WriteHeader(503)
+			w.Write([]byte(`{"code":20500,"message":"Internal Server Error","status":503}`))
+			return
+		}
+		mu.Lock()
+		delivered++
+		mu.Unlock()
+		w.WriteHeader(201)
+		w.Write([]byte(`{"sid":"SM1","status":"queued"}`))
+	}))
+	defer twilio.Close()
+	sink := newSMTPSink(t)
+	e := newEnv(t, withDelivery(sink.addr, twilio.URL))
+	e.setConnection("sms", func(c *store.Connection) {
+		c.Options.Provider, c.Options.TwilioSID, c.Options.TwilioToken, c.Options.From = "twilio",
+			"AC"+strings.Repeat("0123456789abcdef", 2), strings.Repeat("t", 32), "+15005550006"
+	})
+	if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+		"connection": "sms", "phone_number": "+14155550142"}, nil); r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	e.waitLogs("type:wn AND user_name:\"+14155550142\"", 1)
+	e.clock.Advance(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		d := delivered
+		mu.Unlock()
+		if d == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not delivered after the provider recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || delivered != 1 {
+		t.Fatalf("calls %d, delivered %d", calls, delivered)
 	}
 }
