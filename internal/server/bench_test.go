@@ -17,15 +17,15 @@ import (
 	"github.com/latchkey/latchkey/internal/server"
 )
 
-// BenchmarkEmailCodeLogin measures full email-code logins (start, read the
-// code, exchange it for an ID token and an opaque access token) through real
-// HTTP on loopback with SQLite. ns/op is per login; logins/s is reported.
-func BenchmarkEmailCodeLogin(b *testing.B) {
+// benchServer starts a node with cfg (data directory, tenant file and
+// address filled in) behind a plain HTTP test server; both stop when the
+// benchmark ends.
+func benchServer(b *testing.B, cfg config.Config) (*server.Server, *httptest.Server) {
+	b.Helper()
 	dir := b.TempDir()
 	tf := filepath.Join(dir, "tenant.json")
 	ts := httptest.NewUnstartedServer(nil)
-	cfg := config.Config{DataDir: filepath.Join(dir, "data"), Dev: true, Bootstrap: tf, LogFormat: "text",
-		Addr: ts.Listener.Addr().String()}
+	cfg.DataDir, cfg.Bootstrap, cfg.LogFormat, cfg.Addr = filepath.Join(dir, "data"), tf, "text", ts.Listener.Addr().String()
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -36,10 +36,17 @@ func BenchmarkEmailCodeLogin(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Close()
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
-	defer ts.Close()
+	b.Cleanup(func() { ts.Close(); srv.Close() })
+	return srv, ts
+}
+
+// BenchmarkEmailCodeLogin measures full email-code logins (start, read the
+// code, exchange it for an ID token and an opaque access token) through real
+// HTTP on loopback with SQLite. ns/op is per login; logins/s is reported.
+func BenchmarkEmailCodeLogin(b *testing.B) {
+	srv, ts := benchServer(b, config.Config{Dev: true})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var n atomic.Int64
 	post := func(path, ct string, body []byte) error {

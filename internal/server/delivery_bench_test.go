@@ -6,17 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/server"
 )
 
 // BenchmarkStartWithSMTP measures /passwordless/start with real delivery
@@ -30,30 +25,12 @@ func BenchmarkStartWithSMTP(b *testing.B) {
 			sink := newSMTPSink(b)
 			sink.arrived = map[string]time.Time{}
 			sink.fail = func(int) error { time.Sleep(delay); return nil }
-			dir := b.TempDir()
-			tf := filepath.Join(dir, "tenant.json")
-			ts := httptest.NewUnstartedServer(nil)
-			cfg := config.Config{DataDir: filepath.Join(dir, "data"), Bootstrap: tf, LogFormat: "text",
-				Addr: ts.Listener.Addr().String(), MasterKey: hex.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
-				SMTPURL: "smtp://" + sink.addr + "?from=login%40latchkey.test", TwilioAPIURL: "http://127.0.0.1:1"}
-			if err := cfg.Validate(); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(tf, tenantFileFor(cfg.Issuer), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			srv, err := server.New(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Close()
+			srv, ts := benchServer(b, config.Config{MasterKey: hex.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
+				SMTPURL: "smtp://" + sink.addr + "?from=login%40latchkey.test", TwilioAPIURL: "http://127.0.0.1:1"})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { srv.Outbox.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
-			ts.Config.Handler = srv.Handler()
-			ts.Start()
-			defer ts.Close()
 
 			answered := make(map[string]time.Time, b.N)
 			b.ResetTimer()
