@@ -137,9 +137,10 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("outbox: claim", "err", err)
 		}
-		if n == BatchSize {
-			continue // more may be due
+		if n > 0 && len(w.sem) < cap(w.sem) {
+			continue // claimed some with slots to spare: more may be due
 		}
+		// Nothing due, or every slot busy (a finishing send wakes us).
 		wait := IdleWait
 		if due, ok, err := w.st.NextOutboxDue(ctx); err == nil && ok {
 			if d := due.Sub(w.now()); d < wait {
@@ -156,20 +157,23 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// claimAndSend claims only as many messages as it can start sending now,
+// so that no claimed message waits for a slot while its lease runs out
+// (and is claimed again, and sent twice).
 func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
-	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), w.Lease, BatchSize)
+	free := cap(w.sem) - len(w.sem)
+	if free == 0 {
+		return 0, nil
+	}
+	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), w.Lease, min(free, BatchSize))
 	if err != nil {
 		return 0, err
 	}
 	for _, m := range msgs {
-		select {
-		case w.sem <- struct{}{}:
-		case <-ctx.Done():
-			return len(msgs), nil // the leases run out; another claim sends them
-		}
+		w.sem <- struct{}{} // never blocks: only free slots were claimed (and only this loop takes them)
 		w.wg.Add(1)
 		go func() {
-			defer func() { <-w.sem; w.wg.Done() }()
+			defer func() { <-w.sem; w.wg.Done(); w.Wake() }()
 			w.deliver(context.WithoutCancel(ctx), m)
 		}()
 	}
@@ -187,7 +191,9 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.giveUp(ctx, m, "the message could not be read")
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, SendTimeout)
+	// The send must end well within the lease, or another claim could send
+	// the message again while this one is still talking to the provider.
+	sctx, cancel := context.WithTimeout(ctx, w.sendTimeout())
 	err = w.send(sctx, m, p)
 	cancel()
 	if err == nil {
@@ -203,8 +209,11 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.giveUp(ctx, m, err.Error())
 		return
 	}
-	if err := w.st.RetryOutbox(ctx, m.ID, w.node, next, err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
-		w.log.Warn("outbox: retry", "id", m.ID, "err", err)
+	if err := w.st.RetryOutbox(ctx, m.ID, w.node, next, err.Error()); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("outbox: retry", "id", m.ID, "err", err)
+		}
+		return // the lease was lost: the message is another claim's now
 	}
 	w.Wake() // the loop computed its sleep while this message was claimed: let it see the retry time
 	w.record(ctx, m, eventlog.TypeWarningNotification, err.Error(), m.Attempts+1)
@@ -225,9 +234,11 @@ func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) err
 }
 
 func (w *Worker) giveUp(ctx context.Context, m store.OutboxMessage, why string) {
-	if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
-		w.log.Warn("outbox: give up", "id", m.ID, "err", err)
-		return
+	if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("outbox: give up", "id", m.ID, "err", err)
+		}
+		return // the lease was lost: not ours to give up
 	}
 	w.log.Warn("outbox: message given up", "id", m.ID, "channel", m.Channel, "attempts", m.Attempts+1, "reason", why)
 	w.record(ctx, m, eventlog.TypeFailedNotification, why, m.Attempts+1)
@@ -245,6 +256,10 @@ func (w *Worker) record(ctx context.Context, m store.OutboxMessage, typ, why str
 		UserName: m.Recipient, Hostname: w.hostname,
 		Details: eventlog.Details(map[string]any{"channel": m.Channel, "attempts": attempts, "message_id": m.ID, "error": why})})
 }
+
+// sendTimeout bounds one send: SendTimeout, or a third of the lease when
+// the lease is shorter.
+func (w *Worker) sendTimeout() time.Duration { return min(SendTimeout, w.Lease/3) }
 
 // Backoff is the wait before retry attempt n+1: exponential from
 // BaseBackoff, capped at MaxBackoff, half of it random (jitter), so that

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/delivery"
@@ -13,6 +14,7 @@ import (
 // passwordless service commits together with their code, and wakes the
 // worker once they are committed.
 type Queue struct {
+	log    *slog.Logger
 	keys   *secret.Keys
 	from   string
 	worker *Worker
@@ -22,14 +24,21 @@ type Queue struct {
 // NewQueue returns a Queue; defaultFrom is the sender of emails whose
 // template names none.
 func NewQueue(keys *secret.Keys, defaultFrom string, w *Worker, now func() time.Time) *Queue {
-	return &Queue{keys: keys, from: defaultFrom, worker: w, now: now}
+	return &Queue{log: w.log, keys: keys, from: defaultFrom, worker: w, now: now}
 }
 
 // Message renders and seals n for the outbox; it is not sent after expires.
 func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.Connection, expires time.Time) (*store.OutboxMessage, error) {
 	email, sms, err := delivery.Compose(n, conn, q.from)
 	if err != nil {
-		return nil, err
+		// A template that parsed but cannot render (it hit a limit): send
+		// the built-in message rather than fail every login.
+		q.log.Warn("outbox: the connection's template failed; using the built-in one", "connection", conn.Name, "err", err)
+		plain := conn
+		plain.Options.Email, plain.Options.Template = nil, ""
+		if email, sms, err = delivery.Compose(n, plain, q.from); err != nil {
+			return nil, err
+		}
 	}
 	id := "msg_" + secret.Hex(12)
 	payload, err := Seal(q.keys, id, Payload{Email: email, SMS: sms})

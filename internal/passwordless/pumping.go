@@ -65,42 +65,53 @@ type window struct {
 }
 
 // take counts one message against both keys if both are under their
-// limits, and reports whether it did.
+// limits, and reports whether it did. Refused requests create nothing, and
+// a full table refuses rather than forgets (forgetting would reset every
+// budget for an attacker who fills it).
 func (b *budget) take(scope, k1 string, l1 int, k2 string, l2 int, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.windows == nil || len(b.windows) > 200_000 {
-		b.prune(now)
+	if b.windows == nil {
+		b.windows = map[string]*window{}
 	}
-	w1, w2 := b.window(scope+"|"+k1, now), b.window(scope+"|"+k2, now)
-	if w1.n >= l1 || w2.n >= l2 {
+	k1, k2 = scope+"|"+k1, scope+"|"+k2
+	if b.count(k1, now) >= l1 || b.count(k2, now) >= l2 {
 		return false
 	}
-	w1.n++
-	w2.n++
+	for _, k := range []string{k1, k2} {
+		w := b.windows[k]
+		if w == nil || now.Sub(w.start) >= time.Hour || now.Before(w.start) {
+			if len(b.windows) >= maxBudgetKeys {
+				b.prune(now)
+				if len(b.windows) >= maxBudgetKeys {
+					return false
+				}
+			}
+			w = &window{start: now}
+			b.windows[k] = w
+		}
+		w.n++
+	}
 	return true
 }
 
-func (b *budget) window(k string, now time.Time) *window {
+// maxBudgetKeys bounds the budget table's memory.
+const maxBudgetKeys = 200_000
+
+// count is the key's count in its current window (0 without one).
+func (b *budget) count(k string, now time.Time) int {
 	w := b.windows[k]
 	if w == nil || now.Sub(w.start) >= time.Hour || now.Before(w.start) {
-		w = &window{start: now}
-		b.windows[k] = w
+		return 0
 	}
-	return w
+	return w.n
 }
 
+// prune drops windows that ended.
 func (b *budget) prune(now time.Time) {
-	if b.windows == nil {
-		b.windows = map[string]*window{}
-		return
-	}
 	for k, w := range b.windows {
 		if now.Sub(w.start) >= time.Hour {
 			delete(b.windows, k)
 		}
-	}
-	if len(b.windows) > 200_000 {
-		clear(b.windows) // under attack: forget rather than grow without bound
 	}
 }

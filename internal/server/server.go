@@ -266,9 +266,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	go s.background(ctx)
+	outboxDone := make(chan struct{})
 	if s.Outbox != nil {
-		go s.Outbox.Run(ctx)
+		go func() { s.Outbox.Run(ctx); close(outboxDone) }()
+	} else {
+		close(outboxDone)
 	}
+	// Sends in flight finish (and are recorded as sent) before Run returns
+	// and the caller closes the store.
+	defer func() { <-outboxDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

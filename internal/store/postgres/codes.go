@@ -27,8 +27,10 @@ const putCodeSQL = `INSERT INTO codes (connection, identifier, id, hash, client_
 
 // putCodeWithMessageSQL stores a code and queues its message in one
 // statement (so one round trip, and atomic): the code's upsert runs as a
-// data-modifying WITH, which is carried out whether or not it is read.
-const putCodeWithMessageSQL = `WITH code AS (` + putCodeSQL + `)
+// data-modifying WITH, which is carried out whether or not it is read, and
+// so does dropping the unsent, unclaimed messages of the code it replaces.
+const putCodeWithMessageSQL = `WITH code AS (` + putCodeSQL + `),
+	dropped AS (DELETE FROM outbox WHERE connection = $18 AND recipient = $16 AND claimed_by = '')
 	INSERT INTO outbox (` + outboxCols + `)
 	VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`
 

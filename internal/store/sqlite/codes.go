@@ -43,7 +43,7 @@ const (
 // txQueries are the statements used inside writer transactions; Open
 // prepares them (see tx.stmt).
 var txQueries = []string{
-	qPutCode, qPutOutbox,
+	qPutCode, qPutOutbox, qDropSuperseded,
 	qGetCode, qDeleteCode, qCountAttempt,
 	qGetTokenByHash, qRotateToken, qRevokeFamily, qCreateToken,
 	qLoginUpdate, qLoginInsert, qFindUser,
@@ -78,6 +78,9 @@ func (s *Store) PutCode(ctx context.Context, c store.Code, msg *store.OutboxMess
 	if _, err := t.exec(ctx, qPutCode, c.ID, c.Connection, c.Identifier, blob(c.Hash), c.ClientID,
 		c.UserIDHint, c.Send, params, c.IP, c.UserAgent, c.Attempts, toMS(c.CreatedAt), toMS(c.ExpiresAt)); err != nil {
 		return wrap("put code", err)
+	}
+	if _, err := t.exec(ctx, qDropSuperseded, msg.Connection, msg.Recipient); err != nil {
+		return wrap("put code: drop superseded messages", err)
 	}
 	if _, err := t.exec(ctx, qPutOutbox, outboxArgs(*msg)...); err != nil {
 		return wrap("put code: queue message "+msg.ID, err)

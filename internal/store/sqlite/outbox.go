@@ -17,6 +17,9 @@ const outboxCols = `id, channel, recipient, client_id, connection, payload, crea
 
 const (
 	qPutOutbox = `INSERT INTO outbox (` + outboxCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qDropSuperseded drops the unsent, unclaimed messages of the code a new
+	// one replaces: a dead code is not worth a message.
+	qDropSuperseded = `DELETE FROM outbox WHERE connection = ? AND recipient = ? AND claimed_by = ''`
 	// qClaimOutbox claims the due messages that no live lease holds, in one
 	// statement on the single writer, so claimers never share a message.
 	qClaimOutbox = `UPDATE outbox SET claimed_by = ?, claimed_until = ?

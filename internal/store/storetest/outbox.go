@@ -113,20 +113,29 @@ func testOutboxPutCode(t *testing.T, s store.Store) {
 	want.Attempts = 1
 	diff(t, "code stored with its message", want, got)
 
-	// A new code for the same identifier: the earlier message stays queued.
+	// A new code drops the unsent, unclaimed message of the code it
+	// replaces (a dead code is not worth sending); one already claimed is
+	// left to its sender.
+	first := claim(t, s, "node-a", now, time.Minute, 1)
+	diff(t, "first claim", []store.OutboxMessage{claimed(m, "node-a", now, time.Minute)}, first)
 	c3 := sampleCode("code_4", "a@example.com", "444444")
 	m2 := sampleMessage("msg_3", "a@example.com", at(2*time.Second))
 	must(t, s.PutCode(ctx, c3, &m2), "PutCode replacing the code, with a message")
+	smsCode2 := sampleCode("code_5", "+14155550100", "555555")
+	smsCode2.Connection = "sms"
+	sms2 := store.OutboxMessage{ID: "msg_4", Channel: "sms", Recipient: "+14155550100",
+		CreatedAt: at(0), ExpiresAt: at(5 * time.Minute), NextAttemptAt: at(3 * time.Second)}
+	must(t, s.PutCode(ctx, smsCode2, &sms2), "PutCode replacing the sms code")
 
-	msgs := claim(t, s, "node-a", now, time.Minute, 10)
+	msgs := claim(t, s, "node-b", now, time.Minute, 10)
 	diff(t, "claimed messages", []store.OutboxMessage{
-		claimed(m, "node-a", now, time.Minute),
-		claimed(sms, "node-a", now, time.Minute),
-		claimed(m2, "node-a", now, time.Minute),
+		claimed(m2, "node-b", now, time.Minute),
+		claimed(sms2, "node-b", now, time.Minute),
 	}, msgs)
-	if string(msgs[0].Payload) != string(m.Payload) {
-		t.Fatalf("Payload = %q, want %q", msgs[0].Payload, m.Payload)
+	if string(first[0].Payload) != string(m.Payload) {
+		t.Fatalf("Payload = %q, want %q", first[0].Payload, m.Payload)
 	}
+	must(t, s.CompleteOutbox(ctx, m.ID, "node-a"), "the claimed message of a replaced code is still there")
 	if len(msgs[1].Payload) != 0 {
 		t.Fatalf("nil Payload came back as %q", msgs[1].Payload)
 	}
@@ -433,14 +442,15 @@ func testOutboxPurge(t *testing.T, s store.Store) {
 	code := sampleCode("code", "a@example.com", "123456")
 	code.ExpiresAt = cut.Add(time.Hour) // the code stays
 	for i := range 505 {
-		m := sampleMessage(fmt.Sprintf("old_%03d", i), "a@example.com", at(0))
+		// A recipient each: a new code drops the unclaimed message of the same recipient.
+		m := sampleMessage(fmt.Sprintf("old_%03d", i), fmt.Sprintf("a%03d@example.com", i), at(0))
 		m.ExpiresAt = cut.Add(-time.Duration(i+1) * time.Millisecond)
 		must(t, s.PutCode(ctx, code, &m), "PutCode with an expired message")
 	}
 	held := claim(t, s, "node-a", at(time.Minute), time.Hour, 3)
-	boundary := sampleMessage("boundary", "a@example.com", at(time.Second))
+	boundary := sampleMessage("boundary", "boundary@example.com", at(time.Second))
 	boundary.ExpiresAt = cut // not before the cut-off
-	live := sampleMessage("live", "a@example.com", at(2*time.Second))
+	live := sampleMessage("live", "live@example.com", at(2*time.Second))
 	live.ExpiresAt = cut.Add(time.Hour)
 	for _, m := range []store.OutboxMessage{boundary, live} {
 		must(t, s.PutCode(ctx, code, &m), "PutCode "+m.ID)

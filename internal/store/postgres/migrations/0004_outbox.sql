@@ -22,6 +22,8 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_next_attempt_idx ON outbox (next_attempt_at, id);
 -- The earliest lease end for NextOutboxDue: only messages in flight.
 CREATE INDEX outbox_claimed_until_idx ON outbox (claimed_until) WHERE claimed_until IS NOT NULL;
+-- A new code drops the unsent messages of the code it replaces.
+CREATE INDEX outbox_recipient_idx ON outbox (connection, recipient);
 -- No index on expires_at: the outbox holds minutes of unsent messages, the
 -- worker gives up expired ones itself, and PurgeExpired's scan for those it
 -- missed is cheaper than an index written on every login.

@@ -23,6 +23,8 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_next_attempt ON outbox (next_attempt_at, id);
 -- The earliest lease end for NextOutboxDue: only messages in flight.
 CREATE INDEX outbox_claimed_until ON outbox (claimed_until) WHERE claimed_until IS NOT NULL;
+-- A new code drops the unsent messages of the code it replaces.
+CREATE INDEX outbox_recipient ON outbox (connection, recipient);
 -- No index on expires_at: the outbox holds minutes of unsent messages, the
 -- worker gives up expired ones itself, and PurgeExpired's scan for those it
 -- missed is cheaper than an index written on every login.
