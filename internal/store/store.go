@@ -212,8 +212,75 @@ type TenantSettings struct {
 	// client_id.
 	AllowedLogoutURLs []string    `json:"allowed_logout_urls,omitempty"`
 	Flags             TenantFlags `json:"flags"`
+	// AttackProtection is what /api/v2/attack-protection/* shows and sets.
+	AttackProtection AttackProtection `json:"attack_protection"`
 	// Latchkey holds settings that Auth0 does not have.
 	Latchkey LatchkeySettings `json:"latchkey"`
+}
+
+// AttackProtection holds the attack-protection settings in Auth0's shapes;
+// a nil part means Auth0's defaults (DefaultBruteForce, DefaultSuspiciousIP).
+type AttackProtection struct {
+	BruteForce   *BruteForceProtection   `json:"brute_force_protection,omitempty"`
+	SuspiciousIP *SuspiciousIPThrottling `json:"suspicious_ip_throttling,omitempty"`
+}
+
+// BruteForceProtection is Auth0's brute-force-protection object.
+type BruteForceProtection struct {
+	Enabled     bool     `json:"enabled"`
+	Shields     []string `json:"shields"`   // "block", "user_notification"
+	Allowlist   []string `json:"allowlist"` // IPs and CIDRs never counted
+	Mode        string   `json:"mode"`      // "count_per_identifier_and_ip" or "count_per_identifier"
+	MaxAttempts int      `json:"max_attempts"`
+}
+
+// SuspiciousIPThrottling is Auth0's suspicious-ip-throttling object.
+type SuspiciousIPThrottling struct {
+	Enabled   bool      `json:"enabled"`
+	Shields   []string  `json:"shields"` // "block", "admin_notification"
+	Allowlist []string  `json:"allowlist"`
+	Stage     SITStages `json:"stage"`
+}
+
+// SITStages are the throttled stages.
+type SITStages struct {
+	PreLogin            SITStage `json:"pre-login"`
+	PreUserRegistration SITStage `json:"pre-user-registration"`
+}
+
+// SITStage allows MaxAttempts, refilled one every Rate milliseconds.
+type SITStage struct {
+	MaxAttempts int `json:"max_attempts"`
+	Rate        int `json:"rate"`
+}
+
+// DefaultBruteForce is Auth0's default brute-force protection.
+func DefaultBruteForce() BruteForceProtection {
+	return BruteForceProtection{Enabled: true, Shields: []string{"block"}, Allowlist: []string{},
+		Mode: "count_per_identifier_and_ip", MaxAttempts: 10}
+}
+
+// DefaultSuspiciousIP is Auth0's default suspicious IP throttling.
+func DefaultSuspiciousIP() SuspiciousIPThrottling {
+	return SuspiciousIPThrottling{Enabled: true, Shields: []string{"block"}, Allowlist: []string{},
+		Stage: SITStages{PreLogin: SITStage{MaxAttempts: 100, Rate: 864000},
+			PreUserRegistration: SITStage{MaxAttempts: 50, Rate: 1728000}}}
+}
+
+// BruteForceOrDefault returns the brute-force settings in force.
+func (a AttackProtection) BruteForceOrDefault() BruteForceProtection {
+	if a.BruteForce == nil {
+		return DefaultBruteForce()
+	}
+	return *a.BruteForce
+}
+
+// SuspiciousIPOrDefault returns the suspicious IP settings in force.
+func (a AttackProtection) SuspiciousIPOrDefault() SuspiciousIPThrottling {
+	if a.SuspiciousIP == nil {
+		return DefaultSuspiciousIP()
+	}
+	return *a.SuspiciousIP
 }
 
 // TenantFlags mirrors Auth0's tenant flags that Latchkey implements.
@@ -233,6 +300,26 @@ type LatchkeySettings struct {
 	// MagicLinkConfirmation: a magic link opens a page whose button logs in
 	// (a POST), so a mail scanner's GET cannot use the link up.
 	MagicLinkConfirmation bool `json:"magic_link_confirmation"`
+	// RateLimits overrides the endpoint limits (nil parts: the defaults).
+	RateLimits RateLimits `json:"rate_limits"`
+}
+
+// RateLimits are the Authentication API's limits (token buckets).
+type RateLimits struct {
+	PasswordlessStart *RateLimit `json:"passwordless_start,omitempty"` // per end-user IP
+	Token             *RateLimit `json:"token,omitempty"`              // per end-user IP
+	CoAuthenticate    *RateLimit `json:"co_authenticate,omitempty"`    // per end-user IP
+	Userinfo          *RateLimit `json:"userinfo,omitempty"`           // per user
+	Global            *RateLimit `json:"global,omitempty"`             // the whole tenant (0: none)
+	PerRecipient      *RateLimit `json:"per_recipient,omitempty"`      // codes per email address or phone number
+}
+
+// RateLimit is a token bucket: Burst tokens, Rate of them refilled every
+// IntervalSeconds. A zero Burst turns the limit off.
+type RateLimit struct {
+	Burst           int `json:"burst"`
+	Rate            int `json:"rate"`
+	IntervalSeconds int `json:"interval_seconds"`
 }
 
 // Client is an application.
