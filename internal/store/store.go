@@ -165,6 +165,10 @@ type Store interface {
 	// is subject (e.g. all sessions of a user) and says how many went. An
 	// empty subject matches nothing.
 	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
+	// ListEphemeralsBySubject lists the live records of kind whose subject
+	// is subject, oldest first (at most 1,000); an empty subject matches
+	// nothing.
+	ListEphemeralsBySubject(ctx context.Context, kind, subject string, now time.Time) ([]Ephemeral, error)
 
 	// The outbox: messages queued by PutCode, delivered by workers on any
 	// node. A worker claims due messages for a lease, then completes each

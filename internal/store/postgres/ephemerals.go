@@ -93,3 +93,24 @@ func (s *Store) DeleteEphemeralsBySubject(ctx context.Context, kind, subject str
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ListEphemeralsBySubject lists the live records of kind whose subject is
+// subject, oldest first (at most 1,000); an empty subject matches nothing.
+func (s *Store) ListEphemeralsBySubject(ctx context.Context, kind, subject string, now time.Time) ([]store.Ephemeral, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+ephemeralCols+` FROM ephemerals
+		WHERE subject = $1 AND kind = $2 AND subject <> '' AND expires_at > $3 ORDER BY created_at LIMIT 1000`,
+		subject, kind, ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list %s ephemerals of %q: %w", kind, subject, err)
+	}
+	defer rows.Close()
+	var out []store.Ephemeral
+	for rows.Next() {
+		e, err := scanEphemeral(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list %s ephemerals of %q: %w", kind, subject, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -28,6 +28,8 @@ const (
 	// the partial index serve the query.
 	qDeleteEphemeralsBySubject = `DELETE FROM ephemerals WHERE subject = ? AND kind = ? AND subject <> ''`
 	qDeleteUserEphemerals      = `DELETE FROM ephemerals WHERE subject = ? AND subject <> ''`
+	qListEphemeralsBySubject   = `SELECT ` + ephemeralCols + ` FROM ephemerals
+	WHERE subject = ? AND kind = ? AND subject <> '' AND expires_at > ? ORDER BY created_at LIMIT 1000`
 )
 
 func scanEphemeral(sc scanner, e *store.Ephemeral) error {
@@ -98,4 +100,23 @@ func (s *Store) DeleteEphemeralsBySubject(ctx context.Context, kind, subject str
 	}
 	n, err := res.RowsAffected()
 	return n, wrap("delete ephemerals by subject", err)
+}
+
+// ListEphemeralsBySubject lists the live records of kind whose subject is
+// subject, oldest first (at most 1,000); an empty subject matches nothing.
+func (s *Store) ListEphemeralsBySubject(ctx context.Context, kind, subject string, now time.Time) ([]store.Ephemeral, error) {
+	rows, err := s.r.query(ctx, qListEphemeralsBySubject, subject, kind, toMS(now))
+	if err != nil {
+		return nil, wrap("list ephemerals by subject", err)
+	}
+	defer rows.Close()
+	var out []store.Ephemeral
+	for rows.Next() {
+		var e store.Ephemeral
+		if err := scanEphemeral(rows, &e); err != nil {
+			return nil, wrap("list ephemerals by subject", err)
+		}
+		out = append(out, e)
+	}
+	return out, wrap("list ephemerals by subject", rows.Err())
 }

@@ -203,6 +203,24 @@ func testEphemeralBySubject(t *testing.T, s store.Store) {
 		must(t, s.PutEphemeral(ctx, e), "PutEphemeral")
 	}
 
+	// Listing: alice's live sessions, oldest first; no other kind or subject.
+	listed, err := s.ListEphemeralsBySubject(ctx, "session", alice, now)
+	must(t, err, "ListEphemeralsBySubject")
+	if len(listed) != 3 {
+		t.Fatalf("ListEphemeralsBySubject(session, alice) = %d records, want 3", len(listed))
+	}
+	for _, e := range listed {
+		if e.Subject != alice || e.Kind != "session" {
+			t.Fatalf("listed %+v", e)
+		}
+	}
+	if l, err := s.ListEphemeralsBySubject(ctx, "session", "", now); err != nil || len(l) != 0 {
+		t.Fatalf("ListEphemeralsBySubject with no subject = %d, %v", len(l), err)
+	}
+	if l, err := s.ListEphemeralsBySubject(ctx, "session", alice, alices[0].ExpiresAt); err != nil || len(l) != 0 {
+		t.Fatalf("ListEphemeralsBySubject after expiry = %d, %v", len(l), err)
+	}
+
 	n, err := s.DeleteEphemeralsBySubject(ctx, "session", alice)
 	must(t, err, "DeleteEphemeralsBySubject")
 	if n != 3 {
