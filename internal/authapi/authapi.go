@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
@@ -187,6 +188,9 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
 	g, err := a.Minter.CheckUserinfoToken(strings.TrimSpace(tok), a.Now())
 	if err != nil {
 		return unauthorized("The access token is invalid or expired")
+	}
+	if err := a.limit(w, r, protect.Userinfo, g.Sub, store.Client{}); err != nil {
+		return err
 	}
 	u, err := a.Users.GetUser(r.Context(), g.Sub)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
@@ -131,6 +132,9 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 		a.recordBrowser(r, eventlog.TypeFailedCORS, c, store.User{}, desc, map[string]any{"origin": clip(origin, 256)})
 		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
 	}
+	if err := a.limit(w, r, protect.CoAuthenticate, httpx.PeerIP(ctx), c); err != nil {
+		return err
+	}
 	if !c.CrossOriginAuthentication {
 		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, store.User{}, "Cross origin login not allowed.", nil)
 		return httpx.Errorf(http.StatusUnauthorized, "unauthorized_client", "Cross origin login not allowed.")
@@ -144,6 +148,8 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 		desc := redeemText(err, red.Strategy)
 		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, attempted(red.User, vals["username"]), desc, map[string]any{"realm": vals["realm"]})
 		switch {
+		case errors.Is(err, passwordless.ErrTooManyAttempts), errors.Is(err, passwordless.ErrSuspiciousIP):
+			return oauth.RedeemError(err, red.Strategy, vals["realm"])
 		case errors.Is(err, passwordless.ErrUserBlocked):
 			return httpx.Errorf(http.StatusForbidden, "blocked_user", "Blocked user")
 		case errors.Is(err, passwordless.ErrUnknownConnection), errors.Is(err, passwordless.ErrConnectionDisabled):

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
@@ -143,6 +144,16 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ip := oauth.EffectiveIP(client, authenticated, peer, r.Header.Get("Auth0-Forwarded-For"))
+	// Limits before anything is sent: a refused start (and the SDKs'
+	// retries of it) sends nothing.
+	if err := a.limit(w, r, protect.PasswordlessStart, ip, client); err != nil {
+		return err
+	}
+	if authenticated {
+		if err := a.limit(w, r, protect.Global, "tenant", client); err != nil {
+			return err
+		}
+	}
 	lang := requestLanguage(r)
 	res, err := a.Start.Start(ctx, passwordless.StartRequest{
 		Client: client, Connection: body.Connection, Email: body.Email, PhoneNumber: body.PhoneNumber,

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
@@ -62,8 +63,17 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		a.cors(w, r, c)
 	}
 	var au oauth.Audit
+	admit := func(ip string, authenticated bool, c store.Client) error {
+		if err := a.limit(w, r, protect.Token, ip, c); err != nil {
+			return err
+		}
+		if authenticated {
+			return a.limit(w, r, protect.Global, "tenant", c)
+		}
+		return nil
+	}
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
-		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au})
+		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au, Admit: admit})
 	a.recordToken(r, &au, err)
 	if err != nil {
 		return err

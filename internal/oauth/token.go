@@ -80,6 +80,9 @@ type TokenRequest struct {
 	// Audit, when set, is filled in with what the request did, whether it
 	// succeeded or not, for the tenant log.
 	Audit *Audit
+	// Admit, when set, is asked once the client and the effective end-user
+	// IP are known, before the grant runs: rate limits key on that IP.
+	Admit func(ip string, authenticated bool, c store.Client) error
 }
 
 // Audit is what a token request did, as far as it got.
@@ -218,6 +221,11 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 	ip := EffectiveIP(client, authenticated, req.PeerIP, req.ForwardedFor)
 	au.IP = ip
+	if req.Admit != nil {
+		if err := req.Admit(ip, authenticated, client); err != nil {
+			return nil, err
+		}
+	}
 	var resp *TokenResponse
 	switch grant {
 	case tenant.GrantPasswordlessOTP:
@@ -319,9 +327,19 @@ func redeemError(err error, strategy, realm string) error {
 		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: "Public signup is disabled"}
 	case errors.Is(err, passwordless.ErrUserBlocked):
 		return errUserBlocked
+	case errors.Is(err, passwordless.ErrTooManyAttempts):
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: TooManyAttemptsText}
+	case errors.Is(err, passwordless.ErrSuspiciousIP):
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: SuspiciousIPText}
 	}
 	return err
 }
+
+// Attack-protection texts.
+const (
+	TooManyAttemptsText = "Your account has been blocked after multiple consecutive login attempts."
+	SuspiciousIPText    = "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+)
 
 // The texts of §5.3, also used by magic links and the hosted page.
 const (

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/delivery"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
@@ -67,6 +68,12 @@ var (
 	ErrCodeExpired        = errors.New("code expired")
 	ErrSignupDisabled     = errors.New("public signup is disabled")
 	ErrUserBlocked        = errors.New("user is blocked")
+	// ErrTooManyAttempts: brute-force protection blocks this IP for the
+	// identifier; ErrSuspiciousIP: suspicious IP throttling blocks the IP.
+	ErrTooManyAttempts = errors.New("too many failed attempts")
+	ErrSuspiciousIP    = errors.New("suspicious IP throttled")
+	// ErrRecipientLimited: too many codes were sent to this recipient.
+	ErrRecipientLimited = errors.New("too many codes sent to this recipient")
 )
 
 // Service runs passwordless logins.
@@ -75,6 +82,7 @@ type Service struct {
 	st     Store
 	sender Sender
 	queue  Queue
+	guard  Guard
 	budget budget
 	keys   *secret.Keys
 	issuer string
@@ -85,6 +93,20 @@ type Service struct {
 func New(dir Directory, st Store, sender Sender, keys *secret.Keys, issuer string, now func() time.Time) *Service {
 	return &Service{dir: dir, st: st, sender: sender, keys: keys, issuer: issuer, now: now}
 }
+
+// Guard is the attack protection around code attempts, signups and the
+// codes sent to one recipient (package protect).
+type Guard interface {
+	BeforeAttempt(ctx context.Context, conn store.Connection, ident, ip string) error
+	AfterFailure(ctx context.Context, conn store.Connection, ident, ip string, ev store.LogEvent)
+	AfterSuccess(ctx context.Context, conn store.Connection, ident, ip string)
+	BeforeSignup(ctx context.Context, ip string) error
+	AfterSignup(ctx context.Context, ip string, ev store.LogEvent)
+	AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error
+}
+
+// UseGuard makes the service apply attack protection.
+func (s *Service) UseGuard(g Guard) { s.guard = g }
 
 // UseQueue makes the service deliver through the durable outbox instead of
 // the Sender.
@@ -185,6 +207,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	u, err := s.st.FindUser(ctx, conn.Name, ident)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if s.guard != nil && !conn.Options.DisableSignup {
+			if err := s.guard.BeforeSignup(ctx, req.IP); err != nil {
+				return res, &InputError{Status: 429, Code: "too_many_attempts", Description: suspiciousText}
+			}
+		}
 		if conn.Options.DisableSignup {
 			if !safe {
 				return res, &InputError{Code: "invalid_signup", Description: "Public signup is disabled"}
@@ -208,6 +235,13 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	if conn.Strategy == "sms" {
 		if err := s.checkSMS(conn, ident, now); err != nil {
 			return res, err
+		}
+	}
+	if s.guard != nil {
+		ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
+		if err := s.guard.AllowRecipient(ctx, conn, ident, ev); err != nil {
+			return res, &InputError{Status: 429, Code: "too_many_requests",
+				Description: "Too many codes were sent to this address or number. Try again later."}
 		}
 	}
 	lifetime := time.Duration(conn.Options.TOTP.TimeStep) * time.Second
@@ -339,9 +373,13 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	if err != nil {
 		return out, err
 	}
+	if err := s.beforeAttempt(ctx, conn, ident, r); err != nil {
+		return out, err
+	}
 	now := s.now()
 	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), now)
 	if err != nil {
+		s.afterFailure(ctx, conn, ident, r, err)
 		return out, codeError(err)
 	}
 	out.AuthParams = c.AuthParams
@@ -352,6 +390,12 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 		l.PhoneNumber, l.PhoneVerified = ident, true
 	}
 	u, created, err := s.st.RecordLogin(ctx, l, !conn.Options.DisableSignup)
+	if s.guard != nil && err == nil {
+		s.guard.AfterSuccess(ctx, conn, ident, r.IP)
+		if created {
+			s.guard.AfterSignup(ctx, r.IP, store.LogEvent{ClientID: r.ClientID, Connection: conn.Name, UserName: ident, IP: r.IP})
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return out, ErrSignupDisabled
@@ -375,8 +419,41 @@ func (s *Service) Check(ctx context.Context, r Redemption) (Checked, error) {
 	if err != nil {
 		return Checked{Strategy: conn.Strategy}, err
 	}
+	if err := s.beforeAttempt(ctx, conn, ident, r); err != nil {
+		return Checked{Strategy: conn.Strategy}, err
+	}
 	c, err := s.st.CheckCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), s.now())
+	if err != nil {
+		s.afterFailure(ctx, conn, ident, r, err)
+	}
 	return Checked{Strategy: conn.Strategy, AuthParams: c.AuthParams}, codeError(err)
+}
+
+// suspiciousText is Auth0's answer to a throttled IP.
+const suspiciousText = "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
+
+// beforeAttempt refuses an attempt that attack protection blocks.
+func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, ident string, r Redemption) error {
+	if s.guard == nil {
+		return nil
+	}
+	err := s.guard.BeforeAttempt(ctx, conn, ident, r.IP)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, protect.ErrSuspiciousIP):
+		return ErrSuspiciousIP
+	}
+	return ErrTooManyAttempts
+}
+
+// afterFailure counts a wrong code (not a missing or expired one: those
+// are no guesses).
+func (s *Service) afterFailure(ctx context.Context, conn store.Connection, ident string, r Redemption, err error) {
+	if s.guard == nil || !(errors.Is(err, store.ErrCodeWrong) || errors.Is(err, store.ErrCodeExhausted) || errors.Is(err, store.ErrNotFound)) {
+		return
+	}
+	s.guard.AfterFailure(ctx, conn, ident, r.IP, store.LogEvent{ClientID: r.ClientID, Connection: conn.Name, UserName: ident, IP: r.IP})
 }
 
 // Checked is a code found right by Check.

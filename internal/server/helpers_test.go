@@ -49,7 +49,12 @@ const (
 )
 
 const tenantFile = `{
-  "settings": {"friendly_name": "Test"},
+  "settings": {"friendly_name": "Test", "latchkey": {"rate_limits": {
+    "passwordless_start": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
+    "token": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
+    "co_authenticate": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
+    "userinfo": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
+    "per_recipient": {"burst": 100000, "rate": 100000, "interval_seconds": 1}}}},
   "clients": [
     {"client_id": "web-app", "client_secret": "web-app-secret-0123456789abcdef", "name": "Web", "app_type": "regular_web",
      "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "authorization_code"],

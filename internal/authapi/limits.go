@@ -1,0 +1,54 @@
+package authapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/protect"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Limits applies the endpoint rate limits (package protect).
+type Limits interface {
+	Allow(ctx context.Context, name, key string, ev store.LogEvent) (ratelimit.Decision, bool, error)
+}
+
+// tooManyRequests is Auth0's 429 text.
+const tooManyRequests = "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers."
+
+// limit takes one token of the named limit for key, sets the X-RateLimit-*
+// headers, and returns the 429 (with Retry-After) when refused.
+func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c store.Client) error {
+	if a.Limits == nil {
+		return nil
+	}
+	peer := httpx.PeerIP(r.Context())
+	ev := store.LogEvent{ClientID: c.ClientID, ClientName: c.Name, IP: key, ClientIP: peer}
+	if name != protect.PasswordlessStart && name != protect.Token && name != protect.CoAuthenticate {
+		ev.IP = peer
+	}
+	d, limited, err := a.Limits.Allow(r.Context(), name, key, ev)
+	if !limited && err == nil {
+		return nil
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+	if errors.Is(err, protect.ErrLimited) {
+		e := httpx.Errorf(http.StatusTooManyRequests, "too_many_requests", "%s", tooManyRequests)
+		secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+		e.Header = http.Header{"Retry-After": {strconv.FormatInt(max(secs, 1), 10)}}
+		return e
+	}
+	if err != nil {
+		return fmt.Errorf("rate limit %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,447 @@
+// Package protect applies Latchkey's rate limits and attack protection,
+// keyed on the end user (the effective IP, and the identifier a login is
+// for), on counters kept by a ratelimit.Limiter (memory, or Redis shared by
+// every node):
+//
+//   - endpoint limits (token buckets with Auth0's defaults, configurable in
+//     the tenant settings), and a cap on codes sent to one recipient;
+//   - brute-force protection: failed code attempts per identifier and IP
+//     (or per identifier); at the threshold that IP is blocked for that
+//     identifier until the count refills over 30 days or an administrator
+//     lifts it;
+//   - suspicious IP throttling: failed logins and signups per IP.
+//
+// Traffic-shaping limits fail open when the shared counters cannot be
+// reached; the attack-protection ones fail closed (ratelimit.Resilient).
+package protect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Limiter keeps the counters.
+type Limiter interface {
+	Take(ctx context.Context, key string, l ratelimit.Limit, n int) (ratelimit.Decision, error)
+	Peek(ctx context.Context, key string, l ratelimit.Limit) (ratelimit.Decision, error)
+	Reset(ctx context.Context, key string) error
+}
+
+// Settings reads the tenant settings (cached).
+type Settings interface {
+	Settings(ctx context.Context) (store.TenantSettings, error)
+}
+
+// Blocks keeps a record of each brute-force block, so that administrators
+// can list and lift them (the counters alone cannot be enumerated).
+type Blocks interface {
+	PutEphemeral(ctx context.Context, e store.Ephemeral) error
+	ListEphemeralsBySubject(ctx context.Context, kind, subject string, now time.Time) ([]store.Ephemeral, error)
+	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
+}
+
+// Events records tenant log events.
+type Events interface {
+	Record(ctx context.Context, ev store.LogEvent)
+}
+
+// Errors.
+var (
+	// ErrLimited: an endpoint or recipient limit refused the request.
+	ErrLimited = errors.New("rate limit exceeded")
+	// ErrBlocked: brute-force protection blocks this IP for the identifier.
+	ErrBlocked = errors.New("too many failed attempts")
+	// ErrSuspiciousIP: suspicious IP throttling blocks this IP.
+	ErrSuspiciousIP = errors.New("suspicious IP throttled")
+)
+
+// BlockLifetime is how long a brute-force block lasts without a new
+// failure (Auth0: 30 days).
+const BlockLifetime = 30 * 24 * time.Hour
+
+// KindBlock is the ephemeral-record kind of brute-force blocks.
+const KindBlock = "bfp_block"
+
+// Guard applies the limits.
+type Guard struct {
+	lim      Limiter
+	settings Settings
+	blocks   Blocks
+	keys     *secret.Keys
+	events   Events
+	log      *slog.Logger
+	hostname string
+	now      func() time.Time
+}
+
+// New returns a Guard.
+func New(lim Limiter, settings Settings, blocks Blocks, keys *secret.Keys, events Events, log *slog.Logger, hostname string, now func() time.Time) *Guard {
+	return &Guard{lim: lim, settings: settings, blocks: blocks, keys: keys, events: events, log: log, hostname: hostname, now: now}
+}
+
+// Endpoint limits.
+const (
+	PasswordlessStart = "passwordless_start"
+	Token             = "token"
+	CoAuthenticate    = "co_authenticate"
+	Userinfo          = "userinfo"
+	Global            = "global"
+	PerRecipient      = "per_recipient"
+)
+
+// Defaults: Auth0's (§10.1), per end-user IP rather than per tenant for
+// the endpoints Auth0 limits per tenant on its free plan, since a
+// self-hosted tenant's capacity is its operator's to size; the global
+// limit is off unless configured.
+var defaults = map[string]store.RateLimit{
+	PasswordlessStart: {Burst: 50, Rate: 50, IntervalSeconds: 3600},
+	Token:             {Burst: 30, Rate: 30, IntervalSeconds: 1},
+	CoAuthenticate:    {Burst: 5, Rate: 5, IntervalSeconds: 1},
+	Userinfo:          {Burst: 10, Rate: 5, IntervalSeconds: 60},
+	PerRecipient:      {Burst: 10, Rate: 10, IntervalSeconds: 3600},
+}
+
+func configured(rl store.RateLimits, name string) store.RateLimit {
+	var p *store.RateLimit
+	switch name {
+	case PasswordlessStart:
+		p = rl.PasswordlessStart
+	case Token:
+		p = rl.Token
+	case CoAuthenticate:
+		p = rl.CoAuthenticate
+	case Userinfo:
+		p = rl.Userinfo
+	case Global:
+		p = rl.Global
+	case PerRecipient:
+		p = rl.PerRecipient
+	}
+	if p != nil {
+		return *p
+	}
+	return defaults[name]
+}
+
+// Decision is a limit's answer, for the X-RateLimit-* headers.
+type Decision = ratelimit.Decision
+
+// Allow takes one token of the named endpoint limit for key (an IP, a
+// user); limited is false when the limit is off. A refusal is ErrLimited and
+// writes an api_limit event; an unreachable limiter lets the request
+// through (these limits shape traffic).
+func (g *Guard) Allow(ctx context.Context, name, key string, ev store.LogEvent) (d Decision, limited bool, err error) {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return d, false, fmt.Errorf("read settings: %w", err)
+	}
+	rl := configured(s.Latchkey.RateLimits, name)
+	if rl.Burst <= 0 || rl.Rate <= 0 || rl.IntervalSeconds <= 0 {
+		return d, false, nil
+	}
+	l := ratelimit.Limit{Burst: rl.Burst, Rate: rl.Rate, Per: time.Duration(rl.IntervalSeconds) * time.Second}
+	d, err = g.lim.Take(ctx, "lim:"+name+":"+key, l, 1)
+	if err != nil {
+		g.log.Warn("rate limit unavailable; allowing", "limit", name, "err", err)
+		return d, false, nil
+	}
+	if !d.Allowed {
+		ev.Type, ev.Description = "api_limit", "Rate limit exceeded"
+		if name == PerRecipient {
+			ev.Description = "Too many codes sent to one recipient"
+		}
+		ev.Details = detailsOf(map[string]any{"limit": map[string]any{"bucket": name, "global": name == Global, "size": rl.Burst}})
+		g.record(ctx, ev)
+		return d, true, ErrLimited
+	}
+	return d, true, nil
+}
+
+// AllowRecipient takes one of the codes one recipient (email address or
+// phone number) may get per window; ErrLimited beyond it.
+func (g *Guard) AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error {
+	_, _, err := g.Allow(ctx, PerRecipient, conn.Name+":"+ident, ev)
+	return err
+}
+
+// attemptKey is the brute-force counter of a login attempt.
+func attemptKey(bf store.BruteForceProtection, connection, ident, ip string) string {
+	if bf.Mode == "count_per_identifier" {
+		return "bfp:" + connection + "|" + ident
+	}
+	return "bfp:" + connection + "|" + ident + "|" + ip
+}
+
+func bfLimit(bf store.BruteForceProtection) ratelimit.Limit {
+	n := bf.MaxAttempts
+	if n <= 0 {
+		n = 10
+	}
+	return ratelimit.Limit{Burst: n, Rate: n, Per: BlockLifetime, FailClosed: true}
+}
+
+func sitLimit(st store.SITStage) ratelimit.Limit {
+	n, rate := st.MaxAttempts, st.Rate
+	if n <= 0 {
+		n = 1
+	}
+	if rate <= 0 {
+		rate = 1000
+	}
+	return ratelimit.Limit{Burst: n, Rate: 1, Per: time.Duration(rate) * time.Millisecond, FailClosed: true}
+}
+
+// allowlisted reports whether ip is in an allow-list of IPs and CIDRs.
+func allowlisted(list []string, ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, e := range list {
+		if p, err := netip.ParsePrefix(e); err == nil && p.Contains(addr) {
+			return true
+		}
+		if a, err := netip.ParseAddr(e); err == nil && a.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// BeforeAttempt refuses a code attempt from ip for the identifier when
+// brute-force protection has blocked it (ErrBlocked) or suspicious IP
+// throttling has blocked the IP (ErrSuspiciousIP).
+func (g *Guard) BeforeAttempt(ctx context.Context, conn store.Connection, ident, ip string) error {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && slices.Contains(sit.Shields, "block") && !allowlisted(sit.Allowlist, ip) {
+		d, err := g.lim.Peek(ctx, "sit:login:"+ip, sitLimit(sit.Stage.PreLogin))
+		if err != nil || !d.Allowed {
+			return ErrSuspiciousIP
+		}
+	}
+	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
+		d, err := g.lim.Peek(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf))
+		if err != nil || !d.Allowed {
+			return ErrBlocked
+		}
+	}
+	return nil
+}
+
+// AfterFailure counts a failed attempt against the identifier (and IP) and
+// against the IP; reaching a threshold blocks and writes limit_wc or
+// limit_mu.
+func (g *Guard) AfterFailure(ctx context.Context, conn store.Connection, ident, ip string, ev store.LogEvent) {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return
+	}
+	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
+		d, err := g.lim.Take(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf), 1)
+		if err == nil && d.Allowed && d.Remaining == 0 && slices.Contains(bf.Shields, "block") {
+			g.recordBlock(ctx, conn, ident, ip)
+			e := ev
+			e.Type = "limit_wc"
+			e.Description = fmt.Sprintf("An IP was blocked for %d failed login attempts to one account", bfLimit(bf).Burst)
+			e.Details = detailsOf(map[string]any{"ip": ip, "identifier": ident, "connection": conn.Name, "max_attempts": bfLimit(bf).Burst})
+			g.record(ctx, e)
+		}
+	}
+	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && !allowlisted(sit.Allowlist, ip) {
+		d, err := g.lim.Take(ctx, "sit:login:"+ip, sitLimit(sit.Stage.PreLogin), 1)
+		if err == nil && d.Allowed && d.Remaining == 0 {
+			e := ev
+			e.Type = "limit_mu"
+			e.Description = "An IP was blocked for too many failed logins"
+			e.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-login", "max_attempts": sit.Stage.PreLogin.MaxAttempts})
+			g.record(ctx, e)
+		}
+	}
+}
+
+// AfterSuccess forgets the identifier's failed attempts from ip (Auth0
+// resets the count on a successful login).
+func (g *Guard) AfterSuccess(ctx context.Context, conn store.Connection, ident, ip string) {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return
+	}
+	bf := s.AttackProtection.BruteForceOrDefault()
+	if err := g.lim.Reset(ctx, attemptKey(bf, conn.Name, ident, ip)); err != nil {
+		g.log.Warn("brute-force counter reset failed", "err", err)
+	}
+}
+
+// BeforeSignup refuses a signup from ip when suspicious IP throttling's
+// pre-registration stage has blocked it; AfterSignup counts one.
+func (g *Guard) BeforeSignup(ctx context.Context, ip string) error {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	sit := s.AttackProtection.SuspiciousIPOrDefault()
+	if !sit.Enabled || !slices.Contains(sit.Shields, "block") || allowlisted(sit.Allowlist, ip) {
+		return nil
+	}
+	d, err := g.lim.Peek(ctx, "sit:signup:"+ip, sitLimit(sit.Stage.PreUserRegistration))
+	if err != nil || !d.Allowed {
+		return ErrSuspiciousIP
+	}
+	return nil
+}
+
+// AfterSignup counts a signup from ip.
+func (g *Guard) AfterSignup(ctx context.Context, ip string, ev store.LogEvent) {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return
+	}
+	sit := s.AttackProtection.SuspiciousIPOrDefault()
+	if !sit.Enabled || allowlisted(sit.Allowlist, ip) {
+		return
+	}
+	d, err := g.lim.Take(ctx, "sit:signup:"+ip, sitLimit(sit.Stage.PreUserRegistration), 1)
+	if err == nil && d.Allowed && d.Remaining == 0 {
+		ev.Type, ev.Description = "limit_mu", "An IP was blocked for too many signups"
+		ev.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-user-registration"})
+		g.record(ctx, ev)
+	}
+}
+
+type blockRecord struct {
+	Identifier string `json:"identifier"`
+	IP         string `json:"ip"`
+	Connection string `json:"connection"`
+}
+
+func (g *Guard) recordBlock(ctx context.Context, conn store.Connection, ident, ip string) {
+	if g.blocks == nil {
+		return
+	}
+	now := g.now()
+	data, _ := json.Marshal(blockRecord{Identifier: ident, IP: ip, Connection: conn.Name})
+	err := g.blocks.PutEphemeral(ctx, store.Ephemeral{Kind: KindBlock, Hash: g.keys.Hash(KindBlock, conn.Name, ident, ip),
+		Subject: strings.ToLower(ident), Data: data, CreatedAt: now, ExpiresAt: now.Add(BlockLifetime)})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		g.log.Warn("record brute-force block", "err", err)
+	}
+}
+
+// Block is a brute-force block.
+type Block struct{ Identifier, IP, Connection string }
+
+// Blocks lists the brute-force blocks of an identifier.
+func (g *Guard) Blocks(ctx context.Context, identifier string) ([]Block, error) {
+	if g.blocks == nil {
+		return nil, nil
+	}
+	recs, err := g.blocks.ListEphemeralsBySubject(ctx, KindBlock, strings.ToLower(identifier), g.now())
+	if err != nil {
+		return nil, err
+	}
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	bf := s.AttackProtection.BruteForceOrDefault()
+	var out []Block
+	for _, e := range recs {
+		var b blockRecord
+		if json.Unmarshal(e.Data, &b) != nil {
+			continue
+		}
+		// Still blocked? The counter may have refilled or been reset.
+		d, err := g.lim.Peek(ctx, attemptKey(bf, b.Connection, b.Identifier, b.IP), bfLimit(bf))
+		if err == nil && d.Allowed {
+			continue
+		}
+		out = append(out, Block(b))
+	}
+	return out, nil
+}
+
+// Unblock lifts every brute-force block of the identifier.
+func (g *Guard) Unblock(ctx context.Context, identifier string) error {
+	if g.blocks == nil {
+		return nil
+	}
+	recs, err := g.blocks.ListEphemeralsBySubject(ctx, KindBlock, strings.ToLower(identifier), g.now())
+	if err != nil {
+		return err
+	}
+	for _, e := range recs {
+		var b blockRecord
+		if json.Unmarshal(e.Data, &b) != nil {
+			continue
+		}
+		for _, mode := range []string{"count_per_identifier_and_ip", "count_per_identifier"} {
+			if err := g.lim.Reset(ctx, attemptKey(store.BruteForceProtection{Mode: mode}, b.Connection, b.Identifier, b.IP)); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = g.blocks.DeleteEphemeralsBySubject(ctx, KindBlock, strings.ToLower(identifier))
+	return err
+}
+
+// IPBlocked reports whether suspicious IP throttling blocks ip.
+func (g *Guard) IPBlocked(ctx context.Context, ip string) (bool, error) {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read settings: %w", err)
+	}
+	sit := s.AttackProtection.SuspiciousIPOrDefault()
+	for _, k := range []struct {
+		key string
+		l   ratelimit.Limit
+	}{{"sit:login:" + ip, sitLimit(sit.Stage.PreLogin)}, {"sit:signup:" + ip, sitLimit(sit.Stage.PreUserRegistration)}} {
+		d, err := g.lim.Peek(ctx, k.key, k.l)
+		if err != nil {
+			return false, err
+		}
+		if !d.Allowed {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// UnblockIP lifts suspicious IP throttling of ip.
+func (g *Guard) UnblockIP(ctx context.Context, ip string) error {
+	for _, k := range []string{"sit:login:" + ip, "sit:signup:" + ip} {
+		if err := g.lim.Reset(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *Guard) record(ctx context.Context, ev store.LogEvent) {
+	if g.events != nil {
+		ev.Hostname = g.hostname
+		g.events.Record(ctx, ev)
+	}
+}
+
+func detailsOf(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
