@@ -124,6 +124,11 @@ func (a *API) routes() (http.Handler, []string) {
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
 
+	route("GET /api/v2/attack-protection/brute-force-protection", "read:attack_protection", a.getBruteForce)
+	route("PATCH /api/v2/attack-protection/brute-force-protection", "update:attack_protection", a.patchBruteForce)
+	route("GET /api/v2/attack-protection/suspicious-ip-throttling", "read:attack_protection", a.getSuspiciousIP)
+	route("PATCH /api/v2/attack-protection/suspicious-ip-throttling", "update:attack_protection", a.patchSuspiciousIP)
+
 	route("GET /api/v2/clients", "read:clients", a.listClients)
 	route("POST /api/v2/clients", "create:clients", a.createClient)
 	route("GET /api/v2/clients/{id}", "read:clients", a.getClient)
