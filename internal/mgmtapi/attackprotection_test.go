@@ -186,7 +186,7 @@ func TestAttackProtectionScopes(t *testing.T) {
 		}
 	}
 	scopes := a.Scopes()
-	for _, s := range []string{"read:attack_protection", "update:attack_protection"} {
+	for _, s := range []string{"read:attack_protection", "update:attack_protection", "read:anomaly_blocks", "delete:anomaly_blocks"} {
 		if !strings.Contains(" "+strings.Join(scopes, " ")+" ", " "+s+" ") {
 			t.Errorf("Scopes() lacks %s: %v", s, scopes)
 		}
