@@ -140,7 +140,7 @@ func (a *API) writeBlocks(w http.ResponseWriter, r *http.Request, ident func(*ht
 		return fmt.Errorf("list blocks: %w", err)
 	}
 	for _, b := range blocks {
-		out = append(out, blockJSON{Identifier: b.Identifier, IP: b.IP, Connection: b.Connection})
+		out = append(out, blockJSON(b))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"blocked_for": out})
 	return nil
