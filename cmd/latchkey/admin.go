@@ -37,7 +37,7 @@ func runGroup(ctx context.Context, group string, verbs []verb, args []string, st
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: latchkey %s <action> [flags]   (latchkey %s <action> -h documents each)\n\n", group, group)
 		for _, v := range verbs {
-			fmt.Fprintf(w, "  %-36s %s\n", strings.TrimSpace(v.name+" "+v.args), v.summary)
+			fmt.Fprintf(w, "  %-40s %s\n", strings.TrimSpace(v.name+" "+v.args), v.summary)
 		}
 	}
 	if len(args) == 0 {

@@ -32,7 +32,9 @@ func commands() []command {
 		{"client", "manage applications: create, list, get, update, delete, rotate-secret", runClient},
 		{"connection", "manage connections: create, list, get, update, delete", runConnection},
 		{"settings", "tenant settings: get, set PATH=VALUE", runSettings},
-		{"users", "users: list, get, block, unblock, create, delete, logs", runUsers},
+		{"users", "users: list, get, block, unblock, create, delete, logs, blocks, unblock-attempts", runUsers},
+		{"attack-protection", "brute-force protection and suspicious IP throttling: get, set PATH=VALUE", runAttackProtection},
+		{"ips", "suspicious IP throttling blocks: blocked IP, unblock IP", runIPs},
 		{"logs", "tenant logs: search 'QUERY', get ID, migration-report", runLogs},
 		{"apply", "apply a tenant file to the store (as serve --bootstrap)", runApply},
 		{"bench", "load driver: full email-code logins against a server started with --dev", runBench},
@@ -85,7 +87,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: latchkey <command> [flags]   (latchkey <command> -h documents each)")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", c.name, c.summary)
 	}
 }
 

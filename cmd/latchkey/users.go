@@ -26,6 +26,8 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"create", "--connection C --email E|--phone-number P", "create a user", usersCreate},
 		{"delete", "USER_ID", "delete a user", oneID("users delete", "DELETE", "users", "", nil)},
 		{"logs", "USER_ID [--limit N]", "a user's log events, newest first", usersLogs},
+		{"blocks", "USER_ID|--identifier X", "brute-force blocks of a user: which IPs may not log in", usersBlocks},
+		{"unblock-attempts", "USER_ID|--identifier X", "lift a user's brute-force blocks", usersUnblockAttempts},
 	}, args, stdout, stderr)
 }
 

@@ -90,6 +90,9 @@ type API struct {
 	Flush  Flusher // nil: nothing to flush
 	Issuer string  // with its trailing slash
 	Now    func() time.Time
+	// Protection answers the block routes (user-blocks, anomaly/blocks);
+	// nil: they answer 501.
+	Protection Protection
 
 	searchSlots chan struct{} // log reads running now (MaxConcurrentSearches)
 }
@@ -123,6 +126,11 @@ func (a *API) routes() (http.Handler, []string) {
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
+
+	route("GET /api/v2/attack-protection/brute-force-protection", "read:attack_protection", a.getBruteForce)
+	route("PATCH /api/v2/attack-protection/brute-force-protection", "update:attack_protection", a.patchBruteForce)
+	route("GET /api/v2/attack-protection/suspicious-ip-throttling", "read:attack_protection", a.getSuspiciousIP)
+	route("PATCH /api/v2/attack-protection/suspicious-ip-throttling", "update:attack_protection", a.patchSuspiciousIP)
 
 	route("GET /api/v2/clients", "read:clients", a.listClients)
 	route("POST /api/v2/clients", "create:clients", a.createClient)
@@ -158,6 +166,12 @@ func (a *API) routes() (http.Handler, []string) {
 	route("PATCH /api/v2/users/{id}", "update:users", a.patchUser)
 	route("DELETE /api/v2/users/{id}", "delete:users", a.deleteUser)
 	route("GET /api/v2/users-by-email", "read:users", a.usersByEmail)
+	route("GET /api/v2/user-blocks", "read:users", a.getBlocksByIdentifier)
+	route("DELETE /api/v2/user-blocks", "update:users", a.deleteBlocksByIdentifier)
+	route("GET /api/v2/user-blocks/{id}", "read:users", a.getUserBlocks)
+	route("DELETE /api/v2/user-blocks/{id}", "update:users", a.deleteUserBlocks)
+	route("GET /api/v2/anomaly/blocks/ips/{ip}", "read:anomaly_blocks", a.getIPBlock)
+	route("DELETE /api/v2/anomaly/blocks/ips/{ip}", "delete:anomaly_blocks", a.deleteIPBlock)
 
 	route("GET /api/v2/logs", "read:logs", a.listLogs)
 	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)

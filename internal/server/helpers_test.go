@@ -83,7 +83,8 @@ const tenantFile = `{
      "read:connections", "create:connections", "update:connections", "delete:connections",
      "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
      "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
-     "read:logs", "read:logs_users"]},
+     "read:logs", "read:logs_users",
+     "read:attack_protection", "update:attack_protection", "read:anomaly_blocks", "delete:anomaly_blocks"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -489,5 +490,93 @@ func TestManagementBadBodies(t *testing.T) {
 		t.Errorf("settings after bad patches: %d %s", s.status, s.raw)
 	} else if flags, _ := s.body["flags"].(map[string]any); flags["enforce_client_authentication_on_passwordless_start"] != false {
 		t.Errorf("a rejected patch changed the flag: %s", s.raw)
+	}
+}
+
+func TestManagementAttackProtection(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.mgmtToken("")
+		readOnly := e.mgmtToken("read:attack_protection")
+		const bf, sit = "attack-protection/brute-force-protection", "attack-protection/suspicious-ip-throttling"
+
+		r := e.mgmt("GET", bf, readOnly, nil)
+		if r.status != 200 || r.body["enabled"] != true || r.body["max_attempts"] != 10.0 || r.str("mode") != "count_per_identifier_and_ip" ||
+			fmt.Sprint(r.body["shields"]) != "[block]" || fmt.Sprint(r.body["allowlist"]) != "[]" {
+			t.Fatalf("brute force defaults: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("GET", sit, readOnly, nil)
+		if r.status != 200 || !strings.Contains(string(r.raw), `"pre-login":{"max_attempts":100,"rate":864000}`) ||
+			!strings.Contains(string(r.raw), `"pre-user-registration":{"max_attempts":50,"rate":1728000}`) {
+			t.Fatalf("suspicious IP defaults: %d %s", r.status, r.raw)
+		}
+
+		wantMgmtError(t, e.mgmt("PATCH", bf, readOnly, map[string]any{"max_attempts": 5}), 403, "insufficient_scope",
+			"Insufficient scope, expected any of: update:attack_protection")
+		wantMgmtError(t, e.mgmt("GET", sit, e.mgmtToken("read:clients"), nil), 403, "insufficient_scope",
+			"Insufficient scope, expected any of: read:attack_protection")
+
+		r = e.mgmt("PATCH", bf, tok, map[string]any{"max_attempts": 3, "allowlist": []string{"192.0.2.0/24", "2001:db8::1"}})
+		if r.status != 200 || r.body["max_attempts"] != 3.0 || r.body["enabled"] != true || fmt.Sprint(r.body["allowlist"]) != "[192.0.2.0/24 2001:db8::1]" {
+			t.Fatalf("patch brute force: %d %s", r.status, r.raw)
+		}
+		r = e.mgmt("PATCH", sit, tok, map[string]any{"stage": map[string]any{"pre-login": map[string]any{"max_attempts": 20}}})
+		if r.status != 200 || !strings.Contains(string(r.raw), `"pre-login":{"max_attempts":20,"rate":864000}`) {
+			t.Fatalf("patch suspicious IP: %d %s", r.status, r.raw)
+		}
+		// The write reaches the request path's configuration at once.
+		s, err := e.srv.Dir.Settings(t.Context())
+		if err != nil || s.AttackProtection.BruteForceOrDefault().MaxAttempts != 3 || s.AttackProtection.SuspiciousIPOrDefault().Stage.PreLogin.MaxAttempts != 20 {
+			t.Fatalf("directory settings %+v, %v", s.AttackProtection, err)
+		}
+		// Other tenant settings are untouched, and a settings PATCH keeps attack protection.
+		if r := e.mgmt("PATCH", "tenants/settings", tok, map[string]any{"friendly_name": "Acme"}); r.status != 200 {
+			t.Fatalf("patch settings: %d %s", r.status, r.raw)
+		}
+		if r := e.mgmt("GET", bf, readOnly, nil); r.body["max_attempts"] != 3.0 {
+			t.Errorf("brute force after a settings patch: %s", r.raw)
+		}
+
+		bad := []struct {
+			name, path string
+			body       any
+			message    string
+		}{
+			{"unknown field", bf, map[string]any{"max_tries": 3}, "Payload validation error: 'Additional properties not allowed: max_tries'"},
+			{"max_attempts", bf, map[string]any{"max_attempts": 101}, "Payload validation error: 'Value 101 is greater than maximum 100' on property max_attempts"},
+			{"mode", bf, map[string]any{"mode": "per_ip"}, ""},
+			{"shields", sit, map[string]any{"shields": []string{"user_notification"}}, ""},
+			{"allowlist", sit, map[string]any{"allowlist": []string{"not-an-ip"}}, ""},
+			{"stage rate", sit, map[string]any{"stage": map[string]any{"pre-user-registration": map[string]any{"rate": 10}}}, ""},
+		}
+		for _, tt := range bad {
+			t.Run(tt.name, func(t *testing.T) {
+				wantMgmtError(t, e.mgmt("PATCH", tt.path, tok, tt.body), 400, "invalid_body", tt.message)
+			})
+		}
+		if r := e.mgmt("GET", bf, readOnly, nil); r.body["max_attempts"] != 3.0 || r.str("mode") != "count_per_identifier_and_ip" {
+			t.Errorf("a refused patch changed the settings: %s", r.raw)
+		}
+	})
+}
+
+// TestManagementBlocksWithoutProtection: a server without a Protection
+// answers the block routes 501, after checking the scopes.
+func TestManagementBlocksWithoutProtection(t *testing.T) {
+	e := newEnv(t)
+	e.grantUserScopes()
+	tok := e.mgmtToken("")
+	readClients := e.mgmtToken("read:clients")
+	for _, rq := range []struct{ method, path string }{
+		{"GET", "user-blocks/email|000000000000000000000000"},
+		{"DELETE", "user-blocks/email|000000000000000000000000"},
+		{"GET", "user-blocks?identifier=" + url.QueryEscape("a@example.com")},
+		{"DELETE", "user-blocks?identifier=" + url.QueryEscape("+15550001111")},
+		{"GET", "anomaly/blocks/ips/192.0.2.1"},
+		{"DELETE", "anomaly/blocks/ips/2001:db8::1"},
+	} {
+		t.Run(rq.method+" "+rq.path, func(t *testing.T) {
+			wantMgmtError(t, e.mgmt(rq.method, rq.path, tok, nil), 501, "not_implemented", "")
+			wantMgmtError(t, e.mgmt(rq.method, rq.path, readClients, nil), 403, "insufficient_scope", "")
+		})
 	}
 }
