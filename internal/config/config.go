@@ -207,9 +207,6 @@ func (c *Config) Validate() error {
 	if c.Dev && c.SMTPURL != "" {
 		errs = append(errs, errors.New("--smtp-url and --dev: --dev captures messages instead of sending them; use one"))
 	}
-	if c.RedisURL != "" {
-		errs = append(errs, errors.New("--redis-url: shared rate limits are not built yet"))
-	}
 	switch c.LogLevel {
 	case "":
 		c.LogLevel = "info"

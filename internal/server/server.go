@@ -24,6 +24,8 @@ import (
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/outbox"
+	"github.com/latchkey/latchkey/internal/protect"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
@@ -52,6 +54,10 @@ type Server struct {
 	Outbox *outbox.Worker
 	// DeliveryDesc names the SMTP server (password left out).
 	DeliveryDesc string
+	// Guard applies rate limits and attack protection; LimiterDesc says
+	// where its counters live.
+	Guard       *protect.Guard
+	LimiterDesc string
 	Demo         *DemoClient // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
@@ -179,6 +185,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	s.recording = make(chan struct{})
 	go func() { defer close(s.recording); s.Events.Run() }()
 	host := tenant.Hostname(cfg.Issuer)
+	lim, limDesc, err := newLimiter(cfg, log, now)
+	if err != nil {
+		return nil, err
+	}
+	s.LimiterDesc = limDesc
+	s.Guard = protect.New(lim, s.Dir, st, keys, s.Events, log, host, now)
 	var pl *passwordless.Service
 	if s.Capture != nil {
 		pl = passwordless.New(s.Dir, st, s.Capture, keys, cfg.Issuer, now)
@@ -203,13 +215,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
+	pl.UseGuard(s.Guard)
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
-		Events: s.Events, Hostname: host, Now: now}
+		Limits: s.Guard, Events: s.Events, Hostname: host, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
+	mgmt.Protection = blocks{s.Guard}
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
@@ -221,6 +235,41 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 
 // managementAPI builds the Management API over the store: the one
 // construction shared by the node and the admin CLI's local mode.
+// newLimiter is the limiter for rate limits and attack protection: Redis
+// (shared by every node, behind Resilient so that an outage follows each
+// limit's fail-open or fail-closed choice) when --redis-url is set,
+// memory otherwise.
+func newLimiter(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, string, error) {
+	if cfg.RedisURL == "" {
+		return ratelimit.NewMemory(now), "memory", nil
+	}
+	client, err := ratelimit.ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("--redis-url: %w", err)
+	}
+	return ratelimit.NewResilient(ratelimit.NewRedis(client, "latchkey:", now), RedisTimeout, now, log), "redis " + redactURL(cfg.RedisURL), nil
+}
+
+// RedisTimeout bounds one limiter call to Redis.
+const RedisTimeout = 200 * time.Millisecond
+
+// blocks adapts the Guard to the Management API's block routes.
+type blocks struct{ g *protect.Guard }
+
+func (b blocks) Blocks(ctx context.Context, identifier string) ([]mgmtapi.Block, error) {
+	list, err := b.g.Blocks(ctx, identifier)
+	out := make([]mgmtapi.Block, 0, len(list))
+	for _, x := range list {
+		out = append(out, mgmtapi.Block(x))
+	}
+	return out, err
+}
+func (b blocks) Unblock(ctx context.Context, identifier string) error { return b.g.Unblock(ctx, identifier) }
+func (b blocks) IPBlocked(ctx context.Context, ip string) (bool, error) {
+	return b.g.IPBlocked(ctx, ip)
+}
+func (b blocks) UnblockIP(ctx context.Context, ip string) error { return b.g.UnblockIP(ctx, ip) }
+
 func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys,
 	events *eventlog.Recorder, issuer string, now func() time.Time) *mgmtapi.API {
 	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Logs: st, Flush: events, Events: events,
