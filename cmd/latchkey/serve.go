@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "Latchkey listening on %s://%s\n  issuer: %s\n  store:  %s\n", scheme, cfg.Addr, cfg.Issuer, srv.StoreDesc)
+	fmt.Fprintf(stdout, "  limits: %s\n", srv.LimiterDesc)
 	if srv.Outbox != nil {
 		fmt.Fprintf(stdout, "  delivery: %s (email), SMS through each sms connection's provider\n", srv.DeliveryDesc)
 	}

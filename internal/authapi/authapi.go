@@ -69,9 +69,11 @@ type API struct {
 	// Authz answers authorization requests; SSO keeps sessions,
 	// hosted-login transactions and login tickets; Codes checks codes
 	// without consuming them (/passwordless/verify).
-	Authz    Authorizer
-	SSO      *sso.Manager
-	Codes    CodeService
+	Authz Authorizer
+	SSO   *sso.Manager
+	Codes CodeService
+	// Limits applies the endpoint rate limits; nil applies none.
+	Limits   Limits
 	Events   Events
 	Hostname string // the tenant's host name, for log events
 	Now      func() time.Time

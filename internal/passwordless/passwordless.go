@@ -447,10 +447,10 @@ func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, iden
 	return ErrTooManyAttempts
 }
 
-// afterFailure counts a wrong code (not a missing or expired one: those
-// are no guesses).
+// afterFailure counts a wrong guess at an outstanding code (not a code
+// already used, missing or expired: nothing was there to guess).
 func (s *Service) afterFailure(ctx context.Context, conn store.Connection, ident string, r Redemption, err error) {
-	if s.guard == nil || !(errors.Is(err, store.ErrCodeWrong) || errors.Is(err, store.ErrCodeExhausted) || errors.Is(err, store.ErrNotFound)) {
+	if s.guard == nil || !(errors.Is(err, store.ErrCodeWrong) || errors.Is(err, store.ErrCodeExhausted)) {
 		return
 	}
 	s.guard.AfterFailure(ctx, conn, ident, r.IP, store.LogEvent{ClientID: r.ClientID, Connection: conn.Name, UserName: ident, IP: r.IP})

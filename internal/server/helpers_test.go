@@ -84,7 +84,8 @@ const tenantFile = `{
      "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
      "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
      "read:logs", "read:logs_users",
-     "read:attack_protection", "update:attack_protection", "read:anomaly_blocks", "delete:anomaly_blocks"]},
+     "read:attack_protection", "update:attack_protection", "read:anomaly_blocks", "delete:anomaly_blocks",
+     "read:users", "update:users"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]
 }`

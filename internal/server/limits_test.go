@@ -7,8 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testredis"
 )
+
+// forEachLimiter runs f on a node with the in-memory limiter and on one
+// whose counters are in the test Redis (a key space of its own).
+func forEachLimiter(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Run("memory", func(t *testing.T) { f(t, newEnv(t)) })
+	t.Run("redis", func(t *testing.T) {
+		u := testredis.URL(t) + "?prefix=" + url.QueryEscape("lk-test-"+secret.Hex(6)+":")
+		f(t, newEnv(t, func(c *config.Config) { c.RedisURL = u }))
+	})
+}
 
 // defaultLimits puts Auth0's default limits back (the test tenant raises
 // them so that other tests can start many logins from one address).
@@ -20,8 +33,9 @@ func (e *env) defaultLimits() {
 // IP with X-RateLimit-* headers; the 51st and the SDKs' retries get 429
 // with Retry-After and send nothing; the trusted forwarded IP is the key,
 // a spoofed one from an untrusted app changes nothing.
-func TestStartRateLimit(t *testing.T) {
-	e := newEnv(t)
+func TestStartRateLimit(t *testing.T) { forEachLimiter(t, startRateLimit) }
+
+func startRateLimit(t *testing.T, e *env) {
 	e.defaultLimits()
 	start := func(client, secret, email string, hdr map[string]string) response {
 		body := map[string]any{"client_id": client, "connection": "email", "send": "code", "email": email}
@@ -103,8 +117,9 @@ func TestPerRecipientLimit(t *testing.T) {
 // identifier block that IP for it at the threshold (429 too_many_attempts,
 // limit_wc), even with the right code; other IPs and identifiers are not
 // blocked; the block can be lifted.
-func TestBruteForceProtection(t *testing.T) {
-	e := newEnv(t)
+func TestBruteForceProtection(t *testing.T) { forEachLimiter(t, bruteForce) }
+
+func bruteForce(t *testing.T, e *env) {
 	e.updateSettings(func(s *store.TenantSettings) {
 		bf := store.DefaultBruteForce()
 		bf.MaxAttempts = 4

@@ -558,25 +558,3 @@ func TestManagementAttackProtection(t *testing.T) {
 		}
 	})
 }
-
-// TestManagementBlocksWithoutProtection: a server without a Protection
-// answers the block routes 501, after checking the scopes.
-func TestManagementBlocksWithoutProtection(t *testing.T) {
-	e := newEnv(t)
-	e.grantUserScopes()
-	tok := e.mgmtToken("")
-	readClients := e.mgmtToken("read:clients")
-	for _, rq := range []struct{ method, path string }{
-		{"GET", "user-blocks/email|000000000000000000000000"},
-		{"DELETE", "user-blocks/email|000000000000000000000000"},
-		{"GET", "user-blocks?identifier=" + url.QueryEscape("a@example.com")},
-		{"DELETE", "user-blocks?identifier=" + url.QueryEscape("+15550001111")},
-		{"GET", "anomaly/blocks/ips/192.0.2.1"},
-		{"DELETE", "anomaly/blocks/ips/2001:db8::1"},
-	} {
-		t.Run(rq.method+" "+rq.path, func(t *testing.T) {
-			wantMgmtError(t, e.mgmt(rq.method, rq.path, tok, nil), 501, "not_implemented", "")
-			wantMgmtError(t, e.mgmt(rq.method, rq.path, readClients, nil), 403, "insufficient_scope", "")
-		})
-	}
-}

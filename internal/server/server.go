@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/latchkey/latchkey/internal/authapi"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/delivery"
@@ -24,9 +26,9 @@ import (
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/outbox"
+	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/ratelimit"
-	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
@@ -58,7 +60,7 @@ type Server struct {
 	// where its counters live.
 	Guard       *protect.Guard
 	LimiterDesc string
-	Demo         *DemoClient // nil outside --dev
+	Demo        *DemoClient // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
 	handler   http.Handler
@@ -243,11 +245,31 @@ func newLimiter(cfg config.Config, log *slog.Logger, now func() time.Time) (prot
 	if cfg.RedisURL == "" {
 		return ratelimit.NewMemory(now), "memory", nil
 	}
-	client, err := ratelimit.ParseRedisURL(cfg.RedisURL)
+	// ?prefix= names the key space (default "latchkey:"), so that several
+	// tenants or test runs can share one Redis.
+	prefix, rawURL := "latchkey:", cfg.RedisURL
+	if u, err := url.Parse(cfg.RedisURL); err == nil && u.Query().Has("prefix") {
+		q := u.Query()
+		prefix = q.Get("prefix")
+		q.Del("prefix")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
+	client, err := ratelimit.ParseRedisURL(rawURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("--redis-url: %w", err)
 	}
-	return ratelimit.NewResilient(ratelimit.NewRedis(client, "latchkey:", now), RedisTimeout, now, log), "redis " + redactURL(cfg.RedisURL), nil
+	// go-redis logs each failed dial itself; Resilient already reports an
+	// outage once and its recovery, so these go to debug.
+	redis.SetLogger(redisLog{log})
+	return ratelimit.NewResilient(ratelimit.NewRedis(client, prefix, now), RedisTimeout, now, log), "redis " + redactURL(cfg.RedisURL), nil
+}
+
+// redisLog sends go-redis's own log lines to slog at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // RedisTimeout bounds one limiter call to Redis.
@@ -264,7 +286,9 @@ func (b blocks) Blocks(ctx context.Context, identifier string) ([]mgmtapi.Block,
 	}
 	return out, err
 }
-func (b blocks) Unblock(ctx context.Context, identifier string) error { return b.g.Unblock(ctx, identifier) }
+func (b blocks) Unblock(ctx context.Context, identifier string) error {
+	return b.g.Unblock(ctx, identifier)
+}
 func (b blocks) IPBlocked(ctx context.Context, ip string) (bool, error) {
 	return b.g.IPBlocked(ctx, ip)
 }
