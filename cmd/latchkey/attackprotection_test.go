@@ -95,23 +95,27 @@ func TestAttackProtectionSettings(t *testing.T) {
 	}
 }
 
-// TestBlocksCommandsWithoutProtection: the block commands in every mode,
-// where no enforcement is wired yet: the API's 501, on one line.
-func TestBlocksCommandsWithoutProtection(t *testing.T) {
+// TestBlocksCommands: the block commands in every mode, on a node with
+// attack protection: nothing blocked, unblocking is idempotent, an unknown
+// user is Auth0's 404.
+func TestBlocksCommandsOnANode(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			f := m.flags(t)
-			for _, args := range [][]string{
-				{"users", "blocks", "--identifier", "ana@example.com"},
-				{"users", "unblock-attempts", "email|000000000000000000000000"},
-				{"ips", "blocked", "192.0.2.1"},
-				{"ips", "unblock", "2001:db8::1"},
+			for _, tc := range []struct {
+				args []string
+				code int
+				want string
+			}{
+				{[]string{"users", "blocks", "--identifier", "ana@example.com"}, exitOK, ""},
+				{[]string{"ips", "blocked", "192.0.2.1"}, exitOK, "192.0.2.1: not blocked"},
+				{[]string{"ips", "unblock", "2001:db8::1"}, exitOK, "unblocked 2001:db8::1"},
+				{[]string{"users", "unblock-attempts", "email|000000000000000000000000"}, exitFailure, "The user does not exist."},
 			} {
-				out, errOut, code := cli(t, append(args, f...)...)
-				if code != exitFailure || !strings.Contains(errOut, "501 Not Implemented: Attack protection blocks are not available on this server") ||
-					strings.Count(strings.TrimSpace(errOut), "\n") != 0 || out != "" {
-					t.Errorf("%v: exit %d, stderr %q, stdout %q", args, code, errOut, out)
+				out, errOut, code := cli(t, append(tc.args, f...)...)
+				if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+					t.Errorf("%v: exit %d, stderr %q, stdout %q", tc.args, code, errOut, out)
 				}
 			}
 		})
@@ -189,7 +193,7 @@ type noCache struct{}
 func (noCache) Invalidate() {}
 
 // TestBlocksCommands runs the block commands in remote mode against a
-// Management API with a Protection (the server does not wire one yet).
+// Management API with a fake Protection that has blocks to show.
 func TestBlocksCommands(t *testing.T) {
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {

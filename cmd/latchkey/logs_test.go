@@ -82,7 +82,11 @@ func startNode(t *testing.T, store config.Config) *node {
 		t.Fatal(err)
 	}
 	scopes, _ := json.Marshal((&mgmtapi.API{}).Scopes())
-	tf := fmt.Sprintf(`{"clients": [
+	// Limits raised: these tests start many logins from one address.
+	tf := fmt.Sprintf(`{"settings": {"latchkey": {"rate_limits": {
+    "passwordless_start": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
+    "token": {"burst": 100000, "rate": 100000, "interval_seconds": 1}}}},
+  "clients": [
   {"client_id": %q, "client_secret": %q, "name": "Ops", "app_type": "non_interactive", "grant_types": ["client_credentials"]},
   {"client_id": %q, "client_secret": %q, "name": "Web App", "app_type": "regular_web",
    "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp"]}],
