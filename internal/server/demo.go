@@ -62,6 +62,10 @@ func seedDemo(ctx context.Context, st store.Store, keys *secret.Keys, dataDir st
 		return nil, fmt.Errorf("create demo client: %w", err)
 	}
 	b, _ := json.MarshalIndent(demo, "", "  ")
+	// With PostgreSQL nothing else has created the data directory yet.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
