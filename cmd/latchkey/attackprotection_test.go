@@ -103,6 +103,13 @@ func TestBlocksCommandsOnANode(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			f := m.flags(t)
+			if m.name != "remote" {
+				out, errOut, code := cli(t, append([]string{"ips", "unblock", "192.0.2.1"}, f...)...)
+				if code != exitFailure || !strings.Contains(errOut, "501") {
+					t.Errorf("local mode without Redis: exit %d, stderr %q, stdout %q", code, errOut, out)
+				}
+				return
+			}
 			for _, tc := range []struct {
 				args []string
 				code int

@@ -85,7 +85,9 @@ func startNode(t *testing.T, store config.Config) *node {
 	// Limits raised: these tests start many logins from one address.
 	tf := fmt.Sprintf(`{"settings": {"latchkey": {"rate_limits": {
     "passwordless_start": {"burst": 100000, "rate": 100000, "interval_seconds": 1},
-    "token": {"burst": 100000, "rate": 100000, "interval_seconds": 1}}}},
+    "token": {"burst": 100000, "rate": 100000, "interval_seconds": 1}}},
+   "attack_protection": {"suspicious_ip_throttling": {"enabled": true, "shields": ["block"], "allowlist": ["127.0.0.1"],
+    "stage": {"pre-login": {"max_attempts": 100, "rate": 864000}, "pre-user-registration": {"max_attempts": 50, "rate": 1728000}}}}},
   "clients": [
   {"client_id": %q, "client_secret": %q, "name": "Ops", "app_type": "non_interactive", "grant_types": ["client_credentials"]},
   {"client_id": %q, "client_secret": %q, "name": "Web App", "app_type": "regular_web",

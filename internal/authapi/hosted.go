@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/loginpage"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
@@ -132,6 +133,15 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	case "start":
 		ctx := r.Context()
 		peer := httpx.PeerIP(ctx)
+		if err := a.limit(w, r, protect.PasswordlessStart, peer, c); err != nil {
+			var he *httpx.Error
+			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
+				page.Error = "Too many codes were requested from your network. Please try again later."
+				w.Header().Set("Retry-After", he.Header.Get("Retry-After"))
+				return a.renderLogin(w, r, c, t, state, conns, page)
+			}
+			return err
+		}
 		sr := passwordless.StartRequest{Client: c, Connection: conn.Name, Send: "code",
 			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: lang, IP: peer}
 		if conn.Strategy == "sms" {

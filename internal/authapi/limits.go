@@ -30,7 +30,10 @@ func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c 
 	}
 	peer := httpx.PeerIP(r.Context())
 	ev := store.LogEvent{ClientID: c.ClientID, ClientName: c.Name, IP: key, ClientIP: peer}
-	if name != protect.PasswordlessStart && name != protect.Token && name != protect.CoAuthenticate {
+	switch name {
+	case protect.PasswordlessStart, protect.Token, protect.CoAuthenticate:
+		key = protect.IPKey(key) // an IPv6 user by their /64
+	default:
 		ev.IP = peer
 	}
 	d, limited, err := a.Limits.Allow(r.Context(), name, key, ev)

@@ -133,6 +133,12 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	a.cors(w, r, client)
 	peer := httpx.PeerIP(ctx)
 	authenticated, err := a.authenticateStart(r, client, body)
+	if errors.Is(err, errUnauthorized) {
+		// Wrong credentials count against the caller's address too.
+		if lerr := a.limit(w, r, protect.PasswordlessStart, peer, client); lerr != nil {
+			err = lerr
+		}
+	}
 	if err != nil {
 		var he *httpx.Error
 		if errors.As(err, &he) {

@@ -63,7 +63,9 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		a.cors(w, r, c)
 	}
 	var au oauth.Audit
+	admitted := false
 	admit := func(ip string, authenticated bool, c store.Client) error {
+		admitted = true
 		if err := a.limit(w, r, protect.Token, ip, c); err != nil {
 			return err
 		}
@@ -74,6 +76,13 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au, Admit: admit})
+	if err != nil && !admitted {
+		// Refused before the limit (unknown client, wrong credentials):
+		// count it against the caller's address all the same.
+		if lerr := a.limit(w, r, protect.Token, httpx.PeerIP(r.Context()), au.Client); lerr != nil {
+			err = lerr
+		}
+	}
 	a.recordToken(r, &au, err)
 	if err != nil {
 		return err

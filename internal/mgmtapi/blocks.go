@@ -44,7 +44,7 @@ type blockJSON struct {
 // errNoProtection answers the block routes of a server without attack
 // protection.
 var errNoProtection = httpx.Errorf(http.StatusNotImplemented, "not_implemented",
-	"Attack protection blocks are not available on this server")
+	"Attack protection blocks are not reachable here: with the in-memory limiter they live in the nodes; use --server (or run the nodes with --redis-url)")
 
 func (a *API) protection() (Protection, error) {
 	if a.Protection == nil {

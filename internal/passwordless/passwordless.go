@@ -100,8 +100,7 @@ type Guard interface {
 	BeforeAttempt(ctx context.Context, conn store.Connection, ident, ip string) error
 	AfterFailure(ctx context.Context, conn store.Connection, ident, ip string, ev store.LogEvent)
 	AfterSuccess(ctx context.Context, conn store.Connection, ident, ip string)
-	BeforeSignup(ctx context.Context, ip string) error
-	AfterSignup(ctx context.Context, ip string, ev store.LogEvent)
+	BeforeSignup(ctx context.Context, ip string, ev store.LogEvent) error
 	AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error
 }
 
@@ -208,7 +207,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if s.guard != nil && !conn.Options.DisableSignup {
-			if err := s.guard.BeforeSignup(ctx, req.IP); err != nil {
+			ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
+			if err := s.guard.BeforeSignup(ctx, req.IP, ev); err != nil {
 				return res, &InputError{Status: 429, Code: "too_many_attempts", Description: suspiciousText}
 			}
 		}
@@ -392,9 +392,6 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	u, created, err := s.st.RecordLogin(ctx, l, !conn.Options.DisableSignup)
 	if s.guard != nil && err == nil {
 		s.guard.AfterSuccess(ctx, conn, ident, r.IP)
-		if created {
-			s.guard.AfterSignup(ctx, r.IP, store.LogEvent{ClientID: r.ClientID, Connection: conn.Name, UserName: ident, IP: r.IP})
-		}
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -447,10 +444,12 @@ func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, iden
 	return ErrTooManyAttempts
 }
 
-// afterFailure counts a wrong guess at an outstanding code (not a code
-// already used, missing or expired: nothing was there to guess).
+// afterFailure counts a wrong guess at a live code (not at a code already
+// used, used up, missing or expired: nothing was there to guess; the guess
+// that uses a code up is not counted either, as the store reports it like
+// the later ones).
 func (s *Service) afterFailure(ctx context.Context, conn store.Connection, ident string, r Redemption, err error) {
-	if s.guard == nil || !(errors.Is(err, store.ErrCodeWrong) || errors.Is(err, store.ErrCodeExhausted)) {
+	if s.guard == nil || !errors.Is(err, store.ErrCodeWrong) {
 		return
 	}
 	s.guard.AfterFailure(ctx, conn, ident, r.IP, store.LogEvent{ClientID: r.ClientID, Connection: conn.Name, UserName: ident, IP: r.IP})

@@ -47,6 +47,7 @@ type Settings interface {
 // can list and lift them (the counters alone cannot be enumerated).
 type Blocks interface {
 	PutEphemeral(ctx context.Context, e store.Ephemeral) error
+	GetEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (store.Ephemeral, error)
 	ListEphemeralsBySubject(ctx context.Context, kind, subject string, now time.Time) ([]store.Ephemeral, error)
 	DeleteEphemeralsBySubject(ctx context.Context, kind, subject string) (int64, error)
 }
@@ -175,12 +176,31 @@ func (g *Guard) AllowRecipient(ctx context.Context, conn store.Connection, ident
 	return err
 }
 
+// IPKey is the key of an end-user IP: an IPv4 address as is, an IPv6
+// address by its /64 (one subscriber's network: otherwise every address of
+// it would get fresh buckets).
+func IPKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
 // attemptKey is the brute-force counter of a login attempt.
 func attemptKey(bf store.BruteForceProtection, connection, ident, ip string) string {
 	if bf.Mode == "count_per_identifier" {
 		return "bfp:" + connection + "|" + ident
 	}
-	return "bfp:" + connection + "|" + ident + "|" + ip
+	return "bfp:" + connection + "|" + ident + "|" + IPKey(ip)
 }
 
 func bfLimit(bf store.BruteForceProtection) ratelimit.Limit {
@@ -229,18 +249,30 @@ func (g *Guard) BeforeAttempt(ctx context.Context, conn store.Connection, ident,
 		return fmt.Errorf("read settings: %w", err)
 	}
 	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && slices.Contains(sit.Shields, "block") && !allowlisted(sit.Allowlist, ip) {
-		d, err := g.lim.Peek(ctx, "sit:login:"+ip, sitLimit(sit.Stage.PreLogin))
+		d, err := g.lim.Peek(ctx, "sit:login:"+IPKey(ip), sitLimit(sit.Stage.PreLogin))
 		if err != nil || !d.Allowed {
 			return ErrSuspiciousIP
 		}
 	}
-	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
+	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && slices.Contains(bf.Shields, "block") &&
+		conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
 		d, err := g.lim.Peek(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf))
 		if err != nil || !d.Allowed {
 			return ErrBlocked
 		}
+		// The counter refills a guess at a time; the block itself lasts
+		// BlockLifetime from when it began (its record), whatever refilled.
+		if d.Remaining < d.Limit && g.blocks != nil {
+			if _, err := g.blocks.GetEphemeral(ctx, KindBlock, g.blockHash(conn.Name, ident, ip), g.now()); err == nil {
+				return ErrBlocked
+			}
+		}
 	}
 	return nil
+}
+
+func (g *Guard) blockHash(connection, ident, ip string) []byte {
+	return g.keys.Hash(KindBlock, connection, ident, IPKey(ip))
 }
 
 // AfterFailure counts a failed attempt against the identifier (and IP) and
@@ -263,7 +295,7 @@ func (g *Guard) AfterFailure(ctx context.Context, conn store.Connection, ident, 
 		}
 	}
 	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && !allowlisted(sit.Allowlist, ip) {
-		d, err := g.lim.Take(ctx, "sit:login:"+ip, sitLimit(sit.Stage.PreLogin), 1)
+		d, err := g.lim.Take(ctx, "sit:login:"+IPKey(ip), sitLimit(sit.Stage.PreLogin), 1)
 		if err == nil && d.Allowed && d.Remaining == 0 {
 			e := ev
 			e.Type = "limit_mu"
@@ -287,9 +319,11 @@ func (g *Guard) AfterSuccess(ctx context.Context, conn store.Connection, ident, 
 	}
 }
 
-// BeforeSignup refuses a signup from ip when suspicious IP throttling's
-// pre-registration stage has blocked it; AfterSignup counts one.
-func (g *Guard) BeforeSignup(ctx context.Context, ip string) error {
+// BeforeSignup counts a signup attempt from ip (a code sent to an
+// identifier with no account yet) and refuses it when suspicious IP
+// throttling's pre-registration stage is exhausted (limit_mu when it
+// becomes so).
+func (g *Guard) BeforeSignup(ctx context.Context, ip string, ev store.LogEvent) error {
 	s, err := g.settings.Settings(ctx)
 	if err != nil {
 		return fmt.Errorf("read settings: %w", err)
@@ -298,29 +332,16 @@ func (g *Guard) BeforeSignup(ctx context.Context, ip string) error {
 	if !sit.Enabled || !slices.Contains(sit.Shields, "block") || allowlisted(sit.Allowlist, ip) {
 		return nil
 	}
-	d, err := g.lim.Peek(ctx, "sit:signup:"+ip, sitLimit(sit.Stage.PreUserRegistration))
+	d, err := g.lim.Take(ctx, "sit:signup:"+IPKey(ip), sitLimit(sit.Stage.PreUserRegistration), 1)
 	if err != nil || !d.Allowed {
 		return ErrSuspiciousIP
 	}
-	return nil
-}
-
-// AfterSignup counts a signup from ip.
-func (g *Guard) AfterSignup(ctx context.Context, ip string, ev store.LogEvent) {
-	s, err := g.settings.Settings(ctx)
-	if err != nil {
-		return
-	}
-	sit := s.AttackProtection.SuspiciousIPOrDefault()
-	if !sit.Enabled || allowlisted(sit.Allowlist, ip) {
-		return
-	}
-	d, err := g.lim.Take(ctx, "sit:signup:"+ip, sitLimit(sit.Stage.PreUserRegistration), 1)
-	if err == nil && d.Allowed && d.Remaining == 0 {
+	if d.Remaining == 0 {
 		ev.Type, ev.Description = "limit_mu", "An IP was blocked for too many signups"
 		ev.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-user-registration"})
 		g.record(ctx, ev)
 	}
+	return nil
 }
 
 type blockRecord struct {
@@ -335,7 +356,7 @@ func (g *Guard) recordBlock(ctx context.Context, conn store.Connection, ident, i
 	}
 	now := g.now()
 	data, _ := json.Marshal(blockRecord{Identifier: ident, IP: ip, Connection: conn.Name})
-	err := g.blocks.PutEphemeral(ctx, store.Ephemeral{Kind: KindBlock, Hash: g.keys.Hash(KindBlock, conn.Name, ident, ip),
+	err := g.blocks.PutEphemeral(ctx, store.Ephemeral{Kind: KindBlock, Hash: g.blockHash(conn.Name, ident, ip),
 		Subject: strings.ToLower(ident), Data: data, CreatedAt: now, ExpiresAt: now.Add(BlockLifetime)})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		g.log.Warn("record brute-force block", "err", err)
@@ -409,7 +430,7 @@ func (g *Guard) IPBlocked(ctx context.Context, ip string) (bool, error) {
 	for _, k := range []struct {
 		key string
 		l   ratelimit.Limit
-	}{{"sit:login:" + ip, sitLimit(sit.Stage.PreLogin)}, {"sit:signup:" + ip, sitLimit(sit.Stage.PreUserRegistration)}} {
+	}{{"sit:login:" + IPKey(ip), sitLimit(sit.Stage.PreLogin)}, {"sit:signup:" + IPKey(ip), sitLimit(sit.Stage.PreUserRegistration)}} {
 		d, err := g.lim.Peek(ctx, k.key, k.l)
 		if err != nil {
 			return false, err
@@ -423,7 +444,7 @@ func (g *Guard) IPBlocked(ctx context.Context, ip string) (bool, error) {
 
 // UnblockIP lifts suspicious IP throttling of ip.
 func (g *Guard) UnblockIP(ctx context.Context, ip string) error {
-	for _, k := range []string{"sit:login:" + ip, "sit:signup:" + ip} {
+	for _, k := range []string{"sit:login:" + IPKey(ip), "sit:signup:" + IPKey(ip)} {
 		if err := g.lim.Reset(ctx, k); err != nil {
 			return err
 		}

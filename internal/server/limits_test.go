@@ -189,3 +189,26 @@ func TestSuspiciousIPThrottling(t *testing.T) {
 		t.Fatalf("after the unblock: %d %s", r.status, r.raw)
 	}
 }
+
+// TestHostedPageStartLimit: the hosted page's code requests count against
+// the same per-IP start limit as the API's.
+func TestHostedPageStartLimit(t *testing.T) {
+	e := newEnv(t)
+	e.updateSettings(func(s *store.TenantSettings) {
+		s.Latchkey.RateLimits.PasswordlessStart = &store.RateLimit{Burst: 2, Rate: 2, IntervalSeconds: 3600}
+	})
+	b := e.browser()
+	lp := b.get(b.get(authorizeURL(webID, webCallback, "code", nil)).loc.RequestURI())
+	for i := range 3 {
+		f := lp.hidden()
+		f.Set("username", fmt.Sprintf("page%d@example.com", i))
+		f.Set("action", "start")
+		p := b.do("POST", "/login", f, nil)
+		if i < 2 && p.status != 200 {
+			t.Fatalf("start %d: %d", i, p.status)
+		}
+		if i == 2 && (p.status != 400 || len(e.messages("page2@example.com")) != 0) {
+			t.Fatalf("start over the limit: %d, %d messages", p.status, len(e.messages("page2@example.com")))
+		}
+	}
+}

@@ -103,12 +103,15 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	}()
 	api := managementAPI(log, st, dir, signing, keys, events, cfg.Issuer, now)
 	// Blocks live in the limiter: with --redis-url the CLI sees and lifts the
-	// nodes' blocks; with the in-memory limiter only a node can (--server).
-	lim, _, err := newLimiter(cfg, log, now)
-	if err != nil {
-		return nil, err
+	// nodes' blocks; with the in-memory limiter only a node can, so the
+	// block routes answer 501 here (use --server).
+	if cfg.RedisURL != "" {
+		lim, _, err := newLimiter(cfg, log, now)
+		if err != nil {
+			return nil, err
+		}
+		api.Protection = blocks{protect.New(lim, dir, st, keys, events, log, tenant.Hostname(cfg.Issuer), now)}
 	}
-	api.Protection = blocks{protect.New(lim, dir, st, keys, events, log, tenant.Hostname(cfg.Issuer), now)}
 	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
