@@ -107,13 +107,22 @@ func KeyThumbprint(pub *rsa.PublicKey) (string, error) {
 // credentials and remembers the jti of each accepted assertion until it
 // expires, so that an assertion is used once.
 //
-// The replay cache is in memory, hence per node: with several nodes behind
-// a load balancer an assertion could be replayed once on each node within
-// its (at most five-minute) lifetime, until the cache moves to Redis.
+// The replay cache is in memory, hence per node, unless UseShared gives it
+// a store every node shares (Redis): with several nodes and the memory
+// cache an assertion could be replayed once on each node within its (at
+// most five-minute) lifetime.
 type AssertionVerifier struct {
 	issuer string
 	now    func() time.Time
 	seen   *replayCache
+	shared func(key string, ttl time.Duration) (bool, error)
+}
+
+// UseShared makes the verifier remember jtis through once, which reports
+// whether a key is new across every node; an error refuses the assertion
+// (a replay cache that cannot answer fails closed).
+func (v *AssertionVerifier) UseShared(once func(key string, ttl time.Duration) (bool, error)) {
+	v.shared = once
 }
 
 // NewAssertionVerifier returns a verifier for a server whose issuer (with
@@ -217,7 +226,18 @@ func (v *AssertionVerifier) Verify(c store.Client, assertion string) error {
 	if cl.NotBefore != nil && cl.NotBefore.Time().After(now.Add(AssertionLeeway)) {
 		return assertionErr("nbf is in the future")
 	}
-	if !v.seen.add(c.ClientID+"\x00"+cl.ID, exp, now) {
+	key := c.ClientID + "\x00" + cl.ID
+	if v.shared != nil {
+		first, err := v.shared(key, exp.Sub(now)+time.Second)
+		if err != nil {
+			return assertionErr("the replay cache is unavailable: %v", err)
+		}
+		if !first {
+			return assertionErr("jti was already used")
+		}
+		return nil
+	}
+	if !v.seen.add(key, exp, now) {
 		return assertionErr("jti was already used")
 	}
 	return nil

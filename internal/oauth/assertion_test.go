@@ -361,3 +361,39 @@ func FuzzVerifyAssertion(f *testing.F) {
 		_ = UnverifiedAssertionIssuer(s)
 	})
 }
+
+// TestAssertionSharedReplayCache: with a shared replay cache the verifier
+// asks it for every jti; a replay and an unavailable cache both refuse.
+func TestAssertionSharedReplayCache(t *testing.T) {
+	testKeys(t)
+	now := time.Unix(1_800_000_000, 0)
+	client := store.Client{ClientID: "app", AppType: "regular_web", Credentials: []store.ClientCredential{
+		{ID: "cred_a", KID: "kid-a-0123456789", Alg: "RS256", PEM: pemA, CredentialType: "public_key"}}}
+	seen := map[string]bool{}
+	down := false
+	v := NewAssertionVerifier(testIssuer, func() time.Time { return now })
+	v.UseShared(func(key string, ttl time.Duration) (bool, error) {
+		if down {
+			return false, errors.New("redis: connection refused")
+		}
+		if ttl <= 0 || ttl > MaxAssertionLifetime+2*time.Second {
+			t.Errorf("ttl %v", ttl)
+		}
+		if seen[key] {
+			return false, nil
+		}
+		seen[key] = true
+		return true, nil
+	})
+	a := signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "shared-1"))
+	if err := v.Verify(client, a); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if err := v.Verify(client, a); err == nil {
+		t.Fatal("a replay was accepted")
+	}
+	down = true
+	if err := v.Verify(client, signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "shared-2"))); err == nil {
+		t.Fatal("accepted with the replay cache down")
+	}
+}

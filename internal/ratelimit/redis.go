@@ -58,6 +58,21 @@ func (r *Redis) Peek(ctx context.Context, key string, l Limit) (Decision, error)
 	return r.run(ctx, key, b, 0)
 }
 
+// Once records key for ttl and reports whether it was new: the first of
+// any number of callers on any node gets true, later ones false until the
+// ttl runs out (SET NX PX: one round trip). It serves single-use
+// identifiers such as a client assertion's jti.
+func (r *Redis) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	ok, err := r.client.SetNX(ctx, r.prefix+"once:"+key, 1, ttl).Result()
+	if err != nil {
+		return false, r.err(err)
+	}
+	return ok, nil
+}
+
 // Reset implements Limiter.
 func (r *Redis) Reset(ctx context.Context, key string) error {
 	if err := r.client.Del(ctx, r.prefix+key).Err(); err != nil {

@@ -197,3 +197,38 @@ func BenchmarkRedisTake(b *testing.B) {
 	defer c.Close()
 	benchmarkTake(b, ratelimit.NewRedis(c, prefix, time.Now))
 }
+
+// TestRedisOnce: the first caller of a key gets true, the others false,
+// until the key's time runs out.
+func TestRedisOnce(t *testing.T) {
+	ctx := context.Background()
+	c, prefix := testredis.Client(t, "once")
+	r := ratelimit.NewRedis(c, prefix, time.Now)
+	const n = 16
+	results := make(chan bool, n)
+	for range n {
+		go func() {
+			ok, err := r.Once(ctx, "jti-1", 300*time.Millisecond)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	firsts := 0
+	for range n {
+		if <-results {
+			firsts++
+		}
+	}
+	if firsts != 1 {
+		t.Fatalf("%d of %d callers were first", firsts, n)
+	}
+	if ok, err := r.Once(ctx, "jti-2", time.Second); err != nil || !ok {
+		t.Fatalf("another key: %v %v", ok, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if ok, err := r.Once(ctx, "jti-1", time.Second); err != nil || !ok {
+		t.Fatalf("after its time: %v %v", ok, err)
+	}
+}

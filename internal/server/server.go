@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	s.recording = make(chan struct{})
 	go func() { defer close(s.recording); s.Events.Run() }()
 	host := tenant.Hostname(cfg.Issuer)
-	lim, limDesc, err := newLimiter(cfg, log, now)
+	lim, rd, limDesc, err := newLimiterAndRedis(cfg, log, now)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +217,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
+	if rd != nil {
+		// A jti is used once across every node.
+		av.UseShared(func(key string, ttl time.Duration) (bool, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), RedisTimeout)
+			defer cancel()
+			return rd.Once(ctx, "jti:"+key, ttl)
+		})
+	}
 	pl.UseGuard(s.Guard)
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
@@ -242,8 +250,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 // limit's fail-open or fail-closed choice) when --redis-url is set,
 // memory otherwise.
 func newLimiter(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, string, error) {
+	lim, _, desc, err := newLimiterAndRedis(cfg, log, now)
+	return lim, desc, err
+}
+
+// newLimiterAndRedis is newLimiter that also returns the Redis backend
+// (nil without --redis-url), for single-use markers shared by the nodes.
+func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, *ratelimit.Redis, string, error) {
 	if cfg.RedisURL == "" {
-		return ratelimit.NewMemory(now), "memory", nil
+		return ratelimit.NewMemory(now), nil, "memory", nil
 	}
 	// ?prefix= names the key space (default "latchkey:"), so that several
 	// tenants or test runs can share one Redis.
@@ -257,12 +272,13 @@ func newLimiter(cfg config.Config, log *slog.Logger, now func() time.Time) (prot
 	}
 	client, err := ratelimit.ParseRedisURL(rawURL)
 	if err != nil {
-		return nil, "", fmt.Errorf("--redis-url: %w", err)
+		return nil, nil, "", fmt.Errorf("--redis-url: %w", err)
 	}
 	// go-redis logs each failed dial itself; Resilient already reports an
 	// outage once and its recovery, so these go to debug.
 	redis.SetLogger(redisLog{log})
-	return ratelimit.NewResilient(ratelimit.NewRedis(client, prefix, now), RedisTimeout, now, log), "redis " + redactURL(cfg.RedisURL), nil
+	rd := ratelimit.NewRedis(client, prefix, now)
+	return ratelimit.NewResilient(rd, RedisTimeout, now, log), rd, "redis " + redactURL(cfg.RedisURL), nil
 }
 
 // redisLog sends go-redis's own log lines to slog at debug level.
