@@ -110,50 +110,29 @@ func (s *Store) collect(ctx context.Context, q string, args ...any) ([]store.Log
 
 // SearchLogs returns a page of the events ls.Query matches.
 func (s *Store) SearchLogs(ctx context.Context, ls store.LogSearch) (store.LogPage, error) {
-	col, ok := logsql.SortColumn(ls.Sort)
-	if !ok {
-		return store.LogPage{}, fmt.Errorf("postgres: search logs: cannot sort by %q", ls.Sort)
-	}
-	if ls.Offset < 0 || ls.Limit < 0 {
-		return store.LogPage{}, fmt.Errorf("postgres: search logs: negative offset or limit")
+	q, err := logsql.PageQuery(logsql.Postgres, logCols, ls)
+	if err != nil {
+		return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
 	}
 	var page store.LogPage
 	if ls.Limit > 0 {
-		dir := " DESC"
-		if ls.Ascending {
-			dir = " ASC"
-		}
-		q := logsql.New(logsql.Postgres).Raw(`SELECT ` + logCols + ` FROM logs WHERE `)
-		if err := q.Where(ls.Query); err != nil {
+		if page.Events, err = s.collect(ctx, q.SQL(), q.Args...); err != nil {
 			return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
 		}
-		q.Raw(" ORDER BY " + col + dir)
-		if col != "id" {
-			q.Raw(", id" + dir)
-		}
-		q.Raw(" LIMIT ").Arg(ls.Limit).Raw(" OFFSET ").Arg(ls.Offset)
-		events, err := s.collect(ctx, q.SQL(), q.Args...)
-		if err != nil {
-			return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
-		}
-		page.Events = events
 	}
-	switch n := len(page.Events); {
-	case !ls.WithTotal:
-		return page, nil
-	case n > 0 && n < ls.Limit, n == 0 && ls.Offset == 0 && ls.Limit > 0:
-		// A short page is the last one: it tells the total, no count needed.
-		page.Total = min(ls.Offset+n, store.MaxLogTotal)
+	if total, known := logsql.KnownTotal(ls, len(page.Events)); known {
+		page.Total = total
 		return page, nil
 	}
-	q := logsql.New(logsql.Postgres).Raw(`SELECT count(*) FROM (SELECT 1 FROM logs WHERE `)
-	if err := q.Where(ls.Query); err != nil {
+	cq, err := logsql.CountQuery(logsql.Postgres, ls)
+	if err != nil {
 		return store.LogPage{}, fmt.Errorf("postgres: search logs: %w", err)
 	}
-	q.Raw(" LIMIT ").Arg(store.MaxLogTotal).Raw(") AS m")
-	if err := s.pool.QueryRow(ctx, q.SQL(), q.Args...).Scan(&page.Total); err != nil {
+	var total int
+	if err := s.pool.QueryRow(ctx, cq.SQL(), cq.Args...).Scan(&total); err != nil {
 		return store.LogPage{}, fmt.Errorf("postgres: count logs: %w", err)
 	}
+	page.Total = total
 	return page, nil
 }
 
@@ -175,20 +154,10 @@ func (s *Store) LogsAfter(ctx context.Context, from string, take int) ([]store.L
 func (s *Store) ScanLogs(ctx context.Context, qn query.Node, since, until time.Time, fn func(store.LogEvent) error) error {
 	after := ""
 	for {
-		q := logsql.New(logsql.Postgres).Raw(`SELECT ` + logCols + ` FROM logs WHERE id > `).Arg(after)
-		if !since.IsZero() {
-			q.Raw(" AND ")
-			q.DateFrom(since)
-		}
-		if !until.IsZero() {
-			q.Raw(" AND ")
-			q.DateBefore(until)
-		}
-		q.Raw(" AND ")
-		if err := q.Where(qn); err != nil {
+		q, err := logsql.ScanQuery(logsql.Postgres, logCols, qn, since, until, after, scanBatch)
+		if err != nil {
 			return fmt.Errorf("postgres: scan logs: %w", err)
 		}
-		q.Raw(" ORDER BY id LIMIT ").Arg(scanBatch)
 		events, err := s.collect(ctx, q.SQL(), q.Args...)
 		if err != nil {
 			return fmt.Errorf("postgres: scan logs: %w", err)
