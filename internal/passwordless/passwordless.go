@@ -83,7 +83,6 @@ type Service struct {
 	sender Sender
 	queue  Queue
 	guard  Guard
-	budget budget
 	keys   *secret.Keys
 	issuer string
 	now    func() time.Time
@@ -233,7 +232,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 
 	now := s.now()
 	if conn.Strategy == "sms" {
-		if err := s.checkSMS(conn, ident, now); err != nil {
+		if err := s.checkSMS(conn, ident); err != nil {
 			return res, err
 		}
 	}

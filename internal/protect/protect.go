@@ -147,20 +147,33 @@ func (g *Guard) Allow(ctx context.Context, name, key string, ev store.LogEvent) 
 	if err != nil {
 		return d, false, fmt.Errorf("read settings: %w", err)
 	}
-	rl := configured(s.Latchkey.RateLimits, name)
+	return g.take(ctx, name, key, configured(s.Latchkey.RateLimits, name), false, ev)
+}
+
+// take spends one token of key under rl (off when rl is zero). A refusal
+// is ErrLimited with an api_limit event. An unreachable limiter answers by
+// failClosed: refuse (a limit that stops an attack) or allow (one that
+// shapes traffic; the error is then logged and dropped).
+func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, failClosed bool, ev store.LogEvent) (d Decision, limited bool, err error) {
 	if rl.Burst <= 0 || rl.Rate <= 0 || rl.IntervalSeconds <= 0 {
 		return d, false, nil
 	}
-	l := ratelimit.Limit{Burst: rl.Burst, Rate: rl.Rate, Per: time.Duration(rl.IntervalSeconds) * time.Second}
+	l := ratelimit.Limit{Burst: rl.Burst, Rate: rl.Rate, Per: time.Duration(rl.IntervalSeconds) * time.Second, FailClosed: failClosed}
 	d, err = g.lim.Take(ctx, "lim:"+name+":"+key, l, 1)
 	if err != nil {
+		if failClosed {
+			return d, true, ErrLimited
+		}
 		g.log.Warn("rate limit unavailable; allowing", "limit", name, "err", err)
 		return d, false, nil
 	}
 	if !d.Allowed {
 		ev.Type, ev.Description = "api_limit", "Rate limit exceeded"
-		if name == PerRecipient {
+		switch name {
+		case PerRecipient:
 			ev.Description = "Too many codes sent to one recipient"
+		case smsBlock:
+			ev.Description = "Too many codes sent to one range of phone numbers"
 		}
 		ev.Details = detailsOf(map[string]any{"limit": map[string]any{"bucket": name, "global": name == Global, "size": rl.Burst}})
 		g.record(ctx, ev)
@@ -169,10 +182,51 @@ func (g *Guard) Allow(ctx context.Context, name, key string, ev store.LogEvent) 
 	return d, true, nil
 }
 
+// Default SMS budgets (per hour) of an sms connection that sets none.
+const (
+	DefaultSMSPerNumber = 10
+	DefaultSMSPerBlock  = 100
+	smsBlock            = "sms_block"
+)
+
 // AllowRecipient takes one of the codes one recipient (email address or
-// phone number) may get per window; ErrLimited beyond it.
+// phone number) may get per window (the tenant's per_recipient limit);
+// ErrLimited beyond it. For a phone number the sms connection's
+// sms_budget applies instead (SMS pumping, beyond Auth0): per number and
+// per number block (the number without its last four digits, where
+// pumping attacks cycle), both failing closed.
 func (g *Guard) AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error {
-	_, _, err := g.Allow(ctx, PerRecipient, conn.Name+":"+ident, ev)
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	if conn.Strategy != "sms" {
+		_, _, err := g.take(ctx, PerRecipient, conn.Name+":"+ident, configured(s.Latchkey.RateLimits, PerRecipient), false, ev)
+		return err
+	}
+	perNumber, perBlock := DefaultSMSPerNumber, DefaultSMSPerBlock
+	if b := conn.Options.SMSBudget; b != nil {
+		if b.PerNumberPerHour > 0 {
+			perNumber = b.PerNumberPerHour
+		}
+		if b.PerBlockPerHour > 0 {
+			perBlock = b.PerBlockPerHour
+		}
+	}
+	block := ident
+	if len(block) > 8 {
+		block = block[:len(block)-4]
+	}
+	blockLimit := store.RateLimit{Burst: perBlock, Rate: perBlock, IntervalSeconds: 3600}
+	// Peek the block first, so that a refusal there spends nothing of the number's budget.
+	l := ratelimit.Limit{Burst: perBlock, Rate: perBlock, Per: time.Hour, FailClosed: true}
+	if d, err := g.lim.Peek(ctx, "lim:"+smsBlock+":"+conn.Name+":"+block, l); err != nil || !d.Allowed {
+		return ErrLimited
+	}
+	if _, _, err := g.take(ctx, PerRecipient, conn.Name+":"+ident, store.RateLimit{Burst: perNumber, Rate: perNumber, IntervalSeconds: 3600}, true, ev); err != nil {
+		return err
+	}
+	_, _, err = g.take(ctx, smsBlock, conn.Name+":"+block, blockLimit, true, ev)
 	return err
 }
 

@@ -1,6 +1,16 @@
 package protect
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/store"
+)
 
 func TestIPKey(t *testing.T) {
 	for in, want := range map[string]string{
@@ -24,5 +34,53 @@ func TestAllowlisted(t *testing.T) {
 		if got := allowlisted(list, ip); got != want {
 			t.Errorf("allowlisted(%q) = %v", ip, got)
 		}
+	}
+}
+
+type fixedSettings store.TenantSettings
+
+func (f fixedSettings) Settings(context.Context) (store.TenantSettings, error) {
+	return store.TenantSettings(f), nil
+}
+
+// TestAllowRecipient: an email address gets the tenant's per-recipient
+// limit; a phone number its sms connection's budgets, per number and per
+// number block, and a block refusal spends nothing of the number's budget.
+func TestAllowRecipient(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	var s store.TenantSettings
+	s.Latchkey.RateLimits.PerRecipient = &store.RateLimit{Burst: 2, Rate: 2, IntervalSeconds: 3600}
+	g := New(ratelimit.NewMemory(func() time.Time { return now }), fixedSettings(s), nil, nil, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), "test", func() time.Time { return now })
+	email := store.Connection{Name: "email", Strategy: "email"}
+	for i, want := range []error{nil, nil, ErrLimited} {
+		if err := g.AllowRecipient(ctx, email, "a@example.com", store.LogEvent{}); !errors.Is(err, want) && err != want {
+			t.Fatalf("email %d: %v, want %v", i, err, want)
+		}
+	}
+	sms := store.Connection{Name: "sms", Strategy: "sms", Options: store.ConnectionOptions{
+		SMSBudget: &store.SMSBudget{PerNumberPerHour: 2, PerBlockPerHour: 3}}}
+	steps := []struct {
+		number string
+		want   error
+	}{
+		{"+14155550101", nil}, {"+14155550101", nil}, {"+14155550101", ErrLimited}, // the number's 2
+		{"+14155550102", nil},        // the block's third
+		{"+14155550103", ErrLimited}, // the block is spent
+	}
+	for i, st := range steps {
+		if err := g.AllowRecipient(ctx, sms, st.number, store.LogEvent{}); !errors.Is(err, st.want) && err != st.want {
+			t.Fatalf("sms step %d (%s): %v, want %v", i, st.number, err, st.want)
+		}
+	}
+	// The block's refusal did not spend +14155550103's own budget.
+	d, err := g.lim.Peek(ctx, "lim:"+PerRecipient+":sms:+14155550103", ratelimit.Limit{Burst: 2, Rate: 2, Per: time.Hour})
+	if err != nil || d.Remaining != 2 {
+		t.Fatalf("the refused number's budget: %+v %v", d, err)
+	}
+	now = now.Add(time.Hour)
+	if err := g.AllowRecipient(ctx, sms, "+14155550103", store.LogEvent{}); err != nil {
+		t.Fatalf("after the hour: %v", err)
 	}
 }
