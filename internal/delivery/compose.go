@@ -16,30 +16,34 @@ import (
 // the built-in ones when the connection has none. defaultFrom is the
 // sender when the template names none (the SMTP URL's from).
 func Compose(n Notification, conn store.Connection, defaultFrom string) (*Email, *SMS, error) {
-	vars := map[string]any{
-		"code": n.Code, "password": n.Code, "link": n.Link, "send": n.Send, "operation": n.Operation,
-		"request_language": n.Language, "application": map[string]any{"name": n.AppName},
-		"connection": map[string]any{"name": conn.Name},
-	}
 	if n.Channel == "sms" {
-		vars["phone_number"] = n.To
-		m := &SMS{To: n.To, Body: Render(n).Text, IP: n.IP, UserAgent: n.UserAgent}
-		if tpl := conn.Options.Template; tpl != "" {
-			body, err := renderCached(strings.ReplaceAll(tpl, "@@password@@", "{{ code }}"), vars)
-			if err != nil {
-				return nil, nil, fmt.Errorf("sms template: %w", err)
-			}
-			m.Body = body
+		m := &SMS{To: n.To, IP: n.IP, UserAgent: n.UserAgent}
+		tpl := conn.Options.Template
+		if tpl == "" {
+			m.Body = Render(n).Text
+			return nil, m, nil
 		}
+		vars := templateVars(n, conn)
+		vars["phone_number"] = n.To
+		body, err := renderCached(strings.ReplaceAll(tpl, "@@password@@", "{{ code }}"), vars)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sms template: %w", err)
+		}
+		m.Body = body
 		return nil, m, nil
 	}
-	vars["email"] = n.To
-	built := Render(n)
-	m := &Email{From: defaultFrom, To: n.To, Subject: built.Subject, Text: built.Text, HTML: built.HTML}
+	m := &Email{From: defaultFrom, To: n.To}
 	t := conn.Options.Email
+	if t == nil || t.Subject == "" || t.Body == "" {
+		// The built-in message for whatever the connection leaves out.
+		built := Render(n)
+		m.Subject, m.Text, m.HTML = built.Subject, built.Text, built.HTML
+	}
 	if t == nil {
 		return m, nil, nil
 	}
+	vars := templateVars(n, conn)
+	vars["email"] = n.To
 	if t.From != "" {
 		from, err := renderCached(t.From, vars)
 		if err != nil {
@@ -65,6 +69,15 @@ func Compose(n Notification, conn store.Connection, defaultFrom string) (*Email,
 		m.HTML, m.Text = body, TextFromHTML(body)
 	}
 	return m, nil, nil
+}
+
+// templateVars are the variables a connection's templates see.
+func templateVars(n Notification, conn store.Connection) map[string]any {
+	return map[string]any{
+		"code": n.Code, "password": n.Code, "link": n.Link, "send": n.Send, "operation": n.Operation,
+		"request_language": n.Language, "application": map[string]any{"name": n.AppName},
+		"connection": map[string]any{"name": conn.Name},
+	}
 }
 
 // templates caches parsed templates by source (tenants have few).
