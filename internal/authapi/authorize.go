@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // Authorizer answers authorization requests for logged-in users.
@@ -348,11 +349,8 @@ func (a *API) loginConnections(ctx context.Context, c store.Client) ([]store.Con
 		if err != nil {
 			return nil, fmt.Errorf("read connection: %w", err)
 		}
-		for _, id := range conn.EnabledClients {
-			if id == c.ClientID {
-				out = append(out, conn)
-				break
-			}
+		if tenant.IsEnabledFor(conn, c.ClientID) {
+			out = append(out, conn)
 		}
 	}
 	if len(out) == 0 {

@@ -172,9 +172,9 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 
 func inputProblem(lang, strategy string) string {
 	if strategy == "sms" {
-		return loginpage.T(lang, "phone.label")
+		return loginpage.T(lang, "phone.invalid")
 	}
-	return loginpage.T(lang, "email.label")
+	return loginpage.T(lang, "email.invalid")
 }
 
 // loginVerify redeems the code typed on the hosted page and finishes the

@@ -12,6 +12,8 @@ var texts = map[string]map[string]string{
 		"email.submit":      "Email me a code",
 		"phone.label":       "Phone number (with country code, e.g. +14155550100)",
 		"phone.submit":      "Text me a code",
+		"email.invalid":     "Enter a valid email address.",
+		"phone.invalid":     "Enter the phone number with its country code, e.g. +14155550100.",
 		"use.sms":           "Use a phone number instead",
 		"use.email":         "Use an email address instead",
 		"code.label":        "Code",
@@ -41,7 +43,9 @@ var texts = map[string]map[string]string{
 func T(lang, key string, args ...string) string {
 	s, ok := table(lang)[key]
 	if !ok {
-		s = texts["en"][key]
+		if s, ok = texts["en"][key]; !ok {
+			s = key // a missing string shows, rather than vanishing
+		}
 	}
 	for i := 0; i+1 < len(args); i += 2 {
 		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])

@@ -347,7 +347,8 @@ func TestHostedPageErrors(t *testing.T) {
 	}
 	f.Set("username", "not an email")
 	f.Set("action", "start")
-	if p := b.do("POST", "/login", f, nil); p.status != 400 || !strings.Contains(p.body, `role="alert"`) {
+	if p := b.do("POST", "/login", f, nil); p.status != 400 || !strings.Contains(p.body, `role="alert"`) ||
+		!strings.Contains(p.body, "Enter a valid email address.") {
 		t.Fatalf("bad email: %d %s", p.status, clipBody(p.body))
 	}
 	f.Set("username", "wrong@example.com")
