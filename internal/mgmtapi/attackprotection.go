@@ -4,30 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
-// Auth0's limits on the attack-protection settings (its OpenAPI schemas).
-const (
-	MaxAllowlist = 100 // entries in an allowlist
-
-	bruteForceMinAttempts, bruteForceMaxAttempts = 1, 100
-	preLoginMinAttempts, preLoginMaxAttempts     = 1, 2500
-	preLoginMinRate, preLoginMaxRate             = 34560, 86400000 // milliseconds
-	preSignupMinAttempts, preSignupMaxAttempts   = 1, 72000
-	preSignupMinRate, preSignupMaxRate           = 1200, 86400000
-)
-
-var (
-	bruteForceShields = []string{"block", "user_notification"}
-	bruteForceModes   = []string{"count_per_identifier_and_ip", "count_per_identifier"}
-	suspiciousShields = []string{"block", "admin_notification"}
-)
+// Auth0's limits on the attack-protection settings live in package tenant
+// (shared with the tenant file's checks).
 
 // bruteForceOut is the brute-force object as Auth0 shows it (lists never null).
 func bruteForceOut(b store.BruteForceProtection) store.BruteForceProtection {
@@ -85,10 +71,10 @@ func (a *API) patchBruteForce(w http.ResponseWriter, r *http.Request) error {
 	b := bruteForceOut(s.AttackProtection.BruteForceOrDefault())
 	for _, err := range []error{
 		boolField(fields, "enabled", "", &b.Enabled),
-		enumListField(fields, "shields", "", bruteForceShields, &b.Shields),
+		enumListField(fields, "shields", "", tenant.BruteForceShields, &b.Shields),
 		allowlistField(fields, "allowlist", "", &b.Allowlist),
-		enumField(fields, "mode", "", bruteForceModes, &b.Mode),
-		intField(fields, "max_attempts", "", bruteForceMinAttempts, bruteForceMaxAttempts, &b.MaxAttempts),
+		enumField(fields, "mode", "", tenant.BruteForceModes, &b.Mode),
+		intField(fields, "max_attempts", "", tenant.BruteForceMinAttempts, tenant.BruteForceMaxAttempts, &b.MaxAttempts),
 	} {
 		if err != nil {
 			return err
@@ -122,7 +108,7 @@ func (a *API) patchSuspiciousIP(w http.ResponseWriter, r *http.Request) error {
 	t := suspiciousOut(s.AttackProtection.SuspiciousIPOrDefault())
 	for _, err := range []error{
 		boolField(fields, "enabled", "", &t.Enabled),
-		enumListField(fields, "shields", "", suspiciousShields, &t.Shields),
+		enumListField(fields, "shields", "", tenant.SuspiciousShields, &t.Shields),
 		allowlistField(fields, "allowlist", "", &t.Allowlist),
 		stageField(fields, &t.Stage),
 	} {
@@ -163,8 +149,8 @@ func stageField(fields map[string]json.RawMessage, dst *store.SITStages) error {
 		dst                      *store.SITStage
 		minAtt, maxAtt, min, max int
 	}{
-		{"pre-login", &dst.PreLogin, preLoginMinAttempts, preLoginMaxAttempts, preLoginMinRate, preLoginMaxRate},
-		{"pre-user-registration", &dst.PreUserRegistration, preSignupMinAttempts, preSignupMaxAttempts, preSignupMinRate, preSignupMaxRate},
+		{"pre-login", &dst.PreLogin, tenant.PreLoginMinAttempts, tenant.PreLoginMaxAttempts, tenant.PreLoginMinRate, tenant.PreLoginMaxRate},
+		{"pre-user-registration", &dst.PreUserRegistration, tenant.PreSignupMinAttempts, tenant.PreSignupMaxAttempts, tenant.PreSignupMinRate, tenant.PreSignupMaxRate},
 	} {
 		raw, ok := stages[st.name]
 		if !ok {
@@ -346,21 +332,10 @@ func enumListField(fields map[string]json.RawMessage, key, prefix string, allowe
 }
 
 func allowlistField(fields map[string]json.RawMessage, key, prefix string, dst *[]string) error {
-	return stringList(fields, key, prefix, MaxAllowlist, func(s, prop string) error {
-		if !validAllowlistEntry(s) {
+	return stringList(fields, key, prefix, tenant.MaxAllowlist, func(s, prop string) error {
+		if !tenant.ValidAllowlistEntry(s) {
 			return badRequest("'Object didn't pass validation for format ipv4, cidr, ipv6 or ipv6_cidr: %s' on property %s", s, prop)
 		}
 		return nil
 	}, dst)
-}
-
-// validAllowlistEntry: an IPv4 or IPv6 address (without a zone) or a CIDR
-// block of either.
-func validAllowlistEntry(s string) bool {
-	if strings.Contains(s, "/") {
-		_, err := netip.ParsePrefix(s)
-		return err == nil
-	}
-	addr, err := netip.ParseAddr(s)
-	return err == nil && addr.Zone() == ""
 }

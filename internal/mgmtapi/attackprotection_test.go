@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // countingCache counts invalidations.
@@ -107,14 +108,14 @@ func TestAttackProtectionPatch(t *testing.T) {
 func TestAttackProtectionValidation(t *testing.T) {
 	a, st := usersAPI(t)
 	h := a.Handler()
-	many := make([]string, MaxAllowlist+1)
+	many := make([]string, tenant.MaxAllowlist+1)
 	for i := range many {
 		many[i] = fmt.Sprintf(`"10.0.%d.%d"`, i/256, i%256)
 	}
 	tooMany := "[" + strings.Join(many, ",") + "]"
-	hundred := "[" + strings.Join(many[:MaxAllowlist], ",") + "]"
+	hundred := "[" + strings.Join(many[:tenant.MaxAllowlist], ",") + "]"
 	if r := call(t, h, "PATCH", bfPath, apWrite, `{"allowlist":`+hundred+`}`); r.status != 200 {
-		t.Fatalf("%d allowlist entries: %d %s", MaxAllowlist, r.status, r.raw)
+		t.Fatalf("%d allowlist entries: %d %s", tenant.MaxAllowlist, r.status, r.raw)
 	}
 	tests := []struct {
 		name, path, body, msg string
@@ -164,7 +165,7 @@ func TestAttackProtectionValidation(t *testing.T) {
 		})
 	}
 	s, err := st.GetSettings(t.Context())
-	if err != nil || s.AttackProtection.SuspiciousIP != nil || len(s.AttackProtection.BruteForce.Allowlist) != MaxAllowlist || s.AttackProtection.BruteForce.MaxAttempts != 10 {
+	if err != nil || s.AttackProtection.SuspiciousIP != nil || len(s.AttackProtection.BruteForce.Allowlist) != tenant.MaxAllowlist || s.AttackProtection.BruteForce.MaxAttempts != 10 {
 		t.Errorf("a refused patch changed the settings: %+v, %v", s.AttackProtection, err)
 	}
 }

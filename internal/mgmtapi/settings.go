@@ -43,9 +43,10 @@ type settingsPatch struct {
 		CannotChange *bool `json:"cannot_change_enforce_client_authentication_on_passwordless_start"`
 	} `json:"flags"`
 	Latchkey *struct {
-		EnumerationSafeSignup *bool   `json:"enumeration_safe_signup"`
-		CustomLoginPage       *string `json:"custom_login_page"`
-		MagicLinkConfirmation *bool   `json:"magic_link_confirmation"`
+		EnumerationSafeSignup *bool             `json:"enumeration_safe_signup"`
+		CustomLoginPage       *string           `json:"custom_login_page"`
+		MagicLinkConfirmation *bool             `json:"magic_link_confirmation"`
+		RateLimits            *store.RateLimits `json:"rate_limits"`
 	} `json:"latchkey"`
 }
 
@@ -95,11 +96,6 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if p.AllowedLogout != nil {
-		for _, u := range *p.AllowedLogout {
-			if err := tenant.CheckURL(u); err != nil {
-				return badRequest("allowed_logout_urls: %v", err)
-			}
-		}
 		s.AllowedLogoutURLs = *p.AllowedLogout
 	}
 	if l := p.Latchkey; l != nil {
@@ -107,14 +103,25 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 			s.Latchkey.EnumerationSafeSignup = *l.EnumerationSafeSignup
 		}
 		if l.CustomLoginPage != nil {
-			if len(*l.CustomLoginPage) > maxLoginPage {
-				return badRequest("latchkey.custom_login_page: at most %d bytes", maxLoginPage)
-			}
 			s.Latchkey.CustomLoginPage = *l.CustomLoginPage
 		}
 		if l.MagicLinkConfirmation != nil {
 			s.Latchkey.MagicLinkConfirmation = *l.MagicLinkConfirmation
 		}
+		if rl := l.RateLimits; rl != nil {
+			// Each limit given replaces that limit; the others stay.
+			cur := &s.Latchkey.RateLimits
+			for _, f := range []struct{ dst, v **store.RateLimit }{{&cur.PasswordlessStart, &rl.PasswordlessStart},
+				{&cur.Token, &rl.Token}, {&cur.CoAuthenticate, &rl.CoAuthenticate}, {&cur.Userinfo, &rl.Userinfo},
+				{&cur.Global, &rl.Global}, {&cur.PerRecipient, &rl.PerRecipient}} {
+				if *f.v != nil {
+					*f.dst = *f.v
+				}
+			}
+		}
+	}
+	if err := tenant.CheckSettings(s); err != nil {
+		return badRequest("%v", err)
 	}
 	if err := a.Store.PutSettings(r.Context(), s); err != nil {
 		return fmt.Errorf("write settings: %w", err)
@@ -123,6 +130,3 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, settingsOut(s))
 	return nil
 }
-
-// maxLoginPage bounds a custom login page template.
-const maxLoginPage = 256 << 10

@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,5 +212,41 @@ func TestHostedPageStartLimit(t *testing.T) {
 		if i == 2 && (p.status != 400 || len(e.messages("page2@example.com")) != 0) {
 			t.Fatalf("start over the limit: %d, %d messages", p.status, len(e.messages("page2@example.com")))
 		}
+	}
+}
+
+// TestRateLimitsThroughSettings: the limits are set with PATCH
+// /api/v2/tenants/settings (one limit replaced, the others kept) and take
+// effect at once; an invalid one is a 400 that changes nothing.
+func TestRateLimitsThroughSettings(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mgmtToken("")
+	patch := func(body string) response {
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		return e.mgmt("PATCH", "tenants/settings", tok, v)
+	}
+	if r := patch(`{"latchkey":{"rate_limits":{"passwordless_start":{"burst":1,"rate":1,"interval_seconds":3600}}}}`); r.status != 200 {
+		t.Fatalf("PATCH: %d %s", r.status, r.raw)
+	}
+	if r := patch(`{"latchkey":{"rate_limits":{"token":{"burst":-1,"rate":1,"interval_seconds":1}}}}`); r.status != 400 ||
+		!strings.Contains(string(r.raw), "latchkey.rate_limits.token.burst") {
+		t.Fatalf("invalid PATCH: %d %s", r.status, r.raw)
+	}
+	s, err := e.srv.Store.GetSettings(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := s.Latchkey.RateLimits; rl.PasswordlessStart == nil || rl.PasswordlessStart.Burst != 1 ||
+		rl.Token == nil || rl.Token.Burst != 100000 {
+		t.Fatalf("stored limits: %+v %+v", rl.PasswordlessStart, rl.Token)
+	}
+	start := func(email string) int {
+		return e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code", "email": email}, nil).status
+	}
+	if a, b := start("one@example.com"), start("two@example.com"); a != 200 || b != 429 {
+		t.Fatalf("starts under a limit of 1: %d, %d", a, b)
 	}
 }

@@ -163,6 +163,9 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 	var cfg store.TenantConfig
 
 	if f.Settings != nil {
+		if err := CheckSettings(*f.Settings); err != nil {
+			return res, fmt.Errorf("settings.%w", err)
+		}
 		if !reflect.DeepEqual(*f.Settings, ex.settings) {
 			s := *f.Settings
 			cfg.Settings = &s

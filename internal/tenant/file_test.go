@@ -159,6 +159,9 @@ func TestApplyIsAllOrNothing(t *testing.T) {
 		{"grant for unknown api", strings.Replace(good, `"audience": "https://login.example.com/api/v2/"`, `"audience": "https://nope/"`, 1), "client_grants[0].audience"},
 		{"wrong type", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": 5`, 1), "friendly_name"},
 		{"bad callback", strings.Replace(good, `"https://app.example.com/cb"`, `"/relative"`, 1), "clients[0].callbacks[0]"},
+		{"bad rate limit", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "latchkey": {"rate_limits": {"token": {"burst": 5, "rate": 0, "interval_seconds": 1}}}`, 1), "settings.latchkey.rate_limits.token.rate"},
+		{"bad brute force", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "attack_protection": {"brute_force_protection": {"enabled": true, "mode": "count_per_identifier", "max_attempts": 500}}`, 1), "settings.attack_protection.brute_force_protection.max_attempts"},
+		{"bad email template", strings.Replace(good, `"authParams":`, `"email": {"from": "a@b.c", "subject": "s", "body": "{% if %}"}, "authParams":`, 1), "connections[0].options.email.body"},
 		{"connection name", strings.Replace(good, `"name": "email", "strategy": "email"`, `"name": "mail", "strategy": "email"`, 1), "connections[0].name"},
 	}
 	for _, tt := range tests {
