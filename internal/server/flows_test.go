@@ -837,3 +837,48 @@ func TestLinkFromHostedTransaction(t *testing.T) {
 		t.Fatalf("same browser: %d %v", p.status, p.loc)
 	}
 }
+
+// TestBrowserEndpointsBadInput: the browser-flow entry points answer
+// malformed, oversized and hostile input with a 4xx (an error page or an
+// error body), never a 5xx, and write nothing.
+func TestBrowserEndpointsBadInput(t *testing.T) {
+	e := newEnv(t)
+	big := strings.Repeat("a", 100<<10)
+	for _, tc := range []struct {
+		name, method, path, ct, body string
+	}{
+		{"authorize huge query", "GET", "/authorize?client_id=" + webID + "&redirect_uri=" + url.QueryEscape(webCallback) + "&response_type=code&state=" + strings.Repeat("s", 8<<10), "", ""},
+		{"authorize bad escape", "GET", "/authorize?client_id=%zz", "", ""},
+		{"authorize oversized form", "POST", "/authorize", "application/x-www-form-urlencoded", "client_id=" + big},
+		{"login no state", "GET", "/login", "", ""},
+		{"login garbage state", "GET", "/login?state=" + strings.Repeat("%00", 300), "", ""},
+		{"login post garbage", "POST", "/login", "application/x-www-form-urlencoded", "state=x&_csrf=y&action=verify&code=" + big[:3000]},
+		{"login post json", "POST", "/login", "application/json", `{"state":"x"}`},
+		{"verify_redirect empty", "GET", "/passwordless/verify_redirect", "", ""},
+		{"verify_redirect unknown client", "GET", "/passwordless/verify_redirect?client_id=nobody&verification_code=1", "", ""},
+		{"verify_redirect junk", "GET", "/passwordless/verify_redirect?client_id=" + webID + "&connection=email&email=%00&verification_code=" + strings.Repeat("9", 500), "", ""},
+		{"verify_redirect cross-site post", "POST", "/passwordless/verify_redirect", "application/x-www-form-urlencoded", "client_id=" + webID},
+		{"verify malformed", "POST", "/passwordless/verify", "application/json", `{"client_id":`},
+		{"verify arrays", "POST", "/passwordless/verify", "application/json", `{"client_id":["a"],"connection":"email","email":"a@b.c","verification_code":"1"}`},
+		{"verify oversized", "POST", "/passwordless/verify", "application/json", `{"client_id":"` + big + `"}`},
+		{"co malformed", "POST", "/co/authenticate", "application/json", `[`},
+		{"co extra field", "POST", "/co/authenticate", "application/json", `{"client_id":"spa-app","username":"a","otp":"1","realm":"email","credential_type":"x","password":"p"}`},
+		{"co unknown client", "POST", "/co/authenticate", "application/json", `{"client_id":"nobody","username":"a","otp":"1","realm":"email","credential_type":"x"}`},
+		{"logout unknown client", "GET", "/v2/logout?client_id=nobody", "", ""},
+		{"logout hostile returnTo", "GET", "/v2/logout?client_id=" + webID + "&returnTo=" + url.QueryEscape("javascript:alert(1)"), "", ""},
+		{"client script long id", "GET", "/client/" + strings.Repeat("x", 4000) + ".js", "", ""},
+		{"client script not js", "GET", "/client/" + webID, "", ""},
+	} {
+		var hdr map[string]string
+		if tc.name == "verify_redirect cross-site post" {
+			hdr = map[string]string{"Origin": "https://evil.example.com"}
+		}
+		r := e.do(tc.method, tc.path, tc.ct, []byte(tc.body), hdr)
+		if r.status < 400 || r.status >= 500 {
+			t.Errorf("%s: %d %s", tc.name, r.status, clipBody(string(r.raw)))
+		}
+	}
+	if n := e.countLogs("type:s OR type:ss"); n != 0 {
+		t.Errorf("hostile input logged %d logins", n)
+	}
+}
