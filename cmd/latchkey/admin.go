@@ -453,6 +453,36 @@ type field struct {
 	usage     string
 }
 
+// createVerb is a `… create` command: the fields as flags, the body field
+// required (missing is the usage error missing), POSTed to path.
+func createVerb(name, path string, fields []field, required, missing string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		var t target
+		fs, err := t.newFlagSet(name, stderr)
+		if err != nil {
+			return err
+		}
+		ff := newFieldFlags(fs, fields)
+		if _, err := parseArgs(fs, args, 0, 0); err != nil {
+			return err
+		}
+		body, err := ff.body()
+		if err != nil {
+			return err
+		}
+		if body[required] == nil {
+			return usageError{errors.New(missing)}
+		}
+		return t.with(ctx, stderr, func(a *api) error {
+			raw, err := a.call(ctx, "POST", path, nil, body, nil)
+			if err != nil {
+				return err
+			}
+			return a.output(stdout, raw)
+		})
+	}
+}
+
 func newFieldFlags(fs *flag.FlagSet, fields []field) *fieldFlags {
 	f := &fieldFlags{vals: map[string]*fieldValue{}}
 	for _, fd := range fields {

@@ -27,39 +27,13 @@ var clientFields = []field{
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "client", []verb{
-		{"create", "[flags]", "create an application (prints its secret once)", clientCreate},
+		{"create", "[flags]", "create an application (prints its secret once)", createVerb("client create", "clients", clientFields, "name", "--name is required")},
 		{"list", "", "list the applications", clientList},
 		{"get", "CLIENT_ID", "show an application", clientGet},
 		{"update", "CLIENT_ID [flags]", "change the fields given", clientUpdate},
 		{"delete", "CLIENT_ID", "delete an application", clientDelete},
 		{"rotate-secret", "CLIENT_ID", "give an application a new secret (prints it once)", clientRotate},
 	}, args, stdout, stderr)
-}
-
-func clientCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var t target
-	fs, err := t.newFlagSet("client create", stderr)
-	if err != nil {
-		return err
-	}
-	ff := newFieldFlags(fs, clientFields)
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	body, err := ff.body()
-	if err != nil {
-		return err
-	}
-	if body["name"] == nil {
-		return usageError{errors.New("--name is required")}
-	}
-	return t.with(ctx, stderr, func(a *api) error {
-		raw, err := a.call(ctx, "POST", "clients", nil, body, nil)
-		if err != nil {
-			return err
-		}
-		return a.output(stdout, raw)
-	})
 }
 
 // with opens the API, runs f and closes it.

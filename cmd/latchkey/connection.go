@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/url"
 )
@@ -17,7 +16,7 @@ var connectionFields = []field{
 
 func runConnection(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "connection", []verb{
-		{"create", "[flags]", "create a connection", connectionCreate},
+		{"create", "[flags]", "create a connection", createVerb("connection create", "connections", connectionFields, "strategy", "--strategy is required (email or sms)")},
 		{"list", "", "list the connections", connectionList},
 		{"get", "ID|NAME", "show a connection", oneID("connection get", "GET", "connections", "", connectionID)},
 		{"update", "ID|NAME [flags]", "change the fields given", connectionUpdate},
@@ -35,32 +34,6 @@ func connectionID(ctx context.Context, a *api, arg string) (string, error) {
 		return str(found[0], "id"), nil
 	}
 	return arg, nil
-}
-
-func connectionCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var t target
-	fs, err := t.newFlagSet("connection create", stderr)
-	if err != nil {
-		return err
-	}
-	ff := newFieldFlags(fs, connectionFields)
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	body, err := ff.body()
-	if err != nil {
-		return err
-	}
-	if body["strategy"] == nil {
-		return usageError{errors.New("--strategy is required (email or sms)")}
-	}
-	return t.with(ctx, stderr, func(a *api) error {
-		raw, err := a.call(ctx, "POST", "connections", nil, body, nil)
-		if err != nil {
-			return err
-		}
-		return a.output(stdout, raw)
-	})
 }
 
 func connectionList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

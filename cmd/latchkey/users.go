@@ -23,7 +23,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"get", "USER_ID", "show a user", oneID("users get", "GET", "users", "", nil)},
 		{"block", "USER_ID", "block a user: no more logins", usersBlock(true)},
 		{"unblock", "USER_ID", "unblock a user", usersBlock(false)},
-		{"create", "--connection C --email E|--phone-number P", "create a user", usersCreate},
+		{"create", "--connection C --email E|--phone-number P", "create a user", createVerb("users create", "users", userFields, "connection", "--connection is required (email or sms)")},
 		{"delete", "USER_ID", "delete a user", oneID("users delete", "DELETE", "users", "", nil)},
 		{"logs", "USER_ID [--limit N]", "a user's log events, newest first", usersLogs},
 		{"blocks", "USER_ID|--identifier X", "brute-force blocks of a user: which IPs may not log in", usersBlocks},
@@ -108,32 +108,6 @@ func usersBlock(blocked bool) func(ctx context.Context, args []string, stdout, s
 			return err
 		})
 	}
-}
-
-func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var t target
-	fs, err := t.newFlagSet("users create", stderr)
-	if err != nil {
-		return err
-	}
-	ff := newFieldFlags(fs, userFields)
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	body, err := ff.body()
-	if err != nil {
-		return err
-	}
-	if body["connection"] == nil {
-		return usageError{fmt.Errorf("--connection is required (email or sms)")}
-	}
-	return t.with(ctx, stderr, func(a *api) error {
-		raw, err := a.call(ctx, "POST", "users", nil, body, nil)
-		if err != nil {
-			return err
-		}
-		return a.output(stdout, raw)
-	})
 }
 
 func usersLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
