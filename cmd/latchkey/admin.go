@@ -72,6 +72,9 @@ type target struct {
 	// store before the first serve); otherwise a missing one is an error,
 	// so that a mistyped --data-dir does not quietly show an empty tenant.
 	create bool
+	// envFlags are the target flags, which take LATCHKEY_* variables
+	// (the command's own flags do not).
+	envFlags []string
 }
 
 // newFlagSet returns the FlagSet of `latchkey <name>` with the target flags.
@@ -82,14 +85,16 @@ func (t *target) newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, error
 		fmt.Fprintf(fs.Output(), "Usage: latchkey %s [flags]   (flags may follow the arguments)\n", name)
 		fs.PrintDefaults()
 	}
-	if err := t.cfg.StoreFlags(fs, os.Getenv); err != nil {
-		return nil, usageError{err}
-	}
-	fs.StringVar(&t.cfg.Issuer, "issuer", or(os.Getenv("LATCHKEY_ISSUER"), "http://127.0.0.1:3000/"),
-		"local mode: the issuer serve uses (LATCHKEY_ISSUER); it names the Management API audience")
-	fs.StringVar(&t.server, "server", os.Getenv("LATCHKEY_SERVER"), "remote mode: base URL of a Latchkey server (LATCHKEY_SERVER); without it the store is opened directly")
-	fs.StringVar(&t.token, "token", os.Getenv("LATCHKEY_TOKEN"), "remote mode: Management API access token (LATCHKEY_TOKEN)")
+	t.cfg.StoreFlags(fs)
+	fs.StringVar(&t.cfg.RedisURL, "redis-url", "", "local mode: the Redis serve uses (--redis-url), so that brute-force and IP blocks can be listed and lifted")
+	fs.StringVar(&t.cfg.Issuer, "issuer", "http://127.0.0.1:3000/",
+		"local mode: the issuer serve uses; it names the Management API audience")
+	fs.StringVar(&t.server, "server", "", "remote mode: base URL of a Latchkey server; without it the store is opened directly")
+	fs.StringVar(&t.token, "token", "", "remote mode: Management API access token")
+	t.envFlags = nil
+	fs.VisitAll(func(f *flag.Flag) { t.envFlags = append(t.envFlags, f.Name) })
 	fs.BoolVar(&t.asJSON, "json", false, "print the API's JSON instead of a table")
+	config.DocumentEnv(fs, t.envFlags...)
 	return fs, nil
 }
 
@@ -98,6 +103,19 @@ func or(v, def string) string {
 		return v
 	}
 	return def
+}
+
+// parseArgs parses the command line (parseArgs), then completes the
+// target flags from the environment.
+func (t *target) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+	pos, err := parseArgs(fs, args, minPos, maxPos)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.cfg.Environment(fs, os.Getenv, t.envFlags...); err != nil {
+		return nil, usageError{err}
+	}
+	return pos, nil
 }
 
 // parseArgs parses flags that may come before, between or after the
@@ -463,7 +481,7 @@ func createVerb(name, path string, fields []field, required, missing string) fun
 			return err
 		}
 		ff := newFieldFlags(fs, fields)
-		if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 			return err
 		}
 		body, err := ff.body()

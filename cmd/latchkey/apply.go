@@ -18,7 +18,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	pos, err := parseArgs(fs, args, 1, 1)
+	pos, err := t.parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

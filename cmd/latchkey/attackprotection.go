@@ -29,7 +29,7 @@ func attackGet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	return t.with(ctx, stderr, func(a *api) error {
@@ -65,7 +65,7 @@ func attackSet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	pos, err := parseArgs(fs, args, 1, -1)
+	pos, err := t.parseArgs(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func blockTarget(name string, args []string, stderr io.Writer) (*target, string,
 		return nil, "", nil, "", err
 	}
 	identifier := fs.String("identifier", "", "an email `address` or phone number instead of a USER_ID")
-	pos, err := parseArgs(fs, args, 0, 1)
+	pos, err := t.parseArgs(fs, args, 0, 1)
 	if err != nil {
 		return nil, "", nil, "", err
 	}
@@ -200,7 +200,7 @@ func ipsBlocked(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	pos, err := parseArgs(fs, args, 1, 1)
+	pos, err := t.parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func ipsUnblock(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	pos, err := parseArgs(fs, args, 1, 1)
+	pos, err := t.parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func clientList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	return t.with(ctx, stderr, func(a *api) error {
@@ -79,7 +79,7 @@ func oneID(name, method, path, suffix string, resolve resolver) func(ctx context
 		if err != nil {
 			return err
 		}
-		pos, err := parseArgs(fs, args, 1, 1)
+		pos, err := t.parseArgs(fs, args, 1, 1)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func patchByID(ctx context.Context, name, path string, fields []field, resolve r
 		return err
 	}
 	ff := newFieldFlags(fs, fields)
-	pos, err := parseArgs(fs, args, 1, 1)
+	pos, err := t.parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func connectionList(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	strategy := fs.String("strategy", "", "only connections of this strategy")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	q := url.Values{}

@@ -30,7 +30,7 @@ func logsSearch(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	limit := fs.Int("limit", 50, fmt.Sprintf("how many events at most (1–%d)", logsMaxTotal))
-	pos, err := parseArgs(fs, args, 0, 1)
+	pos, err := t.parseArgs(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func logsMigrationReport(ctx context.Context, args []string, stdout, stderr io.W
 		return err
 	}
 	days := fs.Int("days", 30, "how many days back to look")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	if *days < 1 {

@@ -15,11 +15,13 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var cfg config.Config
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := cfg.StoreFlags(fs, os.Getenv); err != nil {
-		return usageError{err}
-	}
+	cfg.StoreFlags(fs)
+	config.DocumentEnv(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := cfg.Environment(fs, os.Getenv); err != nil {
+		return usageError{err}
 	}
 	st, where, err := server.OpenStore(ctx, cfg)
 	if err != nil {

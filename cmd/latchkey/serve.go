@@ -16,11 +16,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg config.Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := cfg.ServeFlags(fs, os.Getenv); err != nil {
-		return usageError{err}
-	}
+	cfg.ServeFlags(fs)
+	config.DocumentEnv(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := cfg.Environment(fs, os.Getenv); err != nil {
+		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

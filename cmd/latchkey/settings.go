@@ -23,7 +23,7 @@ func oneless(name, method, path string) func(ctx context.Context, args []string,
 		if err != nil {
 			return err
 		}
-		if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 			return err
 		}
 		return t.with(ctx, stderr, func(a *api) error {
@@ -42,7 +42,7 @@ func settingsSet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	pos, err := parseArgs(fs, args, 1, -1)
+	pos, err := t.parseArgs(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}

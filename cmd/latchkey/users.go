@@ -40,7 +40,7 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	page := fs.Int("page", 0, "page number, from 0")
 	perPage := fs.Int("per-page", 50, "users per page (at most 100)")
 	query := fs.String("q", "", `one exact lookup, e.g. 'email:"ana@example.com"'`)
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	if _, err := t.parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	if *page < 0 || *perPage < 1 || *perPage > 100 {
@@ -92,7 +92,7 @@ func usersBlock(blocked bool) func(ctx context.Context, args []string, stdout, s
 		if err != nil {
 			return err
 		}
-		pos, err := parseArgs(fs, args, 1, 1)
+		pos, err := t.parseArgs(fs, args, 1, 1)
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func usersLogs(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	limit := fs.Int("limit", 50, fmt.Sprintf("how many events at most (1–%d)", logsMaxTotal))
-	pos, err := parseArgs(fs, args, 1, 1)
+	pos, err := t.parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

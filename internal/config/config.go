@@ -1,14 +1,14 @@
 // Package config holds the server's configuration: flags override
-// LATCHKEY_* environment variables (with *_FILE variants for secrets), which
-// override defaults.
+// LATCHKEY_* environment variables (one per flag, named after it, with
+// *_FILE variants for secrets; see ApplyEnv), which override defaults.
 package config
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,31 +37,105 @@ type Config struct {
 	LogLevel    string
 	// LogRetention is how long tenant log events are kept.
 	LogRetention time.Duration
+	// TrustedProxies are the peers whose ProxyHeader names the client.
+	TrustedProxies []netip.Prefix
+	// ProxyHeader is ProxyXForwardedFor or ProxyForwarded.
+	ProxyHeader string
+	// OpsAddr is the ops listener's address ("" when it is off).
+	OpsAddr string
+	// Pprof serves /debug/pprof/ on the ops listener.
+	Pprof bool
+	// HSTSMaxAge is the Strict-Transport-Security max-age (0: none).
+	HSTSMaxAge time.Duration
 }
+
+// The headers a trusted proxy may maintain (--proxy-header).
+const (
+	ProxyXForwardedFor = "x-forwarded-for"
+	ProxyForwarded     = "forwarded"
+)
+
+// DefaultOpsAddr is where the ops listener listens by default: loopback
+// only, since /metrics and pprof are not for the public.
+const DefaultOpsAddr = "127.0.0.1:9464"
+
+// DefaultHSTSMaxAge is the default Strict-Transport-Security max-age.
+const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // DefaultLogRetention is how long tenant log events are kept by default.
 const DefaultLogRetention = 30 * 24 * time.Hour
 
-// retention is a flag.Value for a duration that also accepts days ("30d").
-type retention struct{ d *time.Duration }
+// durationDays is a flag.Value for a duration that also accepts days ("30d").
+type durationDays time.Duration
 
-func (r retention) String() string {
-	if r.d == nil {
+func (d *durationDays) String() string {
+	if d == nil {
 		return ""
 	}
-	if *r.d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", *r.d/(24*time.Hour))
+	v := time.Duration(*d)
+	if v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
 	}
-	return r.d.String()
+	return v.String()
 }
 
-func (r retention) Set(s string) error {
-	d, err := ParseRetention(s)
+func (d *durationDays) Set(s string) error {
+	v, err := ParseRetention(s)
 	if err != nil {
 		return err
 	}
-	*r.d = d
+	*d = durationDays(v)
 	return nil
+}
+
+// prefixList is a flag.Value for a comma-separated list of IPs and CIDRs.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	if l == nil {
+		return ""
+	}
+	parts := make([]string, len(*l))
+	for i, p := range *l {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *prefixList) Set(s string) error {
+	list, err := ParsePrefixes(s)
+	if err != nil {
+		return err
+	}
+	*l = list
+	return nil
+}
+
+// ParsePrefixes parses a comma-separated list of IP addresses and CIDRs
+// ("10.0.0.0/8, 192.0.2.7, ::1"); an address is a prefix of its full
+// length. IPv4-mapped IPv6 forms are read as IPv4.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // ParseRetention parses "30d", "12h" or any Go duration.
@@ -81,82 +155,50 @@ func ParseRetention(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// Getenv reads the environment (os.Getenv in production; a map in tests).
-type Getenv func(string) string
-
-// env returns LATCHKEY_<name>, or the contents of the file named by
-// LATCHKEY_<name>_FILE when secret is true.
-func env(getenv Getenv, name string, secret bool) (string, error) {
-	if v := getenv("LATCHKEY_" + name); v != "" {
-		return v, nil
-	}
-	if secret {
-		if p := getenv("LATCHKEY_" + name + "_FILE"); p != "" {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return "", fmt.Errorf("LATCHKEY_%s_FILE: %w", name, err)
-			}
-			return strings.TrimSpace(string(b)), nil
-		}
-	}
-	return "", nil
-}
-
 // StoreFlags registers the flags that choose the store (shared by every
 // subcommand that opens it).
-func (c *Config) StoreFlags(fs *flag.FlagSet, getenv Getenv) error {
-	dataDir, _ := env(getenv, "DATA_DIR", false)
-	dbURL, err := env(getenv, "DATABASE_URL", true)
-	if err != nil {
-		return err
-	}
-	mk, err := env(getenv, "MASTER_KEY", true)
-	if err != nil {
-		return err
-	}
-	c.MasterKey = mk
-	fs.StringVar(&c.DataDir, "data-dir", or(dataDir, "./latchkey-data"), "directory for the SQLite files (latchkey.db, latchkey-logs.db) and the generated dev master key (LATCHKEY_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", dbURL, "postgres://… to use PostgreSQL instead of SQLite (LATCHKEY_DATABASE_URL)")
-	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key (hex or base64) that seals signing keys; required outside --dev (LATCHKEY_MASTER_KEY / LATCHKEY_MASTER_KEY_FILE)")
-	return nil
+func (c *Config) StoreFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./latchkey-data", "directory for the SQLite files (latchkey.db, latchkey-logs.db) and the generated dev master key")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://… to use PostgreSQL instead of SQLite")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key (hex or base64) that seals signing keys; required outside --dev (the key itself may be given in $LATCHKEY_MASTER_KEY)")
 }
 
 // ServeFlags registers the flags of `latchkey serve`.
-func (c *Config) ServeFlags(fs *flag.FlagSet, getenv Getenv) error {
-	if err := c.StoreFlags(fs, getenv); err != nil {
-		return err
-	}
-	addr, _ := env(getenv, "ADDR", false)
-	issuer, _ := env(getenv, "ISSUER", false)
-	redis, err := env(getenv, "REDIS_URL", true)
-	if err != nil {
-		return err
-	}
-	smtp, err := env(getenv, "SMTP_URL", true)
-	if err != nil {
-		return err
-	}
-	fs.StringVar(&c.Addr, "addr", or(addr, "127.0.0.1:3000"), "listen address (LATCHKEY_ADDR)")
-	fs.StringVar(&c.Issuer, "issuer", issuer, "public issuer URL, e.g. https://login.example.com/ (LATCHKEY_ISSUER; default http(s)://<addr>/)")
-	fs.StringVar(&c.RedisURL, "redis-url", redis, "Redis for shared rate-limit state (LATCHKEY_REDIS_URL)")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM) to serve HTTPS")
+func (c *Config) ServeFlags(fs *flag.FlagSet) {
+	c.StoreFlags(fs)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:3000", "listen address")
+	fs.StringVar(&c.Issuer, "issuer", "", "public issuer URL, e.g. https://login.example.com/ (default http(s)://<addr>/)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis for shared rate-limit state (redis://…, ?prefix= for the key space)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM, chain included) to serve HTTPS; reloaded when it changes and on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	c.HSTSMaxAge = DefaultHSTSMaxAge
+	fs.Var((*durationDays)(&c.HSTSMaxAge), "hsts-max-age", "Strict-Transport-Security max-age on https responses, e.g. 365d; 0 to send none")
+	fs.Var((*prefixList)(&c.TrustedProxies), "trusted-proxies", "comma-separated IPs and CIDRs of the reverse proxies in front of this server: from them the client IP is read from --proxy-header")
+	fs.StringVar(&c.ProxyHeader, "proxy-header", ProxyXForwardedFor, "the header the trusted proxies maintain: x-forwarded-for (with X-Forwarded-Proto/-Host) or forwarded (RFC 7239)")
+	fs.StringVar(&c.OpsAddr, "ops-addr", DefaultOpsAddr, "listen address of the ops listener (/health/live, /health/ready, /metrics); empty or \"off\" to switch it off")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
 	fs.StringVar(&c.Bootstrap, "bootstrap", "", "tenant file to apply at start, idempotently")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
-	fs.StringVar(&c.SMTPURL, "smtp-url", smtp, "SMTP server for email delivery (LATCHKEY_SMTP_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for email delivery: smtp://user:pass@host:587?from=login@example.com")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
 	fs.DurationVar(&c.OutboxLease, "outbox-lease", 60*time.Second, "how long a node holds a message it is sending before another node may take it over (a node that died mid-send)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, which logs every request; info otherwise)")
+	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, info otherwise; info logs every request)")
 	c.LogRetention = DefaultLogRetention
-	if v, _ := env(getenv, "LOG_RETENTION", false); v != "" {
-		d, err := ParseRetention(v)
-		if err != nil {
-			return fmt.Errorf("LATCHKEY_LOG_RETENTION: %w", err)
-		}
-		c.LogRetention = d
+	fs.Var((*durationDays)(&c.LogRetention), "log-retention", "how long tenant log events are kept, e.g. 30d or 72h")
+}
+
+// Environment completes a parsed flag set from the environment: every
+// flag the command line left unset takes its LATCHKEY_* variable
+// (ApplyEnv), and the master key may be given itself in
+// LATCHKEY_MASTER_KEY. With names, only those flags take variables.
+func (c *Config) Environment(fs *flag.FlagSet, getenv Getenv, names ...string) error {
+	if err := ApplyEnv(fs, getenv, names...); err != nil {
+		return err
 	}
-	fs.Var(retention{&c.LogRetention}, "log-retention", "how long tenant log events are kept, e.g. 30d or 72h (LATCHKEY_LOG_RETENTION)")
+	if c.MasterKeyFile == "" {
+		c.MasterKey = strings.TrimSpace(getenv("LATCHKEY_MASTER_KEY"))
+	}
 	return nil
 }
 
@@ -222,6 +264,20 @@ func (c *Config) Validate() error {
 	}
 	if c.LogRetention < time.Hour {
 		errs = append(errs, fmt.Errorf("--log-retention: %s is shorter than an hour", c.LogRetention))
+	}
+	switch strings.ToLower(c.ProxyHeader) {
+	case "", ProxyXForwardedFor:
+		c.ProxyHeader = ProxyXForwardedFor
+	case ProxyForwarded:
+		c.ProxyHeader = ProxyForwarded
+	default:
+		errs = append(errs, fmt.Errorf("--proxy-header: %q is not x-forwarded-for or forwarded", c.ProxyHeader))
+	}
+	if c.OpsAddr == "off" {
+		c.OpsAddr = ""
+	}
+	if c.HSTSMaxAge < 0 {
+		errs = append(errs, errors.New("--hsts-max-age: negative"))
 	}
 	switch c.LogFormat {
 	case "text", "json":

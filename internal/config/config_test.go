@@ -15,10 +15,11 @@ func parse(t *testing.T, env map[string]string, args ...string) (Config, error) 
 	var c Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if err := c.ServeFlags(fs, func(k string) string { return env[k] }); err != nil {
+	c.ServeFlags(fs)
+	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := c.Environment(fs, func(k string) string { return env[k] }); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -78,15 +79,26 @@ func TestSecretFromFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("  abc\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := parse(t, map[string]string{"LATCHKEY_MASTER_KEY_FILE": p}, "--dev")
+	c, err := parse(t, map[string]string{"LATCHKEY_SMTP_URL_FILE": p, "LATCHKEY_MASTER_KEY": "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MasterKey != "abc" {
-		t.Errorf("master key %q", c.MasterKey)
+	if c.SMTPURL != "abc" || c.MasterKey != "k" {
+		t.Errorf("smtp url %q, master key %q", c.SMTPURL, c.MasterKey)
 	}
-	if _, err := parse(t, map[string]string{"LATCHKEY_MASTER_KEY_FILE": p + ".missing"}, "--dev"); err == nil {
-		t.Error("missing *_FILE accepted")
+	// The variable itself beats its file.
+	c, err = parse(t, map[string]string{"LATCHKEY_SMTP_URL": "smtp://x", "LATCHKEY_SMTP_URL_FILE": p, "LATCHKEY_MASTER_KEY": "k"})
+	if err != nil || c.SMTPURL != "smtp://x" {
+		t.Errorf("smtp url %q, %v", c.SMTPURL, err)
+	}
+	_, err = parse(t, map[string]string{"LATCHKEY_DATABASE_URL_FILE": p + ".missing"}, "--dev")
+	if err == nil || !strings.Contains(err.Error(), "LATCHKEY_DATABASE_URL_FILE") {
+		t.Errorf("missing *_FILE: %v", err)
+	}
+	// Only credentials have a *_FILE form.
+	c, err = parse(t, map[string]string{"LATCHKEY_ADDR_FILE": p}, "--dev")
+	if err != nil || c.Addr != "127.0.0.1:3000" {
+		t.Errorf("LATCHKEY_ADDR_FILE used: %q, %v", c.Addr, err)
 	}
 }
 
@@ -108,6 +120,143 @@ func TestParseRetention(t *testing.T) {
 		got, err := ParseRetention(tc.in)
 		if (err != nil) != tc.bad || got != tc.want {
 			t.Errorf("ParseRetention(%q) = %v, %v; want %v, bad=%v", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+// envSamples holds, for every flag of serve, a value different from its
+// default. TestEveryFlagHasItsVariable fails for a flag missing here, so a
+// new flag cannot go without a test of its variable.
+var envSamples = map[string]string{
+	"addr":            "127.0.0.1:4444",
+	"issuer":          "https://login.example.com/",
+	"data-dir":        "/var/lib/latchkey",
+	"database-url":    "postgres://db/latchkey",
+	"master-key-file": "/run/secrets/master-key",
+	"redis-url":       "redis://cache:6379/0",
+	"tls-cert":        "/etc/latchkey/cert.pem",
+	"tls-key":         "/etc/latchkey/key.pem",
+	"hsts-max-age":    "2d",
+	"trusted-proxies": "10.0.0.0/8,192.0.2.7/32",
+	"proxy-header":    "forwarded",
+	"ops-addr":        "0.0.0.0:9999",
+	"pprof":           "true",
+	"bootstrap":       "/etc/latchkey/tenant.json",
+	"dev":             "true",
+	"smtp-url":        "smtp://mail:25?from=a@example.com",
+	"twilio-api-url":  "https://twilio.example.com",
+	"outbox-lease":    "1m30s",
+	"log-format":      "json",
+	"log-level":       "warn",
+	"log-retention":   "7d",
+}
+
+// TestEveryFlagHasItsVariable walks serve's flag set: each flag takes the
+// variable named after it, which its -h text names, and the command line
+// beats it.
+func TestEveryFlagHasItsVariable(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.ServeFlags(fs)
+	DocumentEnv(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		t.Run(f.Name, func(t *testing.T) {
+			sample, ok := envSamples[f.Name]
+			if !ok {
+				t.Fatalf("no sample value for --%s: add one to envSamples", f.Name)
+			}
+			name := EnvName(f.Name)
+			if !strings.Contains(f.Usage, "$"+name) {
+				t.Errorf("-h text %q does not name %s", f.Usage, name)
+			}
+			var c Config
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			c.ServeFlags(fs)
+			def := fs.Lookup(f.Name).Value.String()
+			if def == sample {
+				t.Fatalf("sample %q is the default", sample)
+			}
+			if err := fs.Parse(nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Environment(fs, func(k string) string {
+				if k == name {
+					return sample
+				}
+				return ""
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := fs.Lookup(f.Name).Value.String(); got != sample {
+				t.Errorf("%s=%q gave --%s %q", name, sample, f.Name, got)
+			}
+
+			// The command line wins.
+			var c2 Config
+			fs2 := flag.NewFlagSet("serve", flag.ContinueOnError)
+			c2.ServeFlags(fs2)
+			if err := fs2.Parse([]string{"--" + f.Name + "=" + def}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c2.Environment(fs2, func(k string) string {
+				if k == name {
+					return sample
+				}
+				return ""
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := fs2.Lookup(f.Name).Value.String(); got != def {
+				t.Errorf("--%s=%q with %s=%q gave %q", f.Name, def, name, sample, got)
+			}
+		})
+	})
+	for name := range envSamples {
+		if fs.Lookup(name) == nil {
+			t.Errorf("envSamples lists --%s, which serve does not have", name)
+		}
+	}
+}
+
+func TestEnvBadValueNamesVariable(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"LATCHKEY_DEV", "maybe"},
+		{"LATCHKEY_OUTBOX_LEASE", "soon"},
+		{"LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"},
+		{"LATCHKEY_HSTS_MAX_AGE", "forever"},
+	} {
+		_, err := parse(t, map[string]string{tc.name: tc.value})
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s=%q: %v", tc.name, tc.value, err)
+		}
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		bad  bool
+	}{
+		{"", "", false},
+		{"10.0.0.0/8", "10.0.0.0/8", false},
+		{" 192.0.2.7 , ::1 ", "192.0.2.7/32,::1/128", false},
+		{"10.1.2.3/8", "10.0.0.0/8", false},
+		{"::ffff:192.0.2.0/120", "192.0.2.0/24", false},
+		{"::ffff:192.0.2.9", "192.0.2.9/32", false},
+		{"2001:db8::/32", "2001:db8::/32", false},
+		{"fe80::1%eth0", "", true},
+		{"10.0.0.0/33", "", true},
+		{"proxy.internal", "", true},
+	} {
+		got, err := ParsePrefixes(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("ParsePrefixes(%q) error %v", tc.in, err)
+			continue
+		}
+		l := prefixList(got)
+		if !tc.bad && l.String() != tc.want {
+			t.Errorf("ParsePrefixes(%q) = %q; want %q", tc.in, l.String(), tc.want)
 		}
 	}
 }
