@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -17,7 +18,7 @@ type ctxKey int
 
 const (
 	requestIDKey ctxKey = iota
-	peerIPKey
+	originKey
 )
 
 // RequestID returns the request id set by the middleware, or "".
@@ -26,34 +27,83 @@ func RequestID(ctx context.Context) string {
 	return s
 }
 
-// PeerIP returns the TCP peer's IP (no port), as set by the middleware.
+// PeerIP returns the client's IP (no port) as the middleware resolved it:
+// the TCP peer, or the address a trusted proxy forwarded (Proxies). Every
+// limit, block and tenant-log address starts from it.
 func PeerIP(ctx context.Context) string {
-	s, _ := ctx.Value(peerIPKey).(string)
-	return s
+	o, _ := ctx.Value(originKey).(*requestOrigin)
+	if o == nil {
+		return ""
+	}
+	return o.client
 }
 
-// Middleware wraps the whole server: request id, peer IP, recovery from
-// panics, a body-size cap and an access log (at debug level, so it costs
-// nothing unless enabled).
-func Middleware(log *slog.Logger, maxBody int64, next http.Handler) http.Handler {
+// IsHTTPS reports whether the client reached the server over https (TLS
+// here, or at a trusted proxy that says so).
+func IsHTTPS(ctx context.Context) bool {
+	o, _ := ctx.Value(originKey).(*requestOrigin)
+	return o != nil && o.https
+}
+
+type requestOrigin struct {
+	client string
+	https  bool
+}
+
+// Observer is told about every request when it ends (metrics). route is
+// the pattern of the handler that served it ("" when none matched).
+type Observer interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+}
+
+// Options configure Middleware.
+type Options struct {
+	Log *slog.Logger
+	// MaxBody caps request bodies.
+	MaxBody int64
+	// Proxies are the trusted reverse proxies (nil: none).
+	Proxies *Proxies
+	// HSTS is the Strict-Transport-Security value sent on https responses
+	// ("" for none).
+	HSTS string
+	// Observer, if not nil, sees every request.
+	Observer Observer
+}
+
+// Middleware wraps the whole server: request id, client IP (through
+// trusted proxies), HSTS, recovery from panics, a body-size cap, an
+// Observer, and one access-log line per request at info level: method,
+// route, path (never the query, which can carry codes), status, bytes,
+// duration, request id and client IP.
+func Middleware(opt Options, next http.Handler) http.Handler {
+	log := opt.Log
 	prefix := secret.Hex(4)
 	var seq atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 128 {
+		if id == "" || len(id) > 128 || !printable(id) {
 			id = prefix + "-" + itoa(seq.Add(1))
 		}
 		w.Header().Set("X-Request-Id", id)
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
+		peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+		o := opt.Proxies.Resolve(peer.Addr(), r.TLS != nil, r.Header)
+		ro := &requestOrigin{https: o.Proto == "https"}
+		if o.Client.IsValid() {
+			ro.client = o.Client.String()
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			ro.client = host
+		} else {
+			ro.client = r.RemoteAddr
+		}
+		if ro.https && opt.HSTS != "" {
+			w.Header().Set("Strict-Transport-Security", opt.HSTS)
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, peerIPKey, ip)
+		ctx = context.WithValue(ctx, originKey, ro)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, opt.MaxBody)
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -67,19 +117,59 @@ func Middleware(log *slog.Logger, maxBody int64, next http.Handler) http.Handler
 					RenderAuth(sw, &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error"})
 				}
 			}
-			if log.Enabled(ctx, slog.LevelDebug) {
-				log.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-					"status", sw.status, "ip", ip, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			status := sw.status
+			if !sw.wrote {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			route := routeOf(r.Pattern)
+			if opt.Observer != nil {
+				opt.Observer.ObserveRequest(route, r.Method, status, d)
+			}
+			if log.Enabled(ctx, slog.LevelInfo) {
+				attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
+					slog.String("path", clip(r.URL.Path, 256)), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
+					slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("request_id", id),
+					slog.String("ip", ro.client)}
+				if o.Peer.IsValid() && o.Peer != o.Client {
+					attrs = append(attrs, slog.String("peer", o.Peer.String()))
+				}
+				log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
+// routeOf is the path part of a ServeMux pattern ("POST /x/{id}" → "/x/{id}").
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = strings.TrimLeft(pattern[i+1:], " ")
+	}
+	return pattern
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	bytes  int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -93,7 +183,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

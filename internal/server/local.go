@@ -121,7 +121,7 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", api.Handler())
 	ok = true
-	return &Local{Transport: handlerTransport{httpx.Middleware(log, MaxBodyBytes, mux)}, Token: tok, Issuer: cfg.Issuer,
+	return &Local{Transport: handlerTransport{httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes}, mux)}, Token: tok, Issuer: cfg.Issuer,
 		StoreDesc: where, cfg: cfg, log: log, now: now, store: st, keys: keys, cache: dir, events: events, recording: recording}, nil
 }
 

@@ -238,7 +238,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 	}
-	s.handler = httpx.Middleware(log, MaxBodyBytes, mux)
+	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes}, mux)
 	ok = true
 	return s, nil
 }

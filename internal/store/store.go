@@ -196,6 +196,9 @@ type Store interface {
 	// claimed one (a time already past when one is claimable now). ok is
 	// false when the outbox is empty.
 	NextOutboxDue(ctx context.Context) (due time.Time, ok bool, err error)
+	// OutboxStats returns how many messages the outbox holds (claimed or
+	// not) and the CreatedAt of the oldest (zero when it is empty).
+	OutboxStats(ctx context.Context) (messages int64, oldest time.Time, err error)
 
 	// PurgeExpired deletes codes, refresh tokens, ephemeral records and
 	// outbox messages that expired before before, in short batches, and says

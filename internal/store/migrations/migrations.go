@@ -51,3 +51,30 @@ func Load(fsys fs.FS, dir string) ([]Step, error) {
 	sort.Slice(steps, func(i, j int) bool { return steps[i].Version < steps[j].Version })
 	return steps, nil
 }
+
+// NewerSchemaError: the database was migrated by a newer build than this
+// one. Running against it could misread or damage what the newer build
+// wrote, so the store refuses to open.
+type NewerSchemaError struct {
+	Database int // the database's schema version
+	Build    int // the newest version this build knows
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("the database schema is at version %d, newer than this build knows (%d): "+
+		"a newer latchkey has upgraded it; run that version or a later one (or restore a backup taken before the upgrade)",
+		e.Database, e.Build)
+}
+
+// CheckNotNewer returns a *NewerSchemaError when a database at version
+// current is ahead of the newest of steps.
+func CheckNotNewer(steps []Step, current int) error {
+	build := 0
+	if len(steps) > 0 {
+		build = steps[len(steps)-1].Version
+	}
+	if current > build {
+		return &NewerSchemaError{Database: current, Build: build}
+	}
+	return nil
+}

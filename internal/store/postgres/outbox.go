@@ -121,3 +121,16 @@ func (s *Store) NextOutboxDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	return fromMS(*due), true, nil
 }
+
+// OutboxStats implements store.Store.
+func (s *Store) OutboxStats(ctx context.Context) (int64, time.Time, error) {
+	var n int64
+	var oldest *int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox`).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, fmt.Errorf("postgres: outbox stats: %w", err)
+	}
+	if oldest == nil {
+		return n, time.Time{}, nil
+	}
+	return n, fromMS(*oldest), nil
+}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,31 @@ var migrationFiles embed.FS
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+	errs *errorCounter
+}
+
+// Errors is how many queries have failed since Open (not counting missing
+// rows, unique-key conflicts, serialization failures that were retried, or
+// callers that gave up): the store-errors metric.
+func (s *Store) Errors() int64 { return s.errs.n.Load() }
+
+// errorCounter is a pgx query tracer that counts failed queries.
+type errorCounter struct{ n atomic.Int64 }
+
+func (c *errorCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (c *errorCounter) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	err := d.Err
+	if err == nil || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "23505" || retryable(err)) {
+		return
+	}
+	c.n.Add(1)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -53,12 +79,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		cfg.MinConns = max(1, cfg.MaxConns/2)
 	}
 	cfg.MinConns = min(cfg.MinConns, cfg.MaxConns)
+	errs := &errorCounter{}
+	cfg.ConnConfig.Tracer = errs
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, errs: errs}
 	if err := s.warm(ctx, int(cfg.MinConns)); err != nil {
 		pool.Close()
 		return nil, err
@@ -157,6 +185,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: create schema_migrations in %q: %w", *schema, err)
+	}
+	var newest *int
+	if err := s.pool.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	if newest != nil {
+		if err := migrations.CheckNotNewer(steps, *newest); err != nil {
+			return fmt.Errorf("postgres: schema %q: %w", *schema, err)
+		}
 	}
 	for _, step := range steps {
 		err := locked(func(tx pgx.Tx) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/migrations"
 )
 
 // baseURL is the test server's URL; the test is skipped without one, except
@@ -431,5 +433,54 @@ func TestRotateRefreshTokenInherits(t *testing.T) {
 	}
 	if got.FamilyID != "f1" || got.UserID != "u" || got.Audience != "https://api" || got.Scope != "openid offline_access" {
 		t.Errorf("next token inherited %+v", got)
+	}
+}
+
+// TestRefusesNewerSchema: a build opening a schema migrated by a newer one
+// refuses, naming both versions.
+func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	u := schemaURL(t, newSchema(t))
+	s, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(context.Background(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(context.Background(), u)
+	var ne *migrations.NewerSchemaError
+	if !errors.As(err, &ne) || ne.Database != 9999 || ne.Build < 1 || ne.Build >= 9999 {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
+	if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), fmt.Sprintf("(%d)", ne.Build)) {
+		t.Errorf("error does not name both versions: %v", err)
+	}
+}
+
+// TestErrorsCounted: failed queries are counted (the store-errors metric),
+// answers such as no rows and conflicts are not.
+func TestErrorsCounted(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := context.Background()
+	if _, err := s.GetClient(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ClientID: "a", Name: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ClientID: "a", Name: "A"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
+	}
+	if n := s.Errors(); n != 0 {
+		t.Fatalf("Errors after answers = %d", n)
+	}
+	if _, err := s.pool.Exec(ctx, "SELECT * FROM no_such_table"); err == nil {
+		t.Fatal("query of a missing table worked")
+	}
+	if n := s.Errors(); n != 1 {
+		t.Fatalf("Errors after a failed query = %d", n)
 	}
 }

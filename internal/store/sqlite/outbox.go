@@ -131,3 +131,17 @@ func (s *Store) NextOutboxDue(ctx context.Context) (time.Time, bool, error) {
 		return fromMS(leased.Int64), true, nil
 	}
 }
+
+// OutboxStats implements store.Store.
+func (s *Store) OutboxStats(ctx context.Context) (int64, time.Time, error) {
+	var n int64
+	var oldest sql.NullInt64
+	err := s.r.queryRow(ctx, func(sc scanner) error { return sc.Scan(&n, &oldest) }, `SELECT count(*), min(created_at) FROM outbox`)
+	if err != nil {
+		return 0, time.Time{}, wrap("outbox stats", err)
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, fromMS(oldest.Int64), nil
+}

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -45,6 +46,8 @@ type Store struct {
 	// log batches never wait for, or hold up, the writes of logins.
 	lw *pool
 	lr *pool
+	// errs counts failed statements (Errors).
+	errs *atomic.Int64
 }
 
 // LogsPath is the tenant log's database file for the store at path:
@@ -60,7 +63,24 @@ type pool struct {
 	db    *sql.DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+	// errs counts failed statements (shared by the store's pools).
+	errs *atomic.Int64
 }
+
+// failed counts err when it is a failure of the database rather than an
+// answer (no rows, a unique-key conflict) or the caller giving up.
+func (p *pool) failed(err error) error {
+	if err != nil && p.errs != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded) && !isConflict(err) {
+		p.errs.Add(1)
+	}
+	return err
+}
+
+// Errors is how many statements have failed since Open (not counting
+// missing rows, conflicts, or callers that gave up: cancelled or past
+// their deadline): the store-errors metric.
+func (s *Store) Errors() int64 { return s.errs.Load() }
 
 // Open opens (creating it if needed) the database file at path and brings its
 // schema up to date. path must name a file: in-memory databases are not
@@ -86,7 +106,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		lw.close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, lw: lw, lr: lr}
+	s := &Store{w: w, r: r, lw: lw, lr: lr, errs: new(atomic.Int64)}
+	for _, p := range []*pool{w, r, lw, lr} {
+		p.errs = s.errs
+	}
 	// Statements used inside writer transactions must be prepared before
 	// any transaction holds the writer connection.
 	if err := s.w.prepare(ctx, txQueries...); err != nil {
@@ -127,7 +150,7 @@ func openFile(ctx context.Context, abs, dir string, before func(*sql.DB) error) 
 			return nil, nil, err
 		}
 	}
-	if err := migrate(ctx, wdb, dir); err != nil {
+	if err := migrate(ctx, wdb, dir, filepath.Base(abs)); err != nil {
 		wdb.Close()
 		return nil, nil, err
 	}
@@ -220,7 +243,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // migrate applies the embedded migrations that db has not seen yet, each in
 // its own transaction.
-func migrate(ctx context.Context, db *sql.DB, dir string) error {
+func migrate(ctx context.Context, db *sql.DB, dir, file string) error {
 	steps, err := migrations.Load(migrationFiles, dir)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
@@ -236,9 +259,8 @@ func migrate(ctx context.Context, db *sql.DB, dir string) error {
 	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
 		return fmt.Errorf("sqlite: migrate: read version: %w", err)
 	}
-	if len(steps) > 0 && newest.Valid && newest.Int64 > int64(steps[len(steps)-1].Version) {
-		return fmt.Errorf("sqlite: migrate: database is at schema version %d, newer than this build (%d)",
-			newest.Int64, steps[len(steps)-1].Version)
+	if err := migrations.CheckNotNewer(steps, int(newest.Int64)); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", file, err)
 	}
 	for _, st := range steps {
 		if newest.Valid && int64(st.Version) <= newest.Int64 {
@@ -317,17 +339,19 @@ func (p *pool) prepare(ctx context.Context, queries ...string) error {
 func (p *pool) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, p.failed(err)
 	}
-	return st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, args...)
+	return res, p.failed(err)
 }
 
 func (p *pool) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, p.failed(err)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, p.failed(err)
 }
 
 // queryRow runs a query returning at most one row and scans it with scan;
@@ -337,7 +361,7 @@ func (p *pool) queryRow(ctx context.Context, scan func(scanner) error, query str
 	if err != nil {
 		return err
 	}
-	return scanOne(rows, scan)
+	return p.failed(scanOne(rows, scan))
 }
 
 func (p *pool) close() error {
@@ -365,7 +389,7 @@ func (s *Store) begin(ctx context.Context) (*tx, error) { return s.w.begin(ctx) 
 func (p *pool) begin(ctx context.Context) (*tx, error) {
 	t, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, p.failed(err)
 	}
 	return &tx{tx: t, p: p}, nil
 }
@@ -382,17 +406,19 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, t.p.failed(err)
 	}
-	return st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, args...)
+	return res, t.p.failed(err)
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, t.p.failed(err)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, t.p.failed(err)
 }
 
 func (t *tx) queryRow(ctx context.Context, scan func(scanner) error, query string, args ...any) error {
@@ -400,10 +426,10 @@ func (t *tx) queryRow(ctx context.Context, scan func(scanner) error, query strin
 	if err != nil {
 		return err
 	}
-	return scanOne(rows, scan)
+	return t.p.failed(scanOne(rows, scan))
 }
 
-func (t *tx) commit() error   { return t.tx.Commit() }
+func (t *tx) commit() error   { return t.p.failed(t.tx.Commit()) }
 func (t *tx) rollback() error { return t.tx.Rollback() }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/migrations"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
@@ -211,5 +213,61 @@ func TestOldLogsMoved(t *testing.T) {
 	}
 	if err := s2.r.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name IN ('logs', 'log_descriptions')`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("old log tables left in the main file: %d, %v", n, err)
+	}
+}
+
+// TestRefusesNewerSchema: a build opening files migrated by a newer one
+// refuses, naming the file and both versions; each of the two files is
+// checked.
+func TestRefusesNewerSchema(t *testing.T) {
+	for _, file := range []string{"latchkey.db", "latchkey-logs.db"} {
+		t.Run(file, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "latchkey.db")
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := s.w.db
+			if file != "latchkey.db" {
+				db = s.lw.db
+			}
+			if _, err := db.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)`); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			_, err = Open(t.Context(), path)
+			var ne *migrations.NewerSchemaError
+			if !errors.As(err, &ne) || ne.Database != 9999 || ne.Build < 1 || ne.Build >= 9999 {
+				t.Fatalf("Open of a newer schema: %v", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, file) || !strings.Contains(msg, "9999") || !strings.Contains(msg, fmt.Sprintf("(%d)", ne.Build)) {
+				t.Errorf("error does not name the file and both versions: %v", err)
+			}
+		})
+	}
+}
+
+// TestErrorsCounted: failed statements are counted (the store-errors
+// metric), answers such as no rows and conflicts are not.
+func TestErrorsCounted(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	ctx := t.Context()
+	if _, err := s.GetClient(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ClientID: "a", Name: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, store.Client{ClientID: "a", Name: "A"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
+	}
+	if n := s.Errors(); n != 0 {
+		t.Fatalf("Errors after answers = %d", n)
+	}
+	if _, err := s.r.exec(ctx, "SELECT * FROM no_such_table"); err == nil {
+		t.Fatal("query of a missing table worked")
+	}
+	if n := s.Errors(); n != 1 {
+		t.Fatalf("Errors after a failed statement = %d", n)
 	}
 }

@@ -22,6 +22,7 @@ var outboxCases = []testCase{
 	{"Retry", testOutboxRetry},
 	{"LastError", testOutboxLastError},
 	{"NextDue", testOutboxNextDue},
+	{"Stats", testOutboxStats},
 	{"Purge", testOutboxPurge},
 }
 
@@ -432,6 +433,34 @@ func testOutboxNextDue(t *testing.T, s store.Store) {
 	claim(t, s, "node-b", at(20*time.Minute), time.Minute, 10)
 	must(t, s.CompleteOutbox(ctx, m1.ID, "node-b"), "CompleteOutbox")
 	wantNoneDue(t, s, "after the last message")
+}
+
+// testOutboxStats: the count of messages, claimed or not, and the oldest
+// one's CreatedAt.
+func testOutboxStats(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	wantStats := func(n int64, oldest time.Time, what string) {
+		t.Helper()
+		gotN, gotOldest, err := s.OutboxStats(ctx)
+		must(t, err, "OutboxStats "+what)
+		if gotN != n || !gotOldest.Equal(oldest) {
+			t.Fatalf("OutboxStats %s = %d, %v; want %d, %v", what, gotN, gotOldest, n, oldest)
+		}
+	}
+	wantStats(0, time.Time{}, "on an empty store")
+	m1 := sampleMessage("msg_1", "a@example.com", at(time.Minute))
+	m1.CreatedAt = at(30 * time.Second)
+	queue(t, s, m1)
+	m2 := sampleMessage("msg_2", "b@example.com", at(time.Minute))
+	m2.CreatedAt = at(10 * time.Second)
+	queue(t, s, m2)
+	wantStats(2, at(10*time.Second), "two messages")
+	claim(t, s, "node-a", at(time.Minute), time.Minute, 10)
+	wantStats(2, at(10*time.Second), "both claimed")
+	must(t, s.CompleteOutbox(ctx, m2.ID, "node-a"), "CompleteOutbox")
+	wantStats(1, at(30*time.Second), "the oldest sent")
+	must(t, s.CompleteOutbox(ctx, m1.ID, "node-a"), "CompleteOutbox")
+	wantStats(0, time.Time{}, "after both were sent")
 }
 
 // testOutboxPurge: PurgeExpired takes outbox messages that expired before
