@@ -98,12 +98,6 @@ func (t *target) newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, error
 	return fs, nil
 }
 
-func or(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
-}
 
 // parseArgs parses the command line (parseArgs), then completes the
 // target flags from the environment.

@@ -27,6 +27,11 @@ import (
 // LATCHKEY_TEST_RUN set (a JSON list of arguments) it runs them and exits,
 // so the crash test can start real server processes and kill them.
 func TestMain(m *testing.M) {
+	// Servers started by the tests (in process and as children, which
+	// inherit the environment) put their ops listeners on free ports.
+	if os.Getenv("LATCHKEY_OPS_ADDR") == "" {
+		os.Setenv("LATCHKEY_OPS_ADDR", "127.0.0.1:0")
+	}
 	if args := os.Getenv("LATCHKEY_TEST_RUN"); args != "" {
 		var a []string
 		if err := json.Unmarshal([]byte(args), &a); err != nil {

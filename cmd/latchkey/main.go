@@ -38,6 +38,7 @@ func commands() []command {
 		{"logs", "tenant logs: search 'QUERY', get ID, migration-report", runLogs},
 		{"apply", "apply a tenant file to the store (as serve --bootstrap)", runApply},
 		{"bench", "load driver: full email-code logins against a server started with --dev", runBench},
+		{"version", "print the version, commit and Go version of this build", runVersion},
 		{"help", "list the subcommands", nil},
 	}
 }

@@ -86,7 +86,7 @@ func TestBench(t *testing.T) {
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
-		if a, ok := strings.CutPrefix(line, "Latchkey listening on "); ok {
+		if _, a, ok := strings.Cut(line, " listening on "); ok && strings.HasPrefix(line, "Latchkey ") {
 			addr = a
 		}
 		if rest, ok := strings.CutPrefix(line, "  demo application: "); ok {

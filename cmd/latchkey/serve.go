@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 
+	"github.com/latchkey/latchkey/internal/buildinfo"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -33,18 +35,58 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	var opsLn net.Listener
+	if cfg.OpsAddr != "" {
+		if opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
+			return fmt.Errorf("ops listener (--ops-addr %s; \"off\" switches it off): %w", cfg.OpsAddr, err)
+		}
+		defer opsLn.Close()
+		cfg.OpsAddr = opsLn.Addr().String()
+	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	srv, err := server.New(ctx, cfg, log, server.Options{})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	banner(stdout, log, cfg, srv)
+	return srv.Run(ctx, ln, opsLn)
+}
+
+// banner says where the server listens and what it uses: on stdout for a
+// person in text mode; in JSON mode, as one structured log line on stderr
+// (stdout stays empty, so a log collector sees only JSON).
+func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.Server) {
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "Latchkey listening on %s://%s\n  issuer: %s\n  store:  %s\n", scheme, cfg.Addr, cfg.Issuer, srv.StoreDesc)
+	attrs := []any{"addr", cfg.Addr, "scheme", scheme, "issuer", cfg.Issuer, "store", srv.StoreDesc, "limits", srv.LimiterDesc,
+		"version", buildinfo.Read().Version}
+	if cfg.OpsAddr != "" {
+		attrs = append(attrs, "ops", "http://"+cfg.OpsAddr+"/")
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		attrs = append(attrs, "trusted_proxies", fmt.Sprint(cfg.TrustedProxies), "proxy_header", cfg.ProxyHeader)
+	}
+	if srv.Outbox != nil {
+		attrs = append(attrs, "delivery", srv.DeliveryDesc)
+	}
+	if d := srv.Demo; d != nil {
+		attrs = append(attrs, "dev_outbox", cfg.Issuer+"dev/outbox", "demo_client_id", d.ClientID, "demo_client_secret", d.ClientSecret)
+	}
+	if cfg.LogFormat == "json" {
+		log.Info("latchkey started", attrs...)
+		return
+	}
+	fmt.Fprintf(stdout, "Latchkey %s listening on %s://%s\n  issuer: %s\n  store:  %s\n", buildinfo.Read().Version, scheme, cfg.Addr, cfg.Issuer, srv.StoreDesc)
 	fmt.Fprintf(stdout, "  limits: %s\n", srv.LimiterDesc)
+	if cfg.OpsAddr != "" {
+		fmt.Fprintf(stdout, "  ops:    http://%s/ (health/live, health/ready, metrics)\n", cfg.OpsAddr)
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		fmt.Fprintf(stdout, "  client IPs from %s sent by %v\n", cfg.ProxyHeader, cfg.TrustedProxies)
+	}
 	if srv.Outbox != nil {
 		fmt.Fprintf(stdout, "  delivery: %s (email), SMS through each sms connection's provider\n", srv.DeliveryDesc)
 	}
@@ -55,5 +97,4 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Issuer, d.ClientID, d.ClientSecret)
 	}
 	log.Info("listening", "addr", cfg.Addr, "issuer", cfg.Issuer, "store", srv.StoreDesc)
-	return srv.Run(ctx, ln)
 }

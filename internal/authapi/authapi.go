@@ -73,8 +73,10 @@ type API struct {
 	SSO   *sso.Manager
 	Codes CodeService
 	// Limits applies the endpoint rate limits; nil applies none.
-	Limits   Limits
-	Events   Events
+	Limits Limits
+	Events Events
+	// Metrics counts logins and codes; nil counts nothing.
+	Metrics  Observer
 	Hostname string // the tenant's host name, for log events
 	Now      func() time.Time
 	discover []byte
@@ -104,6 +106,22 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/", h("GET POST PUT PATCH DELETE", func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not found: %s", r.URL.Path)
 	}))
+}
+
+// Observer counts what the API does, for the metrics.
+type Observer interface {
+	// Login counts a login or token grant that succeeded or failed; grant
+	// is the grant type's short name or the browser flow (hosted_page,
+	// magic_link, cross_origin).
+	Login(connection, grant string, ok bool)
+	// CodeSent counts a code or link issued for delivery on channel.
+	CodeSent(channel string)
+}
+
+func (a *API) observeLogin(connection, grant string, ok bool) {
+	if a.Metrics != nil {
+		a.Metrics.Login(connection, grant, ok)
+	}
 }
 
 // record writes a tenant log event, if the API records any.

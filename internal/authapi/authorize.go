@@ -335,6 +335,7 @@ func (a *API) recordLogin(r *http.Request, typ string, c store.Client, u store.U
 		desc = "Successful cross-origin authentication"
 	}
 	a.recordBrowser(r, typ, c, u, desc, map[string]any{"method": how})
+	a.observeLogin(u.Connection, how, true)
 }
 
 // loginConnections are the passwordless connections (email, then sms) the

@@ -147,8 +147,9 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		desc := redeemText(err, red.Strategy)
 		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, attempted(red.User, vals["username"]), desc, map[string]any{"realm": vals["realm"]})
+		a.observeLogin(vals["realm"], "cross_origin", false)
 		switch {
-		case errors.Is(err, passwordless.ErrTooManyAttempts), errors.Is(err, passwordless.ErrSuspiciousIP):
+		case errors.Is(err, passwordless.ErrTooManyAttempts), errors.Is(err, passwordless.ErrSuspiciousIP), errors.Is(err, passwordless.ErrProtectionUnavailable):
 			return oauth.RedeemError(err, red.Strategy, vals["realm"])
 		case errors.Is(err, passwordless.ErrUserBlocked):
 			return httpx.Errorf(http.StatusForbidden, "blocked_user", "Blocked user")

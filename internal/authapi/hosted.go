@@ -187,6 +187,7 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	if err != nil {
 		desc := redeemText(err, conn.Strategy)
 		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
+		a.observeLogin(conn.Name, "hosted_page", false)
 		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
 		if errors.Is(err, passwordless.ErrCodeExhausted) || errors.Is(err, passwordless.ErrCodeExpired) {
 			page.Step = "identifier" // a new code is needed

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/store"
@@ -48,6 +49,11 @@ func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c 
 		e := httpx.Errorf(http.StatusTooManyRequests, "too_many_requests", "%s", tooManyRequests)
 		secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
 		e.Header = http.Header{"Retry-After": {strconv.FormatInt(max(secs, 1), 10)}}
+		return e
+	}
+	if errors.Is(err, protect.ErrUnavailable) {
+		e := httpx.Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "%s", passwordless.UnavailableText)
+		e.Header = http.Header{"Retry-After": {"1"}}
 		return e
 	}
 	if err != nil {

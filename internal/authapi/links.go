@@ -191,6 +191,7 @@ func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client,
 	}
 	a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(store.User{}, username), desc,
 		map[string]any{"method": "magic_link", "connection": clip(q.Get("connection"), 64)})
+	a.observeLogin(q.Get("connection"), "magic_link", false)
 	er := oauth.AuthorizeRequest{RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), ResponseMode: oauth.ModeQuery}
 	if !oauth.MatchRedirectURI(c.Callbacks, er.RedirectURI) {
 		lang := requestLanguage(r)

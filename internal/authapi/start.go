@@ -178,7 +178,11 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 		if status == 0 {
 			status = http.StatusBadRequest
 		}
-		return httpx.Errorf(status, ie.Code, "%s", ie.Description)
+		e := httpx.Errorf(status, ie.Code, "%s", ie.Description)
+		if status == http.StatusServiceUnavailable {
+			e.Header = http.Header{"Retry-After": {"1"}}
+		}
+		return e
 	}
 	if err != nil {
 		return err
@@ -255,6 +259,8 @@ func (a *API) recordStart(r *http.Request, c store.Client, b startBody, res pass
 	}
 	if res.NotSent != "" {
 		typ = eventlog.TypeFailedLogin
+	} else if a.Metrics != nil {
+		a.Metrics.CodeSent(res.Strategy)
 	}
 	ev := eventlog.WithConnection(eventlog.WithClient(eventlog.FromRequest(r, typ, ip, peer, a.Hostname), c), res.Connection)
 	ev.UserID = res.Strategy + "|" + res.IdentityID

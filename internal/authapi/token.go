@@ -92,6 +92,14 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// grantNames are the grants' short names in the metrics.
+var grantNames = map[string]string{
+	tenant.GrantPasswordlessOTP:   "passwordless_otp",
+	tenant.GrantRefreshToken:      "refresh_token",
+	tenant.GrantClientCredentials: "client_credentials",
+	tenant.GrantAuthorizationCode: "authorization_code",
+}
+
 // tokenEvents are the (success, failure) event types of each grant.
 var tokenEvents = map[string][2]string{
 	tenant.GrantPasswordlessOTP:   {eventlog.TypeSuccessLogin, eventlog.TypeFailedOTPExchange},
@@ -123,6 +131,7 @@ func (a *API) recordToken(r *http.Request, au *oauth.Audit, err error) {
 		ev.UserName = au.User.Identifier
 		ev.Connection = au.User.Connection
 	}
+	a.observeLogin(ev.Connection, grantNames[au.Grant], err == nil)
 	if err != nil {
 		ev.Type = types[1]
 		var he *httpx.Error

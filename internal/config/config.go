@@ -202,12 +202,6 @@ func (c *Config) Environment(fs *flag.FlagSet, getenv Getenv, names ...string) e
 	return nil
 }
 
-func or(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
-}
 
 // Validate checks the configuration and normalises the issuer. It is called
 // after the listener is bound when the address is ":0", so Addr may be the

@@ -225,6 +225,9 @@ func (r *Recorder) write(batch []store.LogEvent) {
 	r.log.Error("tenant log batch lost", "events", len(batch), "err", err)
 }
 
+// Queued is how many events wait for the writer.
+func (r *Recorder) Queued() int { return len(r.ch) }
+
 // Dropped says how many events were lost because the store refused them.
 func (r *Recorder) Dropped() int64 {
 	return r.dropped.Load()

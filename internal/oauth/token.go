@@ -331,6 +331,9 @@ func redeemError(err error, strategy, realm string) error {
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: TooManyAttemptsText}
 	case errors.Is(err, passwordless.ErrSuspiciousIP):
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: SuspiciousIPText}
+	case errors.Is(err, passwordless.ErrProtectionUnavailable):
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: passwordless.UnavailableText,
+			Header: http.Header{"Retry-After": {"1"}}}
 	}
 	return err
 }

@@ -51,6 +51,12 @@ type Events interface {
 	Record(ctx context.Context, ev store.LogEvent)
 }
 
+// Metrics records delivery attempts: provider is "smtp", "twilio" or
+// "sms_gateway"; temporary tells a failure that will be retried.
+type Metrics interface {
+	Delivery(provider string, d time.Duration, err error, temporary bool)
+}
+
 // Tuning.
 const (
 	DefaultLease = 60 * time.Second // how long a claim holds a message
@@ -99,6 +105,8 @@ type Worker struct {
 	tr       Transport
 	keys     *secret.Keys
 	events   Events
+	metrics  Metrics
+	health   *health
 	log      *slog.Logger
 	now      func() time.Time
 	node     string
@@ -106,17 +114,35 @@ type Worker struct {
 	wake     chan struct{}
 	sem      chan struct{}
 	wg       sync.WaitGroup
+	lease    time.Duration
+}
+
+// Deps are what a Worker works with.
+type Deps struct {
+	Store       Store
+	Connections Connections
+	Transport   Transport
+	Keys        *secret.Keys
+	// Events records wn and fn; Metrics counts attempts. Either may be nil.
+	Events   Events
+	Metrics  Metrics
+	Log      *slog.Logger
+	Hostname string // the tenant's host name, for log events
+	Now      func() time.Time
 	// Lease is how long a claim holds a message before another node may
-	// take it over (a node that died mid-send); DefaultLease unless set
-	// before Run.
+	// take it over (a node that died mid-send); DefaultLease when zero.
 	Lease time.Duration
 }
 
 // NewWorker returns a worker for this node.
-func NewWorker(st Store, conns Connections, tr Transport, keys *secret.Keys, events Events, log *slog.Logger, hostname string, now func() time.Time) *Worker {
-	return &Worker{st: st, conns: conns, tr: tr, keys: keys, events: events, log: log, now: now,
-		node: "node-" + secret.Hex(6), hostname: hostname, wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency),
-		Lease: DefaultLease}
+func NewWorker(d Deps) *Worker {
+	lease := d.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	return &Worker{st: d.Store, conns: d.Connections, tr: d.Transport, keys: d.Keys, events: d.Events, metrics: d.Metrics,
+		health: newHealth(d.Log, d.Now), log: d.Log, now: d.Now, node: "node-" + secret.Hex(6), hostname: d.Hostname,
+		wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency), lease: lease}
 }
 
 // Wake tells the worker a message was just committed (no waiting on a
@@ -165,7 +191,7 @@ func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 	if free == 0 {
 		return 0, nil
 	}
-	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), w.Lease, min(free, BatchSize))
+	msgs, err := w.st.ClaimOutbox(ctx, w.node, w.now(), w.lease, min(free, BatchSize))
 	if err != nil {
 		return 0, err
 	}
@@ -194,16 +220,24 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 	// The send must end well within the lease, or another claim could send
 	// the message again while this one is still talking to the provider.
 	sctx, cancel := context.WithTimeout(ctx, w.sendTimeout())
-	err = w.send(sctx, m, p)
+	start := time.Now()
+	provider, err := w.send(sctx, m, p)
+	took := time.Since(start)
 	cancel()
+	var se *delivery.SendError
+	temporary := err != nil && (!errors.As(err, &se) || se.Temporary)
+	if provider != "" {
+		if w.metrics != nil {
+			w.metrics.Delivery(provider, took, err, temporary)
+		}
+		w.health.observe(provider, err, temporary)
+	}
 	if err == nil {
 		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
 			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
 		}
 		return
 	}
-	var se *delivery.SendError
-	temporary := !errors.As(err, &se) || se.Temporary
 	next := w.now().Add(Backoff(m.Attempts))
 	if !temporary || !next.Before(m.ExpiresAt) {
 		w.giveUp(ctx, m, err.Error())
@@ -219,18 +253,24 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 	w.record(ctx, m, eventlog.TypeWarningNotification, err.Error(), m.Attempts+1)
 }
 
-func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) error {
+// send hands the message to its provider and names the provider ("" when
+// none was reached: no connection, an empty message).
+func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) (string, error) {
 	switch {
 	case p.Email != nil:
-		return w.tr.SendEmail(ctx, *p.Email)
+		return "smtp", w.tr.SendEmail(ctx, *p.Email)
 	case p.SMS != nil:
 		conn, err := w.conns.Connection(ctx, m.Connection)
 		if err != nil {
-			return &delivery.SendError{Temporary: !errors.Is(err, store.ErrNotFound), Message: "connection " + m.Connection + ": " + err.Error()}
+			return "", &delivery.SendError{Temporary: !errors.Is(err, store.ErrNotFound), Message: "connection " + m.Connection + ": " + err.Error()}
 		}
-		return w.tr.SendSMS(ctx, conn, *p.SMS)
+		provider := conn.Options.Provider
+		if provider == "" {
+			provider = "twilio"
+		}
+		return provider, w.tr.SendSMS(ctx, conn, *p.SMS)
 	}
-	return &delivery.SendError{Message: "empty message"}
+	return "", &delivery.SendError{Message: "empty message"}
 }
 
 func (w *Worker) giveUp(ctx context.Context, m store.OutboxMessage, why string) {
@@ -259,7 +299,7 @@ func (w *Worker) record(ctx context.Context, m store.OutboxMessage, typ, why str
 
 // sendTimeout bounds one send: SendTimeout, or a third of the lease when
 // the lease is shorter.
-func (w *Worker) sendTimeout() time.Duration { return min(SendTimeout, w.Lease/3) }
+func (w *Worker) sendTimeout() time.Duration { return min(SendTimeout, w.lease/3) }
 
 // Backoff is the wait before retry attempt n+1: exponential from
 // BaseBackoff, capped at MaxBackoff, half of it random (jitter), so that

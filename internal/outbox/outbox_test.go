@@ -1,6 +1,10 @@
 package outbox
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -22,9 +26,46 @@ func TestBackoff(t *testing.T) {
 
 func TestSendTimeoutWithinLease(t *testing.T) {
 	for _, lease := range []time.Duration{time.Second, 2 * time.Second, DefaultLease, 10 * time.Minute} {
-		w := &Worker{Lease: lease}
+		w := &Worker{lease: lease}
 		if d := w.sendTimeout(); d > lease/3 || d > SendTimeout || d <= 0 {
 			t.Fatalf("lease %v: send timeout %v", lease, d)
 		}
+	}
+}
+
+// TestHealthLogsOutageOnce: the first temporary failure of a provider is
+// one error line, further failures are quiet, the next success is one
+// info line; permanent failures and other providers are independent.
+func TestHealthLogsOutageOnce(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(1000, 0)
+	h := newHealth(slog.New(slog.NewJSONHandler(&buf, nil)), func() time.Time { return now })
+	fail := errors.New("dial tcp 127.0.0.1:25: connection refused")
+	h.observe("smtp", nil, false)
+	h.observe("smtp", errors.New("550 no such mailbox"), false) // a refusal, not an outage
+	h.observe("smtp", fail, true)
+	h.observe("smtp", fail, true)
+	h.observe("twilio", nil, false)
+	now = now.Add(90 * time.Second)
+	h.observe("smtp", fail, true)
+	h.observe("smtp", nil, false)
+	h.observe("smtp", nil, false)
+
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), buf.String())
+	}
+	if lines[0]["level"] != "ERROR" || lines[0]["provider"] != "smtp" || lines[0]["err"] != fail.Error() {
+		t.Errorf("outage line %v", lines[0])
+	}
+	if lines[1]["level"] != "INFO" || lines[1]["msg"] != "delivery provider recovered" || lines[1]["failed_attempts"] != 3.0 || lines[1]["down_for"] != "1m30s" {
+		t.Errorf("recovery line %v", lines[1])
 	}
 }

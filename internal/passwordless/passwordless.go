@@ -74,7 +74,18 @@ var (
 	ErrSuspiciousIP    = errors.New("suspicious IP throttled")
 	// ErrRecipientLimited: too many codes were sent to this recipient.
 	ErrRecipientLimited = errors.New("too many codes sent to this recipient")
+	// ErrProtectionUnavailable: attack protection could not be checked (its
+	// shared counters did not answer) and fails closed.
+	ErrProtectionUnavailable = protect.ErrUnavailable
 )
+
+// UnavailableText is the description of a request refused because attack
+// protection could not be checked.
+const UnavailableText = "Login is temporarily unavailable. Try again in a moment."
+
+// errUnavailable answers a start that attack protection could not check:
+// the operator's outage, not the user's fault, so not a 429.
+var errUnavailable = &InputError{Status: 503, Code: "temporarily_unavailable", Description: UnavailableText}
 
 // Service runs passwordless logins.
 type Service struct {
@@ -208,6 +219,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		if s.guard != nil && !conn.Options.DisableSignup {
 			ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
 			if err := s.guard.BeforeSignup(ctx, req.IP, ev); err != nil {
+				if errors.Is(err, protect.ErrUnavailable) {
+					return res, errUnavailable
+				}
 				return res, &InputError{Status: 429, Code: "too_many_attempts", Description: suspiciousText}
 			}
 		}
@@ -239,6 +253,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	if s.guard != nil {
 		ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
 		if err := s.guard.AllowRecipient(ctx, conn, ident, ev); err != nil {
+			if errors.Is(err, protect.ErrUnavailable) {
+				return res, errUnavailable
+			}
 			return res, &InputError{Status: 429, Code: "too_many_requests",
 				Description: "Too many codes were sent to this address or number. Try again later."}
 		}
@@ -439,6 +456,8 @@ func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, iden
 		return nil
 	case errors.Is(err, protect.ErrSuspiciousIP):
 		return ErrSuspiciousIP
+	case errors.Is(err, protect.ErrUnavailable):
+		return ErrProtectionUnavailable
 	}
 	return ErrTooManyAttempts
 }

@@ -65,7 +65,16 @@ var (
 	ErrBlocked = errors.New("too many failed attempts")
 	// ErrSuspiciousIP: suspicious IP throttling blocks this IP.
 	ErrSuspiciousIP = errors.New("suspicious IP throttled")
+	// ErrUnavailable (ratelimit.ErrUnavailable): a limit that fails closed
+	// could not be checked because the shared counters did not answer; the
+	// request is refused without blaming the user.
+	ErrUnavailable = ratelimit.ErrUnavailable
 )
+
+// Metrics counts refusals by limit name.
+type Metrics interface {
+	Refused(limit string)
+}
 
 // BlockLifetime is how long a brute-force block lasts without a new
 // failure (Auth0: 30 days).
@@ -81,15 +90,48 @@ type Guard struct {
 	blocks   Blocks
 	keys     *secret.Keys
 	events   Events
+	metrics  Metrics
 	log      *slog.Logger
 	hostname string
 	now      func() time.Time
 }
 
-// New returns a Guard.
-func New(lim Limiter, settings Settings, blocks Blocks, keys *secret.Keys, events Events, log *slog.Logger, hostname string, now func() time.Time) *Guard {
-	return &Guard{lim: lim, settings: settings, blocks: blocks, keys: keys, events: events, log: log, hostname: hostname, now: now}
+// Deps are what a Guard works with.
+type Deps struct {
+	Limiter  Limiter
+	Settings Settings
+	// Blocks records brute-force blocks; nil keeps no records (they cannot
+	// be listed then).
+	Blocks Blocks
+	Keys   *secret.Keys
+	// Events records api_limit, limit_wc and limit_mu; Metrics counts
+	// refusals. Either may be nil.
+	Events   Events
+	Metrics  Metrics
+	Log      *slog.Logger
+	Hostname string // the tenant's host name, for log events
+	Now      func() time.Time
 }
+
+// New returns a Guard.
+func New(d Deps) *Guard {
+	return &Guard{lim: d.Limiter, settings: d.Settings, blocks: d.Blocks, keys: d.Keys, events: d.Events, metrics: d.Metrics,
+		log: d.Log, hostname: d.Hostname, now: d.Now}
+}
+
+// refused counts a refusal by the named limit.
+func (g *Guard) refused(limit string) {
+	if g.metrics != nil {
+		g.metrics.Refused(limit)
+	}
+}
+
+// Limit names of the attack protections, as refusals are counted.
+const (
+	BruteForce         = "brute_force"
+	SuspiciousIPLogin  = "suspicious_ip_login"
+	SuspiciousIPSignup = "suspicious_ip_signup"
+)
 
 // Endpoint limits.
 const (
@@ -152,8 +194,8 @@ func (g *Guard) Allow(ctx context.Context, name, key string, ev store.LogEvent) 
 
 // take spends one token of key under rl (off when rl is zero). A refusal
 // is ErrLimited with an api_limit event. An unreachable limiter answers by
-// failClosed: refuse (a limit that stops an attack) or allow (one that
-// shapes traffic; the error is then logged and dropped).
+// failClosed: ErrUnavailable (a limit that stops an attack) or allow (one
+// that shapes traffic; the error is then logged and dropped).
 func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, failClosed bool, ev store.LogEvent) (d Decision, limited bool, err error) {
 	if rl.Burst <= 0 || rl.Rate <= 0 || rl.IntervalSeconds <= 0 {
 		return d, false, nil
@@ -162,12 +204,16 @@ func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, 
 	d, err = g.lim.Take(ctx, "lim:"+name+":"+key, l, 1)
 	if err != nil {
 		if failClosed {
-			return d, true, ErrLimited
+			return d, true, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		g.log.Warn("rate limit unavailable; allowing", "limit", name, "err", err)
 		return d, false, nil
 	}
+	if d.Unavailable {
+		return d, true, ErrUnavailable
+	}
 	if !d.Allowed {
+		g.refused(name)
 		ev.Type, ev.Description = "api_limit", "Rate limit exceeded"
 		switch name {
 		case PerRecipient:
@@ -220,7 +266,10 @@ func (g *Guard) AllowRecipient(ctx context.Context, conn store.Connection, ident
 	blockLimit := store.RateLimit{Burst: perBlock, Rate: perBlock, IntervalSeconds: 3600}
 	// Peek the block first, so that a refusal there spends nothing of the number's budget.
 	l := ratelimit.Limit{Burst: perBlock, Rate: perBlock, Per: time.Hour, FailClosed: true}
-	if d, err := g.lim.Peek(ctx, "lim:"+smsBlock+":"+conn.Name+":"+block, l); err != nil || !d.Allowed {
+	if d, err := g.lim.Peek(ctx, "lim:"+smsBlock+":"+conn.Name+":"+block, l); err != nil || d.Unavailable {
+		return ErrUnavailable
+	} else if !d.Allowed {
+		g.refused(smsBlock)
 		return ErrLimited
 	}
 	if _, _, err := g.take(ctx, PerRecipient, conn.Name+":"+ident, store.RateLimit{Burst: perNumber, Rate: perNumber, IntervalSeconds: 3600}, true, ev); err != nil {
@@ -304,20 +353,29 @@ func (g *Guard) BeforeAttempt(ctx context.Context, conn store.Connection, ident,
 	}
 	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && slices.Contains(sit.Shields, "block") && !allowlisted(sit.Allowlist, ip) {
 		d, err := g.lim.Peek(ctx, "sit:login:"+IPKey(ip), sitLimit(sit.Stage.PreLogin))
-		if err != nil || !d.Allowed {
+		if err != nil || d.Unavailable {
+			return ErrUnavailable
+		}
+		if !d.Allowed {
+			g.refused(SuspiciousIPLogin)
 			return ErrSuspiciousIP
 		}
 	}
 	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && slices.Contains(bf.Shields, "block") &&
 		conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
 		d, err := g.lim.Peek(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf))
-		if err != nil || !d.Allowed {
+		if err != nil || d.Unavailable {
+			return ErrUnavailable
+		}
+		if !d.Allowed {
+			g.refused(BruteForce)
 			return ErrBlocked
 		}
 		// The counter refills a guess at a time; the block itself lasts
 		// BlockLifetime from when it began (its record), whatever refilled.
 		if d.Remaining < d.Limit && g.blocks != nil {
 			if _, err := g.blocks.GetEphemeral(ctx, KindBlock, g.blockHash(conn.Name, ident, ip), g.now()); err == nil {
+				g.refused(BruteForce)
 				return ErrBlocked
 			}
 		}
@@ -387,7 +445,11 @@ func (g *Guard) BeforeSignup(ctx context.Context, ip string, ev store.LogEvent) 
 		return nil
 	}
 	d, err := g.lim.Take(ctx, "sit:signup:"+IPKey(ip), sitLimit(sit.Stage.PreUserRegistration), 1)
-	if err != nil || !d.Allowed {
+	if err != nil || d.Unavailable {
+		return ErrUnavailable
+	}
+	if !d.Allowed {
+		g.refused(SuspiciousIPSignup)
 		return ErrSuspiciousIP
 	}
 	if d.Remaining == 0 {

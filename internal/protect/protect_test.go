@@ -51,8 +51,8 @@ func TestAllowRecipient(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	var s store.TenantSettings
 	s.Latchkey.RateLimits.PerRecipient = &store.RateLimit{Burst: 2, Rate: 2, IntervalSeconds: 3600}
-	g := New(ratelimit.NewMemory(func() time.Time { return now }), fixedSettings(s), nil, nil, nil,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), "test", func() time.Time { return now })
+	g := New(Deps{Limiter: ratelimit.NewMemory(func() time.Time { return now }), Settings: fixedSettings(s),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hostname: "test", Now: func() time.Time { return now }})
 	email := store.Connection{Name: "email", Strategy: "email"}
 	for i, want := range []error{nil, nil, ErrLimited} {
 		if err := g.AllowRecipient(ctx, email, "a@example.com", store.LogEvent{}); !errors.Is(err, want) && err != want {

@@ -72,7 +72,15 @@ type Decision struct {
 	// allowed: until one token is back for n = 1, until n are for larger n
 	// (Retry-After). Zero when allowed.
 	RetryAfter time.Duration
+	// Unavailable: the backend could not answer and this is the limit's
+	// fail-closed policy speaking (Resilient), not a count: the request is
+	// refused, but not because of anything its sender did.
+	Unavailable bool
 }
+
+// ErrUnavailable: a limit that fails closed could not be checked because
+// the backend did not answer.
+var ErrUnavailable = errors.New("limiter unavailable")
 
 // Limiter is a store of token buckets. Every method is safe for concurrent
 // use, also across processes sharing a backend.

@@ -94,6 +94,14 @@ func (r *Redis) run(ctx context.Context, key string, b bucket, n int64) (Decisio
 	return outcome{allowed: res[0] == 1, remaining: res[1], reset: res[2], retry: res[3]}.decision(b), nil
 }
 
+// Ping checks that Redis answers (readiness).
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return r.err(err)
+	}
+	return nil
+}
+
 func (r *Redis) err(err error) error {
 	return fmt.Errorf("ratelimit: redis at %s: %w", r.client.Options().Addr, err)
 }

@@ -41,6 +41,7 @@ type Resilient struct {
 
 	down      atomic.Bool
 	fallbacks atomic.Int64 // policy answers during the current outage
+	errs      atomic.Int64 // failed calls since the start
 	mu        sync.Mutex   // serialises the down ↔ up transitions and their log lines
 	since     time.Time    // wall clock, for the log only
 }
@@ -97,6 +98,10 @@ func (r *Resilient) Reset(ctx context.Context, key string) error {
 // health or readiness check).
 func (r *Resilient) Degraded() bool { return r.down.Load() }
 
+// Errors is how many calls the primary has failed to answer since the
+// start (each answered by the policy, or returned by Reset).
+func (r *Resilient) Errors() int64 { return r.errs.Load() }
+
 func (r *Resilient) answer(ctx context.Context, l Limit, d Decision, err error) (Decision, error) {
 	if err == nil {
 		r.up()
@@ -109,12 +114,13 @@ func (r *Resilient) answer(ctx context.Context, l Limit, d Decision, err error) 
 	r.fallbacks.Add(1)
 	now := r.now()
 	if l.FailClosed {
-		return Decision{Limit: l.Burst, Reset: now.Add(FailClosedRetryAfter), RetryAfter: FailClosedRetryAfter}, nil
+		return Decision{Limit: l.Burst, Reset: now.Add(FailClosedRetryAfter), RetryAfter: FailClosedRetryAfter, Unavailable: true}, nil
 	}
 	return Decision{Allowed: true, Limit: l.Burst, Remaining: l.Burst, Reset: now}, nil
 }
 
 func (r *Resilient) failed(err error) {
+	r.errs.Add(1)
 	if r.down.Load() {
 		return
 	}

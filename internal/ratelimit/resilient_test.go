@@ -79,7 +79,7 @@ func wantFallback(t *testing.T, what string, d ratelimit.Decision, l ratelimit.L
 	t.Helper()
 	want := ratelimit.Decision{Allowed: true, Limit: l.Burst, Remaining: l.Burst, Reset: now}
 	if l.FailClosed {
-		want = ratelimit.Decision{Limit: l.Burst, Reset: now.Add(time.Second), RetryAfter: time.Second}
+		want = ratelimit.Decision{Limit: l.Burst, Reset: now.Add(time.Second), RetryAfter: time.Second, Unavailable: true}
 	}
 	if d != want {
 		t.Errorf("%s: %+v, want %+v", what, d, want)

@@ -110,7 +110,8 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		if err != nil {
 			return nil, err
 		}
-		api.Protection = blocks{protect.New(lim, dir, st, keys, events, log, tenant.Hostname(cfg.Issuer), now)}
+		api.Protection = blocks{protect.New(protect.Deps{Limiter: lim, Settings: dir, Blocks: st, Keys: keys, Events: events,
+			Log: log, Hostname: tenant.Hostname(cfg.Issuer), Now: now})}
 	}
 	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),

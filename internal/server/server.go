@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,19 +13,27 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey/latchkey/internal/authapi"
+	"github.com/latchkey/latchkey/internal/buildinfo"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/ops"
 	"github.com/latchkey/latchkey/internal/outbox"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
@@ -63,14 +72,26 @@ type Server struct {
 	Demo        *DemoClient // nil outside --dev
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
+	// Metrics are the node's metrics, served on the ops listener.
+	Metrics   *metrics.Metrics
 	handler   http.Handler
+	ops       http.Handler
+	certPoll  time.Duration
+	draining  atomic.Bool   // shutdown has begun: readiness fails
 	recording chan struct{} // closed when the recorder has written everything
 }
 
 // Options tune New for tests.
 type Options struct {
 	Now func() time.Time // default time.Now
+	// CertPoll is how often the TLS files are checked for a change
+	// (default DefaultCertPoll).
+	CertPoll time.Duration
 }
+
+// DefaultCertPoll is how often Run checks the TLS certificate and key
+// files for a change.
+const DefaultCertPoll = 10 * time.Second
 
 // OpenStore opens the configured store: PostgreSQL when a database URL is
 // set, otherwise SQLite in the data directory.
@@ -160,7 +181,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys, StoreDesc: where}
+	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys, StoreDesc: where, Metrics: metrics.New(buildinfo.Read()),
+		certPoll: cmp.Or(opt.CertPoll, DefaultCertPoll)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -192,7 +214,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, err
 	}
 	s.LimiterDesc = limDesc
-	s.Guard = protect.New(lim, s.Dir, st, keys, s.Events, log, host, now)
+	s.Guard = protect.New(protect.Deps{Limiter: lim, Settings: s.Dir, Blocks: st, Keys: keys, Events: s.Events,
+		Metrics: s.Metrics, Log: log, Hostname: host, Now: now})
 	var pl *passwordless.Service
 	if s.Capture != nil {
 		pl = passwordless.New(s.Dir, st, s.Capture, keys, cfg.Issuer, now)
@@ -203,10 +226,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 		// nil clients: the senders' own (30 s timeout, no redirects).
 		prov := &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, nil), Gateway: delivery.NewGateway(nil)}
-		s.Outbox = outbox.NewWorker(st, s.Dir, prov, keys, s.Events, log, host, now)
-		if cfg.OutboxLease > 0 {
-			s.Outbox.Lease = cfg.OutboxLease
-		}
+		s.Outbox = outbox.NewWorker(outbox.Deps{Store: st, Connections: s.Dir, Transport: prov, Keys: keys, Events: s.Events,
+			Metrics: s.Metrics, Log: log, Hostname: host, Now: now, Lease: cfg.OutboxLease})
 		if u, err := url.Parse(cfg.SMTPURL); err == nil {
 			u.User, u.RawQuery = nil, "" // no credentials in the banner
 			s.DeliveryDesc = u.String()
@@ -229,7 +250,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
-		Limits: s.Guard, Events: s.Events, Hostname: host, Now: now}
+		Limits: s.Guard, Events: s.Events, Metrics: s.Metrics, Hostname: host, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
@@ -238,10 +259,45 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 	}
-	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes}, mux)
+	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes, Observer: s.Metrics,
+		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, mux)
+	s.ops = s.opsHandler(lim, rd)
 	ok = true
 	return s, nil
 }
+
+// hsts is the Strict-Transport-Security value for max-age d ("" for 0).
+func hsts(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return "max-age=" + strconv.FormatInt(int64(d/time.Second), 10)
+}
+
+// opsHandler builds the ops listener's handler: readiness checks the store
+// (and Redis when configured); metrics read the outbox, the recorder, the
+// limiter and the store at scrape time.
+func (s *Server) opsHandler(lim protect.Limiter, rd *ratelimit.Redis) http.Handler {
+	src := metrics.Sources{Now: s.now, EventsQueued: s.Events.Queued, EventsDropped: s.Events.Dropped}
+	if s.Outbox != nil {
+		src.Outbox = s.Store.OutboxStats
+	}
+	if r, ok := lim.(interface{ Errors() int64 }); ok {
+		src.LimiterErrors = r.Errors
+	}
+	if e, ok := s.Store.(interface{ Errors() int64 }); ok {
+		src.StoreErrors = e.Errors
+	}
+	s.Metrics.Watch(src)
+	checks := []ops.Check{{Name: "store", Check: s.Store.Ping}}
+	if rd != nil {
+		checks = append(checks, ops.Check{Name: "redis", Check: rd.Ping})
+	}
+	return ops.Handler(ops.Options{Registry: s.Metrics.Registry, Checks: checks, Pprof: s.cfg.Pprof, Draining: s.draining.Load})
+}
+
+// OpsHandler is the ops listener's handler (health, metrics, pprof).
+func (s *Server) OpsHandler() http.Handler { return s.ops }
 
 // managementAPI builds the Management API over the store: the one
 // construction shared by the node and the admin CLI's local mode.
@@ -340,43 +396,70 @@ func (s *Server) Close() error {
 	return s.Store.Close()
 }
 
-// Run serves on ln until ctx is done, then shuts down gracefully, running
-// the background jobs meanwhile.
-func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+// Run serves the public API on ln, and the ops listener on opsLn when it is
+// not nil, until ctx is done; then readiness fails at once, the public
+// listener drains (10 s at most), and the background jobs and the sends in
+// flight finish before Run returns (and the caller closes the store).
+// With --tls-cert the certificate is reloaded when its files change and on
+// SIGHUP; HTTP/2 is offered over TLS.
+func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10, ErrorLog: errLog}
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	serve := func() error { return srv.Serve(ln) }
 	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey, s.log)
 		if err != nil {
-			return fmt.Errorf("load TLS key pair: %w", err)
+			return err
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		srv.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		jobs.Go(func() { certs.watch(jobCtx, s.certPoll, hup) })
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
-	go s.background(ctx)
-	outboxDone := make(chan struct{})
+	jobs.Go(func() { s.background(jobCtx) })
 	if s.Outbox != nil {
-		go func() { s.Outbox.Run(ctx); close(outboxDone) }()
-	} else {
-		close(outboxDone)
+		// Sends in flight finish (and are recorded as sent) before Run
+		// returns and the caller closes the store.
+		jobs.Go(func() { s.Outbox.Run(jobCtx) })
 	}
-	// Sends in flight finish (and are recorded as sent) before Run returns
-	// and the caller closes the store.
-	defer func() { <-outboxDone }()
+	var opsSrv *http.Server
+	if opsLn != nil {
+		opsSrv = &http.Server{Handler: s.ops, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+		jobs.Go(func() {
+			if err := opsSrv.Serve(opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("ops listener stopped", "err", err)
+			}
+		})
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
+	var err error
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
+		s.draining.Store(true)
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if serr := srv.Shutdown(shutdown); serr != nil {
+			err = fmt.Errorf("shutdown: %w", serr)
+		}
+		cancel()
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	s.draining.Store(true)
+	if opsSrv != nil {
+		opsSrv.Close()
 	}
-	return nil
+	stopJobs()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
 
 // PurgeGrace is how long an expired code is kept (so that it answers

@@ -78,7 +78,7 @@ func TestServeTLS(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
+	go func() { done <- srv.Run(ctx, ln, nil) }()
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	res, err := client.Get("https://" + cfg.Addr + "/.well-known/openid-configuration")
