@@ -98,7 +98,6 @@ func (t *target) newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, error
 	return fs, nil
 }
 
-
 // parseArgs parses the command line (parseArgs), then completes the
 // target flags from the environment.
 func (t *target) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {

@@ -202,7 +202,6 @@ func (c *Config) Environment(fs *flag.FlagSet, getenv Getenv, names ...string) e
 	return nil
 }
 
-
 // Validate checks the configuration and normalises the issuer. It is called
 // after the listener is bound when the address is ":0", so Addr may be the
 // bound address.
