@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 	}
 	if cfg.Dev {
-		if s.Demo, err = seedDemo(ctx, st, keys, cfg.DataDir, now); err != nil {
+		if s.Demo, err = seedDemo(ctx, st, keys, cfg.DataDir, cfg.Issuer, now); err != nil {
 			return nil, fmt.Errorf("seed demo application: %w", err)
 		}
 		s.Capture = delivery.NewCapture(log, now, 500)
