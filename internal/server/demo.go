@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/loginpage"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
@@ -28,7 +30,7 @@ type DemoClient struct {
 const demoFile = "dev-demo-client.json"
 
 // demoCallbacks are the demo application's callback URLs for issuer:
-// <issuer>callback, and its twin on the
+// <issuer>callback (served by --dev, see demoCallback), and its twin on the
 // other loopback name when the issuer's host is localhost or 127.0.0.1
 // (they are different origins to a browser, and people type either).
 func demoCallbacks(issuer string) []string {
@@ -166,4 +168,49 @@ func ensureConnections(ctx context.Context, st store.Store, clientID string, t t
 		}
 	}
 	return nil
+}
+
+// Lengths to which the callback page clips what it received.
+const (
+	maxShownCode  = 512
+	maxShownError = 512
+)
+
+// demoCallback is GET /callback in --dev: the demo application's callback
+// page, where the README's /authorize walkthrough lands. It shows what
+// /authorize sent back (the code and state, or the error) and a curl that
+// exchanges the code at /oauth/token; it never exchanges the code itself.
+func demoCallback(issuer, clientID string) http.Handler {
+	callbacks := demoCallbacks(issuer)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		p := loginpage.Callback{Lang: r.Header.Get("Accept-Language"), Nonce: secret.Token(12),
+			Code: loginpage.Clip(q.Get("code"), maxShownCode), State: loginpage.Clip(q.Get("state"), maxShownCode),
+			Error: loginpage.Clip(q.Get("error"), maxShownError), ErrorDescription: loginpage.Clip(q.Get("error_description"), maxShownError)}
+		if p.Code != "" && p.Error == "" && p.Code == q.Get("code") {
+			// The redirect_uri of the exchange is the callback this request
+			// came to: the issuer's, or its loopback twin.
+			redirectURI := callbacks[0]
+			for _, cb := range callbacks {
+				if u, err := url.Parse(cb); err == nil && strings.EqualFold(u.Host, r.Host) {
+					redirectURI = cb
+				}
+			}
+			p.Curl = "curl -s " + loginpage.ShellQuote(issuer+"oauth/token") + " -d grant_type=authorization_code \\\n" +
+				"  -d client_id=" + loginpage.ShellQuote(clientID) + " -d client_secret=SECRET \\\n" +
+				"  --data-urlencode code=" + loginpage.ShellQuote(p.Code) + " --data-urlencode redirect_uri=" + loginpage.ShellQuote(redirectURI)
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer") // the code is in this page's URL
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		// As the hosted login page's, without any script.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+p.Nonce+"'; img-src 'self' data:; "+
+			"form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+		if err := loginpage.RenderCallback(w, p); err != nil {
+			http.Error(w, "the callback page could not be rendered", http.StatusInternalServerError)
+		}
+	})
 }

@@ -155,3 +155,99 @@ func TestDemoCallbacksAddedOnRestart(t *testing.T) {
 		t.Errorf("a start with nothing to add changed the demo application: %v %v (was %v)", c.UpdatedAt, c.Callbacks, updated)
 	}
 }
+
+// TestDemoCallbackPage: in --dev, GET /callback is the demo application's
+// page: the code and state it received (escaped) with a curl that
+// exchanges the code, or the error it received, or a note that nothing
+// came; a strict CSP without script.
+func TestDemoCallbackPage(t *testing.T) {
+	e := newEnv(t)
+	demoID := e.srv.Demo.ClientID
+	for _, tc := range []struct {
+		name    string
+		query   url.Values
+		want    []string // in the body
+		notWant []string
+	}{
+		{"code", url.Values{"code": {"AbC123_-x"}, "state": {"st-1"}},
+			[]string{"Logged in", `id="code">AbC123_-x<`, `id="state">st-1<`, "grant_type=authorization_code",
+				"-d client_id=&#39;" + demoID + "&#39;", "--data-urlencode code=&#39;AbC123_-x&#39;",
+				"--data-urlencode redirect_uri=&#39;" + e.issuer + "callback&#39;", "&#39;" + e.issuer + "oauth/token&#39;"},
+			[]string{"Login failed", "<script"}},
+		{"hostile code and state", url.Values{"code": {`<script>alert(1)</script>'$(id)`}, "state": {`"><img src=x onerror=alert(2)>`}},
+			[]string{"Logged in", "&lt;script&gt;alert(1)&lt;/script&gt;", "&#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;\\&#39;&#39;$(id)&#39;",
+				"&#34;&gt;&lt;img src=x onerror=alert(2)&gt;"},
+			[]string{"<script", "<img"}},
+		{"error", url.Values{"error": {"access_denied"}, "error_description": {"<b>No</b> connection"}, "state": {"st-2"}},
+			[]string{"Login failed", `id="error">access_denied<`, "&lt;b&gt;No&lt;/b&gt; connection", `id="state">st-2<`},
+			[]string{"Logged in", "curl", "<b>"}},
+		{"error with a code", url.Values{"error": {"server_error"}, "code": {"c0de"}},
+			[]string{"Login failed", "server_error"}, []string{"Logged in", "c0de"}},
+		{"oversized code", url.Values{"code": {strings.Repeat("c", 5000)}},
+			[]string{"Logged in", strings.Repeat("c", 512) + "…"}, []string{strings.Repeat("c", 513), "curl"}},
+		{"nothing", nil, []string{"Nothing to show", "response_type=code"}, []string{"Logged in", "Login failed", "curl"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("GET", "/callback?"+tc.query.Encode(), "", nil, nil)
+			body := string(r.raw)
+			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %s %s", r.status, r.header.Get("Content-Type"), clipBody(body))
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("no %q in %s", s, body)
+				}
+			}
+			for _, s := range tc.notWant {
+				if strings.Contains(body, s) {
+					t.Errorf("%q in %s", s, body)
+				}
+			}
+			csp := r.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
+				t.Errorf("CSP %q", csp)
+			}
+			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("headers %v", r.header)
+			}
+		})
+	}
+}
+
+// TestDemoCallbackOnlyInDev: outside --dev there is no demo application
+// and no /callback.
+func TestDemoCallbackOnlyInDev(t *testing.T) {
+	e := newEnv(t, withDelivery("127.0.0.1:1", "http://127.0.0.1:1"))
+	if e.srv.Demo != nil {
+		t.Fatal("a demo application outside --dev")
+	}
+	r := e.do("GET", "/callback?code=abc&state=x", "", nil, nil)
+	if r.status != http.StatusNotFound || strings.Contains(string(r.raw), "Logged in") {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+}
+
+// TestDemoWalkthrough: the README's walkthrough over HTTP: /authorize for
+// the demo application with <issuer>callback, the hosted page, the code
+// from the dev capture, and the callback page shows a code that is still
+// unused (the page does not exchange it) and exchanges as its curl says.
+func TestDemoWalkthrough(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	demo := e.srv.Demo
+	cb := e.issuer + "callback"
+	back := b.loginOnPage(t, b.get(authorizeURL(demo.ClientID, cb, "code", url.Values{"state": {"x"}})), "walk@example.com")
+	if back.status != http.StatusFound || back.loc == nil || !strings.HasPrefix(back.loc.String(), cb+"?") {
+		t.Fatalf("after the login: %d %v %s", back.status, back.loc, clipBody(back.body))
+	}
+	code := back.loc.Query().Get("code")
+	page := b.get(back.loc.String())
+	if page.status != 200 || !strings.Contains(page.body, "Logged in") || !strings.Contains(page.body, `id="code">`+code+`<`) {
+		t.Fatalf("callback page: %d %s", page.status, clipBody(page.body))
+	}
+	tok := e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {demo.ClientID},
+		"client_secret": {demo.ClientSecret}, "code": {code}, "redirect_uri": {cb}}, nil)
+	if tok.status != 200 || tok.str("access_token") == "" {
+		t.Fatalf("exchange: %d %s", tok.status, tok.raw)
+	}
+}

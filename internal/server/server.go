@@ -237,6 +237,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
+		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))
 	}
 	s.handler = httpx.Middleware(log, MaxBodyBytes, mux)
 	ok = true
