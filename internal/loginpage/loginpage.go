@@ -80,6 +80,27 @@ func RenderMessage(w io.Writer, m Message) error {
 	return render(w, "message.html", m.Lang, m)
 }
 
+// Mismatch is the page of an authorization request whose redirect_uri is
+// not one of the application's callbacks (Auth0's "Callback URL mismatch"):
+// it names the URL received and the application, and tells the operator
+// how to register it. It is never a redirect.
+type Mismatch struct {
+	Lang, Nonce string
+	RedirectURI string // as received, clipped
+	AppName     string
+	ClientID    string
+	Command     string // the CLI command that registers the URL; "" when the URL was clipped
+}
+
+// Title is the page title.
+func (m Mismatch) Title() string { return T(m.Lang, "mismatch.title") }
+
+// RenderMismatch writes the callback-mismatch page.
+func RenderMismatch(w io.Writer, m Mismatch) error {
+	m.Lang = Language(m.Lang)
+	return render(w, "mismatch.html", m.Lang, m)
+}
+
 // Callback is the --dev demo application's callback page: what /authorize
 // sent back (a code and state, or an error), and a curl that exchanges the
 // code. The page never exchanges it.

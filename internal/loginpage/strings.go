@@ -36,6 +36,13 @@ var texts = map[string]map[string]string{
 		"redirect.submit":   "Continue",
 		"redirect.noscript": "JavaScript is off: press Continue to return to the application.",
 
+		// The callback-mismatch page.
+		"mismatch.title": "Callback URL mismatch",
+		"mismatch.text":  "The provided redirect_uri is not in the list of allowed callback URLs.",
+		"mismatch.app":   "Application",
+		"mismatch.hint": "If you run this server: add the URL, exactly as shown (the match is exact), to the application's " +
+			"Allowed Callback URLs. The list you give replaces the one it has, so include its current callbacks (latchkey client get shows them).",
+
 		// The --dev demo application's callback page.
 		"callback.title":       "Logged in",
 		"callback.text":        "The demo application's login succeeded: /authorize sent this authorization code back to its callback.",
