@@ -251,6 +251,8 @@ func (a *API) authorizeRequest(w http.ResponseWriter, r *http.Request, c store.C
 	var pe *oauth.PageError
 	var re *oauth.RedirectError
 	switch {
+	case errors.As(err, &pe) && pe.Mismatch:
+		return req, false, a.callbackMismatch(w, r, c, q)
 	case errors.As(err, &pe):
 		return req, false, a.authorizeError(w, r, pe)
 	case errors.As(err, &re):
@@ -259,6 +261,46 @@ func (a *API) authorizeRequest(w http.ResponseWriter, r *http.Request, c store.C
 		return req, false, err
 	}
 	return req, true, nil
+}
+
+// Lengths to which a rejected redirect_uri is clipped: on the page and in
+// the event's description, and in the event's details.
+const (
+	shownURILength  = 256
+	loggedURILength = 1024
+)
+
+// callbackMismatch answers an authorization request (parameters q) whose
+// redirect_uri is not one of client c's callbacks, as Auth0 does: a page
+// (never a redirect) that names the URL received and the application, and
+// one f (Failed Login) event whose description and details follow Auth0's
+// (details.error.type "callback-url-mismatch", details.qs.redirect_uri).
+func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values) error {
+	uri := q.Get("redirect_uri")
+	shown := loginpage.Clip(uri, shownURILength)
+	desc := "Callback URL mismatch. " + shown + " is not in the list of allowed callback URLs"
+	qs := map[string]string{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state"} {
+		if v := q.Get(k); v != "" {
+			qs[k] = loginpage.Clip(v, loggedURILength)
+		}
+	}
+	a.recordBrowser(r, eventlog.TypeFailedLogin, c, store.User{}, desc, map[string]any{
+		"qs": qs,
+		"error": map[string]any{"type": "callback-url-mismatch", "message": desc, "payload": map[string]any{
+			"name": "CallbackMismatchError", "code": "unauthorized_client", "message": desc,
+			"attempt": loginpage.Clip(uri, loggedURILength), "client": map[string]string{"clientID": c.ClientID}}},
+	})
+	var cmd string
+	if shown == uri {
+		cmd = "latchkey client get " + loginpage.ShellQuote(c.ClientID) + "\n" +
+			"latchkey client update " + loginpage.ShellQuote(c.ClientID) + " --callbacks " + loginpage.ShellQuote("CURRENT_CALLBACKS,"+uri)
+	}
+	nonce := secret.Token(12)
+	pageHeaders(w, nonce, false)
+	w.WriteHeader(http.StatusBadRequest)
+	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: requestLanguage(r), Nonce: nonce, RedirectURI: shown,
+		AppName: c.Name, ClientID: c.ClientID, Command: cmd})
 }
 
 // sessionFits reports whether the session's user may be answered for this

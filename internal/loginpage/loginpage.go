@@ -80,6 +80,69 @@ func RenderMessage(w io.Writer, m Message) error {
 	return render(w, "message.html", m.Lang, m)
 }
 
+// Mismatch is the page of an authorization request whose redirect_uri is
+// not one of the application's callbacks (Auth0's "Callback URL mismatch"):
+// it names the URL received and the application, and tells the operator
+// how to register it. It is never a redirect.
+type Mismatch struct {
+	Lang, Nonce string
+	RedirectURI string // as received, clipped
+	AppName     string
+	ClientID    string
+	Command     string // the CLI command that registers the URL; "" when the URL was clipped
+}
+
+// Title is the page title.
+func (m Mismatch) Title() string { return T(m.Lang, "mismatch.title") }
+
+// RenderMismatch writes the callback-mismatch page.
+func RenderMismatch(w io.Writer, m Mismatch) error {
+	m.Lang = Language(m.Lang)
+	return render(w, "mismatch.html", m.Lang, m)
+}
+
+// Callback is the --dev demo application's callback page: what /authorize
+// sent back (a code and state, or an error), and a curl that exchanges the
+// code. The page never exchanges it.
+type Callback struct {
+	Lang, Nonce             string
+	Code, State             string
+	Error, ErrorDescription string
+	Curl                    string // the exchange command, shown with a code
+}
+
+// Title is the page title.
+func (c Callback) Title() string {
+	switch {
+	case c.Error != "":
+		return T(c.Lang, "callback.error.title")
+	case c.Code != "":
+		return T(c.Lang, "callback.title")
+	}
+	return T(c.Lang, "callback.empty.title")
+}
+
+// RenderCallback writes the demo application's callback page.
+func RenderCallback(w io.Writer, c Callback) error {
+	c.Lang = Language(c.Lang)
+	return render(w, "callback.html", c.Lang, c)
+}
+
+// Clip cuts s to at most n bytes, on a character boundary, and marks a cut
+// with an ellipsis: for values a page (or an event) shows as received.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// ShellQuote quotes s for a POSIX shell, so that a command a page shows can
+// be pasted whatever s holds.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // Field is a hidden form field.
 type Field struct{ Name, Value string }
 

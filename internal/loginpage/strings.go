@@ -35,6 +35,23 @@ var texts = map[string]map[string]string{
 		"redirecting":       "Redirecting…",
 		"redirect.submit":   "Continue",
 		"redirect.noscript": "JavaScript is off: press Continue to return to the application.",
+
+		// The callback-mismatch page.
+		"mismatch.title": "Callback URL mismatch",
+		"mismatch.text":  "The provided redirect_uri is not in the list of allowed callback URLs.",
+		"mismatch.app":   "Application",
+		"mismatch.hint": "If you run this server: add the URL, exactly as shown (the match is exact), to the application's " +
+			"Allowed Callback URLs. The list you give replaces the one it has, so include its current callbacks (latchkey client get shows them).",
+
+		// The --dev demo application's callback page.
+		"callback.title":       "Logged in",
+		"callback.text":        "The demo application's login succeeded: /authorize sent this authorization code back to its callback.",
+		"callback.exchange":    "Exchange it for tokens once, within 10 minutes (this page does not use it). SECRET is the client_secret that serve --dev printed at start:",
+		"callback.error.title": "Login failed",
+		"callback.error.text":  "/authorize sent this error back to the demo application's callback.",
+		"callback.empty.title": "Nothing to show",
+		"callback.empty.text": "This is the demo application's callback: it shows the code (or the error) that /authorize sends back, and this request carried neither. " +
+			"A response in the URL fragment (#…) never reaches the server: use response_type=code. After a logout, an empty callback is expected.",
 	},
 }
 

@@ -64,6 +64,9 @@ func (r AuthorizeRequest) Has(t string) bool {
 type PageError struct {
 	Code        string
 	Description string
+	// Mismatch is set when the redirect_uri is not one of the client's
+	// callbacks (Auth0's "Callback URL mismatch"), which the page names.
+	Mismatch bool
 }
 
 func (e *PageError) Error() string { return e.Code + ": " + e.Description }
@@ -148,10 +151,10 @@ func InWebOrigins(c store.Client, origin string) bool {
 func ParseAuthorize(c store.Client, q url.Values) (AuthorizeRequest, error) {
 	r := AuthorizeRequest{ClientID: c.ClientID, RedirectURI: q.Get("redirect_uri")}
 	if r.RedirectURI == "" {
-		return r, &PageError{"invalid_request", "Missing required parameter: redirect_uri"}
+		return r, &PageError{Code: "invalid_request", Description: "Missing required parameter: redirect_uri"}
 	}
 	if !MatchRedirectURI(c.Callbacks, r.RedirectURI) {
-		return r, &PageError{"invalid_request", callbackMismatch}
+		return r, &PageError{Code: "invalid_request", Description: callbackMismatch, Mismatch: true}
 	}
 	// Errors found from here on are delivered in the requested mode when it
 	// can carry them (web_message in particular: an iframe waits for it).
@@ -218,7 +221,7 @@ func ParseAuthorize(c store.Client, q url.Values) (AuthorizeRequest, error) {
 	case ModeFragment, ModeFormPost:
 	case ModeWebMessage:
 		if !InWebOrigins(c, Origin(r.RedirectURI)) {
-			return r, &PageError{"invalid_request", "The origin of redirect_uri is not in the application's Allowed Web Origins, required for response_mode=web_message."}
+			return r, &PageError{Code: "invalid_request", Description: "The origin of redirect_uri is not in the application's Allowed Web Origins, required for response_mode=web_message."}
 		}
 	default:
 		return r, &RedirectError{"invalid_request", fmt.Sprintf("Unsupported response_mode: %s", r.ResponseMode)}

@@ -20,6 +20,7 @@ func TestParseAuthorize(t *testing.T) {
 		name string
 		q    string
 		page bool   // a PageError
+		mism bool   // ... that is a callback mismatch
 		code string // the RedirectError code; "" for success
 		mode string // the response mode on success
 		rt   string
@@ -34,8 +35,8 @@ func TestParseAuthorize(t *testing.T) {
 		{name: "form_post", q: "redirect_uri=https://app.example.com/cb&response_type=id_token&nonce=n&response_mode=form_post", mode: "form_post", rt: "id_token"},
 		{name: "pkce", q: "redirect_uri=https://app.example.com/cb&response_type=code&code_challenge=" + ch + "&code_challenge_method=S256", mode: "query", rt: "code"},
 		{name: "no redirect_uri", q: "response_type=code", page: true},
-		{name: "unregistered", q: "redirect_uri=https://app.example.com/cb2&response_type=code", page: true},
-		{name: "registered query dropped", q: "redirect_uri=" + url.QueryEscape("https://app.example.com/cb?x=2") + "&response_type=code", page: true},
+		{name: "unregistered", q: "redirect_uri=https://app.example.com/cb2&response_type=code", page: true, mism: true},
+		{name: "registered query dropped", q: "redirect_uri=" + url.QueryEscape("https://app.example.com/cb?x=2") + "&response_type=code", page: true, mism: true},
 		{name: "no response_type", q: "redirect_uri=https://app.example.com/cb", code: "invalid_request"},
 		{name: "bad response_type", q: "redirect_uri=https://app.example.com/cb&response_type=code+device", code: "unsupported_response_type"},
 		{name: "tokens in query", q: "redirect_uri=https://app.example.com/cb&response_type=token&response_mode=query", code: "invalid_request"},
@@ -56,8 +57,8 @@ func TestParseAuthorize(t *testing.T) {
 		var re *RedirectError
 		switch {
 		case tc.page:
-			if !errors.As(err, &pe) {
-				t.Errorf("%s: %v, want a page error", tc.name, err)
+			if !errors.As(err, &pe) || pe.Mismatch != tc.mism {
+				t.Errorf("%s: %v (%+v), want a page error (mismatch %v)", tc.name, err, pe, tc.mism)
 			}
 		case tc.code != "":
 			if !errors.As(err, &re) || re.Code != tc.code {

@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 	}
 	if cfg.Dev {
-		if s.Demo, err = seedDemo(ctx, st, keys, cfg.DataDir, now); err != nil {
+		if s.Demo, err = seedDemo(ctx, st, keys, cfg.DataDir, cfg.Issuer, now); err != nil {
 			return nil, fmt.Errorf("seed demo application: %w", err)
 		}
 		s.Capture = delivery.NewCapture(log, now, 500)
@@ -258,6 +258,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
+		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))
 	}
 	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes, Observer: s.Metrics,
 		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, mux)
