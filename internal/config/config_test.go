@@ -142,6 +142,7 @@ var envSamples = map[string]string{
 	"ops-addr":        "0.0.0.0:9999",
 	"pprof":           "true",
 	"bootstrap":       "/etc/latchkey/tenant.json",
+	"bootstrap-mode":  "enforce",
 	"dev":             "true",
 	"smtp-url":        "smtp://mail:25?from=a@example.com",
 	"twilio-api-url":  "https://twilio.example.com",
