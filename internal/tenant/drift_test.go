@@ -643,3 +643,42 @@ func TestSpecOfRoundTripAllKinds(t *testing.T) {
 		t.Errorf("%d connections, %d APIs, %d grants; want 2, 1, 2", len(s.Conns), len(s.APIs), len(s.Grants))
 	}
 }
+
+// TestApplyFileBuiltInCode: a File not read by ParseFile (or changed after)
+// states every field of its specs.
+func TestApplyFileBuiltInCode(t *testing.T) {
+	st, keys := open(t)
+	f, err := tenant.ParseFile(strings.NewReader(driftFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Clients = append(f.Clients, tenant.ClientSpec{ClientID: "extra", Name: "Extra", AppType: tenant.AppSPA})
+	f.Clients[0].Name = "Changed in code"
+	if _, err := tenant.Apply(t.Context(), st, keys, f, issuer, time.Now(), tenant.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if mustClient(t, st, "web").Name != "Changed in code" || mustClient(t, st, "extra").AppType != tenant.AppSPA {
+		t.Error("the File's own specs were not applied")
+	}
+	if _, ok := fileState(t, st)["clients[extra].description"]; !ok {
+		t.Error("a File built in code does not state every field")
+	}
+}
+
+// TestApplyFieldNamesAnyCase: encoding/json reads field names regardless of
+// case; a field written so is the same field, and it is applied.
+func TestApplyFieldNamesAnyCase(t *testing.T) {
+	st, keys := open(t)
+	if _, err := apply(t, st, keys, driftFile, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := apply(t, st, keys, edit(t, `"max_attempts": 10`, `"Max_Attempts": 7`, `"token_lifetime": 3600`, `"Token_Lifetime": 3600`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := described(res.Fields); !slices.Equal(got, []string{maxAttemptsField + " (file changed)"}) || maxAttempts(t, st) != 7 {
+		t.Errorf("fields %q, max_attempts %d", got, maxAttempts(t, st))
+	}
+}
+
+const maxAttemptsField = "settings.attack_protection.brute_force_protection.max_attempts"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -136,6 +137,94 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
+// canonicalKeys renames the object keys of v, a JSON value decoded into
+// the type t, to the names of the fields of t they decode into
+// (encoding/json matches names regardless of case), so that a field
+// written "Max_Attempts" is the field max_attempts.
+func canonicalKeys(t reflect.Type, v any) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for _, k := range sortedKeys(x) {
+				if ft, ok := fields[k]; ok {
+					out[k] = canonicalKeys(ft, x[k])
+				}
+			}
+			for _, k := range sortedKeys(x) {
+				if _, ok := fields[k]; ok {
+					continue
+				}
+				name, ft := k, reflect.Type(nil)
+				for n, f := range fields {
+					if strings.EqualFold(n, k) {
+						name, ft = n, f
+						break
+					}
+				}
+				if _, taken := out[name]; taken {
+					continue
+				}
+				if ft == nil {
+					out[name] = x[k]
+				} else {
+					out[name] = canonicalKeys(ft, x[k])
+				}
+			}
+		case reflect.Map:
+			for k, e := range x {
+				out[k] = canonicalKeys(t.Elem(), e)
+			}
+		default:
+			return v
+		}
+		return out
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return v
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonicalKeys(t.Elem(), e)
+		}
+		return out
+	}
+	return v
+}
+
+// jsonFields are the JSON names of the fields of struct type t (those of
+// embedded structs included) and their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				maps.Copy(out, jsonFields(ft))
+				continue
+			}
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
 // overlay returns a copy of doc with the leaves set, creating the objects
 // on their way: copies of those at the same path in fill (the defaults an
 // absent object stands for), or empty ones.
@@ -266,10 +355,10 @@ func canonNumbers(v any) any {
 	return v
 }
 
-// IsSecretField reports whether a field holds a secret that reports and
+// isSecretField reports whether a field holds a secret that reports and
 // logs must not show: client_secret, twilio_token,
 // gateway_authentication.secret, and any *secret* or *_token field.
-func IsSecretField(path string) bool {
+func isSecretField(path string) bool {
 	name := path[strings.LastIndexAny(path, ".]")+1:]
 	return strings.Contains(name, "secret") || name == "token" || strings.HasSuffix(name, "_token")
 }
@@ -283,7 +372,7 @@ var redacted = json.RawMessage(`"[redacted]"`)
 // shown is v as a report shows it at path: redacted when the field is a
 // secret (and set), shortened when long.
 func shown(path string, v any) json.RawMessage {
-	if v != nil && IsSecretField(path) {
+	if v != nil && isSecretField(path) {
 		return redacted
 	}
 	b := canonical(v)
@@ -364,7 +453,7 @@ func (m *merger) mergeFields(prefix string, base, fill map[string]any, leaves []
 		}
 		ok, drift, why := m.decide(path, h)
 		f := Field{Path: path, File: shown(path, l.val), Store: shown(path, stored), Why: why}
-		if IsSecretField(path) {
+		if isSecretField(path) {
 			f.Store = redacted // the store holds it as a hash only, and it differs
 		}
 		m.report(f, ok, drift)
@@ -501,9 +590,12 @@ func pruned(v any) any {
 // keptPaths lists the drift fields under prefix (for an error that a
 // runtime change the store keeps may have caused).
 func (m *merger) keptPaths(prefix string) []string {
+	if m.enforce {
+		return nil
+	}
 	var out []string
 	for _, f := range m.res.Drift {
-		if !m.enforce && (f.Path == prefix || strings.HasPrefix(f.Path, prefix+".")) {
+		if f.Path == prefix || strings.HasPrefix(f.Path, prefix+".") {
 			out = append(out, f.Path)
 		}
 	}

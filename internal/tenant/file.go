@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -171,15 +172,31 @@ type rawFile struct {
 	ClientGrants    []map[string]any `json:"client_grants"`
 }
 
-// written returns the file as written; a File built in code (not by
-// ParseFile) states every field of its specs.
+// written returns the file as written. A File built or changed in code
+// after ParseFile states every field of its specs.
 func (f *File) written() (rawFile, error) {
 	b := f.raw
+	if b != nil {
+		parsed, err := ParseFile(bytes.NewReader(b))
+		if err != nil || !reflect.DeepEqual(*parsed, *f) {
+			b = nil
+		}
+	}
 	if b == nil {
 		var err error
 		if b, err = json.Marshal(f); err != nil {
 			return rawFile{}, fmt.Errorf("tenant file: %w", err)
 		}
+	}
+	var doc any
+	if err := decodeNumbers(b, &doc); err != nil {
+		return rawFile{}, fmt.Errorf("tenant file: %w", err)
+	}
+	// Field names as the specs spell them: json matches names regardless
+	// of case, and a field must have one path.
+	b, err := json.Marshal(canonicalKeys(reflect.TypeFor[File](), doc))
+	if err != nil {
+		return rawFile{}, fmt.Errorf("tenant file: %w", err)
 	}
 	var raw rawFile
 	if err := decodeNumbers(b, &raw); err != nil {
