@@ -11,10 +11,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +27,8 @@ import (
 
 // TestMain lets this test binary stand in for the latchkey binary: with
 // LATCHKEY_TEST_RUN set (a JSON list of arguments) it runs them and exits,
-// so the crash test can start real server processes and kill them.
+// so the crash test can start real server processes and kill them. As in
+// main, SIGTERM and SIGINT stop it gracefully.
 func TestMain(m *testing.M) {
 	// Servers started by the tests (in process and as children, which
 	// inherit the environment) put their ops listeners on free ports.
@@ -38,7 +41,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		os.Exit(run(context.Background(), a, os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, a, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

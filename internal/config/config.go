@@ -27,6 +27,9 @@ type Config struct {
 	MasterKey     string // the key itself (LATCHKEY_MASTER_KEY)
 	MasterKeyFile string
 	Bootstrap     string
+	// BootstrapMode is how --bootstrap treats runtime changes:
+	// BootstrapMerge or BootstrapEnforce.
+	BootstrapMode string
 	Dev           bool
 	SMTPURL       string
 	TwilioAPIURL  string
@@ -53,6 +56,15 @@ type Config struct {
 const (
 	ProxyXForwardedFor = "x-forwarded-for"
 	ProxyForwarded     = "forwarded"
+)
+
+// How --bootstrap applies the tenant file (--bootstrap-mode).
+const (
+	// BootstrapMerge keeps a runtime change to a field the file did not
+	// change since it was last applied, and logs it as drift.
+	BootstrapMerge = "merge"
+	// BootstrapEnforce makes the file win for every field it states.
+	BootstrapEnforce = "enforce"
 )
 
 // DefaultOpsAddr is where the ops listener listens by default: loopback
@@ -178,6 +190,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OpsAddr, "ops-addr", DefaultOpsAddr, "listen address of the ops listener (/health/live, /health/ready, /metrics); empty or \"off\" to switch it off")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
 	fs.StringVar(&c.Bootstrap, "bootstrap", "", "tenant file to apply at start, idempotently")
+	fs.StringVar(&c.BootstrapMode, "bootstrap-mode", BootstrapMerge, "how --bootstrap treats changes made at runtime (Management API, CLI): merge keeps a change to a field the file did not change since it was last applied, and logs it as drift; enforce makes the file win for every field it states")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for email delivery: smtp://user:pass@host:587?from=login@example.com")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
@@ -265,6 +278,13 @@ func (c *Config) Validate() error {
 		c.ProxyHeader = ProxyForwarded
 	default:
 		errs = append(errs, fmt.Errorf("--proxy-header: %q is not x-forwarded-for or forwarded", c.ProxyHeader))
+	}
+	switch c.BootstrapMode {
+	case "":
+		c.BootstrapMode = BootstrapMerge
+	case BootstrapMerge, BootstrapEnforce:
+	default:
+		errs = append(errs, fmt.Errorf("--bootstrap-mode: %q is not merge or enforce", c.BootstrapMode))
 	}
 	if c.OpsAddr == "off" {
 		c.OpsAddr = ""

@@ -63,6 +63,7 @@ func TestValidateErrors(t *testing.T) {
 		{"half tls", []string{"--dev", "--tls-cert", "c"}, "--tls-cert and --tls-key"},
 		{"mysql", []string{"--dev", "--database-url", "mysql://x"}, "--database-url"},
 		{"log format", []string{"--dev", "--log-format", "xml"}, "--log-format"},
+		{"bootstrap mode", []string{"--dev", "--bootstrap-mode", "replace"}, "--bootstrap-mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +143,7 @@ var envSamples = map[string]string{
 	"ops-addr":        "0.0.0.0:9999",
 	"pprof":           "true",
 	"bootstrap":       "/etc/latchkey/tenant.json",
+	"bootstrap-mode":  "enforce",
 	"dev":             "true",
 	"smtp-url":        "smtp://mail:25?from=a@example.com",
 	"twilio-api-url":  "https://twilio.example.com",

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -145,9 +147,10 @@ func localMasterKey(cfg config.Config) ([]byte, error) {
 	return LoadMasterKey(cfg)
 }
 
-// ApplyFile applies a tenant file to the store, as --bootstrap does.
-func (l *Local) ApplyFile(ctx context.Context, path string) (tenant.Applied, error) {
-	return applyTenantFile(ctx, l.store, l.keys, l.cfg.Issuer, path, l.now())
+// ApplyFile applies a tenant file to the store, as --bootstrap does
+// (opt.Enforce: as --bootstrap-mode=enforce; opt.DryRun: only the report).
+func (l *Local) ApplyFile(ctx context.Context, path string, opt tenant.ApplyOptions) (tenant.Applied, error) {
+	return applyTenantFile(ctx, l.store, l.keys, l.cfg.Issuer, path, l.now(), opt)
 }
 
 // Close writes the recorded tenant-log events, then releases the store.
@@ -157,7 +160,7 @@ func (l *Local) Close() error {
 	return l.store.Close()
 }
 
-func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time) (tenant.Applied, error) {
+func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time, opt tenant.ApplyOptions) (tenant.Applied, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return tenant.Applied{}, err
@@ -167,11 +170,33 @@ func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, iss
 	if err != nil {
 		return tenant.Applied{}, fmt.Errorf("%s: %w", path, err)
 	}
-	res, err := tenant.Apply(ctx, st, keys, tf, issuer, now)
+	res, err := tenant.Apply(ctx, st, keys, tf, issuer, now, opt)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, nil
+}
+
+// DriftHint tells the operator what to do about drift.
+const DriftHint = "latchkey apply --diff FILE lists it; apply --force (or serve --bootstrap-mode=enforce) makes the file win"
+
+// logApplied logs what applying the tenant file at path did: one line with
+// the fields it set, one warning with the runtime changes it kept (or, when
+// enforced, overwrote), and the generated client secrets.
+func logApplied(ctx context.Context, log *slog.Logger, path string, res tenant.Applied) {
+	log.InfoContext(ctx, "tenant file applied", "file", path, "changed", res.Changed, "paths", res.Fields.Paths())
+	switch {
+	case len(res.Drift) == 0:
+	case res.Enforced:
+		log.WarnContext(ctx, "tenant file enforced: runtime changes overwritten", "file", path,
+			"fields", len(res.Drift), "overwritten", res.Drift)
+	default:
+		log.WarnContext(ctx, "tenant file drift: the store keeps runtime changes", "file", path,
+			"fields", len(res.Drift), "drift", res.Drift, "hint", DriftHint)
+	}
+	for _, id := range slices.Sorted(maps.Keys(res.GeneratedSecrets)) {
+		log.InfoContext(ctx, "generated client secret (shown once)", "client_id", id, "client_secret", res.GeneratedSecrets[id])
+	}
 }
 
 // handlerTransport is an http.RoundTripper that serves each request with a

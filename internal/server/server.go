@@ -374,14 +374,12 @@ func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, sign
 }
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
-	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.cfg.Issuer, path, s.now())
+	opt := tenant.ApplyOptions{Enforce: s.cfg.BootstrapMode == config.BootstrapEnforce}
+	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.cfg.Issuer, path, s.now(), opt)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	s.log.Info("tenant file applied", "file", path, "changed", res.Changed)
-	for id, sec := range res.GeneratedSecrets {
-		s.log.Info("generated client secret (shown once)", "client_id", id, "client_secret", sec)
-	}
+	logApplied(ctx, s.log, path, res)
 	return nil
 }
 

@@ -89,8 +89,13 @@ type Store interface {
 	// ApplyTenant upserts everything in t in one transaction, by natural key
 	// (client_id; connection name; resource-server identifier; client grant
 	// client_id+audience). Records already present keep their ID and
-	// CreatedAt. Either all of it is applied or none of it.
+	// CreatedAt. Either all of it is applied or none of it: the records and
+	// t.FileState are written in the same transaction.
 	ApplyTenant(ctx context.Context, t TenantConfig) error
+	// TenantFileState returns the last-applied state that ApplyTenant
+	// recorded (TenantConfig.FileState of every apply, merged): field path →
+	// keyed hash. It is empty, not nil, when none was recorded.
+	TenantFileState(ctx context.Context) (map[string][]byte, error)
 
 	// Users.
 	GetUser(ctx context.Context, userID string) (User, error)
@@ -478,6 +483,12 @@ type TenantConfig struct {
 	Connections     []Connection
 	ResourceServers []ResourceServer
 	ClientGrants    []ClientGrant
+	// FileState is what the tenant file said, field by field: field path →
+	// keyed hash of the value it gave (never the value: a file carries
+	// secrets). Each entry replaces the stored entry of its path; entries of
+	// other paths stay. It is written in the transaction of the records, so
+	// that the state never claims a value the records do not reflect.
+	FileState map[string][]byte
 }
 
 // User is an end user of a passwordless connection.

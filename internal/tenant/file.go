@@ -27,6 +27,8 @@ type File struct {
 	Connections     []ConnectionSpec      `json:"connections"`
 	ResourceServers []ResourceServerSpec  `json:"resource_servers"`
 	ClientGrants    []ClientGrantSpec     `json:"client_grants"`
+
+	raw []byte // the JSON as written (ParseFile)
 }
 
 // ClientSpec is an application as written in the tenant file.
@@ -116,10 +118,39 @@ type ClientGrantSpec struct {
 	Scope    []string `json:"scope"`
 }
 
+// ConnectionSpecOf turns a stored connection back into the spec it was
+// built from.
+func ConnectionSpecOf(c store.Connection) ConnectionSpec {
+	return ConnectionSpec{Name: c.Name, Strategy: c.Strategy, Options: ConnectionOptions{c.Options}, EnabledClients: c.EnabledClients}
+}
+
+// ResourceServerSpecOf turns a stored API back into the spec it was built
+// from (IsSystem is not the file's to set).
+func ResourceServerSpecOf(r store.ResourceServer) ResourceServerSpec {
+	return ResourceServerSpec{Identifier: r.Identifier, Name: r.Name, Scopes: r.Scopes, SigningAlg: r.SigningAlg,
+		AllowOfflineAccess: r.AllowOfflineAccess, TokenLifetime: r.TokenLifetime, SkipConsent: r.SkipConsent}
+}
+
+// ClientGrantSpecOf turns a stored client grant back into its spec.
+func ClientGrantSpecOf(g store.ClientGrant) ClientGrantSpec {
+	return ClientGrantSpec{ClientID: g.ClientID, Audience: g.Audience, Scope: g.Scope}
+}
+
+// BuildClientGrant turns a ClientGrantSpec into a record (without ID and
+// time). The references it makes are checked by Apply.
+func BuildClientGrant(s ClientGrantSpec) store.ClientGrant {
+	return store.ClientGrant{ClientID: s.ClientID, Audience: s.Audience, Scope: nonNil(slices.Clone(s.Scope))}
+}
+
 // ParseFile decodes a tenant file strictly: unknown fields are errors, so a
-// misspelt security setting is not silently ignored.
+// misspelt security setting is not silently ignored. The file keeps its
+// JSON as written: Apply manages only the fields it states.
 func ParseFile(r io.Reader) (*File, error) {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("tenant file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
@@ -128,16 +159,79 @@ func ParseFile(r io.Reader) (*File, error) {
 	if dec.More() {
 		return nil, errors.New("tenant file: unexpected data after the JSON object")
 	}
+	f.raw = b
 	return &f, nil
 }
 
-// Applied reports what Apply did.
+// rawFile is the tenant file as written, for its fields.
+type rawFile struct {
+	Settings        map[string]any   `json:"settings"`
+	Clients         []map[string]any `json:"clients"`
+	Connections     []map[string]any `json:"connections"`
+	ResourceServers []map[string]any `json:"resource_servers"`
+	ClientGrants    []map[string]any `json:"client_grants"`
+}
+
+// written returns the file as written. A File built or changed in code
+// after ParseFile states every field of its specs.
+func (f *File) written() (rawFile, error) {
+	b := f.raw
+	if b != nil {
+		parsed, err := ParseFile(bytes.NewReader(b))
+		if err != nil || !reflect.DeepEqual(*parsed, *f) {
+			b = nil
+		}
+	}
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(f); err != nil {
+			return rawFile{}, fmt.Errorf("tenant file: %w", err)
+		}
+	}
+	var doc any
+	if err := decodeNumbers(b, &doc); err != nil {
+		return rawFile{}, fmt.Errorf("tenant file: %w", err)
+	}
+	// Field names as the specs spell them: json matches names regardless
+	// of case, and a field must have one path.
+	b, err := json.Marshal(canonicalKeys(reflect.TypeFor[File](), doc))
+	if err != nil {
+		return rawFile{}, fmt.Errorf("tenant file: %w", err)
+	}
+	var raw rawFile
+	if err := decodeNumbers(b, &raw); err != nil {
+		return rawFile{}, fmt.Errorf("tenant file: %w", err)
+	}
+	return raw, nil
+}
+
+// Applied reports what Apply did (or, with DryRun, would do).
 type Applied struct {
+	// Changed counts the records written (the settings document is one).
 	Changed int
+	// Fields lists what the file set: the fields whose stored value it
+	// changed and the records it created, with the store's values before.
+	Fields FieldList
+	// Drift lists the runtime changes: fields the file did not change since
+	// it was last applied but the store did, and records the file lists
+	// that were deleted. The store keeps them, unless Enforced (then they
+	// are overwritten, and listed in Fields too).
+	Drift    FieldList
+	Enforced bool
 	// GeneratedSecrets holds the secrets generated for new confidential
 	// clients that the file gave none for (client_id → secret). They are
-	// shown once; only their hashes are stored.
+	// shown once; only their hashes are stored. None with DryRun.
 	GeneratedSecrets map[string]string
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Enforce makes the file win for every field it states, overwriting
+	// runtime changes (latchkey apply --force, serve --bootstrap-mode=enforce).
+	Enforce bool
+	// DryRun works out the report without writing anything (latchkey
+	// apply --diff).
+	DryRun bool
 }
 
 // Store is what Apply needs.
@@ -147,27 +241,48 @@ type Store interface {
 	ListConnections(ctx context.Context) ([]store.Connection, error)
 	ListResourceServers(ctx context.Context) ([]store.ResourceServer, error)
 	ListClientGrants(ctx context.Context) ([]store.ClientGrant, error)
+	TenantFileState(ctx context.Context) (map[string][]byte, error)
 	ApplyTenant(ctx context.Context, t store.TenantConfig) error
 }
 
-// Apply validates f completely and then applies it in one transaction.
-// Records equal to what is stored are left alone, so applying the same file
-// twice changes nothing. A validation error names the bad field and nothing
-// is written.
-func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer string, now time.Time) (Applied, error) {
-	var res Applied
+// Apply validates f completely and then applies it in one transaction,
+// field by field (see Field): a field the file changed since it was last
+// applied, or never applied, takes the file's value; a field the file left
+// as it was but that was changed at runtime keeps the store's value and is
+// reported as drift (opt.Enforce: the file's). Records the file lists that
+// were deleted at runtime are recreated only when the file's record
+// changed. Nothing is deleted because the file omits it. What the file
+// says is recorded (as keyed hashes) with the records. Applying the same
+// file twice changes nothing. A validation error names the bad field and
+// nothing is written.
+func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer string, now time.Time, opt ApplyOptions) (Applied, error) {
+	res := Applied{Enforced: opt.Enforce}
 	ex, err := loadExisting(ctx, st)
 	if err != nil {
 		return res, err
 	}
+	raw, err := f.written()
+	if err != nil {
+		return res, err
+	}
+	m := &merger{keys: keys, enforce: opt.Enforce, state: ex.state, next: map[string][]byte{}, res: &res}
 	var cfg store.TenantConfig
-
-	if f.Settings != nil {
-		if err := CheckSettings(*f.Settings); err != nil {
-			return res, fmt.Errorf("settings.%w", err)
+	generated := func(id, sec string) {
+		if sec == "" {
+			return
 		}
-		if !reflect.DeepEqual(*f.Settings, ex.settings) {
-			s := *f.Settings
+		if res.GeneratedSecrets == nil {
+			res.GeneratedSecrets = map[string]string{}
+		}
+		res.GeneratedSecrets[id] = sec
+	}
+
+	if f.Settings != nil && len(raw.Settings) > 0 {
+		s, write, err := mergeSettings(m, ex.settings, raw.Settings)
+		if err != nil {
+			return Applied{}, err
+		}
+		if write {
 			cfg.Settings = &s
 			res.Changed++
 		}
@@ -178,69 +293,86 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 		known[id] = true
 	}
 	seen := map[string]bool{}
+	clientKind := recordKind[ClientSpec, store.Client]{
+		section: "clients", keyFields: []string{"client_id"}, specOf: SpecOf,
+		build: func(s ClientSpec, old store.Client) (store.Client, string, error) {
+			c, gen, err := BuildClient(keys, s, old.SecretHash)
+			// The file does not carry Private Key JWT credentials: keep
+			// those registered through the Management API.
+			c.Credentials, c.CreatedAt, c.UpdatedAt = old.Credentials, old.CreatedAt, old.UpdatedAt
+			return c, gen, err
+		},
+	}
 	for i, spec := range f.Clients {
 		field := fmt.Sprintf("clients[%d]", i)
 		if spec.ClientID == "" {
-			return res, fmt.Errorf("%s.client_id: required in a tenant file (it is how applying twice finds the same application)", field)
+			return Applied{}, fmt.Errorf("%s.client_id: required in a tenant file (it is how applying twice finds the same application)", field)
 		}
 		if seen[spec.ClientID] {
-			return res, fmt.Errorf("%s.client_id: %q appears twice", field, spec.ClientID)
+			return Applied{}, fmt.Errorf("%s.client_id: %q appears twice", field, spec.ClientID)
 		}
 		seen[spec.ClientID] = true
 		old, exists := ex.clients[spec.ClientID]
-		c, generated, err := BuildClient(keys, spec, old.SecretHash)
+		c, gen, err := BuildClient(keys, spec, old.SecretHash)
 		if err != nil {
-			return res, fmt.Errorf("%s.%w", field, err)
+			return Applied{}, fmt.Errorf("%s.%w", field, err)
 		}
 		known[c.ClientID] = true
-		if exists {
-			// The file does not carry Private Key JWT credentials: keep those
-			// registered through the Management API.
-			c.Credentials = old.Credentials
-			c.CreatedAt, c.UpdatedAt = old.CreatedAt, old.UpdatedAt
-			if reflect.DeepEqual(c, old) {
-				continue
-			}
-		} else {
-			c.CreatedAt = now
+		mr, err := mergeRecord(m, clientKind, c.ClientID, raw.Clients[i], c, gen, old, exists)
+		if err != nil {
+			return Applied{}, m.mergeError(field, "clients["+c.ClientID+"]", err)
 		}
-		c.UpdatedAt = now
-		if generated != "" {
-			if res.GeneratedSecrets == nil {
-				res.GeneratedSecrets = map[string]string{}
-			}
-			res.GeneratedSecrets[c.ClientID] = generated
+		if !mr.write {
+			continue
 		}
-		cfg.Clients = append(cfg.Clients, c)
+		if mr.create {
+			mr.rec.CreatedAt = now
+		}
+		mr.rec.UpdatedAt = now
+		generated(c.ClientID, mr.generated)
+		cfg.Clients = append(cfg.Clients, mr.rec)
 		res.Changed++
 	}
 
 	names := map[string]bool{}
+	connKind := recordKind[ConnectionSpec, store.Connection]{
+		section: "connections", keyFields: []string{"name"}, opaque: map[string]bool{"options.authParams": true},
+		specOf: ConnectionSpecOf,
+		build: func(s ConnectionSpec, old store.Connection) (store.Connection, string, error) {
+			c, err := BuildConnection(s)
+			c.ID, c.CreatedAt, c.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
+			return c, "", err
+		},
+	}
 	for i, spec := range f.Connections {
 		field := fmt.Sprintf("connections[%d]", i)
 		c, err := BuildConnection(spec)
 		if err != nil {
-			return res, fmt.Errorf("%s.%w", field, err)
+			return Applied{}, fmt.Errorf("%s.%w", field, err)
 		}
 		if names[c.Name] {
-			return res, fmt.Errorf("%s.name: %q appears twice", field, c.Name)
+			return Applied{}, fmt.Errorf("%s.name: %q appears twice", field, c.Name)
 		}
 		names[c.Name] = true
 		for j, id := range c.EnabledClients {
 			if !known[id] {
-				return res, fmt.Errorf("%s.enabled_clients[%d]: no application %q", field, j, id)
+				return Applied{}, fmt.Errorf("%s.enabled_clients[%d]: no application %q", field, j, id)
 			}
 		}
-		if old, ok := ex.conns[c.Name]; ok {
-			c.ID, c.CreatedAt, c.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
-			if reflect.DeepEqual(c, old) {
-				continue
-			}
-		} else {
-			c.ID, c.CreatedAt = NewConnectionID(), now
+		old, exists := ex.conns[c.Name]
+		c.ID = NewConnectionID()
+		mr, err := mergeRecord(m, connKind, c.Name, writtenConnection(raw.Connections[i]), c, "", old, exists)
+		if err != nil {
+			return Applied{}, m.mergeError(field, "connections["+c.Name+"]", err)
 		}
-		c.UpdatedAt = now
-		cfg.Connections = append(cfg.Connections, c)
+		if !mr.write {
+			continue
+		}
+		if mr.create {
+			mr.rec.CreatedAt = now
+		}
+		mr.rec.UpdatedAt = now
+		cfg.Connections = append(cfg.Connections, mr.rec)
 		res.Changed++
 	}
 
@@ -249,60 +381,95 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 		apis[id] = true
 	}
 	seenAPI := map[string]bool{}
+	apiKind := recordKind[ResourceServerSpec, store.ResourceServer]{
+		section: "resource_servers", keyFields: []string{"identifier"}, specOf: ResourceServerSpecOf,
+		build: func(s ResourceServerSpec, old store.ResourceServer) (store.ResourceServer, string, error) {
+			r, err := BuildResourceServer(s, issuer)
+			r.ID, r.IsSystem, r.CreatedAt, r.UpdatedAt = old.ID, old.IsSystem, old.CreatedAt, old.UpdatedAt
+			return r, "", err
+		},
+	}
 	for i, spec := range f.ResourceServers {
 		field := fmt.Sprintf("resource_servers[%d]", i)
 		r, err := BuildResourceServer(spec, issuer)
 		if err != nil {
-			return res, fmt.Errorf("%s.%w", field, err)
+			return Applied{}, fmt.Errorf("%s.%w", field, err)
 		}
 		if seenAPI[r.Identifier] {
-			return res, fmt.Errorf("%s.identifier: %q appears twice", field, r.Identifier)
+			return Applied{}, fmt.Errorf("%s.identifier: %q appears twice", field, r.Identifier)
 		}
 		seenAPI[r.Identifier], apis[r.Identifier] = true, true
-		if old, ok := ex.apis[r.Identifier]; ok {
-			r.ID, r.CreatedAt, r.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
-			if reflect.DeepEqual(r, old) {
-				continue
-			}
-		} else {
-			r.ID, r.CreatedAt = NewResourceServerID(), now
+		old, exists := ex.apis[r.Identifier]
+		r.ID = NewResourceServerID()
+		mr, err := mergeRecord(m, apiKind, r.Identifier, raw.ResourceServers[i], r, "", old, exists)
+		if err != nil {
+			return Applied{}, m.mergeError(field, "resource_servers["+r.Identifier+"]", err)
 		}
-		r.UpdatedAt = now
-		cfg.ResourceServers = append(cfg.ResourceServers, r)
+		if !mr.write {
+			continue
+		}
+		if mr.create {
+			mr.rec.CreatedAt = now
+		}
+		mr.rec.UpdatedAt = now
+		cfg.ResourceServers = append(cfg.ResourceServers, mr.rec)
 		res.Changed++
 	}
 
 	seenGrant := map[string]bool{}
+	grantKind := recordKind[ClientGrantSpec, store.ClientGrant]{
+		section: "client_grants", keyFields: []string{"client_id", "audience"}, specOf: ClientGrantSpecOf,
+		build: func(s ClientGrantSpec, old store.ClientGrant) (store.ClientGrant, string, error) {
+			g := BuildClientGrant(s)
+			g.ID, g.CreatedAt = old.ID, old.CreatedAt
+			return g, "", nil
+		},
+	}
 	for i, spec := range f.ClientGrants {
 		field := fmt.Sprintf("client_grants[%d]", i)
 		if !known[spec.ClientID] {
-			return res, fmt.Errorf("%s.client_id: no application %q", field, spec.ClientID)
+			return Applied{}, fmt.Errorf("%s.client_id: no application %q", field, spec.ClientID)
 		}
 		if spec.Audience != ManagementAudience(issuer) && !apis[spec.Audience] {
-			return res, fmt.Errorf("%s.audience: no API %q", field, spec.Audience)
+			return Applied{}, fmt.Errorf("%s.audience: no API %q", field, spec.Audience)
 		}
 		key := spec.ClientID + "\x00" + spec.Audience
 		if seenGrant[key] {
-			return res, fmt.Errorf("%s: the grant of %q for %q appears twice", field, spec.ClientID, spec.Audience)
+			return Applied{}, fmt.Errorf("%s: the grant of %q for %q appears twice", field, spec.ClientID, spec.Audience)
 		}
 		seenGrant[key] = true
-		g := store.ClientGrant{ClientID: spec.ClientID, Audience: spec.Audience, Scope: slices.Clone(spec.Scope)}
-		if g.Scope == nil {
-			g.Scope = []string{}
+		old, exists := ex.grants[key]
+		g := BuildClientGrant(spec)
+		g.ID = NewClientGrantID()
+		name := spec.ClientID + " " + spec.Audience
+		mr, err := mergeRecord(m, grantKind, name, raw.ClientGrants[i], g, "", old, exists)
+		if err != nil {
+			return Applied{}, m.mergeError(field, "client_grants["+name+"]", err)
 		}
-		if old, ok := ex.grants[key]; ok {
-			g.ID, g.CreatedAt = old.ID, old.CreatedAt
-			if reflect.DeepEqual(g, old) {
-				continue
-			}
-		} else {
-			g.ID, g.CreatedAt = NewClientGrantID(), now
+		if !mr.write {
+			continue
 		}
-		cfg.ClientGrants = append(cfg.ClientGrants, g)
+		if mr.create {
+			mr.rec.CreatedAt = now
+		}
+		cfg.ClientGrants = append(cfg.ClientGrants, mr.rec)
 		res.Changed++
 	}
 
-	if res.Changed == 0 {
+	// Record what the file says where it differs from what was recorded.
+	for path, h := range m.next {
+		if last, ok := ex.state[path]; !ok || !secret.Equal(last, h) {
+			if cfg.FileState == nil {
+				cfg.FileState = map[string][]byte{}
+			}
+			cfg.FileState[path] = h
+		}
+	}
+	if opt.DryRun {
+		res.GeneratedSecrets = nil
+		return res, nil
+	}
+	if res.Changed == 0 && len(cfg.FileState) == 0 {
 		return res, nil
 	}
 	if err := st.ApplyTenant(ctx, cfg); err != nil {
@@ -311,12 +478,81 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 	return res, nil
 }
 
+// mergeSettings merges the settings the file states (raw) into the stored
+// settings document: only the fields the file states are managed by it.
+func mergeSettings(m *merger, stored store.TenantSettings, raw map[string]any) (store.TenantSettings, bool, error) {
+	leaves := flatten(raw, nil, nil)
+	base, err := toDoc(stored)
+	if err != nil {
+		return stored, false, fmt.Errorf("settings: encode the stored settings: %w", err)
+	}
+	// Attack protection left unset stands for Auth0's defaults: a file that
+	// sets some of its fields sets them on the defaults, as the Management
+	// API's PATCH does.
+	fill, err := toDoc(store.TenantSettings{AttackProtection: store.AttackProtection{
+		BruteForce: new(store.DefaultBruteForce()), SuspiciousIP: new(store.DefaultSuspiciousIP())}})
+	if err != nil {
+		return stored, false, fmt.Errorf("settings: %w", err)
+	}
+	// The file over the store must be valid settings, whatever the store
+	// keeps: the error names the file's field.
+	whole, err := fromDoc[store.TenantSettings](overlay(base, fill, leaves...))
+	if err != nil {
+		return stored, false, fmt.Errorf("settings: %w", err)
+	}
+	if err := CheckSettings(whole); err != nil {
+		return stored, false, fmt.Errorf("settings.%w", err)
+	}
+	same := func(doc map[string]any) bool {
+		s, err := fromDoc[store.TenantSettings](doc)
+		return err == nil && sameRecord(s, stored)
+	}
+	apply := m.mergeFields("settings", base, fill, leaves, same)
+	if len(apply) == 0 {
+		return stored, false, nil
+	}
+	merged, err := fromDoc[store.TenantSettings](overlay(base, fill, apply...))
+	if err != nil {
+		return stored, false, fmt.Errorf("settings: %w", err)
+	}
+	if err := CheckSettings(merged); err != nil {
+		return stored, false, m.mergeError("settings", "settings", err)
+	}
+	if sameRecord(merged, stored) {
+		return stored, false, nil
+	}
+	return merged, true, nil
+}
+
+// writtenConnection is a connection as written with authParams, which may
+// be written as a JSON string, as the object it stands for.
+func writtenConnection(raw map[string]any) map[string]any {
+	opts, ok := raw["options"].(map[string]any)
+	if !ok {
+		return raw
+	}
+	s, ok := opts["authParams"].(string)
+	if !ok {
+		return raw
+	}
+	raw, opts = deepCopy(raw).(map[string]any), deepCopy(opts).(map[string]any)
+	raw["options"] = opts
+	var v any
+	if s == "" || decodeNumbers([]byte(s), &v) != nil {
+		delete(opts, "authParams")
+	} else {
+		opts["authParams"] = v
+	}
+	return raw
+}
+
 type existing struct {
 	settings store.TenantSettings
 	clients  map[string]store.Client
 	conns    map[string]store.Connection
 	apis     map[string]store.ResourceServer
 	grants   map[string]store.ClientGrant
+	state    map[string][]byte
 }
 
 func loadExisting(ctx context.Context, st Store) (existing, error) {
@@ -356,6 +592,9 @@ func loadExisting(ctx context.Context, st Store) (existing, error) {
 	ex.grants = map[string]store.ClientGrant{}
 	for _, g := range grants {
 		ex.grants[g.ClientID+"\x00"+g.Audience] = g
+	}
+	if ex.state, err = st.TenantFileState(ctx); err != nil {
+		return ex, fmt.Errorf("read the tenant file state: %w", err)
 	}
 	return ex, nil
 }

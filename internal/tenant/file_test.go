@@ -79,11 +79,16 @@ func snap(t *testing.T, st store.Store) snapshot {
 
 func apply(t *testing.T, st store.Store, keys *secret.Keys, doc string, now time.Time) (tenant.Applied, error) {
 	t.Helper()
+	return applyWith(t, st, keys, doc, now, tenant.ApplyOptions{})
+}
+
+func applyWith(t *testing.T, st store.Store, keys *secret.Keys, doc string, now time.Time, opt tenant.ApplyOptions) (tenant.Applied, error) {
+	t.Helper()
 	f, err := tenant.ParseFile(strings.NewReader(doc))
 	if err != nil {
 		return tenant.Applied{}, err
 	}
-	return tenant.Apply(t.Context(), st, keys, f, issuer, now)
+	return tenant.Apply(t.Context(), st, keys, f, issuer, now, opt)
 }
 
 func TestApplyIsIdempotent(t *testing.T) {

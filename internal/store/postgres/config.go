@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -421,6 +423,13 @@ func (s *Store) ApplyTenant(ctx context.Context, t store.TenantConfig) error {
 				return err
 			}
 		}
+		for _, path := range slices.Sorted(maps.Keys(t.FileState)) {
+			hash := t.FileState[path]
+			if hash == nil {
+				hash = []byte{}
+			}
+			b.Queue(putFileStateSQL, path, hash)
+		}
 		if b.Len() == 0 {
 			return nil
 		}
@@ -429,4 +438,25 @@ func (s *Store) ApplyTenant(ctx context.Context, t store.TenantConfig) error {
 		}
 		return nil
 	})
+}
+
+const putFileStateSQL = "INSERT INTO tenant_file_state (path, hash) VALUES ($1, $2) ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash"
+
+// TenantFileState returns the recorded state of the tenant files applied.
+func (s *Store) TenantFileState(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.pool.Query(ctx, "SELECT path, hash FROM tenant_file_state")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tenant file state: %w", err)
+	}
+	out := map[string][]byte{}
+	var path string
+	var hash []byte
+	_, err = pgx.ForEachRow(rows, []any{&path, &hash}, func() error {
+		out[path] = hash
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tenant file state: %w", err)
+	}
+	return out, nil
 }

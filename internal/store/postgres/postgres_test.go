@@ -146,8 +146,8 @@ func TestOpenConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if !slices.Equal(versions, []int32{1, 2, 3, 4}) {
-		t.Errorf("schema_migrations versions = %v, want [1 2 3 4]", versions)
+	if !slices.Equal(versions, []int32{1, 2, 3, 4, 5}) {
+		t.Errorf("schema_migrations versions = %v, want [1 2 3 4 5]", versions)
 	}
 }
 
@@ -174,7 +174,7 @@ func TestSearchPathKeepsTablesInSchema(t *testing.T) {
 	}
 	defer s.Close()
 	want := []string{"client_grants", "clients", "codes", "connections", "ephemerals", "logs", "outbox",
-		"refresh_tokens", "resource_servers", "schema_migrations", "settings", "signing_keys", "users"}
+		"refresh_tokens", "resource_servers", "schema_migrations", "settings", "signing_keys", "tenant_file_state", "users"}
 	if got := tables(s, schema); !slices.Equal(got, want) {
 		t.Errorf("tables in %s = %v, want %v", schema, got, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -47,6 +49,9 @@ const (
 	qUpdateClientGrant   = `UPDATE client_grants SET client_id = ?, audience = ?, data = ? WHERE id = ?`
 	qDeleteClientGrant   = `DELETE FROM client_grants WHERE id = ?`
 	qGetClientGrantByKey = `SELECT id, data FROM client_grants WHERE client_id = ? AND audience = ?`
+
+	qGetFileState = `SELECT path, hash FROM tenant_file_state`
+	qPutFileState = `INSERT INTO tenant_file_state (path, hash) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`
 )
 
 // getJSON decodes the single data column of query's row.
@@ -461,5 +466,30 @@ func (s *Store) applyTenant(ctx context.Context, t *tx, cfg store.TenantConfig) 
 			return fmt.Errorf("client grant %q/%q: %w", g.ClientID, g.Audience, err)
 		}
 	}
+
+	for _, path := range slices.Sorted(maps.Keys(cfg.FileState)) {
+		if _, err := t.exec(ctx, qPutFileState, path, blob(cfg.FileState[path])); err != nil {
+			return fmt.Errorf("tenant file state %q: %w", path, err)
+		}
+	}
 	return nil
+}
+
+// TenantFileState returns the recorded state of the tenant files applied.
+func (s *Store) TenantFileState(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.r.query(ctx, qGetFileState)
+	if err != nil {
+		return nil, wrap("tenant file state", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var path string
+		var hash []byte
+		if err := rows.Scan(&path, &hash); err != nil {
+			return nil, wrap("tenant file state", err)
+		}
+		out[path] = hash
+	}
+	return out, wrap("tenant file state", rows.Err())
 }

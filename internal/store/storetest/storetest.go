@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"UpsertByNaturalKey", testApplyUpsert},
 			{"AllOrNothingConnectionID", testApplyAtomicConnection},
 			{"AllOrNothingGrantID", testApplyAtomicGrant},
+			{"FileState", testApplyFileState},
+			{"FileStateAllOrNothing", testApplyFileStateAtomic},
 		}},
 		{"Users", []testCase{
 			{"CRUD", testUsersCRUD},
