@@ -184,7 +184,9 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
-var listening = regexp.MustCompile(`Latchkey listening on (http://\S+)`)
+// listening finds the bound address: the text banner's first line, or the
+// JSON "latchkey started" line's addr.
+var listening = regexp.MustCompile(`Latchkey \S+ listening on (http://\S+)|"msg":"latchkey started","addr":"([^"]+)"`)
 
 // startServe runs `latchkey args…` (this test binary standing in, see
 // TestMain) and waits until it listens; it reads the bound address from
@@ -213,6 +215,9 @@ func startServe(t *testing.T, args ...string) *serveNode {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(n.out.String()); m != nil {
+			if m[1] == "" {
+				m[1] = "http://" + m[2]
+			}
 			n.base = strings.TrimSuffix(m[1], "/") + "/"
 			break
 		}
