@@ -28,12 +28,9 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/emersion/go-smtp"
 
+	"github.com/latchkey/latchkey/internal/metrics/metricstest"
 	"github.com/latchkey/latchkey/internal/testpg"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
@@ -295,15 +292,15 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 	// Metrics: exactly the traffic sent. Deliveries are asynchronous: wait
 	// until the outbox is empty.
 	deadline := time.Now().Add(30 * time.Second)
-	var m map[string]*dto.MetricFamily
+	var m metricstest.Families
 	for {
-		m = scrape(t, "http://"+n.ops+"/metrics")
-		if value(m, "latchkey_deliveries_total", "provider", "smtp") == float64(starts) && value(m, "latchkey_outbox_messages") == 0 {
+		m = metricstest.Scrape(t, "http://"+n.ops+"/metrics")
+		if m.Value("latchkey_deliveries_total", "provider", "smtp") == float64(starts) && m.Value("latchkey_outbox_messages") == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("deliveries %v of %d, outbox %v", value(m, "latchkey_deliveries_total", "provider", "smtp"), starts,
-				value(m, "latchkey_outbox_messages"))
+			t.Fatalf("deliveries %v of %d, outbox %v", m.Value("latchkey_deliveries_total", "provider", "smtp"), starts,
+				m.Value("latchkey_outbox_messages"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -326,11 +323,11 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 		{"latchkey_limiter_backend_errors_total", nil, 0},
 		{"latchkey_eventlog_dropped_events_total", nil, 0},
 	} {
-		if got := value(m, c.name, c.labels...); got != c.want {
+		if got := m.Value(c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v; want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if got := value(m, "latchkey_limit_refusals_total", "limit", "passwordless_start") + value(m, "latchkey_limit_refusals_total", "limit", "suspicious_ip_signup"); got != 1 {
+	if got := m.Value("latchkey_limit_refusals_total", "limit", "passwordless_start") + m.Value("latchkey_limit_refusals_total", "limit", "suspicious_ip_signup"); got != 1 {
 		t.Errorf("limit refusals %v; want 1", got)
 	}
 	if m["process_cpu_seconds_total"] == nil || m["latchkey_http_request_duration_seconds"] == nil {
@@ -371,23 +368,20 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 	if s, _ := get(t, "http://"+n.ops+"/health/ready"); s != 200 {
 		t.Fatalf("ready before shutdown: %d", s)
 	}
-	pr, pw := io.Pipe()
-	inflight := make(chan int, 1)
-	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
-	go func() {
-		req, _ := http.NewRequest("POST", "https://"+n.addr+"/passwordless/start", pr)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := h1.Do(req)
-		if err != nil {
-			inflight <- -1
-			return
-		}
-		res.Body.Close()
-		inflight <- res.StatusCode
-	}()
-	// The write returns once the client has taken the bytes: the request
-	// is on its connection, which Shutdown waits for.
-	pw.Write([]byte(`{"client_id":"web","client_secret":"web-secret-0123456789abcdefghij",`))
+	// The request in flight: headers with Expect: 100-continue, so that the
+	// server's "100 Continue" proves its handler is reading the body.
+	body := `{"client_id":"web","client_secret":"web-secret-0123456789abcdefghij","connection":"email","send":"code","email":"last@example.com"}`
+	conn, err := tls.Dial("tcp", n.addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /passwordless/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	br.ReadString('\n') // the blank line after the 100
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -402,11 +396,14 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	pw.Write([]byte(`"connection":"email","send":"code","email":"last@example.com"}`))
-	pw.Close()
-	if s := <-inflight; s != 200 {
-		t.Errorf("the request in flight at shutdown: %d", s)
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
 	}
+	res, err = http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("the request in flight at shutdown: %v %v", res, err)
+	}
+	res.Body.Close()
 	select {
 	case <-n.exited:
 		if n.err != nil {
@@ -508,52 +505,6 @@ func jsonLines(s string) []map[string]any {
 	return out
 }
 
-// scrape reads a Prometheus text exposition.
-func scrape(t *testing.T, u string) map[string]*dto.MetricFamily {
-	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	m, err := p.TextToMetricFamilies(res.Body)
-	if err != nil {
-		t.Fatalf("parse %s: %v", u, err)
-	}
-	return m
-}
-
-// value is the value of the series of family name with the given label
-// pairs (0 when absent).
-func value(m map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	f := m[name]
-	if f == nil {
-		return 0
-	}
-next:
-	for _, s := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range s.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case s.Counter != nil:
-			return s.Counter.GetValue()
-		case s.Gauge != nil:
-			return s.Gauge.GetValue()
-		case s.Untyped != nil:
-			return s.Untyped.GetValue()
-		}
-	}
-	return 0
-}
-
 // writeCert writes a self-signed certificate for localhost, 127.0.0.1 and
 // ::1 and returns its files and a pool trusting it.
 func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
@@ -652,4 +603,3 @@ func (x *sinkSession) Data(r io.Reader) error {
 	x.s.mu.Unlock()
 	return nil
 }
-

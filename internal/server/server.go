@@ -410,17 +410,30 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	serve := func() error { return srv.Serve(ln) }
+	// SIGHUP (systemctl reload) reloads the TLS certificate; without TLS
+	// there is nothing to reload, and the signal must not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if s.cfg.TLSCert != "" {
 		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey, s.log)
 		if err != nil {
 			return err
 		}
 		srv.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
 		jobs.Go(func() { certs.watch(jobCtx, s.certPoll, hup) })
 		serve = func() error { return srv.ServeTLS(ln, "", "") }
+	} else {
+		jobs.Go(func() {
+			for {
+				select {
+				case <-jobCtx.Done():
+					return
+				case <-hup:
+					s.log.Info("SIGHUP: nothing to reload (no --tls-cert)")
+				}
+			}
+		})
 	}
 	jobs.Go(func() { s.background(jobCtx) })
 	if s.Outbox != nil {

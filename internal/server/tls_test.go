@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,11 +32,22 @@ import (
 // the file paths and a pool that trusts it.
 func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
+	certPEM, keyPEM, pool := selfSigned(t, 1)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(t, certFile, certPEM)
+	writeFile(t, keyFile, keyPEM)
+	return certFile, keyFile, pool
+}
+
+// selfSigned makes a self-signed certificate for 127.0.0.1 with the given
+// serial number: its PEM, its key's PEM and a pool that trusts it.
+func selfSigned(t *testing.T, serial int64) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
@@ -44,17 +59,17 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cert, _ := x509.ParseCertificate(der)
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), pool
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestServeTLS runs the real Run loop with --tls-cert/--tls-key and checks
@@ -101,5 +116,150 @@ func TestServeTLS(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// TestTLSReload swaps the certificate on disk while the server runs: a pair
+// caught half-written (new certificate, old key) is refused and the old
+// one stays in use; once the key follows, new connections get the new
+// certificate while an open connection keeps working. HTTP/2 is offered
+// and https responses carry HSTS.
+func TestTLSReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool1 := writeSelfSigned(t, dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{Addr: ln.Addr().String(), DataDir: filepath.Join(dir, "data"), Dev: true,
+		TLSCert: certFile, TLSKey: keyFile, LogFormat: "text", HSTSMaxAge: 48 * time.Hour}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.Options{CertPoll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, nil) }()
+	defer func() { cancel(); <-done }()
+	url := "https://" + cfg.Addr + "/.well-known/jwks.json"
+
+	serial := func(c *http.Client) (int64, *http.Response) {
+		t.Helper()
+		res, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.TLS.PeerCertificates[0].SerialNumber.Int64(), res
+	}
+	open := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool1}, ForceAttemptHTTP2: true}}
+	s, res := serial(open)
+	if s != 1 || res.ProtoMajor != 2 || res.Header.Get("Strict-Transport-Security") != "max-age=172800" {
+		t.Fatalf("serial %d, HTTP/%d, HSTS %q", s, res.ProtoMajor, res.Header.Get("Strict-Transport-Security"))
+	}
+
+	cert2, key2, pool2 := selfSigned(t, 2)
+	writeFile(t, certFile, cert2) // the key still the old one
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "TLS certificate not reloaded") })
+	fresh := func(pool *x509.CertPool) *http.Client {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+	}
+	if s, _ := serial(fresh(pool1)); s != 1 {
+		t.Fatalf("a half-written pair replaced the certificate: serial %d", s)
+	}
+	writeFile(t, keyFile, key2)
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
+	if s, _ := serial(fresh(pool2)); s != 2 {
+		t.Fatalf("after the swap: serial %d", s)
+	}
+	if s, _ := serial(open); s != 1 {
+		t.Fatalf("the open connection: serial %d", s)
+	}
+}
+
+// waitFor polls cond until it holds (10 s at most).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+
+// TestTLSReloadOnSIGHUP: with the file check far away, SIGHUP reloads the
+// certificate (what `systemctl reload` sends).
+func TestTLSReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeSelfSigned(t, dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{Addr: ln.Addr().String(), DataDir: filepath.Join(dir, "data"), Dev: true,
+		TLSCert: certFile, TLSKey: keyFile, LogFormat: "text"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.Options{CertPoll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, nil) }()
+	defer func() { cancel(); <-done }()
+	// Run has loaded the certificate and registered for SIGHUP once it
+	// serves: wait for an answer before swapping the files.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}}
+	waitFor(t, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned: %v", err)
+		default:
+		}
+		res, err := c.Get("https://" + cfg.Addr + "/.well-known/jwks.json")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil
+	})
+	cert2, key2, pool2 := selfSigned(t, 7)
+	writeFile(t, certFile, cert2)
+	writeFile(t, keyFile, key2)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
+	res, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool2}}}).Get("https://" + cfg.Addr + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if s := res.TLS.PeerCertificates[0].SerialNumber.Int64(); s != 7 {
+		t.Fatalf("serial %d after SIGHUP", s)
 	}
 }
