@@ -39,8 +39,9 @@ const busyTimeout = 5 * time.Second
 
 // Store is a SQLite-backed store.Store.
 type Store struct {
-	w *pool // the single writer connection
-	r *pool // query-only readers
+	path string // the database file (absolute)
+	w    *pool  // the single writer connection
+	r    *pool  // query-only readers
 	// The tenant log is a second database file with its own writer, so that
 	// log batches never wait for, or hold up, the writes of logins.
 	lw *pool
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		lw.close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, lw: lw, lr: lr}
+	s := &Store{path: abs, w: w, r: r, lw: lw, lr: lr}
 	// Statements used inside writer transactions must be prepared before
 	// any transaction holds the writer connection.
 	if err := s.w.prepare(ctx, txQueries...); err != nil {
