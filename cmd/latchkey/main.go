@@ -29,6 +29,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server", runServe},
 		{"migrate", "create or upgrade the database schema, then exit", runMigrate},
+		{"backup", "copy the SQLite store while serve runs (PostgreSQL: prints the pg_dump command)", runBackup},
+		{"healthcheck", "exit 0 when a server's ops listener says it is ready (container HEALTHCHECK)", runHealthcheck},
 		{"client", "manage applications: create, list, get, update, delete, rotate-secret", runClient},
 		{"connection", "manage connections: create, list, get, update, delete", runConnection},
 		{"settings", "tenant settings: get, set PATH=VALUE", runSettings},

@@ -40,8 +40,9 @@ const busyTimeout = 5 * time.Second
 
 // Store is a SQLite-backed store.Store.
 type Store struct {
-	w *pool // the single writer connection
-	r *pool // query-only readers
+	path string // the database file (absolute)
+	w    *pool  // the single writer connection
+	r    *pool  // query-only readers
 	// The tenant log is a second database file with its own writer, so that
 	// log batches never wait for, or hold up, the writes of logins.
 	lw *pool
@@ -106,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		lw.close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, lw: lw, lr: lr, errs: new(atomic.Int64)}
+	s := &Store{path: abs, w: w, r: r, lw: lw, lr: lr, errs: new(atomic.Int64)}
 	for _, p := range []*pool{w, r, lw, lr} {
 		p.errs = s.errs
 	}
