@@ -416,14 +416,13 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 
 // envNode is a `latchkey serve` child configured through its environment.
 type envNode struct {
-	cmd      *exec.Cmd
-	out      *lockedBuffer
-	exited   chan struct{}
-	err      error
-	addr     string // the public listener
-	scheme   string
-	ops      string // the ops listener
-	exitOnce sync.Once
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+	err    error
+	addr   string // the public listener
+	scheme string
+	ops    string // the ops listener
 }
 
 // startEnvNode runs `latchkey serve` with no arguments and env added to
