@@ -283,10 +283,10 @@ func (s *Server) opsHandler(lim protect.Limiter, rd *ratelimit.Redis) http.Handl
 	if s.Outbox != nil {
 		src.Outbox = s.Store.OutboxStats
 	}
-	if r, ok := lim.(interface{ Errors() int64 }); ok {
+	if r, ok := lim.(errorCounter); ok { // Resilient (Redis)
 		src.LimiterErrors = r.Errors
 	}
-	if e, ok := s.Store.(interface{ Errors() int64 }); ok {
+	if e, ok := s.Store.(errorCounter); ok { // both backends
 		src.StoreErrors = e.Errors
 	}
 	s.Metrics.Watch(src)
@@ -297,11 +297,12 @@ func (s *Server) opsHandler(lim protect.Limiter, rd *ratelimit.Redis) http.Handl
 	return ops.Handler(ops.Options{Registry: s.Metrics.Registry, Checks: checks, Pprof: s.cfg.Pprof, Draining: s.draining.Load})
 }
 
+// errorCounter is a part that counts its own failures (for the metrics).
+type errorCounter interface{ Errors() int64 }
+
 // OpsHandler is the ops listener's handler (health, metrics, pprof).
 func (s *Server) OpsHandler() http.Handler { return s.ops }
 
-// managementAPI builds the Management API over the store: the one
-// construction shared by the node and the admin CLI's local mode.
 // newLimiter is the limiter for rate limits and attack protection: Redis
 // (shared by every node, behind Resilient so that an outage follows each
 // limit's fail-open or fail-closed choice) when --redis-url is set,
@@ -367,6 +368,8 @@ func (b blocks) IPBlocked(ctx context.Context, ip string) (bool, error) {
 }
 func (b blocks) UnblockIP(ctx context.Context, ip string) error { return b.g.UnblockIP(ctx, ip) }
 
+// managementAPI builds the Management API over the store: the one
+// construction shared by the node and the admin CLI's local mode.
 func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys,
 	events *eventlog.Recorder, issuer string, now func() time.Time) *mgmtapi.API {
 	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Logs: st, Flush: events, Events: events,
