@@ -19,7 +19,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -414,39 +413,13 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 	}
 }
 
-// envNode is a `latchkey serve` child configured through its environment.
-type envNode struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-	err    error
-	addr   string // the public listener
-	scheme string
-	ops    string // the ops listener
-}
-
-// startEnvNode runs `latchkey serve` with no arguments and env added to
-// the environment, and waits for its JSON start-up line.
-func startEnvNode(t *testing.T, env []string) *envNode {
+// startEnvNode runs `latchkey serve` with no arguments and only env (and
+// what the OS needs) in its environment: nothing from the test's
+// environment configures it. It waits for the JSON start-up line, then for
+// readiness.
+func startEnvNode(t *testing.T, env []string) *serveNode {
 	t.Helper()
-	n := &envNode{out: &lockedBuffer{}, exited: make(chan struct{})}
-	n.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	// Only the variables given (and what the OS needs): nothing from the
-	// test's environment configures the node.
-	n.cmd.Env = append([]string{"LATCHKEY_TEST_RUN=[\"serve\"]", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { n.err = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-n.exited:
-		default:
-			n.cmd.Process.Kill()
-			<-n.exited
-		}
-	})
+	n := spawn(t, []string{"serve"}, append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, l := range jsonLines(n.out.String()) {

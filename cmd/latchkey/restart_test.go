@@ -164,6 +164,9 @@ type serveNode struct {
 	out    *lockedBuffer
 	exited chan struct{} // closed when the process has exited
 	err    error         // its exit status, once exited
+	// From a JSON start-up line (startEnvNode): the public listener's
+	// address and scheme, and the ops listener's address.
+	addr, scheme, ops string
 }
 
 // lockedBuffer collects a child's output (stdout and stderr, in order).
@@ -184,19 +187,15 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
-// listening finds the bound address: the text banner's first line, or the
-// JSON "latchkey started" line's addr.
-var listening = regexp.MustCompile(`Latchkey \S+ listening on (http://\S+)|"msg":"latchkey started","addr":"([^"]+)"`)
-
-// startServe runs `latchkey args…` (this test binary standing in, see
-// TestMain) and waits until it listens; it reads the bound address from
-// the start-up banner.
-func startServe(t *testing.T, args ...string) *serveNode {
+// spawn runs `latchkey args…` (this test binary standing in, see
+// TestMain) with the environment env; it is killed when the test ends if
+// it has not exited by then.
+func spawn(t *testing.T, args, env []string) *serveNode {
 	t.Helper()
 	enc, _ := json.Marshal(args)
 	n := &serveNode{out: &lockedBuffer{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	n.cmd.Env = append(os.Environ(), "LATCHKEY_TEST_RUN="+string(enc))
+	n.cmd.Env = append(env, "LATCHKEY_TEST_RUN="+string(enc))
 	// One writer for both: the child gets one pipe, so its log lines and
 	// its banner arrive in the order it wrote them.
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
@@ -212,6 +211,19 @@ func startServe(t *testing.T, args ...string) *serveNode {
 			<-n.exited
 		}
 	})
+	return n
+}
+
+// listening finds the bound address: the text banner's first line, or the
+// JSON "latchkey started" line's addr.
+var listening = regexp.MustCompile(`Latchkey \S+ listening on (http://\S+)|"msg":"latchkey started","addr":"([^"]+)"`)
+
+// startServe runs `latchkey args…` (this test binary standing in, see
+// TestMain) and waits until it listens; it reads the bound address from
+// the start-up banner.
+func startServe(t *testing.T, args ...string) *serveNode {
+	t.Helper()
+	n := spawn(t, args, os.Environ())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(n.out.String()); m != nil {
