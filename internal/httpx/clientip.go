@@ -182,7 +182,14 @@ type forwardedElem struct{ for_, proto, host string }
 func parseForwarded(values []string) []forwardedElem {
 	var out []forwardedElem
 	for _, v := range values {
-		for _, raw := range splitQuoted(v, ',') {
+		parts, balanced := splitQuoted(v, ',')
+		if !balanced {
+			// An unterminated quote (a client's) must not swallow the
+			// elements a proxy appended after it: split at every comma, so
+			// that the client's element is malformed and the proxy's stand.
+			parts = strings.Split(v, ",")
+		}
+		for _, raw := range parts {
 			e, ok := parseElement(raw)
 			if !ok {
 				e = forwardedElem{}
@@ -194,9 +201,9 @@ func parseForwarded(values []string) []forwardedElem {
 }
 
 // splitQuoted splits s at sep outside quoted strings (with backslash
-// escapes inside them); an unterminated quote runs to the end.
-func splitQuoted(s string, sep byte) []string {
-	var parts []string
+// escapes inside them); balanced is false when a quote is left open (it
+// then runs to the end).
+func splitQuoted(s string, sep byte) (parts []string, balanced bool) {
 	inQuote, start := false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -209,7 +216,7 @@ func splitQuoted(s string, sep byte) []string {
 			start = i + 1
 		}
 	}
-	return append(parts, s[start:])
+	return append(parts, s[start:]), !inQuote
 }
 
 // parseElement parses one element: name=value pairs separated by ';',
@@ -219,7 +226,11 @@ func parseElement(s string) (forwardedElem, bool) {
 	if strings.TrimSpace(s) == "" {
 		return e, false
 	}
-	for _, pair := range splitQuoted(s, ';') {
+	pairs, balanced := splitQuoted(s, ';')
+	if !balanced {
+		return e, false
+	}
+	for _, pair := range pairs {
 		name, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok || !isToken(name) {
 			return e, false

@@ -3,6 +3,7 @@ package httpx
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -101,6 +102,8 @@ func TestResolveForwarded(t *testing.T) {
 		{"malformed element stops the walk", []string{`for=1.2.3.4, garbage, for=10.0.0.7`}, "10.0.0.7", "http", ""},
 		{"comma inside quotes", []string{`for=6.6.6.6, host="a,b";for=192.0.2.60`}, "192.0.2.60", "http", ""},
 		{"unterminated quote", []string{`for="192.0.2.60`}, "10.1.2.3", "http", ""},
+		{"a client's open quote does not swallow the proxy's element", []string{`for="1.2.3.4, for=203.0.113.7`}, "203.0.113.7", "http", ""},
+		{"an open quote in a later pair", []string{`for=1.2.3.4;host="x, for=203.0.113.7;proto=https`}, "203.0.113.7", "https", ""},
 		{"escaped quote in a value", []string{`host="a\"b";for=192.0.2.60`}, "192.0.2.60", "http", ""},
 	}
 	for _, tt := range tests {
@@ -168,4 +171,29 @@ func containsAddr(s string, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// FuzzAppendedClient: whatever a client writes in the header, the address
+// a trusted proxy appends after it is the client, in both modes.
+func FuzzAppendedClient(f *testing.F) {
+	for _, s := range []string{"", "6.6.6.6", `for="1.2.3.4`, `for=1.2.3.4;host="x`, `"`, `\`, ",", ";", "for=_x", "[::1]:80",
+		`for="[2001:db8::1`, "10.0.0.9"} {
+		f.Add(s)
+	}
+	trusted := prefixes(f, "10.0.0.0/8")
+	real := netip.MustParseAddr("203.0.113.7")
+	f.Fuzz(func(t *testing.T, spoof string) {
+		if strings.ContainsAny(spoof, "\r\n") {
+			return // not one header line
+		}
+		peer := netip.MustParseAddr("10.0.0.1")
+		o := NewProxies(trusted, false).Resolve(peer, false, http.Header{"X-Forwarded-For": {spoof + ", " + real.String()}})
+		if o.Client != real {
+			t.Fatalf("X-Forwarded-For %q, then the real client: resolved %s", spoof, o.Client)
+		}
+		o = NewProxies(trusted, true).Resolve(peer, false, http.Header{"Forwarded": {spoof + ", for=" + real.String()}})
+		if o.Client != real {
+			t.Fatalf("Forwarded %q, then the real client: resolved %s", spoof, o.Client)
+		}
+	})
 }

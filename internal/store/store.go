@@ -485,7 +485,8 @@ type TenantConfig struct {
 	ClientGrants    []ClientGrant
 	// FileState is what the tenant file said, field by field: field path →
 	// keyed hash of the value it gave (never the value: a file carries
-	// secrets). Each entry replaces the stored entry of its path; entries of
+	// secrets). Each entry replaces the stored entry of its path (a nil
+	// hash deletes it: the file no longer states that field); entries of
 	// other paths stay. It is written in the transaction of the records, so
 	// that the state never claims a value the records do not reflect.
 	FileState map[string][]byte

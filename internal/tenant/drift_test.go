@@ -682,3 +682,60 @@ func TestApplyFieldNamesAnyCase(t *testing.T) {
 }
 
 const maxAttemptsField = "settings.attack_protection.brute_force_protection.max_attempts"
+
+// TestApplySecretsInsideObjects: a file that states a whole object
+// (gateway_authentication, here null) shows a drift on it without the
+// secret inside the stored value.
+func TestApplySecretsInsideObjects(t *testing.T) {
+	st, keys := open(t)
+	file := edit(t, `"provider": "twilio",`, `"provider": "twilio", "gateway_authentication": null,`)
+	if _, err := apply(t, st, keys, file, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	const gatewaySecret = "GATEWAYSECRET-0123456789abcdef"
+	modConn(t, st, "sms", func(c *store.Connection) {
+		c.Options.GatewayAuthentication = &store.GatewayAuthentication{Method: "bearer", Subject: "s", Audience: "a", Secret: gatewaySecret}
+	})
+	res, err := apply(t, st, keys, file, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := described(res.Drift), with(tenant.WhyKept, "connections[sms].options.gateway_authentication"); !slices.Equal(got, want) {
+		t.Fatalf("drift %q, want %q", got, want)
+	}
+	text, _ := res.Drift.MarshalText()
+	js, _ := json.Marshal(res.Drift)
+	if out := string(text) + string(js); strings.Contains(out, gatewaySecret) || !strings.Contains(out, `redacted`) {
+		t.Errorf("the stored gateway secret is shown: %s", out)
+	}
+}
+
+// TestApplyFieldRemovedThenRestored: a field the file stops stating is
+// forgotten, so putting it back (even with its old value) is an edit of
+// the file, which wins over a runtime change made meanwhile.
+func TestApplyFieldRemovedThenRestored(t *testing.T) {
+	st, keys := open(t)
+	const line = `"max_attempts": 10`
+	if !strings.Contains(driftFile, line) {
+		t.Fatalf("driftFile has no %s", line)
+	}
+	if _, err := apply(t, st, keys, driftFile, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The file stops stating max_attempts (10 stays in the store).
+	without := edit(t, `, `+line, ``)
+	if _, err := apply(t, st, keys, without, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fileState(t, st)["settings.attack_protection.brute_force_protection.max_attempts"]; ok {
+		t.Fatal("the state still holds a field the file no longer states")
+	}
+	setSettings(t, st, func(s *store.TenantSettings) { s.AttackProtection.BruteForce.MaxAttempts = 5 })
+	res, err := apply(t, st, keys, driftFile, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := maxAttempts(t, st); got != 10 {
+		t.Errorf("max_attempts %d after the file put 10 back; drift %q", got, described(res.Drift))
+	}
+}

@@ -359,8 +359,36 @@ func canonNumbers(v any) any {
 // logs must not show: client_secret, twilio_token,
 // gateway_authentication.secret, and any *secret* or *_token field.
 func isSecretField(path string) bool {
-	name := path[strings.LastIndexAny(path, ".]")+1:]
+	return isSecretName(path[strings.LastIndexAny(path, ".]")+1:])
+}
+
+func isSecretName(name string) bool {
 	return strings.Contains(name, "secret") || name == "token" || strings.HasSuffix(name, "_token")
+}
+
+// withoutSecrets is v with every secret field inside it, at any depth,
+// redacted: a file or a store may state a whole object (an sms
+// connection's gateway_authentication) whose parts are secrets.
+func withoutSecrets(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if e != nil && isSecretName(k) {
+				out[k] = "[redacted]"
+			} else {
+				out[k] = withoutSecrets(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = withoutSecrets(e)
+		}
+		return out
+	}
+	return v
 }
 
 // maxShown bounds a value shown in a report (templates and login pages
@@ -375,6 +403,7 @@ func shown(path string, v any) json.RawMessage {
 	if v != nil && isSecretField(path) {
 		return redacted
 	}
+	v = withoutSecrets(v)
 	b := canonical(v)
 	if len(b) <= maxShown {
 		return b
@@ -398,7 +427,30 @@ type merger struct {
 	enforce bool
 	state   map[string][]byte // what the last applied files said
 	next    map[string][]byte // what this file says
-	res     *Applied
+	// stated are the records this file states ("settings",
+	// "clients[web]", …): the state of their fields the file no longer
+	// states is forgotten, so that a field removed and later put back
+	// counts as an edit of the file, not as unchanged.
+	stated []string
+	res    *Applied
+}
+
+// forgotten lists the recorded paths under a record the file states that
+// it no longer states.
+func (m *merger) forgotten() []string {
+	var out []string
+	for path := range m.state {
+		if _, ok := m.next[path]; ok {
+			continue
+		}
+		for _, rec := range m.stated {
+			if path == rec || strings.HasPrefix(path, rec+".") {
+				out = append(out, path)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // note records what the file says of path and returns its hash.
@@ -491,6 +543,7 @@ type mergedRecord[R any] struct {
 // the file alone) with the stored one (old, when exists).
 func mergeRecord[S, R any](m *merger, k recordKind[S, R], key string, raw map[string]any, built R, generated string, old R, exists bool) (mergedRecord[R], error) {
 	path := k.section + "[" + key + "]"
+	m.stated = append(m.stated, path)
 	leaves := flatten(raw, k.keyFields, k.opaque)
 	h := m.note(path, raw)
 	if !exists {

@@ -278,6 +278,7 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 	}
 
 	if f.Settings != nil && len(raw.Settings) > 0 {
+		m.stated = append(m.stated, "settings")
 		s, write, err := mergeSettings(m, ex.settings, raw.Settings)
 		if err != nil {
 			return Applied{}, err
@@ -464,6 +465,12 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 			}
 			cfg.FileState[path] = h
 		}
+	}
+	for _, path := range m.forgotten() {
+		if cfg.FileState == nil {
+			cfg.FileState = map[string][]byte{}
+		}
+		cfg.FileState[path] = nil
 	}
 	if opt.DryRun {
 		res.GeneratedSecrets = nil

@@ -424,11 +424,11 @@ func (s *Store) ApplyTenant(ctx context.Context, t store.TenantConfig) error {
 			}
 		}
 		for _, path := range slices.Sorted(maps.Keys(t.FileState)) {
-			hash := t.FileState[path]
-			if hash == nil {
-				hash = []byte{}
+			if hash := t.FileState[path]; hash != nil {
+				b.Queue(putFileStateSQL, path, hash)
+			} else {
+				b.Queue("DELETE FROM tenant_file_state WHERE path = $1", path)
 			}
-			b.Queue(putFileStateSQL, path, hash)
 		}
 		if b.Len() == 0 {
 			return nil

@@ -50,8 +50,9 @@ const (
 	qDeleteClientGrant   = `DELETE FROM client_grants WHERE id = ?`
 	qGetClientGrantByKey = `SELECT id, data FROM client_grants WHERE client_id = ? AND audience = ?`
 
-	qGetFileState = `SELECT path, hash FROM tenant_file_state`
-	qPutFileState = `INSERT INTO tenant_file_state (path, hash) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`
+	qGetFileState    = `SELECT path, hash FROM tenant_file_state`
+	qDeleteFileState = `DELETE FROM tenant_file_state WHERE path = ?`
+	qPutFileState    = `INSERT INTO tenant_file_state (path, hash) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`
 )
 
 // getJSON decodes the single data column of query's row.
@@ -468,7 +469,11 @@ func (s *Store) applyTenant(ctx context.Context, t *tx, cfg store.TenantConfig) 
 	}
 
 	for _, path := range slices.Sorted(maps.Keys(cfg.FileState)) {
-		if _, err := t.exec(ctx, qPutFileState, path, blob(cfg.FileState[path])); err != nil {
+		q, args := qPutFileState, []any{path, blob(cfg.FileState[path])}
+		if cfg.FileState[path] == nil {
+			q, args = qDeleteFileState, []any{path}
+		}
+		if _, err := t.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("tenant file state %q: %w", path, err)
 		}
 	}

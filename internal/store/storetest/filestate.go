@@ -56,6 +56,14 @@ func testApplyFileState(t *testing.T, s store.Store) {
 	// An apply without state leaves the state alone.
 	must(t, s.ApplyTenant(ctx, store.TenantConfig{Clients: []store.Client{sampleClient("client_c")}}), "ApplyTenant without state")
 	diff(t, "state after an apply without state", want, fileState(t, s))
+
+	// A nil hash forgets its path (a missing one is no error).
+	must(t, s.ApplyTenant(ctx, store.TenantConfig{FileState: map[string][]byte{
+		"settings.support_email": nil,
+		"settings.never_stated":  nil,
+	}}), "ApplyTenant forgetting paths")
+	delete(want, "settings.support_email")
+	diff(t, "state after forgetting a path", want, fileState(t, s))
 }
 
 // testApplyFileStateAtomic: a failed ApplyTenant records none of its state,
