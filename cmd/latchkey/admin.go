@@ -105,7 +105,7 @@ func (t *target) parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) 
 	if err != nil {
 		return nil, err
 	}
-	if err := t.cfg.Environment(fs, os.Getenv, t.envFlags...); err != nil {
+	if err := t.cfg.Environment(fs, os.LookupEnv, t.envFlags...); err != nil {
 		return nil, usageError{err}
 	}
 	return pos, nil

@@ -48,7 +48,7 @@ With --database-url (PostgreSQL) it prints the pg_dump command to run instead.
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := cfg.Environment(fs, os.Getenv, envFlags...); err != nil {
+	if err := cfg.Environment(fs, os.LookupEnv, envFlags...); err != nil {
 		return usageError{err}
 	}
 	if to == "" {

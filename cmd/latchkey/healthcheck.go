@@ -40,7 +40,7 @@ a shell or curl: HEALTHCHECK CMD ["/latchkey", "healthcheck"].
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := config.ApplyEnv(fs, os.Getenv); err != nil {
+	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
 		return usageError{err}
 	}
 	u, err := readyURL(opsAddr)

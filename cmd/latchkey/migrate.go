@@ -20,7 +20,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := cfg.Environment(fs, os.Getenv); err != nil {
+	if err := cfg.Environment(fs, os.LookupEnv); err != nil {
 		return usageError{err}
 	}
 	st, where, err := server.OpenStore(ctx, cfg)

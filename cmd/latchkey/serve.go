@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/latchkey/latchkey/internal/buildinfo"
 	"github.com/latchkey/latchkey/internal/config"
@@ -15,6 +17,10 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGHUP (systemctl reload) reloads the TLS certificate once the
+	// server runs; until then (migrations, the tenant file) it must not end
+	// the process.
+	signal.Ignore(syscall.SIGHUP)
 	var cfg config.Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,7 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := cfg.Environment(fs, os.Getenv); err != nil {
+	if err := cfg.Environment(fs, os.LookupEnv); err != nil {
 		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -50,6 +50,9 @@ type Config struct {
 	Pprof bool
 	// HSTSMaxAge is the Strict-Transport-Security max-age (0: none).
 	HSTSMaxAge time.Duration
+	// DrainDelay is how long readiness fails at shutdown before the
+	// public listener closes.
+	DrainDelay time.Duration
 }
 
 // The headers a trusted proxy may maintain (--proxy-header).
@@ -189,6 +192,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ProxyHeader, "proxy-header", ProxyXForwardedFor, "the header the trusted proxies maintain: x-forwarded-for (with X-Forwarded-Proto/-Host) or forwarded (RFC 7239)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", DefaultOpsAddr, "listen address of the ops listener (/health/live, /health/ready, /metrics); empty or \"off\" to switch it off")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "at shutdown, how long readiness fails before the listener closes, so that load balancers polling /health/ready stop sending first (e.g. 5s)")
 	fs.StringVar(&c.Bootstrap, "bootstrap", "", "tenant file to apply at start, idempotently")
 	fs.StringVar(&c.BootstrapMode, "bootstrap-mode", BootstrapMerge, "how --bootstrap treats changes made at runtime (Management API, CLI): merge keeps a change to a field the file did not change since it was last applied, and logs it as drift; enforce makes the file win for every field it states")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
@@ -205,12 +209,13 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 // flag the command line left unset takes its LATCHKEY_* variable
 // (ApplyEnv), and the master key may be given itself in
 // LATCHKEY_MASTER_KEY. With names, only those flags take variables.
-func (c *Config) Environment(fs *flag.FlagSet, getenv Getenv, names ...string) error {
+func (c *Config) Environment(fs *flag.FlagSet, getenv LookupEnv, names ...string) error {
 	if err := ApplyEnv(fs, getenv, names...); err != nil {
 		return err
 	}
 	if c.MasterKeyFile == "" {
-		c.MasterKey = strings.TrimSpace(getenv("LATCHKEY_MASTER_KEY"))
+		mk, _ := getenv("LATCHKEY_MASTER_KEY")
+		c.MasterKey = strings.TrimSpace(mk)
 	}
 	return nil
 }
@@ -288,6 +293,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OpsAddr == "off" {
 		c.OpsAddr = ""
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--drain-delay: %v is outside 0–5m", c.DrainDelay))
 	}
 	if c.HSTSMaxAge < 0 {
 		errs = append(errs, errors.New("--hsts-max-age: negative"))

@@ -19,7 +19,7 @@ func parse(t *testing.T, env map[string]string, args ...string) (Config, error) 
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if err := c.Environment(fs, func(k string) string { return env[k] }); err != nil {
+	if err := c.Environment(fs, MapEnv(env)); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -142,6 +142,7 @@ var envSamples = map[string]string{
 	"proxy-header":    "forwarded",
 	"ops-addr":        "0.0.0.0:9999",
 	"pprof":           "true",
+	"drain-delay":     "5s",
 	"bootstrap":       "/etc/latchkey/tenant.json",
 	"bootstrap-mode":  "enforce",
 	"dev":             "true",
@@ -181,12 +182,7 @@ func TestEveryFlagHasItsVariable(t *testing.T) {
 			if err := fs.Parse(nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Environment(fs, func(k string) string {
-				if k == name {
-					return sample
-				}
-				return ""
-			}); err != nil {
+			if err := c.Environment(fs, MapEnv(map[string]string{name: sample})); err != nil {
 				t.Fatal(err)
 			}
 			if got := fs.Lookup(f.Name).Value.String(); got != sample {
@@ -200,12 +196,7 @@ func TestEveryFlagHasItsVariable(t *testing.T) {
 			if err := fs2.Parse([]string{"--" + f.Name + "=" + def}); err != nil {
 				t.Fatal(err)
 			}
-			if err := c2.Environment(fs2, func(k string) string {
-				if k == name {
-					return sample
-				}
-				return ""
-			}); err != nil {
+			if err := c2.Environment(fs2, MapEnv(map[string]string{name: sample})); err != nil {
 				t.Fatal(err)
 			}
 			if got := fs2.Lookup(f.Name).Value.String(); got != def {
@@ -260,5 +251,20 @@ func TestParsePrefixes(t *testing.T) {
 		if !tc.bad && l.String() != tc.want {
 			t.Errorf("ParsePrefixes(%q) = %q; want %q", tc.in, l.String(), tc.want)
 		}
+	}
+}
+
+// TestEmptyVariable: a variable set to "" empties a string flag (the ops
+// listener switched off) and is ignored by the others.
+func TestEmptyVariable(t *testing.T) {
+	c, err := parse(t, map[string]string{"LATCHKEY_OPS_ADDR": "", "LATCHKEY_DEV": "", "LATCHKEY_OUTBOX_LEASE": ""}, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OpsAddr != "" || !c.Dev || c.OutboxLease != time.Minute {
+		t.Errorf("ops %q dev %v lease %v", c.OpsAddr, c.Dev, c.OutboxLease)
+	}
+	if c, err := parse(t, nil, "--dev"); err != nil || c.OpsAddr != DefaultOpsAddr {
+		t.Errorf("unset: ops %q, %v", c.OpsAddr, err)
 	}
 }

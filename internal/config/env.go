@@ -8,8 +8,14 @@ import (
 	"strings"
 )
 
-// Getenv reads the environment (os.Getenv in production; a map in tests).
-type Getenv func(string) string
+// LookupEnv reads the environment: os.LookupEnv in production, a map in
+// tests. ok reports whether the variable is set (possibly to "").
+type LookupEnv func(name string) (value string, ok bool)
+
+// MapEnv is an environment held in a map (tests).
+func MapEnv(m map[string]string) LookupEnv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
 
 // EnvName is the environment variable of a flag: LATCHKEY_ and the flag's
 // name in upper case with dashes as underscores (--tls-cert ↔
@@ -52,9 +58,11 @@ func DocumentEnv(fs *flag.FlagSet, names ...string) {
 // environment variable (EnvName), or for a secret flag from the file that
 // LATCHKEY_<NAME>_FILE names. It is the one way flags get their
 // variables: flags beat the environment, which beats the defaults. An
-// invalid value is an error naming the variable. With names, only those
-// flags.
-func ApplyEnv(fs *flag.FlagSet, getenv Getenv, names ...string) error {
+// invalid value is an error naming the variable. A variable set to ""
+// empties a string flag (LATCHKEY_OPS_ADDR= switches the ops listener
+// off) and counts as unset for the others (LATCHKEY_DEV= is not an
+// error). With names, only those flags.
+func ApplyEnv(fs *flag.FlagSet, getenv LookupEnv, names ...string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
@@ -63,9 +71,9 @@ func ApplyEnv(fs *flag.FlagSet, getenv Getenv, names ...string) error {
 			return
 		}
 		name := EnvName(f.Name)
-		v := getenv(name)
+		v, set := getenv(name)
 		if v == "" && IsSecret(f.Name) {
-			if p := getenv(name + "_FILE"); p != "" {
+			if p, _ := getenv(name + "_FILE"); p != "" {
 				b, rerr := os.ReadFile(p)
 				if rerr != nil {
 					err = fmt.Errorf("%s_FILE: %w", name, rerr)
@@ -78,7 +86,7 @@ func ApplyEnv(fs *flag.FlagSet, getenv Getenv, names ...string) error {
 				}
 			}
 		}
-		if v == "" {
+		if v == "" && (!set || !isString(f)) {
 			return
 		}
 		if serr := fs.Set(f.Name, v); serr != nil {
@@ -90,4 +98,14 @@ func ApplyEnv(fs *flag.FlagSet, getenv Getenv, names ...string) error {
 
 func selected(names []string, name string) bool {
 	return len(names) == 0 || slices.Contains(names, name)
+}
+
+// isString reports whether a flag holds a plain string.
+func isString(f *flag.Flag) bool {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return false
+	}
+	_, ok = g.Get().(string)
+	return ok
 }

@@ -1,17 +1,22 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/metrics/metricstest"
 	"github.com/latchkey/latchkey/internal/ops"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
 
@@ -118,5 +123,59 @@ func TestMetricsAndPprof(t *testing.T) {
 		if r := p.do("GET", path, "", nil, nil); r.status != http.StatusNotFound {
 			t.Errorf("public %s: %d", path, r.status)
 		}
+	}
+}
+
+// TestDrainDelay: with --drain-delay, readiness fails at shutdown while the
+// public listener still serves, so that load balancers polling readiness
+// stop sending before connections are refused.
+func TestDrainDelay(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{Addr: ln.Addr().String(), DataDir: dir + "/data", Dev: true, LogFormat: "text", DrainDelay: 5 * time.Second}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, nil) }()
+	base := "http://" + cfg.Addr + "/.well-known/jwks.json"
+	get := func() int {
+		res, err := http.Get(base)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitFor(t, func() bool { return get() == 200 })
+	start := time.Now()
+	cancel()
+	rec := httptest.NewRecorder()
+	waitFor(t, func() bool {
+		rec = httptest.NewRecorder()
+		srv.OpsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/health/ready", nil))
+		return rec.Code == 503
+	})
+	if !strings.Contains(rec.Body.String(), `"draining"`) {
+		t.Errorf("readiness while draining: %s", rec.Body.String())
+	}
+	if s := get(); s != 200 || time.Since(start) > 4*time.Second {
+		t.Fatalf("the public listener during the drain delay: %d after %v", s, time.Since(start))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 5*time.Second {
+		t.Errorf("Run returned %v after the shutdown began; the drain delay is 5 s", d)
 	}
 }

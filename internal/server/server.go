@@ -260,6 +260,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		delivery.RegisterCapture(mux, s.Capture)
 		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))
 	}
+	for _, p := range cfg.TrustedProxies {
+		if p.Bits() == 0 {
+			log.Warn("--trusted-proxies trusts every address: any client can name its own IP in "+cfg.ProxyHeader+
+				"; list only your proxies' addresses", "prefix", p.String())
+		}
+	}
 	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes, Observer: s.Metrics,
 		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, mux)
 	s.ops = s.opsHandler(lim, rd)
@@ -460,8 +466,19 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 	case err = <-errc:
 	case <-ctx.Done():
 		s.draining.Store(true)
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if d := s.cfg.DrainDelay; d > 0 {
+			// Load balancers polling readiness stop sending first.
+			s.log.Info("draining: readiness fails before the listener closes", "drain_delay", d.String())
+			select {
+			case err = <-errc:
+			case <-time.After(d):
+			}
+		}
+		shutdown, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		if serr := srv.Shutdown(shutdown); serr != nil {
+			// Requests still running after the timeout are cut off, so
+			// that none outlives the store the caller closes next.
+			srv.Close()
 			err = fmt.Errorf("shutdown: %w", serr)
 		}
 		cancel()
@@ -476,6 +493,10 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 	}
 	return err
 }
+
+// ShutdownTimeout is how long Run waits for requests in flight at
+// shutdown.
+const ShutdownTimeout = 10 * time.Second
 
 // PurgeGrace is how long an expired code is kept (so that it answers
 // "expired" rather than "wrong") before the purge deletes it.
