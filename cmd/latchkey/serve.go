@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -101,6 +102,8 @@ func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.S
 		fmt.Fprintf(stdout, "  demo application: client_id=%s client_secret=%s\n", d.ClientID, d.ClientSecret)
 		fmt.Fprintf(stdout, "  try: curl -s %spasswordless/start -H 'content-type: application/json' -d '{\"client_id\":\"%s\",\"client_secret\":\"%s\",\"connection\":\"email\",\"send\":\"code\",\"email\":\"you@example.com\"}'\n",
 			cfg.Issuer, d.ClientID, d.ClientSecret)
+		fmt.Fprintf(stdout, "  or log in in a browser: %sauthorize?client_id=%s&redirect_uri=%s&response_type=code&state=x\n",
+			cfg.Issuer, d.ClientID, url.QueryEscape(cfg.Issuer+"callback"))
 	}
 	log.Info("listening", "addr", cfg.Addr, "issuer", cfg.Issuer, "store", srv.StoreDesc)
 }
