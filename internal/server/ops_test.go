@@ -1,10 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -131,24 +128,9 @@ func TestMetricsAndPprof(t *testing.T) {
 // stop sending before connections are refused.
 func TestDrainDelay(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Config{Addr: ln.Addr().String(), DataDir: dir + "/data", Dev: true, LogFormat: "text", DrainDelay: 5 * time.Second}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
-	base := "http://" + cfg.Addr + "/.well-known/jwks.json"
+	r := runNode(t, config.Config{Dev: true, DrainDelay: 5 * time.Second}, server.Options{})
+	srv := r.srv
+	base := "http://" + r.cfg.Addr + "/.well-known/jwks.json"
 	get := func() int {
 		res, err := http.Get(base)
 		if err != nil {
@@ -159,7 +141,7 @@ func TestDrainDelay(t *testing.T) {
 	}
 	waitFor(t, func() bool { return get() == 200 })
 	start := time.Now()
-	cancel()
+	r.stop()
 	rec := httptest.NewRecorder()
 	waitFor(t, func() bool {
 		rec = httptest.NewRecorder()
@@ -172,7 +154,9 @@ func TestDrainDelay(t *testing.T) {
 	if s := get(); s != 200 || time.Since(start) > 4*time.Second {
 		t.Fatalf("the public listener during the drain delay: %d after %v", s, time.Since(start))
 	}
-	if err := <-done; err != nil {
+	err := <-r.done
+	r.done <- err // for the cleanup
+	if err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 5*time.Second {

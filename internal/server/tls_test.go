@@ -72,31 +72,57 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 }
 
-// TestServeTLS runs the real Run loop with --tls-cert/--tls-key and checks
-// that discovery is served over HTTPS with an https issuer, then shuts down.
-func TestServeTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool := writeSelfSigned(t, dir)
+// running is a node served by the real Run loop on a loopback port.
+type running struct {
+	srv  *server.Server
+	cfg  config.Config
+	logs *syncBuffer
+	stop context.CancelFunc // begins the shutdown
+	done chan error         // Run's result
+}
+
+// runNode builds a node from cfg (data directory and address filled in)
+// and runs it until the test ends; its log goes to logs.
+func runNode(t *testing.T, cfg config.Config, opt server.Options) *running {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{Addr: ln.Addr().String(), DataDir: filepath.Join(dir, "data"), Dev: true,
-		TLSCert: certFile, TLSKey: keyFile, LogFormat: "text"}
+	cfg.Addr, cfg.LogFormat = ln.Addr().String(), "text"
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	r := &running{cfg: cfg, logs: &syncBuffer{}, done: make(chan error, 1)}
+	r.srv, err = server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(r.logs, nil)), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
+	r.stop = cancel
+	go func() { r.done <- r.srv.Run(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return")
+		}
+		r.srv.Close()
+	})
+	return r
+}
 
+// TestServeTLS runs the real Run loop with --tls-cert/--tls-key and checks
+// that discovery is served over HTTPS with an https issuer, then shuts down.
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile, pool := writeSelfSigned(t, t.TempDir())
+	r := runNode(t, config.Config{Dev: true, TLSCert: certFile, TLSKey: keyFile}, server.Options{})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	res, err := client.Get("https://" + cfg.Addr + "/.well-known/openid-configuration")
+	res, err := client.Get("https://" + r.cfg.Addr + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +131,16 @@ func TestServeTLS(t *testing.T) {
 	}
 	err = json.NewDecoder(res.Body).Decode(&d)
 	res.Body.Close()
-	if err != nil || d.Issuer != "https://"+cfg.Addr+"/" {
+	if err != nil || d.Issuer != "https://"+r.cfg.Addr+"/" {
 		t.Fatalf("issuer %q, %v", d.Issuer, err)
 	}
-	cancel()
+	r.stop()
 	select {
-	case err := <-done:
+	case err := <-r.done:
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
+		r.done <- nil // for the cleanup
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
@@ -125,28 +152,11 @@ func TestServeTLS(t *testing.T) {
 // certificate while an open connection keeps working. HTTP/2 is offered
 // and https responses carry HSTS.
 func TestTLSReload(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool1 := writeSelfSigned(t, dir)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Config{Addr: ln.Addr().String(), DataDir: filepath.Join(dir, "data"), Dev: true,
-		TLSCert: certFile, TLSKey: keyFile, LogFormat: "text", HSTSMaxAge: 48 * time.Hour}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.Options{CertPoll: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
-	defer func() { cancel(); <-done }()
-	url := "https://" + cfg.Addr + "/.well-known/jwks.json"
+	certFile, keyFile, pool1 := writeSelfSigned(t, t.TempDir())
+	r := runNode(t, config.Config{Dev: true, TLSCert: certFile, TLSKey: keyFile, HSTSMaxAge: 48 * time.Hour},
+		server.Options{CertPoll: 5 * time.Millisecond})
+	logs := r.logs
+	url := "https://" + r.cfg.Addr + "/.well-known/jwks.json"
 
 	serial := func(c *http.Client) (int64, *http.Response) {
 		t.Helper()
@@ -211,27 +221,9 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 // TestTLSReloadOnSIGHUP: with the file check far away, SIGHUP reloads the
 // certificate (what `systemctl reload` sends).
 func TestTLSReloadOnSIGHUP(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, _ := writeSelfSigned(t, dir)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Config{Addr: ln.Addr().String(), DataDir: filepath.Join(dir, "data"), Dev: true,
-		TLSCert: certFile, TLSKey: keyFile, LogFormat: "text"}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.Options{CertPoll: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
-	defer func() { cancel(); <-done }()
+	certFile, keyFile, _ := writeSelfSigned(t, t.TempDir())
+	r := runNode(t, config.Config{Dev: true, TLSCert: certFile, TLSKey: keyFile}, server.Options{CertPoll: time.Hour})
+	logs, cfg, done := r.logs, r.cfg, r.done
 	// Run has loaded the certificate and registered for SIGHUP once it
 	// serves: wait for an answer before swapping the files.
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}}
