@@ -209,20 +209,12 @@ func devLogin(base, email string) error {
 	if err := expect200(http.Post(base+"passwordless/start", "application/json", bytes.NewReader(body))); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	r, err := http.Get(base + "dev/outbox/messages?to=" + url.QueryEscape(email))
+	code, err := devCode(base, email)
 	if err != nil {
 		return err
 	}
-	var msgs []struct {
-		Code string `json:"code"`
-	}
-	err = json.NewDecoder(r.Body).Decode(&msgs)
-	r.Body.Close()
-	if err != nil || len(msgs) == 0 || msgs[0].Code == "" {
-		return fmt.Errorf("no code captured for %s: %v", email, err)
-	}
 	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {"web"},
-		"client_secret": {"web-secret-0123456789abcdefghij"}, "username": {email}, "otp": {msgs[0].Code}, "realm": {"email"}}
+		"client_secret": {"web-secret-0123456789abcdefghij"}, "username": {email}, "otp": {code}, "realm": {"email"}}
 	if err := expect200(http.PostForm(base+"oauth/token", form)); err != nil {
 		return fmt.Errorf("token: %w", err)
 	}

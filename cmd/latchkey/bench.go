@@ -145,24 +145,53 @@ func (d *driver) login(ctx context.Context, n int64) error {
 	if _, err := d.do(ctx, "POST", "passwordless/start", "application/json", body); err != nil {
 		return err
 	}
-	raw, err := d.do(ctx, "GET", "dev/outbox/messages?limit=1&to="+url.QueryEscape(email), "", nil)
+	code, err := d.captured(ctx, email)
 	if err != nil {
 		return err
 	}
-	var msgs []struct {
-		Code string `json:"code"`
-	}
-	if err := json.Unmarshal(raw, &msgs); err != nil || len(msgs) == 0 {
-		return errors.New("no captured message (is the server running with --dev?)")
-	}
 	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {d.clientID},
-		"realm": {"email"}, "username": {email}, "otp": {msgs[0].Code}, "scope": {d.scope}}
+		"realm": {"email"}, "username": {email}, "otp": {code}, "scope": {d.scope}}
 	if d.secret != "" {
 		form.Set("client_secret", d.secret)
 	}
 	_, err = d.do(ctx, "POST", "oauth/token", "application/x-www-form-urlencoded", []byte(form.Encode()))
 	return err
 }
+
+// captured waits for the message to email in the dev capture (the outbox
+// delivers it a few milliseconds after the start answers) and returns its
+// code.
+func (d *driver) captured(ctx context.Context, email string) (string, error) {
+	wait := time.Millisecond
+	deadline := time.Now().Add(CaptureWait)
+	for {
+		raw, err := d.do(ctx, "GET", "dev/outbox/messages?limit=1&to="+url.QueryEscape(email), "", nil)
+		if err != nil {
+			return "", err
+		}
+		var msgs []struct {
+			Code string `json:"code"`
+		}
+		if err := json.Unmarshal(raw, &msgs); err != nil {
+			return "", fmt.Errorf("dev capture: %w", err)
+		}
+		if len(msgs) > 0 {
+			return msgs[0].Code, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no captured message for %s after %v (is the server running with --dev?)", email, CaptureWait)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// CaptureWait bounds the wait for a code in the dev capture.
+const CaptureWait = 10 * time.Second
 
 func (d *driver) do(ctx context.Context, method, path, ct string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))

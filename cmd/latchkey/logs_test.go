@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -121,7 +122,9 @@ func startNode(t *testing.T, store config.Config) *node {
 		}
 	})
 	ts.Start()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := srv.StartJobs(ctx) // the outbox delivers codes to the capture
+	t.Cleanup(func() { ts.Close(); cancel(); wait(); srv.Close() })
 	n.url = ts.URL
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -191,20 +194,13 @@ func (n *node) start(email, secret string, hdr map[string]string) {
 func (n *node) login(email string) {
 	n.t.Helper()
 	n.start(email, webAppSecret, nil)
-	res, err := http.Get(n.url + "/dev/outbox/messages?to=" + url.QueryEscape(email))
+	code, err := devCode(n.url+"/", email)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	defer res.Body.Close()
-	var msgs []struct {
-		Code string `json:"code"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&msgs); err != nil || len(msgs) == 0 {
-		n.t.Fatalf("outbox for %s: %v %v", email, msgs, err)
-	}
 	if s := n.post("/oauth/token", url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"},
 		"client_id": {webAppID}, "client_secret": {webAppSecret}, "realm": {"email"}, "username": {email},
-		"otp": {msgs[0].Code}, "scope": {"openid"}}, nil, nil); s != 200 {
+		"otp": {code}, "scope": {"openid"}}, nil, nil); s != 200 {
 		n.t.Fatalf("code exchange for %s: %d", email, s)
 	}
 }

@@ -244,16 +244,11 @@ func TestTwoNodes(t *testing.T) {
 
 func capturedCode(t *testing.T, base, to string) string {
 	t.Helper()
-	res, err := http.Get(base + "dev/outbox/messages?to=" + url.QueryEscape(to))
+	code, err := devCode(base, to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	var msgs []struct{ Code string }
-	if err := json.NewDecoder(res.Body).Decode(&msgs); err != nil || len(msgs) == 0 {
-		t.Fatalf("no captured message for %s: %v", to, err)
-	}
-	return msgs[0].Code
+	return code
 }
 
 func ccToken(t *testing.T, base string) string {

@@ -76,7 +76,7 @@ func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.S
 	if len(cfg.TrustedProxies) > 0 {
 		attrs = append(attrs, "trusted_proxies", fmt.Sprint(cfg.TrustedProxies), "proxy_header", cfg.ProxyHeader)
 	}
-	if srv.Outbox != nil {
+	if srv.DeliveryDesc != "" {
 		attrs = append(attrs, "delivery", srv.DeliveryDesc)
 	}
 	if d := srv.Demo; d != nil {
@@ -94,7 +94,7 @@ func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.S
 	if len(cfg.TrustedProxies) > 0 {
 		fmt.Fprintf(stdout, "  client IPs from %s sent by %v\n", cfg.ProxyHeader, cfg.TrustedProxies)
 	}
-	if srv.Outbox != nil {
+	if srv.DeliveryDesc != "" {
 		fmt.Fprintf(stdout, "  delivery: %s (email), SMS through each sms connection's provider\n", srv.DeliveryDesc)
 	}
 	if d := srv.Demo; d != nil {

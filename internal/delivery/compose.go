@@ -17,7 +17,7 @@ import (
 // sender when the template names none (the SMTP URL's from).
 func Compose(n Notification, conn store.Connection, defaultFrom string) (*Email, *SMS, error) {
 	if n.Channel == "sms" {
-		m := &SMS{To: n.To, IP: n.IP, UserAgent: n.UserAgent}
+		m := &SMS{To: n.To, IP: n.IP, UserAgent: n.UserAgent, Code: n.Code}
 		tpl := conn.Options.Template
 		if tpl == "" {
 			m.Body = Render(n).Text
@@ -32,7 +32,7 @@ func Compose(n Notification, conn store.Connection, defaultFrom string) (*Email,
 		m.Body = body
 		return nil, m, nil
 	}
-	m := &Email{From: defaultFrom, To: n.To}
+	m := &Email{From: defaultFrom, To: n.To, Code: n.Code, Link: n.Link}
 	t := conn.Options.Email
 	if t == nil || t.Subject == "" || t.Body == "" {
 		// The built-in message for whatever the connection leaves out.

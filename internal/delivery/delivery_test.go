@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestRender(t *testing.T) {
@@ -34,7 +37,8 @@ func TestRender(t *testing.T) {
 func TestCaptureRingAndHTTP(t *testing.T) {
 	c := NewCapture(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, 3)
 	for i := range 5 {
-		if err := c.Send(t.Context(), Notification{Channel: "email", To: fmt.Sprintf("u%d@example.com", i%2), Code: fmt.Sprint(i)}); err != nil {
+		if err := c.SendEmail(t.Context(), Email{To: fmt.Sprintf("u%d@example.com", i%2), Subject: "S", Text: "T",
+			HTML: `<p style="color:red">Hi <script>alert(1)</script></p>`, Code: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,5 +86,68 @@ func TestCaptureRingAndHTTP(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(page), "u0@example.com") || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("outbox page: %s", page)
+	}
+
+	// Each message as the recipient would see it: the page, and the HTML
+	// part sandboxed (no script runs, whatever a template holds).
+	id := all[0].ID
+	res, err = http.Get(srv.URL + "/dev/outbox/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), `src="/dev/outbox/`+id+`/html"`) || !strings.Contains(string(page), "<strong>4</strong>") {
+		t.Errorf("message page %d: %s", res.StatusCode, page)
+	}
+	res, err = http.Get(srv.URL + "/dev/outbox/" + id + "/html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != 200 || !strings.HasPrefix(csp, "sandbox;") || strings.Contains(csp, "script") ||
+		string(page) != all[0].HTML {
+		t.Errorf("HTML part %d, CSP %q: %s", res.StatusCode, csp, page)
+	}
+	for _, path := range []string{"/dev/outbox/nope", "/dev/outbox/nope/html"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 404 {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
+}
+
+// TestCaptureIsATransport: SMS of any provider are kept with their code;
+// Await returns a message kept after it began waiting.
+func TestCaptureIsATransport(t *testing.T) {
+	c := NewCapture(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, 10)
+	var conn store.Connection
+	conn.Options.Provider = "sms_gateway"
+	if c.Provider("sms", conn) != "dev_capture" {
+		t.Error("provider name")
+	}
+	got := make(chan Message, 1)
+	go func() {
+		m, err := c.Await(t.Context(), "+15550001111")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	if err := c.SendSMS(t.Context(), conn, SMS{To: "+15550001111", Body: "Your code is 424242", Code: "424242"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m.Channel != "sms" || m.Code != "424242" || m.Text != "Your code is 424242" || m.Subject != "" {
+		t.Errorf("kept %+v", m)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := c.Await(ctx, "nobody@example.com"); err == nil {
+		t.Error("Await without a message returned none")
 	}
 }

@@ -43,3 +43,15 @@ func (p *Providers) SendSMS(ctx context.Context, conn store.Connection, m SMS) e
 	}
 	return &SendError{Message: "unknown SMS provider " + o.Provider}
 }
+
+// Provider names what a message on channel goes through: "smtp" for email,
+// the sms connection's provider ("twilio" unless it says "sms_gateway").
+func (p *Providers) Provider(channel string, conn store.Connection) string {
+	if channel != "sms" {
+		return "smtp"
+	}
+	if conn.Options.Provider == "" {
+		return "twilio"
+	}
+	return conn.Options.Provider
+}

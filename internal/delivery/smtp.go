@@ -28,6 +28,9 @@ import (
 // it may carry a display name ("Acme Café <login@example.com>").
 type Email struct {
 	From, To, Subject, Text, HTML string
+	// Code and Link are what the message carries, for the dev capture
+	// (SMTP sends the rendered parts only).
+	Code, Link string `json:",omitempty"`
 }
 
 // SMTP sends email through one SMTP server (--smtp-url). It is safe for

@@ -16,6 +16,8 @@ import (
 type SMS struct {
 	To, Body      string
 	IP, UserAgent string
+	// Code is what the message carries, for the dev capture.
+	Code string `json:",omitempty"`
 }
 
 // TwilioConfig is an sms connection's Twilio account: options twilio_sid,

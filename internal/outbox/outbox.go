@@ -40,10 +40,14 @@ type Connections interface {
 	Connection(ctx context.Context, name string) (store.Connection, error)
 }
 
-// Transport sends rendered messages.
+// Transport sends rendered messages: SMTP and the SMS providers, or the
+// dev capture.
 type Transport interface {
 	SendEmail(ctx context.Context, m delivery.Email) error
 	SendSMS(ctx context.Context, conn store.Connection, m delivery.SMS) error
+	// Provider names what a message on channel goes through (metrics and
+	// the provider-health log lines).
+	Provider(channel string, conn store.Connection) string
 }
 
 // Events records tenant log events.
@@ -258,17 +262,13 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) (string, error) {
 	switch {
 	case p.Email != nil:
-		return "smtp", w.tr.SendEmail(ctx, *p.Email)
+		return w.tr.Provider("email", store.Connection{}), w.tr.SendEmail(ctx, *p.Email)
 	case p.SMS != nil:
 		conn, err := w.conns.Connection(ctx, m.Connection)
 		if err != nil {
 			return "", &delivery.SendError{Temporary: !errors.Is(err, store.ErrNotFound), Message: "connection " + m.Connection + ": " + err.Error()}
 		}
-		provider := conn.Options.Provider
-		if provider == "" {
-			provider = "twilio"
-		}
-		return provider, w.tr.SendSMS(ctx, conn, *p.SMS)
+		return w.tr.Provider("sms", conn), w.tr.SendSMS(ctx, conn, *p.SMS)
 	}
 	return "", &delivery.SendError{Message: "empty message"}
 }

@@ -36,11 +36,6 @@ type Store interface {
 	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
 }
 
-// Sender delivers a notification at once (the dev capture).
-type Sender interface {
-	Send(ctx context.Context, n delivery.Notification) error
-}
-
 // Queue prepares durable messages: Message renders and seals n as an
 // outbox message, committed in the same transaction as its code; Wake
 // starts its delivery once committed.
@@ -91,7 +86,6 @@ var errUnavailable = &InputError{Status: 503, Code: "temporarily_unavailable", D
 type Service struct {
 	dir    Directory
 	st     Store
-	sender Sender
 	queue  Queue
 	guard  Guard
 	keys   *secret.Keys
@@ -99,9 +93,24 @@ type Service struct {
 	now    func() time.Time
 }
 
-// New returns a Service. issuer is used to build magic links.
-func New(dir Directory, st Store, sender Sender, keys *secret.Keys, issuer string, now func() time.Time) *Service {
-	return &Service{dir: dir, st: st, sender: sender, keys: keys, issuer: issuer, now: now}
+// Deps are what a Service works with.
+type Deps struct {
+	Directory Directory
+	Store     Store
+	// Queue turns notifications into outbox messages: the one delivery
+	// path, whether the outbox's transport is SMTP and the SMS providers
+	// or the dev capture.
+	Queue Queue
+	// Guard applies attack protection; nil applies none.
+	Guard  Guard
+	Keys   *secret.Keys
+	Issuer string // magic links start with it
+	Now    func() time.Time
+}
+
+// New returns a Service.
+func New(d Deps) *Service {
+	return &Service{dir: d.Directory, st: d.Store, queue: d.Queue, guard: d.Guard, keys: d.Keys, issuer: d.Issuer, now: d.Now}
 }
 
 // Guard is the attack protection around code attempts, signups and the
@@ -113,13 +122,6 @@ type Guard interface {
 	BeforeSignup(ctx context.Context, ip string, ev store.LogEvent) error
 	AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error
 }
-
-// UseGuard makes the service apply attack protection.
-func (s *Service) UseGuard(g Guard) { s.guard = g }
-
-// UseQueue makes the service deliver through the durable outbox instead of
-// the Sender.
-func (s *Service) UseQueue(q Queue) { s.queue = q }
 
 // StartRequest is a validated /passwordless/start call from an
 // authenticated (or public) client.
@@ -281,23 +283,14 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	if send != "code" {
 		n.Link = s.link(req.Client.ClientID, conn, ident, code, params)
 	}
-	if s.queue != nil {
-		msg, err := s.queue.Message(ctx, n, conn, c.ExpiresAt)
-		if err != nil {
-			return res, fmt.Errorf("compose message: %w", err)
-		}
-		if err := s.st.PutCode(ctx, c, msg); err != nil {
-			return res, fmt.Errorf("store code: %w", err)
-		}
-		s.queue.Wake()
-	} else {
-		if err := s.st.PutCode(ctx, c, nil); err != nil {
-			return res, fmt.Errorf("store code: %w", err)
-		}
-		if err := s.sender.Send(ctx, n); err != nil {
-			return res, fmt.Errorf("deliver code: %w", err)
-		}
+	msg, err := s.queue.Message(ctx, n, conn, c.ExpiresAt)
+	if err != nil {
+		return res, fmt.Errorf("compose message: %w", err)
 	}
+	if err := s.st.PutCode(ctx, c, msg); err != nil {
+		return res, fmt.Errorf("store code: %w", err)
+	}
+	s.queue.Wake()
 	res.Sent = true
 	return res, nil
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -25,12 +24,8 @@ func BenchmarkStartWithSMTP(b *testing.B) {
 			sink := newSMTPSink(b)
 			sink.arrived = map[string]time.Time{}
 			sink.fail = func(int) error { time.Sleep(delay); return nil }
-			srv, ts := benchServer(b, config.Config{MasterKey: hex.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
+			_, ts := benchServer(b, config.Config{MasterKey: hex.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
 				SMTPURL: "smtp://" + sink.addr + "?from=login%40latchkey.test", TwilioAPIURL: "http://127.0.0.1:1"})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { srv.Outbox.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
 
 			answered := make(map[string]time.Time, b.N)
 			b.ResetTimer()

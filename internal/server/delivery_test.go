@@ -477,3 +477,36 @@ func TestSMSProviderRecovers(t *testing.T) {
 		t.Fatalf("calls %d, delivered %d", calls, delivered)
 	}
 }
+
+// TestDevCaptureRendersTemplates: --dev delivers through the outbox like
+// production, so the capture shows the connection's own Liquid templates
+// (the preview an operator needs), for email and SMS.
+func TestDevCaptureRendersTemplates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setConnection("email", func(c *store.Connection) {
+		c.Options.Email = &store.EmailTemplate{Syntax: "liquid", From: "{{ application.name }} <codes@acme.test>",
+			Subject: "Your {{ application.name }} passcode", Body: `<p>Code: <b>{{ code }}</b> ({{ request_language | default: "none" }})</p>`}
+	})
+	e.setConnection("sms", func(c *store.Connection) { c.Options.Template = "@@password@@ is your {{ application.name }} code" })
+	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+		"connection": "email", "send": "code", "email": "preview@example.com"}, map[string]string{"X-Request-Language": "fr"})
+	if r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.raw)
+	}
+	m := e.lastMessage("preview@example.com")
+	if m.Subject != "Your Web passcode" || !strings.Contains(m.HTML, "<b>"+m.Code+"</b> (fr)") || !strings.Contains(m.Text, m.Code) {
+		t.Errorf("captured email %+v", m)
+	}
+	r = e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
+		"connection": "sms", "send": "code", "phone_number": "+14155550123"}, nil)
+	if r.status != 200 {
+		t.Fatalf("sms start: %d %s", r.status, r.raw)
+	}
+	if s := e.lastMessage("+14155550123"); s.Text != s.Code+" is your Web code" || s.Channel != "sms" {
+		t.Errorf("captured sms %+v", s)
+	}
+	if tok := e.otpGrant(webID, webSecret, "email", "preview@example.com", m.Code, nil); tok.status != 200 {
+		t.Fatalf("the captured code: %d %s", tok.status, tok.raw)
+	}
+}

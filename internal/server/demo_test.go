@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,9 +21,10 @@ import (
 // devNode is a node started with --dev from cfg as `latchkey serve` would
 // (the listen address only names the issuer), served over HTTP.
 type devNode struct {
-	t   *testing.T
-	srv *server.Server
-	ts  *httptest.Server
+	t        *testing.T
+	srv      *server.Server
+	ts       *httptest.Server
+	stopJobs func()
 }
 
 func startDev(t *testing.T, cfg config.Config) *devNode {
@@ -36,6 +38,9 @@ func startDev(t *testing.T, cfg config.Config) *devNode {
 		t.Fatal(err)
 	}
 	n := &devNode{t: t, srv: srv, ts: httptest.NewServer(srv.Handler())}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := srv.StartJobs(ctx) // the outbox delivers codes to the capture
+	n.stopJobs = func() { cancel(); wait() }
 	t.Cleanup(n.close)
 	return n
 }
@@ -44,6 +49,7 @@ func startDev(t *testing.T, cfg config.Config) *devNode {
 func (n *devNode) close() {
 	if n.ts != nil {
 		n.ts.Close()
+		n.stopJobs()
 		n.srv.Close()
 		n.ts = nil
 	}

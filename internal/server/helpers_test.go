@@ -160,13 +160,32 @@ func (e *env) start() {
 	ts.StartTLS()
 	e.ts, e.srv, e.issuer, e.http = ts, srv, e.cfg.Issuer, ts.Client()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	e.stopWorker = func() {}
-	if srv.Outbox != nil { // real delivery: run the outbox worker as Run would
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { srv.Outbox.Run(ctx); close(done) }()
-		e.stopWorker = func() { cancel(); <-done }
-		t.Cleanup(e.stopWorker) // runs before the cleanup above
+	// Run the outbox worker as Run would: every message goes through it,
+	// to the capture in --dev.
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := srv.StartJobs(ctx)
+	e.stopWorker = func() { cancel(); wait() }
+	t.Cleanup(e.stopWorker) // runs before the cleanup above
+}
+
+// delivered waits until the outbox has handed every message to its
+// transport (the capture in --dev): a sent message is deleted from the
+// outbox, so an empty outbox means nothing is on its way.
+func (e *env) delivered() {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _, err := e.srv.Store.OutboxStats(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d messages still in the outbox after 10 s", n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -240,6 +259,7 @@ func (e *env) lastMessage(to string) captured {
 
 func (e *env) messages(to string) []captured {
 	e.t.Helper()
+	e.delivered()
 	res, err := e.http.Get(e.ts.URL + "/dev/outbox/messages?to=" + url.QueryEscape(to))
 	if err != nil {
 		e.t.Fatal(err)

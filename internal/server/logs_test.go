@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -631,7 +632,10 @@ func (e *env) sibling() *env {
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.StartTLS()
 	b.ts, b.srv, b.http = ts, srv, ts.Client()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := srv.StartJobs(ctx)
+	b.stopWorker = func() { cancel(); wait() }
+	t.Cleanup(func() { ts.Close(); b.stopWorker(); srv.Close() })
 	return b
 }
 

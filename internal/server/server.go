@@ -46,6 +46,10 @@ import (
 	"github.com/latchkey/latchkey/internal/tenant"
 )
 
+// DevSender is the sender of the emails --dev captures (templates may
+// name another).
+const DevSender = "Latchkey <login@latchkey.localhost>"
+
 // MaxBodyBytes caps request bodies.
 const MaxBodyBytes = 64 << 10
 
@@ -60,8 +64,8 @@ type Server struct {
 	Dir     *tenant.Directory
 	Events  *eventlog.Recorder
 	Capture *delivery.Capture // nil outside --dev
-	// Outbox sends messages outside --dev (nil in --dev); Run runs it, and
-	// tests that serve Handler run it themselves.
+	// Outbox delivers every message (to the capture in --dev); Run runs
+	// it, and tests that serve Handler run it themselves.
 	Outbox *outbox.Worker
 	// DeliveryDesc names the SMTP server (password left out).
 	DeliveryDesc string
@@ -216,25 +220,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	s.LimiterDesc = limDesc
 	s.Guard = protect.New(protect.Deps{Limiter: lim, Settings: s.Dir, Blocks: st, Keys: keys, Events: s.Events,
 		Metrics: s.Metrics, Log: log, Hostname: host, Now: now})
-	var pl *passwordless.Service
-	if s.Capture != nil {
-		pl = passwordless.New(s.Dir, st, s.Capture, keys, cfg.Issuer, now)
-	} else {
+	// One delivery path: the outbox, whose transport is SMTP and the SMS
+	// providers, or in --dev the capture.
+	var transport outbox.Transport = s.Capture
+	from := DevSender
+	if s.Capture == nil {
 		smtp, err := delivery.NewSMTP(cfg.SMTPURL, delivery.DefaultSMTPTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
 		// nil clients: the senders' own (30 s timeout, no redirects).
-		prov := &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, nil), Gateway: delivery.NewGateway(nil)}
-		s.Outbox = outbox.NewWorker(outbox.Deps{Store: st, Connections: s.Dir, Transport: prov, Keys: keys, Events: s.Events,
-			Metrics: s.Metrics, Log: log, Hostname: host, Now: now, Lease: cfg.OutboxLease})
+		transport = &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, nil), Gateway: delivery.NewGateway(nil)}
+		from = smtp.DefaultFrom()
 		if u, err := url.Parse(cfg.SMTPURL); err == nil {
 			u.User, u.RawQuery = nil, "" // no credentials in the banner
 			s.DeliveryDesc = u.String()
 		}
-		pl = passwordless.New(s.Dir, st, nil, keys, cfg.Issuer, now)
-		pl.UseQueue(outbox.NewQueue(keys, smtp.DefaultFrom(), s.Outbox, now))
 	}
+	s.Outbox = outbox.NewWorker(outbox.Deps{Store: st, Connections: s.Dir, Transport: transport, Keys: keys, Events: s.Events,
+		Metrics: s.Metrics, Log: log, Hostname: host, Now: now, Lease: cfg.OutboxLease})
+	pl := passwordless.New(passwordless.Deps{Directory: s.Dir, Store: st, Queue: outbox.NewQueue(keys, from, s.Outbox, now),
+		Guard: s.Guard, Keys: keys, Issuer: cfg.Issuer, Now: now})
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
 	// One verifier for both endpoints, so that a jti used at one is spent at the other.
 	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
@@ -246,7 +252,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			return rd.Once(ctx, "jti:"+key, ttl)
 		})
 	}
-	pl.UseGuard(s.Guard)
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
@@ -286,9 +291,7 @@ func hsts(d time.Duration) string {
 // limiter and the store at scrape time.
 func (s *Server) opsHandler(lim protect.Limiter, rd *ratelimit.Redis) http.Handler {
 	src := metrics.Sources{Now: s.now, EventsQueued: s.Events.Queued, EventsDropped: s.Events.Dropped}
-	if s.Outbox != nil {
-		src.Outbox = s.Store.OutboxStats
-	}
+	src.Outbox = s.Store.OutboxStats
 	if r, ok := lim.(errorCounter); ok { // Resilient (Redis)
 		src.LimiterErrors = r.Errors
 	}
@@ -444,12 +447,7 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 			}
 		})
 	}
-	jobs.Go(func() { s.background(jobCtx) })
-	if s.Outbox != nil {
-		// Sends in flight finish (and are recorded as sent) before Run
-		// returns and the caller closes the store.
-		jobs.Go(func() { s.Outbox.Run(jobCtx) })
-	}
+	jobs.Go(s.StartJobs(jobCtx))
 	var opsSrv *http.Server
 	if opsLn != nil {
 		opsSrv = &http.Server{Handler: s.ops, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
@@ -492,6 +490,17 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// StartJobs starts the node's background jobs (the outbox worker, signing
+// key reloads, purges) until ctx ends; the returned wait blocks until they
+// have stopped, the sends in flight finished and recorded. Run calls it;
+// tests that serve Handler themselves call it instead.
+func (s *Server) StartJobs(ctx context.Context) (wait func()) {
+	var jobs sync.WaitGroup
+	jobs.Go(func() { s.background(ctx) })
+	jobs.Go(func() { s.Outbox.Run(ctx) })
+	return jobs.Wait
 }
 
 // ShutdownTimeout is how long Run waits for requests in flight at
