@@ -349,3 +349,35 @@ func TestBrowserDemoWalkthrough(t *testing.T) {
 		t.Fatalf("exchange: %d %s", tok.status, tok.raw)
 	}
 }
+
+// TestBrowserDevOutboxPreview: in Chromium, the dev outbox lists a message
+// rendered with the connection's own template, its page shows it, and its
+// HTML part renders as the recipient would see it while a script in the
+// template does not run (sandbox).
+func TestBrowserDevOutboxPreview(t *testing.T) {
+	e := newEnv(t)
+	e.setConnection("email", func(c *store.Connection) {
+		c.Options.Email = &store.EmailTemplate{Syntax: "liquid", From: "codes@acme.test", Subject: "Your {{ application.name }} passcode",
+			Body: `<p>Code <b id="c">{{ code }}</b></p><script>document.title = "pwned"</script>`}
+	})
+	e.startEmail("preview.browser@example.com")
+	m := e.lastMessage("preview.browser@example.com")
+	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+		browsertest.Goto(e.issuer + "dev/outbox"),
+		browsertest.Click(`a[href="/dev/outbox/` + m.ID + `"]`),
+		browsertest.WaitForURL("/dev/outbox/" + m.ID),
+		browsertest.Text("h1"),
+		browsertest.Goto(e.issuer + "dev/outbox/" + m.ID + "/html"),
+		browsertest.Text("#c"),
+		browsertest.Eval("document.title"),
+	}})
+	if h := res.String(3); h != "Your Web passcode" {
+		t.Errorf("message page heading %q", h)
+	}
+	if c := res.String(5); c != m.Code {
+		t.Errorf("HTML part shows %q, want the code %q", c, m.Code)
+	}
+	if title := res.String(6); title == "pwned" {
+		t.Error("a script in the template ran in the preview")
+	}
+}

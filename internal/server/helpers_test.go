@@ -244,7 +244,7 @@ func (e *env) postForm(path string, v url.Values, hdr map[string]string) respons
 }
 
 type captured struct {
-	Channel, To, Subject, Text, HTML, Code, Link string
+	ID, Channel, To, Subject, Text, HTML, Code, Link string
 }
 
 // lastMessage reads the newest captured message for to from /dev/outbox/messages.
