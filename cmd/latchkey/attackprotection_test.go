@@ -157,11 +157,11 @@ func TestAttackProtectionUsage(t *testing.T) {
 // cliProtection is a mgmtapi.Protection over maps.
 type cliProtection struct {
 	mu     sync.Mutex
-	blocks map[string][]mgmtapi.Block
+	blocks map[string][]store.Block
 	ips    map[string]bool
 }
 
-func (p *cliProtection) Blocks(_ context.Context, id string) ([]mgmtapi.Block, error) {
+func (p *cliProtection) Blocks(_ context.Context, id string) ([]store.Block, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.blocks[id], nil
@@ -217,7 +217,7 @@ func TestBlocksCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &cliProtection{
-		blocks: map[string][]mgmtapi.Block{"ana@example.com": {
+		blocks: map[string][]store.Block{"ana@example.com": {
 			{Identifier: "ana@example.com", IP: "192.0.2.1", Connection: "email"},
 			{Identifier: "ana@example.com", Connection: "email"}}},
 		ips: map[string]bool{"192.0.2.9": true},

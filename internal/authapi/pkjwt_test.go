@@ -92,7 +92,7 @@ func TestStartForwardedForWithAssertion(t *testing.T) {
 	}
 	st := &recordingStarter{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := &API{Log: log, Dir: fakeDir{clients}, Start: st, Assertions: oauth.NewAssertionVerifier(issuer, func() time.Time { return now })}
+	a := &API{Log: log, Dir: fakeDir{clients}, Start: st, Assertions: oauth.NewAssertionVerifier(issuer, nil, func() time.Time { return now })}
 	srv := httptest.NewServer(httpx.Middleware(httpx.Options{Log: log, MaxBody: 1 << 20}, httpx.Handle(log, httpx.RenderAuth, a.passwordlessStart)))
 	defer srv.Close()
 

@@ -213,7 +213,7 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 		creds.Secret, creds.RawSecret, creds.HasSecret, creds.ViaBasic = sec, raw, true, true
 	}
 	creds.Assertion, creds.AssertionType = b.Assertion, b.AssertionType
-	res, why := oauth.CheckClient(a.Seal, a.Assertions, c, creds)
+	res, why := oauth.CheckClient(r.Context(), a.Seal, a.Assertions, c, creds)
 	switch res {
 	case oauth.AuthValid:
 		return true, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/passwordless"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Protection answers the block questions of the attack-protection endpoints.
@@ -20,25 +21,13 @@ import (
 // (netip.Addr.String of the unmapped address, never with a zone).
 type Protection interface {
 	// Blocks lists the brute-force blocks of an identifier (an email address or phone number): which IPs are blocked for it, on which connection.
-	Blocks(ctx context.Context, identifier string) ([]Block, error)
+	Blocks(ctx context.Context, identifier string) ([]store.Block, error)
 	// Unblock lifts every brute-force block of the identifier.
 	Unblock(ctx context.Context, identifier string) error
 	// IPBlocked reports whether suspicious IP throttling blocks ip.
 	IPBlocked(ctx context.Context, ip string) (bool, error)
 	// UnblockIP lifts suspicious IP throttling of ip.
 	UnblockIP(ctx context.Context, ip string) error
-}
-
-// Block is one brute-force block: IP is blocked for Identifier on
-// Connection. IP is empty when the block holds for every IP (mode
-// count_per_identifier).
-type Block struct{ Identifier, IP, Connection string }
-
-// blockJSON is an entry of Auth0's blocked_for.
-type blockJSON struct {
-	Identifier string `json:"identifier"`
-	IP         string `json:"ip,omitempty"`
-	Connection string `json:"connection"`
 }
 
 // errNoProtection answers the block routes of a server without attack
@@ -124,7 +113,7 @@ func (a *API) writeBlocks(w http.ResponseWriter, r *http.Request, ident func(*ht
 	if err != nil {
 		return err
 	}
-	out := []blockJSON{}
+	out := []store.Block{}
 	if consider {
 		s, err := a.Store.GetSettings(r.Context())
 		if err != nil {
@@ -140,7 +129,7 @@ func (a *API) writeBlocks(w http.ResponseWriter, r *http.Request, ident func(*ht
 		return fmt.Errorf("list blocks: %w", err)
 	}
 	for _, b := range blocks {
-		out = append(out, blockJSON(b))
+		out = append(out, b)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"blocked_for": out})
 	return nil

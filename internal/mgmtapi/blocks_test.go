@@ -15,7 +15,7 @@ import (
 // fakeProtection is a Protection over maps; it records the calls.
 type fakeProtection struct {
 	mu      sync.Mutex
-	blocks  map[string][]Block
+	blocks  map[string][]store.Block
 	ips     map[string]bool
 	calls   []string
 	failing bool
@@ -31,7 +31,7 @@ func (f *fakeProtection) record(call string) error {
 	return nil
 }
 
-func (f *fakeProtection) Blocks(_ context.Context, id string) ([]Block, error) {
+func (f *fakeProtection) Blocks(_ context.Context, id string) ([]store.Block, error) {
 	if err := f.record("Blocks " + id); err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (r *recordedEvents) Record(_ context.Context, ev store.LogEvent) {
 func TestUserBlocks(t *testing.T) {
 	a, _ := usersAPI(t)
 	fake := &fakeProtection{
-		blocks: map[string][]Block{
+		blocks: map[string][]store.Block{
 			"ann@example.com": {{Identifier: "ann@example.com", IP: "192.0.2.1", Connection: "email"}, {Identifier: "ann@example.com", Connection: "email"}},
 			"+15550001111":    {{Identifier: "+15550001111", IP: "2001:db8::1", Connection: "sms"}},
 		},
@@ -193,7 +193,7 @@ func TestUserBlocks(t *testing.T) {
 		if r := call(t, h, "PATCH", bfPath, apWrite, patch); r.status != 200 {
 			t.Fatalf("patch: %d %s", r.status, r.raw)
 		}
-		fake.blocks["ann@example.com"] = []Block{{Identifier: "ann@example.com", IP: "192.0.2.1", Connection: "email"}}
+		fake.blocks["ann@example.com"] = []store.Block{{Identifier: "ann@example.com", IP: "192.0.2.1", Connection: "email"}}
 		if r := call(t, h, "GET", "/api/v2/user-blocks?identifier=ann@example.com&consider_brute_force_enablement=true", "read:users", ""); r.raw != `{"blocked_for":[]}` {
 			t.Errorf("%s: consider enablement: %s", patch, r.raw)
 		}

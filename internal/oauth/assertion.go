@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	_ "crypto/sha256" // for crypto.SHA256
@@ -107,28 +108,32 @@ func KeyThumbprint(pub *rsa.PublicKey) (string, error) {
 // credentials and remembers the jti of each accepted assertion until it
 // expires, so that an assertion is used once.
 //
-// The replay cache is in memory, hence per node, unless UseShared gives it
-// a store every node shares (Redis): with several nodes and the memory
-// cache an assertion could be replayed once on each node within its (at
-// most five-minute) lifetime.
+// The replay cache is in memory, hence per node, unless the verifier is
+// given a store every node shares (Redis): with several nodes and the
+// memory cache an assertion could be replayed once on each node within its
+// (at most five-minute) lifetime.
 type AssertionVerifier struct {
 	issuer string
 	now    func() time.Time
 	seen   *replayCache
-	shared func(key string, ttl time.Duration) (bool, error)
+	shared Once
 }
 
-// UseShared makes the verifier remember jtis through once, which reports
-// whether a key is new across every node; an error refuses the assertion
-// (a replay cache that cannot answer fails closed).
-func (v *AssertionVerifier) UseShared(once func(key string, ttl time.Duration) (bool, error)) {
-	v.shared = once
+// Once remembers keys every node shares: Once reports whether key is new,
+// remembering it for ttl (Redis SET NX).
+type Once interface {
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
+
+// SharedTimeout bounds a call to the shared replay cache; an unanswered
+// call refuses the assertion (the cache fails closed).
+const SharedTimeout = 200 * time.Millisecond
 
 // NewAssertionVerifier returns a verifier for a server whose issuer (with
-// its trailing slash) is issuer.
-func NewAssertionVerifier(issuer string, now func() time.Time) *AssertionVerifier {
-	return &AssertionVerifier{issuer: issuer, now: now, seen: newReplayCache(DefaultReplayCacheSize)}
+// its trailing slash) is issuer. With shared (not nil) a jti is used once
+// across every node; otherwise once per node.
+func NewAssertionVerifier(issuer string, shared Once, now func() time.Time) *AssertionVerifier {
+	return &AssertionVerifier{issuer: issuer, now: now, seen: newReplayCache(DefaultReplayCacheSize), shared: shared}
 }
 
 // assertionClaims are the claims read from an assertion.
@@ -148,7 +153,7 @@ type assertionClaims struct {
 // endpoint; exp in the future and at most MaxAssertionLifetime away (and
 // from iat); iat and nbf not in the future beyond AssertionLeeway; jti
 // present and not seen before. Every refusal wraps ErrInvalidAssertion.
-func (v *AssertionVerifier) Verify(c store.Client, assertion string) error {
+func (v *AssertionVerifier) Verify(ctx context.Context, c store.Client, assertion string) error {
 	if len(assertion) > MaxAssertionSize {
 		return assertionErr("longer than %d bytes", MaxAssertionSize)
 	}
@@ -228,7 +233,9 @@ func (v *AssertionVerifier) Verify(c store.Client, assertion string) error {
 	}
 	key := c.ClientID + "\x00" + cl.ID
 	if v.shared != nil {
-		first, err := v.shared(key, exp.Sub(now)+time.Second)
+		sctx, cancel := context.WithTimeout(ctx, SharedTimeout)
+		first, err := v.shared.Once(sctx, "jti:"+key, exp.Sub(now)+time.Second)
+		cancel()
 		if err != nil {
 			return assertionErr("the replay cache is unavailable: %v", err)
 		}

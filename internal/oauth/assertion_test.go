@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -172,7 +173,7 @@ func TestVerifyAssertion(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := NewAssertionVerifier(testIssuer, func() time.Time { return now })
+			v := NewAssertionVerifier(testIssuer, nil, func() time.Time { return now })
 			tok := tt.raw
 			if tok == "" && tt.key != nil {
 				c := goodClaims(now, "jti-"+string(rune('a'+i%26))+tt.name)
@@ -181,7 +182,7 @@ func TestVerifyAssertion(t *testing.T) {
 				}
 				tok = signAssertion(t, tt.key, tt.alg, tt.kid, tt.embed, c)
 			}
-			err := v.Verify(client, tok)
+			err := v.Verify(t.Context(), client, tok)
 			if tt.ok && err != nil {
 				t.Fatalf("refused: %v", err)
 			}
@@ -201,36 +202,36 @@ func TestAssertionReplay(t *testing.T) {
 	testKeys(t)
 	now := time.Unix(1_800_000_000, 0)
 	clock := now
-	v := NewAssertionVerifier(testIssuer, func() time.Time { return clock })
+	v := NewAssertionVerifier(testIssuer, nil, func() time.Time { return clock })
 	cred := []store.ClientCredential{{ID: "cred_a", KID: "kid-a-0123456789", Alg: "RS256", PEM: pemA}}
 	app, other := store.Client{ClientID: "app", Credentials: cred}, store.Client{ClientID: "other", Credentials: cred}
 
 	tok := signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "same"))
-	if err := v.Verify(app, tok); err != nil {
+	if err := v.Verify(t.Context(), app, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Verify(app, tok); err == nil {
+	if err := v.Verify(t.Context(), app, tok); err == nil {
 		t.Fatal("the same assertion was accepted twice")
 	}
 	// A new assertion with the same jti is a replay too.
 	c := goodClaims(now, "same")
 	c["exp"] = now.Add(time.Minute).Unix()
-	if err := v.Verify(app, signAssertion(t, keyA, jose.RS256, "", false, c)); err == nil {
+	if err := v.Verify(t.Context(), app, signAssertion(t, keyA, jose.RS256, "", false, c)); err == nil {
 		t.Fatal("a reused jti was accepted")
 	}
 	// The jti is per client.
 	oc := goodClaims(now, "same")
 	oc["iss"], oc["sub"] = "other", "other"
-	if err := v.Verify(other, signAssertion(t, keyA, jose.RS256, "", false, oc)); err != nil {
+	if err := v.Verify(t.Context(), other, signAssertion(t, keyA, jose.RS256, "", false, oc)); err != nil {
 		t.Fatalf("another client's jti: %v", err)
 	}
 	// A refused assertion does not spend its jti.
 	bad := goodClaims(now, "fresh")
 	bad["aud"] = "https://evil/"
-	if err := v.Verify(app, signAssertion(t, keyA, jose.RS256, "", false, bad)); err == nil {
+	if err := v.Verify(t.Context(), app, signAssertion(t, keyA, jose.RS256, "", false, bad)); err == nil {
 		t.Fatal("bad aud accepted")
 	}
-	if err := v.Verify(app, signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "fresh"))); err != nil {
+	if err := v.Verify(t.Context(), app, signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "fresh"))); err != nil {
 		t.Fatalf("jti spent by a refused assertion: %v", err)
 	}
 }
@@ -312,7 +313,7 @@ func TestParsePublicKeyPEM(t *testing.T) {
 func TestCheckClient(t *testing.T) {
 	testKeys(t)
 	now := time.Unix(1_800_000_000, 0)
-	v := NewAssertionVerifier(testIssuer, func() time.Time { return now })
+	v := NewAssertionVerifier(testIssuer, nil, func() time.Time { return now })
 	c := store.Client{ClientID: "app", Credentials: []store.ClientCredential{{ID: "cred_a", KID: "kid-a-0123456789", Alg: "RS256", PEM: pemA}}}
 	tok := func(jti string) string { return signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, jti)) }
 	tests := []struct {
@@ -330,7 +331,7 @@ func TestCheckClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, err := CheckClient(nil, tt.av, c, tt.creds); got != tt.want {
+			if got, err := CheckClient(t.Context(), nil, tt.av, c, tt.creds); got != tt.want {
 				t.Fatalf("got %d (%v), want %d", got, err, tt.want)
 			}
 		})
@@ -354,8 +355,8 @@ func FuzzVerifyAssertion(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		v := NewAssertionVerifier(testIssuer, func() time.Time { return now })
-		if err := v.Verify(c, s); err != nil && !errors.Is(err, ErrInvalidAssertion) {
+		v := NewAssertionVerifier(testIssuer, nil, func() time.Time { return now })
+		if err := v.Verify(t.Context(), c, s); err != nil && !errors.Is(err, ErrInvalidAssertion) {
 			t.Fatalf("error %v does not wrap ErrInvalidAssertion", err)
 		}
 		_ = UnverifiedAssertionIssuer(s)
@@ -369,31 +370,41 @@ func TestAssertionSharedReplayCache(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	client := store.Client{ClientID: "app", AppType: "regular_web", Credentials: []store.ClientCredential{
 		{ID: "cred_a", KID: "kid-a-0123456789", Alg: "RS256", PEM: pemA, CredentialType: "public_key"}}}
-	seen := map[string]bool{}
-	down := false
-	v := NewAssertionVerifier(testIssuer, func() time.Time { return now })
-	v.UseShared(func(key string, ttl time.Duration) (bool, error) {
-		if down {
-			return false, errors.New("redis: connection refused")
-		}
-		if ttl <= 0 || ttl > MaxAssertionLifetime+2*time.Second {
-			t.Errorf("ttl %v", ttl)
-		}
-		if seen[key] {
-			return false, nil
-		}
-		seen[key] = true
-		return true, nil
-	})
+	shared := &fakeOnce{t: t, seen: map[string]bool{}}
+	v := NewAssertionVerifier(testIssuer, shared, func() time.Time { return now })
 	a := signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "shared-1"))
-	if err := v.Verify(client, a); err != nil {
+	if err := v.Verify(t.Context(), client, a); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if err := v.Verify(client, a); err == nil {
+	if err := v.Verify(t.Context(), client, a); err == nil {
 		t.Fatal("a replay was accepted")
 	}
-	down = true
-	if err := v.Verify(client, signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "shared-2"))); err == nil {
+	shared.down = true
+	if err := v.Verify(t.Context(), client, signAssertion(t, keyA, jose.RS256, "", false, goodClaims(now, "shared-2"))); err == nil {
 		t.Fatal("accepted with the replay cache down")
 	}
+}
+
+// fakeOnce is a shared replay cache in memory that can be "down".
+type fakeOnce struct {
+	t    *testing.T
+	seen map[string]bool
+	down bool
+}
+
+func (f *fakeOnce) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if f.down {
+		return false, errors.New("redis: connection refused")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		f.t.Error("the shared cache was called without a deadline")
+	}
+	if ttl <= 0 || ttl > MaxAssertionLifetime+2*time.Second {
+		f.t.Errorf("ttl %v", ttl)
+	}
+	if f.seen[key] {
+		return false, nil
+	}
+	f.seen[key] = true
+	return true, nil
 }

@@ -137,7 +137,7 @@ func CheckSecret(seal *secret.Keys, c store.Client, creds ClientCredentials) int
 // CheckClient judges the presented credentials: the client assertion when
 // one is sent (a secret alongside it makes the call invalid), otherwise the
 // secret. The error says why credentials were refused, for the log.
-func CheckClient(seal *secret.Keys, av *AssertionVerifier, c store.Client, creds ClientCredentials) (int, error) {
+func CheckClient(ctx context.Context, seal *secret.Keys, av *AssertionVerifier, c store.Client, creds ClientCredentials) (int, error) {
 	if creds.Assertion == "" {
 		return CheckSecret(seal, c, creds), nil
 	}
@@ -149,7 +149,7 @@ func CheckClient(seal *secret.Keys, av *AssertionVerifier, c store.Client, creds
 	case av == nil:
 		return AuthInvalid, errors.New("client assertions are not enabled")
 	}
-	if err := av.Verify(c, creds.Assertion); err != nil {
+	if err := av.Verify(ctx, c, creds.Assertion); err != nil {
 		return AuthInvalid, err
 	}
 	return AuthValid, nil
@@ -265,7 +265,7 @@ func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (st
 	if err != nil {
 		return c, false, fmt.Errorf("read client: %w", err)
 	}
-	res, _ := CheckClient(s.seal, s.av, c, creds)
+	res, _ := CheckClient(ctx, s.seal, s.av, c, creds)
 	switch res {
 	case AuthInvalid:
 		return c, false, errUnauthorized

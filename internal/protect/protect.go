@@ -479,11 +479,8 @@ func (g *Guard) recordBlock(ctx context.Context, conn store.Connection, ident, i
 	}
 }
 
-// Block is a brute-force block.
-type Block struct{ Identifier, IP, Connection string }
-
 // Blocks lists the brute-force blocks of an identifier.
-func (g *Guard) Blocks(ctx context.Context, identifier string) ([]Block, error) {
+func (g *Guard) Blocks(ctx context.Context, identifier string) ([]store.Block, error) {
 	if g.blocks == nil {
 		return nil, nil
 	}
@@ -496,7 +493,7 @@ func (g *Guard) Blocks(ctx context.Context, identifier string) ([]Block, error) 
 		return nil, fmt.Errorf("read settings: %w", err)
 	}
 	bf := s.AttackProtection.BruteForceOrDefault()
-	var out []Block
+	var out []store.Block
 	for _, e := range recs {
 		var b blockRecord
 		if json.Unmarshal(e.Data, &b) != nil {
@@ -507,7 +504,7 @@ func (g *Guard) Blocks(ctx context.Context, identifier string) ([]Block, error) 
 		if err == nil && d.Allowed {
 			continue
 		}
-		out = append(out, Block(b))
+		out = append(out, store.Block(b))
 	}
 	return out, nil
 }

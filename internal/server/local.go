@@ -112,8 +112,8 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		if err != nil {
 			return nil, err
 		}
-		api.Protection = blocks{protect.New(protect.Deps{Limiter: lim, Settings: dir, Blocks: st, Keys: keys, Events: events,
-			Log: log, Hostname: tenant.Hostname(cfg.Issuer), Now: now})}
+		api.Protection = protect.New(protect.Deps{Limiter: lim, Settings: dir, Blocks: st, Keys: keys, Events: events,
+			Log: log, Hostname: tenant.Hostname(cfg.Issuer), Now: now})
 	}
 	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),

@@ -242,16 +242,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	pl := passwordless.New(passwordless.Deps{Directory: s.Dir, Store: st, Queue: outbox.NewQueue(keys, from, s.Outbox, now),
 		Guard: s.Guard, Keys: keys, Issuer: cfg.Issuer, Now: now})
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
-	// One verifier for both endpoints, so that a jti used at one is spent at the other.
-	av := oauth.NewAssertionVerifier(cfg.Issuer, now)
+	// One verifier for both endpoints, so that a jti used at one is spent
+	// at the other; with Redis, a jti is used once across every node.
+	var once oauth.Once
 	if rd != nil {
-		// A jti is used once across every node.
-		av.UseShared(func(key string, ttl time.Duration) (bool, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), RedisTimeout)
-			defer cancel()
-			return rd.Once(ctx, "jti:"+key, ttl)
-		})
+		once = rd
 	}
+	av := oauth.NewAssertionVerifier(cfg.Issuer, once, now)
 	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
@@ -259,7 +256,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
-	mgmt.Protection = blocks{s.Guard}
+	mgmt.Protection = s.Guard
 	mux.Handle("/api/v2/", mgmt.Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
@@ -357,25 +354,6 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 
 // RedisTimeout bounds one limiter call to Redis.
 const RedisTimeout = 200 * time.Millisecond
-
-// blocks adapts the Guard to the Management API's block routes.
-type blocks struct{ g *protect.Guard }
-
-func (b blocks) Blocks(ctx context.Context, identifier string) ([]mgmtapi.Block, error) {
-	list, err := b.g.Blocks(ctx, identifier)
-	out := make([]mgmtapi.Block, 0, len(list))
-	for _, x := range list {
-		out = append(out, mgmtapi.Block(x))
-	}
-	return out, err
-}
-func (b blocks) Unblock(ctx context.Context, identifier string) error {
-	return b.g.Unblock(ctx, identifier)
-}
-func (b blocks) IPBlocked(ctx context.Context, ip string) (bool, error) {
-	return b.g.IPBlocked(ctx, ip)
-}
-func (b blocks) UnblockIP(ctx context.Context, ip string) error { return b.g.UnblockIP(ctx, ip) }
 
 // managementAPI builds the Management API over the store: the one
 // construction shared by the node and the admin CLI's local mode.

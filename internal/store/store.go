@@ -475,6 +475,15 @@ type ClientGrant struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Block is one brute-force block, in Auth0's blocked_for shape: IP is
+// blocked for Identifier on Connection; IP is empty when the block holds
+// for every IP (mode count_per_identifier).
+type Block struct {
+	Identifier string `json:"identifier"`
+	IP         string `json:"ip,omitempty"`
+	Connection string `json:"connection"`
+}
+
 // TenantConfig is a set of records applied together (the tenant file).
 // A nil Settings leaves the settings alone.
 type TenantConfig struct {
