@@ -128,9 +128,7 @@ func (a *API) writeBlocks(w http.ResponseWriter, r *http.Request, ident func(*ht
 	if err != nil {
 		return fmt.Errorf("list blocks: %w", err)
 	}
-	for _, b := range blocks {
-		out = append(out, b)
-	}
+	out = append(out, blocks...)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"blocked_for": out})
 	return nil
 }

@@ -16,10 +16,9 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
-	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
@@ -54,15 +53,8 @@ type Local struct {
 	// StoreDesc says which store is open.
 	StoreDesc string
 
-	cfg   config.Config
-	log   *slog.Logger
-	now   func() time.Time
-	store store.Store
-	keys  *secret.Keys
-	cache *tenant.Directory
-
-	events    *eventlog.Recorder
-	recording chan struct{} // closed once the recorder has written everything
+	cfg  config.Config
+	core *core
 }
 
 // LocalManagement opens the store as `serve` would (cfg's store flags,
@@ -74,48 +66,30 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	keys, err := secret.New(master)
-	if err != nil {
-		return nil, err
-	}
-	st, where, err := OpenStore(ctx, cfg)
+	// The CLI's writes are tenant-log events too (sapi/fapi); Close writes them.
+	c, err := openCore(ctx, cfg, log, master, now)
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			st.Close()
+			c.close()
 		}
 	}()
-	signing := oauth.NewKeyManager(st, keys, now)
-	if err := signing.Init(ctx); err != nil {
-		return nil, err
-	}
-	dir := tenant.NewDirectory(st, now)
-	// The CLI's writes are tenant-log events too (sapi/fapi); Close writes them.
-	events := eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
-	recording := make(chan struct{})
-	go func() { defer close(recording); events.Run() }()
-	defer func() {
-		if !ok {
-			events.Close()
-			<-recording
-		}
-	}()
-	api := managementAPI(log, st, dir, signing, keys, events, cfg.Issuer, now)
 	// Blocks live in the limiter: with --redis-url the CLI sees and lifts the
 	// nodes' blocks; with the in-memory limiter only a node can, so the
 	// block routes answer 501 here (use --server).
+	var protection mgmtapi.Protection
 	if cfg.RedisURL != "" {
-		lim, _, err := newLimiter(cfg, log, now)
+		lim, _, _, err := c.limiter()
 		if err != nil {
 			return nil, err
 		}
-		api.Protection = protect.New(protect.Deps{Limiter: lim, Settings: dir, Blocks: st, Keys: keys, Events: events,
-			Log: log, Hostname: tenant.Hostname(cfg.Issuer), Now: now})
+		protection = c.guard(lim, nil)
 	}
-	minter := oauth.NewMinter(cfg.Issuer, signing, keys)
+	api := c.management(protection)
+	minter := oauth.NewMinter(cfg.Issuer, c.signing, c.keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
 	if err != nil {
@@ -124,8 +98,8 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", api.Handler())
 	ok = true
-	return &Local{Transport: handlerTransport{httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes}, mux)}, Token: tok, Issuer: cfg.Issuer,
-		StoreDesc: where, cfg: cfg, log: log, now: now, store: st, keys: keys, cache: dir, events: events, recording: recording}, nil
+	return &Local{Transport: handlerTransport{httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes}, mux)}, Token: tok,
+		Issuer: cfg.Issuer, StoreDesc: c.storeDesc, cfg: cfg, core: c}, nil
 }
 
 // localMasterKey is the configured master key or, when none is configured,
@@ -150,15 +124,11 @@ func localMasterKey(cfg config.Config) ([]byte, error) {
 // ApplyFile applies a tenant file to the store, as --bootstrap does
 // (opt.Enforce: as --bootstrap-mode=enforce; opt.DryRun: only the report).
 func (l *Local) ApplyFile(ctx context.Context, path string, opt tenant.ApplyOptions) (tenant.Applied, error) {
-	return applyTenantFile(ctx, l.store, l.keys, l.cfg.Issuer, path, l.now(), opt)
+	return applyTenantFile(ctx, l.core.store, l.core.keys, l.cfg.Issuer, path, l.core.now(), opt)
 }
 
 // Close writes the recorded tenant-log events, then releases the store.
-func (l *Local) Close() error {
-	l.events.Close()
-	<-l.recording
-	return l.store.Close()
-}
+func (l *Local) Close() error { return l.core.close() }
 
 func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time, opt tenant.ApplyOptions) (tenant.Applied, error) {
 	f, err := os.Open(path)

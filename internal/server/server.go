@@ -31,7 +31,6 @@ import (
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/metrics"
-	"github.com/latchkey/latchkey/internal/mgmtapi"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/ops"
 	"github.com/latchkey/latchkey/internal/outbox"
@@ -77,12 +76,12 @@ type Server struct {
 	// StoreDesc says which store is in use (for the start-up banner).
 	StoreDesc string
 	// Metrics are the node's metrics, served on the ops listener.
-	Metrics   *metrics.Metrics
-	handler   http.Handler
-	ops       http.Handler
-	certPoll  time.Duration
-	draining  atomic.Bool   // shutdown has begun: readiness fails
-	recording chan struct{} // closed when the recorder has written everything
+	Metrics  *metrics.Metrics
+	core     *core
+	handler  http.Handler
+	ops      http.Handler
+	certPoll time.Duration
+	draining atomic.Bool // shutdown has begun: readiness fails
 }
 
 // Options tune New for tests.
@@ -149,7 +148,7 @@ func LoadMasterKey(cfg config.Config) ([]byte, error) {
 		}
 		return secret.ParseMasterKey(string(b))
 	case !cfg.Dev:
-		return nil, errors.New("a master key is required outside --dev")
+		return nil, errNoMasterKey
 	}
 	path := filepath.Join(cfg.DataDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {
@@ -177,26 +176,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	keys, err := secret.New(master)
+	c, err := openCore(ctx, cfg, log, master, now)
 	if err != nil {
 		return nil, err
 	}
-	st, where, err := OpenStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: log, now: now, Store: st, Keys: keys, StoreDesc: where, Metrics: metrics.New(buildinfo.Read()),
-		certPoll: cmp.Or(opt.CertPoll, DefaultCertPoll)}
+	s := &Server{cfg: cfg, log: log, now: now, core: c, Store: c.store, Keys: c.keys, StoreDesc: c.storeDesc, Signing: c.signing,
+		Dir: c.dir, Events: c.events, Metrics: metrics.New(buildinfo.Read()), certPoll: cmp.Or(opt.CertPoll, DefaultCertPoll)}
+	st, keys := c.store, c.keys
 	ok := false
 	defer func() {
 		if !ok {
-			st.Close()
+			c.close()
 		}
 	}()
-	s.Signing = oauth.NewKeyManager(st, keys, now)
-	if err := s.Signing.Init(ctx); err != nil {
-		return nil, err
-	}
 	if cfg.Bootstrap != "" {
 		if err := s.applyFile(ctx, cfg.Bootstrap); err != nil {
 			return nil, err
@@ -208,18 +200,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 		s.Capture = delivery.NewCapture(log, now, 500)
 	}
-	s.Dir = tenant.NewDirectory(st, now)
-	s.Events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
-	s.recording = make(chan struct{})
-	go func() { defer close(s.recording); s.Events.Run() }()
 	host := tenant.Hostname(cfg.Issuer)
-	lim, rd, limDesc, err := newLimiterAndRedis(cfg, log, now)
+	lim, rd, limDesc, err := c.limiter()
 	if err != nil {
 		return nil, err
 	}
 	s.LimiterDesc = limDesc
-	s.Guard = protect.New(protect.Deps{Limiter: lim, Settings: s.Dir, Blocks: st, Keys: keys, Events: s.Events,
-		Metrics: s.Metrics, Log: log, Hostname: host, Now: now})
+	s.Guard = c.guard(lim, s.Metrics)
 	// One delivery path: the outbox, whose transport is SMTP and the SMS
 	// providers, or in --dev the capture.
 	var transport outbox.Transport = s.Capture
@@ -255,9 +242,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Limits: s.Guard, Events: s.Events, Metrics: s.Metrics, Hostname: host, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	mgmt := managementAPI(log, st, s.Dir, s.Signing, keys, s.Events, cfg.Issuer, now)
-	mgmt.Protection = s.Guard
-	mux.Handle("/api/v2/", mgmt.Handler())
+	mux.Handle("/api/v2/", c.management(s.Guard).Handler())
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))
@@ -309,17 +294,11 @@ type errorCounter interface{ Errors() int64 }
 // OpsHandler is the ops listener's handler (health, metrics, pprof).
 func (s *Server) OpsHandler() http.Handler { return s.ops }
 
-// newLimiter is the limiter for rate limits and attack protection: Redis
-// (shared by every node, behind Resilient so that an outage follows each
-// limit's fail-open or fail-closed choice) when --redis-url is set,
-// memory otherwise.
-func newLimiter(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, string, error) {
-	lim, _, desc, err := newLimiterAndRedis(cfg, log, now)
-	return lim, desc, err
-}
-
-// newLimiterAndRedis is newLimiter that also returns the Redis backend
-// (nil without --redis-url), for single-use markers shared by the nodes.
+// newLimiterAndRedis is the limiter for rate limits and attack protection:
+// Redis (shared by every node, behind Resilient so that an outage follows
+// each limit's fail-open or fail-closed choice) when --redis-url is set,
+// memory otherwise; and the Redis backend (nil without --redis-url), for
+// single-use markers shared by the nodes.
 func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, *ratelimit.Redis, string, error) {
 	if cfg.RedisURL == "" {
 		return ratelimit.NewMemory(now), nil, "memory", nil
@@ -355,14 +334,6 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // RedisTimeout bounds one limiter call to Redis.
 const RedisTimeout = 200 * time.Millisecond
 
-// managementAPI builds the Management API over the store: the one
-// construction shared by the node and the admin CLI's local mode.
-func managementAPI(log *slog.Logger, st store.Store, dir *tenant.Directory, signing *oauth.KeyManager, keys *secret.Keys,
-	events *eventlog.Recorder, issuer string, now func() time.Time) *mgmtapi.API {
-	return &mgmtapi.API{Log: log, Store: st, Cache: dir, Keys: signing, Seal: keys, Logs: st, Flush: events, Events: events,
-		Issuer: issuer, Now: now}
-}
-
 func (s *Server) applyFile(ctx context.Context, path string) error {
 	opt := tenant.ApplyOptions{Enforce: s.cfg.BootstrapMode == config.BootstrapEnforce}
 	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.cfg.Issuer, path, s.now(), opt)
@@ -377,13 +348,7 @@ func (s *Server) applyFile(ctx context.Context, path string) error {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close writes the tenant log events still queued, then releases the store.
-func (s *Server) Close() error {
-	if s.Events != nil {
-		s.Events.Close()
-		<-s.recording
-	}
-	return s.Store.Close()
-}
+func (s *Server) Close() error { return s.core.close() }
 
 // Run serves the public API on ln, and the ops listener on opsLn when it is
 // not nil, until ctx is done; then readiness fails at once, the public
