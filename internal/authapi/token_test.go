@@ -1,0 +1,83 @@
+package authapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+type eventList []store.LogEvent
+
+func (l *eventList) Record(_ context.Context, ev store.LogEvent) { *l = append(*l, ev) }
+
+type loginCount struct{ connection, grant string }
+
+type observed struct{ ok, failed []loginCount }
+
+func (o *observed) Login(connection, grant string, ok bool) {
+	if ok {
+		o.ok = append(o.ok, loginCount{connection, grant})
+	} else {
+		o.failed = append(o.failed, loginCount{connection, grant})
+	}
+}
+
+func (o *observed) CodeSent(string) {}
+
+// TestRecordTokenPerGrant pins what a token request writes to the tenant
+// log and the metrics, per grant type: the event codes of success and
+// failure and the grant's metric name. Grants the token endpoint does not
+// exchange are not logged.
+func TestRecordTokenPerGrant(t *testing.T) {
+	for _, c := range []struct {
+		grant            string
+		success, failure string
+		metric           string
+	}{
+		{"http://auth0.com/oauth/grant-type/passwordless/otp", "s", "fepotpft", "passwordless_otp"},
+		{"refresh_token", "sertft", "fertft", "refresh_token"},
+		{"client_credentials", "seccft", "feccft", "client_credentials"},
+		{"authorization_code", "seacft", "feacft", "authorization_code"},
+		{"implicit", "", "", ""},
+		{"password", "", "", ""},
+	} {
+		t.Run(c.grant, func(t *testing.T) {
+			var evs eventList
+			var obs observed
+			a := &API{Events: &evs, Metrics: &obs}
+			r := httptest.NewRequest("POST", "/oauth/token", nil)
+			au := &oauth.Audit{Grant: c.grant, Client: store.Client{ClientID: "cli", Name: "App"}, IP: "203.0.113.9"}
+			a.recordToken(r, au, nil)
+			a.recordToken(r, au, &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: "nope"})
+			a.recordToken(r, au, errors.New("boom"))
+			if c.success == "" {
+				if len(evs) != 0 || len(obs.ok)+len(obs.failed) != 0 {
+					t.Fatalf("events %v, metrics %v", evs, obs)
+				}
+				return
+			}
+			if len(evs) != 3 {
+				t.Fatalf("%d events, want 3", len(evs))
+			}
+			for i, want := range []string{c.success, c.failure, c.failure} {
+				if evs[i].Type != want || evs[i].ClientID != "cli" || evs[i].IP != "203.0.113.9" {
+					t.Errorf("event %d: type %q client %q ip %q, want type %q", i, evs[i].Type, evs[i].ClientID, evs[i].IP, want)
+				}
+			}
+			if evs[1].Description != "nope" || evs[2].Description != "Internal error" {
+				t.Errorf("failure descriptions %q, %q", evs[1].Description, evs[2].Description)
+			}
+			wantOK := []loginCount{{"", c.metric}}
+			wantFailed := []loginCount{{"", c.metric}, {"", c.metric}}
+			if len(obs.ok) != 1 || obs.ok[0] != wantOK[0] || len(obs.failed) != 2 || obs.failed[0] != wantFailed[0] || obs.failed[1] != wantFailed[1] {
+				t.Errorf("metrics ok %v failed %v, want grant %q", obs.ok, obs.failed, c.metric)
+			}
+		})
+	}
+}
