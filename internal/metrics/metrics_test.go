@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/buildinfo"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // TestGrantLabels pins the closed set of grant labels: the token grants'
@@ -40,5 +41,23 @@ func TestGrantLabels(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("grant %q counted %v, want %v (all: %v)", k, got[k], v, got)
 		}
+	}
+}
+
+// TestGrantLabelsCoverTable: every grant the token endpoint exchanges
+// (those with a metric name in tenant's grant table) is a label of its own.
+func TestGrantLabelsCoverTable(t *testing.T) {
+	n := 0
+	for _, g := range tenant.GrantTypes() {
+		if g.Metric == "" {
+			continue
+		}
+		n++
+		if bounded(grants, g.Metric) != g.Metric {
+			t.Errorf("grant %s: metric %q is not in the label set", g.Name, g.Metric)
+		}
+	}
+	if n == 0 || len(grants) != n+3 {
+		t.Errorf("%d labels for %d token grants and 3 browser flows", len(grants), n)
 	}
 }

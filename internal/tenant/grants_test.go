@@ -56,3 +56,49 @@ func TestBuildClientGrantRules(t *testing.T) {
 		t.Errorf("an empty list stays empty: %q, %v", got, err)
 	}
 }
+
+// TestGrantTable checks the grant table's coverage: names and metric names
+// are unique, client validation accepts every grant for every application
+// type but those in NotFor (and refuses it for those), and the defaults of
+// every application type pass validation.
+func TestGrantTable(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := []string{tenant.AppNative, tenant.AppSPA, tenant.AppRegularWeb, tenant.AppNonInteractive}
+	names, metrics := map[string]bool{}, map[string]bool{}
+	table := tenant.GrantTypes()
+	if got := tenant.GrantNames(); len(got) != len(table) {
+		t.Fatalf("GrantNames %q for %d grants", got, len(table))
+	}
+	for i, g := range table {
+		if g.Name == "" || names[g.Name] || (g.Metric != "" && metrics[g.Metric]) {
+			t.Errorf("grant %d: name %q metric %q repeated or empty", i, g.Name, g.Metric)
+		}
+		names[g.Name], metrics[g.Metric] = true, true
+		if tenant.GrantNames()[i] != g.Name || tenant.GrantMetric(g.Name) != g.Metric {
+			t.Errorf("%s: GrantNames/GrantMetric disagree with the table", g.Name)
+		}
+		for _, a := range append(slices.Clone(g.NotFor), g.DefaultFor...) {
+			if !slices.Contains(apps, a) {
+				t.Errorf("%s: unknown application type %q", g.Name, a)
+			}
+		}
+		for _, a := range apps {
+			_, _, err := tenant.BuildClient(keys, tenant.ClientSpec{ClientID: "c", Name: "C", AppType: a, GrantTypes: []string{g.Name}}, nil)
+			if refused := slices.Contains(g.NotFor, a); (err != nil) != refused {
+				t.Errorf("%s for %s: %v (NotFor %q)", g.Name, a, err, g.NotFor)
+			}
+		}
+	}
+	for _, a := range apps {
+		c, _, err := tenant.BuildClient(keys, tenant.ClientSpec{ClientID: "c", Name: "C", AppType: a}, nil)
+		if err != nil || !slices.Equal(c.GrantTypes, tenant.DefaultGrants(a)) || len(c.GrantTypes) == 0 {
+			t.Errorf("%s defaults %q, %v", a, c.GrantTypes, err)
+		}
+	}
+	if tenant.GrantMetric("password") != "" {
+		t.Error("an unknown grant has a metric name")
+	}
+}
