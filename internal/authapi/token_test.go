@@ -1,15 +1,20 @@
 package authapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 type eventList []store.LogEvent
@@ -79,5 +84,43 @@ func TestRecordTokenPerGrant(t *testing.T) {
 				t.Errorf("metrics ok %v failed %v, want grant %q", obs.ok, obs.failed, c.metric)
 			}
 		})
+	}
+}
+
+// TestTokenGrantsCoverTable: every grant of tenant's table is in discovery,
+// in the table's order, and every one the token endpoint exchanges is
+// logged and counted under its own metric name.
+func TestTokenGrantsCoverTable(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &API{Minter: oauth.NewMinter("https://issuer.example/", nil, keys)}
+	var d struct {
+		Grants []string `json:"grant_types_supported"`
+	}
+	if err := json.Unmarshal(a.discovery(), &d); err != nil || !slices.Equal(d.Grants, tenant.GrantNames()) {
+		t.Errorf("discovery grants %q, %v; want %q", d.Grants, err, tenant.GrantNames())
+	}
+	for _, g := range tenant.GrantTypes() {
+		var evs eventList
+		var obs observed
+		a := &API{Events: &evs, Metrics: &obs}
+		r := httptest.NewRequest("POST", "/oauth/token", nil)
+		a.recordToken(r, &oauth.Audit{Grant: g.Name}, nil)
+		a.recordToken(r, &oauth.Audit{Grant: g.Name}, errors.New("boom"))
+		if g.Metric == "" {
+			if len(evs) != 0 || len(obs.ok)+len(obs.failed) != 0 {
+				t.Errorf("%s (not exchanged at the token endpoint) logged %v, counted %v", g.Name, evs, obs)
+			}
+			continue
+		}
+		success, failure, _ := oauth.TokenEvents(g.Name)
+		if len(evs) != 2 || evs[0].Type != success || evs[1].Type != failure || success == "" || failure == "" {
+			t.Errorf("%s: events %v, want %q then %q", g.Name, evs, success, failure)
+		}
+		if len(obs.ok) != 1 || obs.ok[0].grant != g.Metric || len(obs.failed) != 1 || obs.failed[0].grant != g.Metric {
+			t.Errorf("%s: counted %v", g.Name, obs)
+		}
 	}
 }
