@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/sso"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // Directory is the configuration the handlers read.
@@ -177,7 +178,7 @@ func (a *API) discovery() []byte {
 		"id_token_signing_alg_values_supported":            []string{"RS256"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": oauth.AssertionAlgs,
-		"grant_types_supported":                            []string{"authorization_code", "implicit", "http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"},
+		"grant_types_supported":                            tenant.GrantNames(),
 		"claims_supported": []string{"aud", "exp", "iat", "iss", "sub", "name", "nickname", "updated_at",
 			"email", "email_verified", "phone_number", "phone_number_verified"},
 		"request_uri_parameter_supported": false,

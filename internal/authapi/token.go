@@ -92,48 +92,35 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// grantNames are the grants' short names in the metrics.
-var grantNames = map[string]string{
-	tenant.GrantPasswordlessOTP:   "passwordless_otp",
-	tenant.GrantRefreshToken:      "refresh_token",
-	tenant.GrantClientCredentials: "client_credentials",
-	tenant.GrantAuthorizationCode: "authorization_code",
-}
-
-// tokenEvents are the (success, failure) event types of each grant.
-var tokenEvents = map[string][2]string{
-	tenant.GrantPasswordlessOTP:   {eventlog.TypeSuccessLogin, eventlog.TypeFailedOTPExchange},
-	tenant.GrantRefreshToken:      {eventlog.TypeSuccessRefresh, eventlog.TypeFailedRefresh},
-	tenant.GrantClientCredentials: {eventlog.TypeSuccessClientCreds, eventlog.TypeFailedClientCreds},
-	tenant.GrantAuthorizationCode: {eventlog.TypeSuccessCodeExchange, eventlog.TypeFailedCodeExchange},
-}
-
-// recordToken writes the tenant log events of a token request: ss then s
-// for a login that signed the user up, s for a login, fepotpft for a failed
-// one, sertft/fertft for refresh tokens and seccft/feccft for client
-// credentials. Requests without a known grant type are not logged.
+// recordToken writes the tenant log events of a token request, of the
+// types the grant's handler states (oauth.TokenEvents): for the passwordless
+// grant ss then s for a login that signed the user up, s for a login,
+// fepotpft for a failed one; sertft/fertft for refresh tokens,
+// seacft/feacft for authorization codes and seccft/feccft for client
+// credentials. Requests for grant types the token endpoint does not
+// exchange are not logged.
 func (a *API) recordToken(r *http.Request, au *oauth.Audit, err error) {
-	types, ok := tokenEvents[au.Grant]
+	success, failure, ok := oauth.TokenEvents(au.Grant)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	ev := eventlog.WithClient(eventlog.FromRequest(r, types[0], au.IP, httpx.PeerIP(ctx), a.Hostname), au.Client)
+	ev := eventlog.WithClient(eventlog.FromRequest(r, success, au.IP, httpx.PeerIP(ctx), a.Hostname), au.Client)
 	ev.Audience, ev.Scope = au.Audience, au.Scope
-	if au.Grant == tenant.GrantPasswordlessOTP {
-		ev.Connection, ev.UserName = au.Connection, au.Username
-		if au.Strategy != "" {
-			ev.Strategy, ev.StrategyType = au.Strategy, "passwordless"
-		}
+	// Only the grants that log in with a connection (passwordless) fill
+	// these in; for the others they stay empty.
+	ev.Connection, ev.UserName = au.Connection, au.Username
+	if au.Strategy != "" {
+		ev.Strategy, ev.StrategyType = au.Strategy, "passwordless"
 	}
 	if au.User.UserID != "" {
 		ev.UserID = au.User.UserID
 		ev.UserName = au.User.Identifier
 		ev.Connection = au.User.Connection
 	}
-	a.observeLogin(ev.Connection, grantNames[au.Grant], err == nil)
+	a.observeLogin(ev.Connection, tenant.GrantMetric(au.Grant), err == nil)
 	if err != nil {
-		ev.Type = types[1]
+		ev.Type = failure
 		var he *httpx.Error
 		if errors.As(err, &he) {
 			ev.Description = he.Description

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/latchkey/latchkey/internal/buildinfo"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // Metrics is a node's metrics. Its methods are safe for concurrent use.
@@ -75,13 +76,25 @@ func New(build buildinfo.Info) *Metrics {
 var (
 	methods     = set("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 	connections = set("email", "sms")
-	grants      = set("passwordless_otp", "authorization_code", "refresh_token", "client_credentials",
-		"hosted_page", "magic_link", "cross_origin")
-	channels  = set("email", "sms")
-	providers = set("smtp", "twilio", "sms_gateway", "dev_capture")
-	limits    = set("passwordless_start", "token", "co_authenticate", "userinfo", "global", "per_recipient",
+	grants      = grantLabels()
+	channels    = set("email", "sms")
+	providers   = set("smtp", "twilio", "sms_gateway", "dev_capture")
+	limits      = set("passwordless_start", "token", "co_authenticate", "userinfo", "global", "per_recipient",
 		"sms_block", "brute_force", "suspicious_ip_login", "suspicious_ip_signup")
 )
+
+// grantLabels are the grant label's values: the metric names of tenant's
+// grant table and the browser flows (hosted_page, magic_link,
+// cross_origin).
+func grantLabels() map[string]bool {
+	m := set("hosted_page", "magic_link", "cross_origin")
+	for _, g := range tenant.GrantTypes() {
+		if g.Metric != "" {
+			m[g.Metric] = true
+		}
+	}
+	return m
+}
 
 func set(vs ...string) map[string]bool {
 	m := make(map[string]bool, len(vs))

@@ -339,7 +339,8 @@ const (
 
 // authorizationCodeGrant exchanges an authorization code (RFC 6749 §4.1.3,
 // with PKCE, RFC 7636).
-func (s *Service) authorizationCodeGrant(ctx context.Context, client store.Client, authenticated bool, p httpx.Body, au *Audit) (*TokenResponse, error) {
+func (s *Service) authorizationCodeGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
+	client, authenticated, p, au := call.client, call.authenticated, call.params, call.audit
 	if !tenant.HasGrant(client, tenant.GrantAuthorizationCode) {
 		return nil, grantNotAllowed(tenant.GrantAuthorizationCode)
 	}

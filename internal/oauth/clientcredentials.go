@@ -24,7 +24,9 @@ const GtyClientCredentials = "client-credentials"
 // clientCredentialsGrant issues a machine-to-machine access token: the
 // (authenticated, confidential) client needs a client grant for the
 // audience, and gets at most the grant's scopes.
-func (s *Service) clientCredentialsGrant(ctx context.Context, client store.Client, authenticated bool, p httpx.Body) (*TokenResponse, error) {
+func (s *Service) clientCredentialsGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
+	client, authenticated, p := call.client, call.authenticated, call.params
+	call.audit.Audience = str(p, "audience")
 	if !tenant.HasGrant(client, tenant.GrantClientCredentials) {
 		return nil, grantNotAllowed(tenant.GrantClientCredentials)
 	}

@@ -540,6 +540,11 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		d.str("token_endpoint") != e.issuer+"oauth/token" || d.str("userinfo_endpoint") != e.issuer+"userinfo" {
 		t.Fatalf("discovery %s", d.raw)
 	}
+	// The grants in Auth0's order: SDKs and operators read this list.
+	if got, want := anyStrings(d.body["grant_types_supported"]), []string{"authorization_code", "implicit",
+		"http://auth0.com/oauth/grant-type/passwordless/otp", "refresh_token", "client_credentials"}; !slices.Equal(got, want) {
+		t.Errorf("grant_types_supported %q, want %q", got, want)
+	}
 	j := e.do("GET", "/.well-known/jwks.json", "", nil, nil)
 	var set struct {
 		Keys []map[string]any `json:"keys"`

@@ -661,20 +661,11 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 		return c, "", fmt.Errorf("token_endpoint_auth_method: %q is not one of none, client_secret_post, client_secret_basic", s.TokenEndpointAuthMethod)
 	}
 	if s.GrantTypes == nil {
-		s.GrantTypes = []string{GrantAuthorizationCode, GrantImplicit, GrantRefreshToken}
-		if !public {
-			s.GrantTypes = append(s.GrantTypes, GrantClientCredentials)
-		}
+		s.GrantTypes = DefaultGrants(s.AppType)
 	}
 	for i, g := range s.GrantTypes {
-		switch g {
-		case GrantPasswordlessOTP:
-			if s.AppType == AppSPA {
-				return c, "", fmt.Errorf("grant_types[%d]: %q cannot be enabled for single-page applications", i, g)
-			}
-		case GrantAuthorizationCode, GrantImplicit, GrantRefreshToken, GrantClientCredentials:
-		default:
-			return c, "", fmt.Errorf("grant_types[%d]: unknown grant type %q", i, g)
+		if err := checkGrant(g, s.AppType); err != nil {
+			return c, "", fmt.Errorf("grant_types[%d]: %w", i, err)
 		}
 	}
 	for name, urls := range map[string][]string{"callbacks": s.Callbacks, "allowed_logout_urls": s.AllowedLogoutURLs, "web_origins": s.WebOrigins, "allowed_origins": s.AllowedOrigins} {

@@ -6,15 +6,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// Grant types Latchkey knows.
-const (
-	GrantPasswordlessOTP   = "http://auth0.com/oauth/grant-type/passwordless/otp"
-	GrantAuthorizationCode = "authorization_code"
-	GrantImplicit          = "implicit"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-)
-
 // Application types.
 const (
 	AppNative         = "native"

@@ -3,11 +3,13 @@
 // that both backends share, in the SQLite or the PostgreSQL dialect. Values
 // are always bound parameters, never part of the SQL text.
 //
-// The logs table has one column per scalar field of store.LogEvent (id for
-// log_id, date in Unix milliseconds, is_mobile a boolean) and the JSON
-// objects details and auth0_client (NULL when absent). Text columns are NOT
-// NULL, the empty string standing for an absent field, and compare byte by
-// byte (SQLite's BINARY collation; COLLATE "C" on PostgreSQL).
+// The logs table has the columns of store.LogColumns (id for log_id, date in
+// Unix milliseconds, is_mobile a boolean, text columns, and the JSON objects
+// details and auth0_client, NULL when absent); columns.go derives the
+// backends' column list, insert values and scan destinations from the same
+// table. Text columns are NOT NULL, the empty string standing for an absent
+// field, and compare byte by byte (SQLite's BINARY collation; COLLATE "C" on
+// PostgreSQL).
 //
 // How terms compile: Exact and Phrase are equality; Prefix is a range
 // [v, v+0xFF) on SQLite (index-friendly, case sensitive) and LIKE 'v%' on
@@ -42,6 +44,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/eventlog/query"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Dialect is the SQL dialect to compile to.
@@ -60,37 +63,40 @@ const (
 	maxLeaves = 256
 )
 
-// columns maps the fields a LogEvent has to their columns. Fields of the
-// query language missing here (organization_id, tenant_name, ...) are never
-// present in a stored event.
-var columns = map[string]string{
-	"log_id": "id", "date": "date", "type": "type", "description": "description",
-	"client_id": "client_id", "client_name": "client_name", "connection": "connection",
-	"connection_id": "connection_id", "strategy": "strategy", "strategy_type": "strategy_type",
-	"user_id": "user_id", "user_name": "user_name", "ip": "ip", "client_ip": "client_ip",
-	"hostname": "hostname", "user_agent": "user_agent", "isMobile": "is_mobile",
-	"audience": "audience", "scope": "scope",
+// Fields of the query language that no column holds (organization_id,
+// tenant_name, ...) are never present in a stored event: store.LogColumns
+// maps the rest to their columns.
+
+// scalarColumn returns the column of a query field that is not an object;
+// false when no column holds it.
+func scalarColumn(field string) (store.LogColumn, bool) {
+	c, ok := store.LogColumnOf(field)
+	return c, ok && c.Kind != store.LogObject
 }
 
-// objectColumns are the object fields a LogEvent has.
-var objectColumns = map[string]string{"details": "details", "auth0_client": "auth0_client"}
-
-// sortColumns maps the sort fields (store.LogSortFields) to columns; date
-// sorts by id, whose order is date order.
-var sortColumns = map[string]string{
-	"date": "id", "log_id": "id", "type": "type", "client_id": "client_id",
-	"client_name": "client_name", "connection": "connection", "user_id": "user_id",
-	"user_name": "user_name", "ip": "ip", "description": "description",
+// objectColumn returns the column of an object field (details,
+// auth0_client); false when no column holds it.
+func objectColumn(field string) (string, bool) {
+	c, ok := store.LogColumnOf(field)
+	return c.Column, ok && c.Kind == store.LogObject
 }
 
 // SortColumn returns the column that sorting by field (empty: date) orders
-// by; ok is false for a field that cannot be sorted by.
+// by: the field's own, but id for date, whose order is date order; ok is
+// false for a field that cannot be sorted by (one not in
+// store.LogSortFields).
 func SortColumn(field string) (col string, ok bool) {
 	if field == "" {
 		field = "date"
 	}
-	col, ok = sortColumns[field]
-	return col, ok
+	c, ok := scalarColumn(field)
+	if !ok || !slices.Contains(store.LogSortFields, field) {
+		return "", false
+	}
+	if c.Kind == store.LogDate {
+		return "id", true
+	}
+	return c.Column, true
 }
 
 // Query is a compiled condition: SQL text with placeholders and the values
@@ -239,31 +245,32 @@ func (q *Query) list(nodes []query.Node, op string, depth int) error {
 // term compiles a term on a named field.
 func (q *Query) term(t query.Term) error {
 	if root, path, ok := strings.Cut(t.Field, "."); ok {
-		col, known := objectColumns[root]
+		col, known := objectColumn(root)
 		if !known || !query.ValidField(t.Field) {
 			q.Raw(q.bool(false))
 			return nil
 		}
 		return q.jsonTerm(col, strings.Split(path, "."), t)
 	}
-	col, known := columns[t.Field]
+	c, known := scalarColumn(t.Field)
+	col := c.Column
 	switch {
 	case !known:
 		q.Raw(q.bool(false))
 		return nil
-	case col == "date":
+	case c.Kind == store.LogDate:
 		if t.Kind != query.Exact && t.Kind != query.Phrase {
 			return errors.New("wildcards are not supported on date")
 		}
-		return q.rangeOf(query.Range{Field: "date", Lo: t.Value, Hi: t.Value, LoInclusive: true, HiInclusive: true})
-	case col == "is_mobile":
+		return q.dateRange(query.Range{Field: t.Field, Lo: t.Value, Hi: t.Value, LoInclusive: true, HiInclusive: true})
+	case c.Kind == store.LogBool:
 		switch {
 		case t.Kind != query.Exact && t.Kind != query.Phrase:
 			q.Raw(q.bool(false))
 		case t.Value == "true":
-			q.Raw("is_mobile")
+			q.Raw(col)
 		case t.Value == "false":
-			q.Raw("NOT is_mobile")
+			q.Raw("NOT " + col)
 		default:
 			q.Raw(q.bool(false))
 		}
@@ -279,7 +286,7 @@ func (q *Query) term(t query.Term) error {
 		q.Raw(")")
 		return nil
 	}
-	if t.Kind == query.Prefix && q.d == SQLite && fewValues[col] {
+	if t.Kind == query.Prefix && q.d == SQLite && c.FewValues {
 		// A prefix of a field with few distinct values matches a large
 		// share of the events: walking the field's index and sorting them
 		// all costs far more than walking the log in date order and
@@ -288,13 +295,6 @@ func (q *Query) term(t query.Term) error {
 	}
 	q.pattern(col, t)
 	return nil
-}
-
-// fewValues are the columns with few distinct values (event codes,
-// connections, applications).
-var fewValues = map[string]bool{
-	"type": true, "connection": true, "connection_id": true, "client_id": true,
-	"client_name": true, "strategy": true, "strategy_type": true,
 }
 
 // pattern compiles the comparison of the text expression expr with t.
@@ -460,24 +460,24 @@ func sqlitePath(path []string) string {
 // rangeOf compiles a range. On date the bounds name periods (see
 // query.Range); elsewhere they compare as strings.
 func (q *Query) rangeOf(r query.Range) error {
-	if r.Field == "date" {
-		return q.dateRange(r)
-	}
 	var expr string
 	if root, path, ok := strings.Cut(r.Field, "."); ok {
-		col, known := objectColumns[root]
+		col, known := objectColumn(root)
 		if !known || !query.ValidField(r.Field) {
 			q.Raw(q.bool(false))
 			return nil
 		}
 		expr = q.jsonText(col, strings.Split(path, "."))
 	} else {
-		col, known := columns[r.Field]
-		if !known || col == "is_mobile" {
+		c, known := scalarColumn(r.Field)
+		switch {
+		case known && c.Kind == store.LogDate:
+			return q.dateRange(r)
+		case !known || c.Kind == store.LogBool:
 			q.Raw(q.bool(false))
 			return nil
 		}
-		expr = col
+		expr = c.Column
 	}
 	q.Raw("coalesce((")
 	q.Raw(q.bool(true))
@@ -573,12 +573,12 @@ func CeilMS(t time.Time) int64 {
 
 // exists compiles an existence test.
 func (q *Query) exists(field string) error {
-	if col, ok := objectColumns[field]; ok {
+	if col, ok := objectColumn(field); ok {
 		q.Raw(col + " IS NOT NULL")
 		return nil
 	}
 	if root, path, ok := strings.Cut(field, "."); ok {
-		col, known := objectColumns[root]
+		col, known := objectColumn(root)
 		if !known || !query.ValidField(field) {
 			q.Raw(q.bool(false))
 			return nil
@@ -591,14 +591,14 @@ func (q *Query) exists(field string) error {
 		}
 		return nil
 	}
-	col, known := columns[field]
+	c, known := scalarColumn(field)
 	switch {
 	case !known:
 		q.Raw(q.bool(false))
-	case col == "id" || col == "date" || col == "is_mobile":
-		q.Raw(q.bool(true))
+	case c.Kind != store.LogText:
+		q.Raw(q.bool(true)) // every event has its ID, date and isMobile
 	default:
-		q.Raw(col + " <> ''")
+		q.Raw(c.Column + " <> ''")
 	}
 	return nil
 }
@@ -625,9 +625,11 @@ func Object(raw json.RawMessage) (*string, error) {
 // Sortable lists the fields of store.LogSortFields this package maps, for a
 // test that the two stay in step.
 func Sortable() []string {
-	out := make([]string, 0, len(sortColumns))
-	for f := range sortColumns {
-		out = append(out, f)
+	out := []string{}
+	for _, c := range columns {
+		if _, ok := SortColumn(c.Field); ok {
+			out = append(out, c.Field)
+		}
 	}
 	slices.Sort(out)
 	return out

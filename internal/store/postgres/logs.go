@@ -12,18 +12,16 @@ import (
 	"github.com/latchkey/latchkey/internal/store/logsql"
 )
 
-const logCols = `id, date, type, description, client_id, client_name, connection, connection_id,
-	strategy, strategy_type, user_id, user_name, ip, client_ip, hostname, user_agent, is_mobile,
-	audience, scope, details, auth0_client`
-
-const (
-	qAppendLog = `INSERT INTO logs (` + logCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-	ON CONFLICT (id) DO NOTHING`
+// The statements on the logs table's columns, derived from its one
+// definition (store.LogColumns).
+var (
+	logCols    = logsql.ColumnList()
+	qAppendLog = logsql.InsertQuery(logsql.Postgres)
 	qGetLog    = `SELECT ` + logCols + ` FROM logs WHERE id = $1`
 	qLogsAfter = `SELECT ` + logCols + ` FROM logs WHERE id > $1 ORDER BY id LIMIT $2`
-	qPurgeLogs = `DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE date < $1 LIMIT $2)`
 )
+
+const qPurgeLogs = `DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE date < $1 LIMIT $2)`
 
 // purgeBatch is how many events one PurgeLogs statement deletes.
 const purgeBatch = 2000
@@ -42,17 +40,11 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 		if e.ID == "" {
 			return fmt.Errorf("postgres: append logs: event %d has no ID", i)
 		}
-		details, err := logsql.Object(e.Details)
+		vals, err := logsql.Values(&e)
 		if err != nil {
-			return fmt.Errorf("postgres: append logs: event %s: details: %w", e.ID, err)
+			return fmt.Errorf("postgres: append logs: %w", err)
 		}
-		client, err := logsql.Object(e.Auth0Client)
-		if err != nil {
-			return fmt.Errorf("postgres: append logs: event %s: auth0_client: %w", e.ID, err)
-		}
-		b.Queue(qAppendLog, e.ID, ms(e.Date), e.Type, e.Description, e.ClientID, e.ClientName, e.Connection,
-			e.ConnectionID, e.Strategy, e.StrategyType, e.UserID, e.UserName, e.IP, e.ClientIP, e.Hostname,
-			e.UserAgent, e.IsMobile, e.Audience, e.Scope, details, client)
+		b.Queue(qAppendLog, vals...)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &b).Close()
@@ -63,29 +55,10 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	return nil
 }
 
-func scanLog(row pgx.Row, e *store.LogEvent) error {
-	var date int64
-	var details, client *string
-	if err := row.Scan(&e.ID, &date, &e.Type, &e.Description, &e.ClientID, &e.ClientName, &e.Connection,
-		&e.ConnectionID, &e.Strategy, &e.StrategyType, &e.UserID, &e.UserName, &e.IP, &e.ClientIP,
-		&e.Hostname, &e.UserAgent, &e.IsMobile, &e.Audience, &e.Scope, &details, &client); err != nil {
-		return err
-	}
-	e.Date = fromMS(date)
-	e.Details, e.Auth0Client = nil, nil
-	if details != nil {
-		e.Details = []byte(*details)
-	}
-	if client != nil {
-		e.Auth0Client = []byte(*client)
-	}
-	return nil
-}
-
 // GetLog returns the event with this ID.
 func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {
-	var e store.LogEvent
-	if err := scanLog(s.pool.QueryRow(ctx, qGetLog, id), &e); err != nil {
+	e, err := logsql.NewRow().Scan(s.pool.QueryRow(ctx, qGetLog, id))
+	if err != nil {
 		return store.LogEvent{}, fmt.Errorf("postgres: get log: %w", mapErr(err))
 	}
 	return e, nil
@@ -98,9 +71,10 @@ func (s *Store) collect(ctx context.Context, q string, args ...any) ([]store.Log
 	}
 	defer rows.Close()
 	var out []store.LogEvent
+	row := logsql.NewRow()
 	for rows.Next() {
-		var e store.LogEvent
-		if err := scanLog(rows, &e); err != nil {
+		e, err := row.Scan(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -187,6 +187,34 @@ func TestSearchPathKeepsTablesInSchema(t *testing.T) {
 	}
 }
 
+// TestLogSchemaMatchesColumns: the logs table that the migrations make has
+// exactly the columns of store.LogColumns, in order.
+func TestLogSchemaMatchesColumns(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	s, err := Open(t.Context(), schemaURL(t, schema))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	rows, err := s.pool.Query(t.Context(), `SELECT column_name FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = 'logs' ORDER BY ordinal_position`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range store.LogColumns() {
+		want = append(want, c.Column)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logs columns %q, want %q", got, want)
+	}
+}
+
 func TestOpenMissingSchema(t *testing.T) {
 	t.Parallel()
 	_, err := Open(context.Background(), schemaURL(t, "t_does_not_exist_0"))

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -11,16 +10,16 @@ import (
 	"github.com/latchkey/latchkey/internal/store/logsql"
 )
 
-const logCols = `id, date, type, description, client_id, client_name, connection, connection_id,
-	strategy, strategy_type, user_id, user_name, ip, client_ip, hostname, user_agent, is_mobile,
-	audience, scope, details, auth0_client`
+// The statements on the logs table's columns, derived from its one
+// definition (store.LogColumns).
+var (
+	logCols    = logsql.ColumnList()
+	qAppendLog = logsql.InsertQuery(logsql.SQLite)
+	qGetLog    = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
+	qLogsAfter = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
+)
 
 const (
-	qAppendLog = `INSERT INTO logs (` + logCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (id) DO NOTHING`
-	qGetLog         = `SELECT ` + logCols + ` FROM logs WHERE id = ?`
-	qLogsAfter      = `SELECT ` + logCols + ` FROM logs WHERE id > ? ORDER BY id LIMIT ?`
 	qAddDescription = `INSERT INTO log_descriptions (description) VALUES (?) ON CONFLICT DO NOTHING`
 	// qPruneDescriptions drops the dictionary entries no event uses any more.
 	qPruneDescriptions = `DELETE FROM log_descriptions WHERE NOT EXISTS
@@ -39,21 +38,6 @@ const purgeBatch = 2000
 // scanBatch is how many events ScanLogs reads per query.
 const scanBatch = 500
 
-// logRow is an event as bound to qAppendLog.
-func logRow(e store.LogEvent) ([]any, error) {
-	details, err := logsql.Object(e.Details)
-	if err != nil {
-		return nil, fmt.Errorf("event %s: details: %w", e.ID, err)
-	}
-	client, err := logsql.Object(e.Auth0Client)
-	if err != nil {
-		return nil, fmt.Errorf("event %s: auth0_client: %w", e.ID, err)
-	}
-	return []any{e.ID, toMS(e.Date), e.Type, e.Description, e.ClientID, e.ClientName, e.Connection,
-		e.ConnectionID, e.Strategy, e.StrategyType, e.UserID, e.UserName, e.IP, e.ClientIP, e.Hostname,
-		e.UserAgent, e.IsMobile, e.Audience, e.Scope, details, client}, nil
-}
-
 // AppendLogs stores events in one transaction, skipping IDs already stored.
 func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	if len(events) == 0 {
@@ -64,7 +48,7 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 		if e.ID == "" {
 			return fmt.Errorf("sqlite: append logs: event %d has no ID", i)
 		}
-		r, err := logRow(e)
+		r, err := logsql.Values(&e)
 		if err != nil {
 			return fmt.Errorf("sqlite: append logs: %w", err)
 		}
@@ -97,29 +81,11 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	return wrap("append logs", t.commit())
 }
 
-func scanLog(sc scanner, e *store.LogEvent) error {
-	var date int64
-	var details, client sql.NullString
-	if err := sc.Scan(&e.ID, &date, &e.Type, &e.Description, &e.ClientID, &e.ClientName, &e.Connection,
-		&e.ConnectionID, &e.Strategy, &e.StrategyType, &e.UserID, &e.UserName, &e.IP, &e.ClientIP,
-		&e.Hostname, &e.UserAgent, &e.IsMobile, &e.Audience, &e.Scope, &details, &client); err != nil {
-		return err
-	}
-	e.Date = fromMS(date)
-	e.Details, e.Auth0Client = nil, nil
-	if details.Valid {
-		e.Details = []byte(details.String)
-	}
-	if client.Valid {
-		e.Auth0Client = []byte(client.String)
-	}
-	return nil
-}
-
 // GetLog returns the event with this ID.
 func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {
 	var e store.LogEvent
-	err := s.lr.queryRow(ctx, func(sc scanner) error { return scanLog(sc, &e) }, qGetLog, id)
+	row := logsql.NewRow()
+	err := s.lr.queryRow(ctx, func(sc scanner) (err error) { e, err = row.Scan(sc); return err }, qGetLog, id)
 	if err != nil {
 		return store.LogEvent{}, wrap("get log", err)
 	}
@@ -134,9 +100,10 @@ func (s *Store) collect(ctx context.Context, q string, args ...any) ([]store.Log
 	}
 	defer rows.Close()
 	var out []store.LogEvent
+	row := logsql.NewRow()
 	for rows.Next() {
-		var e store.LogEvent
-		if err := scanLog(rows, &e); err != nil {
+		e, err := row.Scan(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)

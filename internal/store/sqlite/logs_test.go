@@ -97,3 +97,29 @@ func TestDescriptionDictionary(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSchemaMatchesColumns: the logs table that the migrations make has
+// exactly the columns of store.LogColumns (and seq, the rowid), in order.
+func TestLogSchemaMatchesColumns(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	rows, err := s.lr.db.QueryContext(t.Context(), `SELECT name FROM pragma_table_info('logs') ORDER BY cid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	want := []string{"seq"}
+	for _, c := range store.LogColumns() {
+		want = append(want, c.Column)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logs columns %q, want %q", got, want)
+	}
+}

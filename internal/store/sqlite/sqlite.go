@@ -180,8 +180,11 @@ func openFile(ctx context.Context, abs, dir string, before func(*sql.DB) error) 
 	return &pool{db: wdb, stmts: map[string]*sql.Stmt{}}, &pool{db: rdb, stmts: map[string]*sql.Stmt{}}, nil
 }
 
-// logColumns are the tenant log's columns but seq, the same in the old
-// in-file table (schema versions 2 and 3) and in the log file.
+// logColumns are the columns of the old in-file log table (schema versions
+// 2 and 3) but seq, all of which the log file has too. This list is frozen
+// with that table: it is not derived from store.LogColumns, because a
+// column added since does not exist in the old table (moved events take
+// its default).
 const logColumns = `id, date, type, description, client_id, client_name, connection,
 	connection_id, strategy, strategy_type, user_id, user_name, ip, client_ip, hostname,
 	user_agent, is_mobile, audience, scope, details, auth0_client`

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", []testCase{{"RoundTrip", testSigningKeys}}},
 		{"Logs", []testCase{
 			{"AppendGet", testLogsAppendGet},
+			{"EveryColumn", testLogsEveryColumn},
 			{"Queries", testLogsQueries},
 			{"HandBuilt", testLogsHandBuilt},
 			{"SortPage", testLogsSortPage},
