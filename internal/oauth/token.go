@@ -52,10 +52,21 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService returns the token service. av verifies client assertions; nil
-// refuses them.
-func NewService(dir Directory, st TokenStore, codes CodeRedeemer, mint *Minter, seal *secret.Keys, av *AssertionVerifier, now func() time.Time) *Service {
-	return &Service{dir: dir, st: st, codes: codes, mint: mint, seal: seal, av: av, now: now}
+// Deps are what the token service works with.
+type Deps struct {
+	Directory Directory
+	Store     TokenStore
+	Codes     CodeRedeemer
+	Minter    *Minter
+	Seal      *secret.Keys
+	// Assertions verifies client assertions; nil refuses them.
+	Assertions *AssertionVerifier
+	Now        func() time.Time
+}
+
+// NewService returns the token service.
+func NewService(d Deps) *Service {
+	return &Service{dir: d.Directory, st: d.Store, codes: d.Codes, mint: d.Minter, seal: d.Seal, av: d.Assertions, now: d.Now}
 }
 
 // ClientCredentials are the client's credentials as presented on a request.

@@ -34,7 +34,7 @@ func (publicDir) ClientGrant(context.Context, string, string) (store.ClientGrant
 // allowed that grant, naming it), and any other grant type, implicit
 // included, is unsupported.
 func TestTokenDispatch(t *testing.T) {
-	s := NewService(publicDir{}, nil, nil, nil, nil, nil, time.Now)
+	s := NewService(Deps{Directory: publicDir{}, Now: time.Now})
 	token := func(grant string) (Audit, *httpx.Error) {
 		t.Helper()
 		var au Audit

@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		once = rd
 	}
 	av := oauth.NewAssertionVerifier(cfg.Issuer, once, now)
-	tokens := oauth.NewService(s.Dir, st, pl, minter, keys, av, now)
+	tokens := oauth.NewService(oauth.Deps{Directory: s.Dir, Store: st, Codes: pl, Minter: minter, Seal: keys, Assertions: av, Now: now})
 	api := &authapi.API{Log: log, Dir: s.Dir, Start: pl, Tokens: tokens, Authz: tokens, Codes: pl,
 		SSO: sso.New(st, keys, now), Users: st, Minter: minter, Keys: s.Signing, Seal: keys, Assertions: av,
 		Limits: s.Guard, Events: s.Events, Metrics: s.Metrics, Hostname: host, Now: now}
