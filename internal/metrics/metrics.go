@@ -78,7 +78,7 @@ var (
 	connections = set("email", "sms")
 	grants      = grantLabels()
 	channels    = set("email", "sms")
-	providers   = set("smtp", "twilio", "sms_gateway", "dev_capture")
+	providers   = set(append([]string{"smtp", "dev_capture"}, tenant.SMSProviders...)...)
 	limits      = set("passwordless_start", "token", "co_authenticate", "userinfo", "global", "per_recipient",
 		"sms_block", "brute_force", "suspicious_ip_login", "suspicious_ip_signup")
 )

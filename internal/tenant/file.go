@@ -713,6 +713,11 @@ func CheckURL(s string) error {
 	return nil
 }
 
+// SMSProviders are the sms connection's providers (options.provider; the
+// first is the default). A new one is a name here and its sender in
+// internal/delivery.
+var SMSProviders = []string{"twilio", "sms_gateway"}
+
 // BuildConnection validates a ConnectionSpec (§6.1 limits).
 func BuildConnection(s ConnectionSpec) (store.Connection, error) {
 	o := s.Options.ConnectionOptions
@@ -767,10 +772,8 @@ func BuildConnection(s ConnectionSpec) (store.Connection, error) {
 		if len(o.From) > 128 {
 			return store.Connection{}, errors.New("options.from: longer than 128 characters")
 		}
-		switch o.Provider {
-		case "", "twilio", "sms_gateway":
-		default:
-			return store.Connection{}, fmt.Errorf("options.provider: %q is not twilio or sms_gateway", o.Provider)
+		if o.Provider != "" && !slices.Contains(SMSProviders, o.Provider) {
+			return store.Connection{}, fmt.Errorf("options.provider: %q is not %s", o.Provider, strings.Join(SMSProviders, " or "))
 		}
 		if o.Template != "" {
 			if _, err := liquid.Parse(strings.ReplaceAll(o.Template, "@@password@@", "{{ code }}")); err != nil {
