@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/testpg"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
@@ -103,15 +102,13 @@ const multiTenant = `{"settings": {"latchkey": {"rate_limits": {
 // refuses code attempts; when Redis is back, both recover by themselves.
 func TestTwoNodes(t *testing.T) {
 	pg := testpg.SchemaURL(t, "multi")
-	redisURL, err := url.Parse(testredis.URL(t))
+	rawRedisURL, _ := testredis.ServerURL(t, "multi")
+	redisURL, err := url.Parse(rawRedisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newTCPProxy(t, redisURL.Host)
 	redisURL.Host = proxy.addr
-	q := redisURL.Query()
-	q.Set("prefix", "lk-multi-"+secret.Hex(6)+":")
-	redisURL.RawQuery = q.Encode()
 
 	dir := t.TempDir()
 	var nodes [2]string

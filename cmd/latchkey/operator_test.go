@@ -68,9 +68,7 @@ func operatorTest(t *testing.T, nodeHost, trusted string) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
 	sink := newMailSink(t)
-	redisURL := testredis.URL(t)
-	_, prefix := testredis.Client(t, "operator")
-	redisURL += map[bool]string{true: "&", false: "?"}[strings.Contains(redisURL, "?")] + "prefix=" + url.QueryEscape(prefix)
+	redisURL, _ := testredis.ServerURL(t, "operator")
 
 	// The proxy's address is the issuer (what users and applications see).
 	proxyLn4, err := net.Listen("tcp", "127.0.0.1:0")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
@@ -20,7 +19,7 @@ import (
 func forEachLimiter(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("memory", func(t *testing.T) { f(t, newEnv(t)) })
 	t.Run("redis", func(t *testing.T) {
-		u := testredis.URL(t) + "?prefix=" + url.QueryEscape("lk-test-"+secret.Hex(6)+":")
+		u, _ := testredis.ServerURL(t, "limits")
 		f(t, newEnv(t, func(c *config.Config) { c.RedisURL = u }))
 	})
 }
