@@ -102,8 +102,13 @@ const crashTenant = `{"clients": [{"client_id": "web", "client_secret": "web-sec
 // sends it exactly once after the lease, and its code works — on SQLite and
 // on PostgreSQL.
 func TestCrashBetweenCommitAndSend(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { crashTest(t, nil) })
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		crashTest(t, nil)
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		crashTest(t, []string{"--database-url", testpg.SchemaURL(t, "crash")})
 	})
 }

@@ -101,6 +101,7 @@ const multiTenant = `{"settings": {"latchkey": {"rate_limits": {
 // gone, traffic limits let requests through and brute-force protection
 // refuses code attempts; when Redis is back, both recover by themselves.
 func TestTwoNodes(t *testing.T) {
+	t.Parallel()
 	pg := testpg.SchemaURL(t, "multi")
 	rawRedisURL, _ := testredis.ServerURL(t, "multi")
 	redisURL, err := url.Parse(rawRedisURL)

@@ -181,6 +181,7 @@ var codeRe = func(s string) string {
 // MIME message (text and HTML) to the SMTP server; its code logs in; a
 // connection's Liquid templates and the request language are used.
 func TestEmailOverSMTP(t *testing.T) {
+	t.Parallel()
 	sink := newSMTPSink(t)
 	e := newEnv(t, withDelivery(sink.addr, "http://127.0.0.1:1"))
 	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
@@ -237,6 +238,7 @@ func TestEmailOverSMTP(t *testing.T) {
 // and an SMS gateway (JSON, bearer JWT, req) get the exact calls; invalid,
 // disallowed and over-budget numbers are refused before anything is sent.
 func TestSMSProviders(t *testing.T) {
+	t.Parallel()
 	type call struct {
 		path, user, pass string
 		form             url.Values
@@ -338,8 +340,13 @@ func TestSMSProviders(t *testing.T) {
 // the message delivered once (a wn event); a permanent one is given up (an
 // fn event); a message whose code expired is never sent.
 func TestDeliveryRetriesAndGivesUp(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { deliveryRetries(t, nil) })
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		deliveryRetries(t, nil)
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		pg := postgresURL(t)
 		deliveryRetries(t, func(c *config.Config) { c.DatabaseURL = pg })
 	})
@@ -446,6 +453,7 @@ func (e *env) waitOutboxEmpty() {
 // TestSMSProviderRecovers: Twilio answering 503 (and then not answering
 // in time) is retried; the message is delivered once when it recovers.
 func TestSMSProviderRecovers(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	calls, delivered := 0, 0
 	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
