@@ -84,6 +84,7 @@ var modes = []struct {
 // TestClientLifecycle: create → list → get → update → rotate-secret →
 // delete, in every mode.
 func TestClientLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
@@ -145,6 +146,7 @@ func containsID(list []map[string]any, key, id string) bool {
 // TestSettingsAndConnections: settings set/get round trip of the
 // enforcement flag, and a connection's life, in every mode.
 func TestSettingsAndConnections(t *testing.T) {
+	t.Parallel()
 	const flag = "flags.enforce_client_authentication_on_passwordless_start"
 	type settings struct {
 		FriendlyName string `json:"friendly_name"`
@@ -208,6 +210,7 @@ func TestSettingsAndConnections(t *testing.T) {
 // bad one (names the field, changes nothing). The first apply creates the
 // store.
 func TestApply(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := []string{"--data-dir", filepath.Join(dir, "data"), "--master-key-file", writeKey(t)}
 	good := filepath.Join(dir, "tenant.json")
@@ -244,6 +247,7 @@ func TestApply(t *testing.T) {
 // TestAdminUsageAndErrors: usage mistakes exit 2 before touching anything;
 // API errors exit 1 with the API's message on one line.
 func TestAdminUsageAndErrors(t *testing.T) {
+	t.Parallel()
 	f := localFlags(t)
 	usage := []struct {
 		name string
@@ -322,6 +326,7 @@ func writeKey(t *testing.T) string {
 
 // TestUsers: create → list → get → block → unblock → delete, in every mode.
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()

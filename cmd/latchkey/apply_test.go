@@ -12,6 +12,7 @@ import (
 // field the store keeps and writes nothing; apply keeps it and says so;
 // apply --force overwrites it.
 func TestApplyDiffAndForce(t *testing.T) {
+	t.Parallel()
 	f := localFlags(t)
 	with := func(args ...string) []string { return append(args, f...) }
 	tf := filepath.Join(t.TempDir(), "tenant.json")

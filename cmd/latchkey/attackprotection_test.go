@@ -19,6 +19,7 @@ import (
 
 // TestAttackProtectionSettings: attack-protection get/set in every mode.
 func TestAttackProtectionSettings(t *testing.T) {
+	t.Parallel()
 	type stage struct {
 		MaxAttempts int `json:"max_attempts"`
 		Rate        int `json:"rate"`
@@ -99,6 +100,7 @@ func TestAttackProtectionSettings(t *testing.T) {
 // attack protection: nothing blocked, unblocking is idempotent, an unknown
 // user is Auth0's 404.
 func TestBlocksCommandsOnANode(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
@@ -130,6 +132,7 @@ func TestBlocksCommandsOnANode(t *testing.T) {
 }
 
 func TestAttackProtectionUsage(t *testing.T) {
+	t.Parallel()
 	f := localFlags(t)
 	for _, tt := range []struct {
 		args []string
@@ -202,6 +205,7 @@ func (noCache) Invalidate() {}
 // TestBlocksCommands runs the block commands in remote mode against a
 // Management API with a fake Protection that has blocks to show.
 func TestBlocksCommands(t *testing.T) {
+	t.Parallel()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 // dir: the CLI lists the users who had logged in before the backup began,
 // both files pass integrity_check, and the master key was not copied.
 func TestBackupWhileServing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	tf := filepath.Join(dir, "tenant.json")
@@ -116,6 +117,7 @@ func TestBackupWhileServing(t *testing.T) {
 // TestBackupDevMasterKey: the dev master key in the data dir is copied
 // only when asked.
 func TestBackupDevMasterKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	cliOK(t, "migrate", "--data-dir", data)

@@ -72,6 +72,7 @@ func TestHealthcheck(t *testing.T) {
 // TestHealthcheckTimeout: a server that does not answer in time is not
 // healthy (with a short deadline instead of the command's 2 seconds).
 func TestHealthcheckTimeout(t *testing.T) {
+	t.Parallel()
 	u, err := readyURL(opsImitation(t, "hang"))
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,7 @@ func TestHealthcheckTimeout(t *testing.T) {
 }
 
 func TestReadyURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ addr, want string }{
 		{"127.0.0.1:9464", "http://127.0.0.1:9464/health/ready"},
 		{"0.0.0.0:9464", "http://127.0.0.1:9464/health/ready"},

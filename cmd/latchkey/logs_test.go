@@ -282,6 +282,7 @@ var auth0Client = base64.URLEncoding.EncodeToString([]byte(`{"name":"auth0.js","
 // login. A syntax error exits 1 with the position. The CLI's own writes are
 // logged too.
 func TestLogsSearchAndReport(t *testing.T) {
+	t.Parallel()
 	forEachLogMode(t, func(t *testing.T, n *node, f []string, remote bool) {
 		with := func(args ...string) []string { return append(args, f...) }
 
@@ -401,6 +402,7 @@ func TestLogsSearchAndReport(t *testing.T) {
 // TestLogsSearchPaging: --limit above 100 pages by 100 (the node sees the
 // pages in remote mode), newest first, and stops at a short page.
 func TestLogsSearchPaging(t *testing.T) {
+	t.Parallel()
 	forEachLogMode(t, func(t *testing.T, n *node, f []string, remote bool) {
 		with := func(args ...string) []string { return append(args, f...) }
 		const total = 120
@@ -547,6 +549,7 @@ func cliWritesAreLogged(t *testing.T, n *node, f []string, remote bool) {
 
 // TestLogsUsage: the logs commands' usage mistakes exit 2.
 func TestLogsUsage(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		want string

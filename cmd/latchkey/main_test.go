@@ -13,6 +13,7 @@ import (
 )
 
 func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		name string
@@ -42,6 +43,7 @@ func TestRunExitCodes(t *testing.T) {
 // TestServeDevBanner starts `latchkey serve --dev` and checks the start-up
 // banner: address, issuer, store, capture URL and demo credentials.
 func TestServeDevBanner(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -74,6 +76,7 @@ func TestServeDevBanner(t *testing.T) {
 
 // TestBench runs the load driver for a few logins against a real dev server.
 func TestBench(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(t.Context())

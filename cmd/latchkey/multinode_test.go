@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/testpg"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
@@ -102,16 +101,15 @@ const multiTenant = `{"settings": {"latchkey": {"rate_limits": {
 // gone, traffic limits let requests through and brute-force protection
 // refuses code attempts; when Redis is back, both recover by themselves.
 func TestTwoNodes(t *testing.T) {
+	t.Parallel()
 	pg := testpg.SchemaURL(t, "multi")
-	redisURL, err := url.Parse(testredis.URL(t))
+	rawRedisURL, _ := testredis.ServerURL(t, "multi")
+	redisURL, err := url.Parse(rawRedisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newTCPProxy(t, redisURL.Host)
 	redisURL.Host = proxy.addr
-	q := redisURL.Query()
-	q.Set("prefix", "lk-multi-"+secret.Hex(6)+":")
-	redisURL.RawQuery = q.Encode()
 
 	dir := t.TempDir()
 	var nodes [2]string

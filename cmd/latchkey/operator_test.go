@@ -60,17 +60,22 @@ const operatorTenant = `{
 // Two shapes: the proxy reaches the node over IPv4 (trusted 127.0.0.1/32),
 // with one user over IPv6; and over IPv6 (trusted ::1/128).
 func TestOperatorDeployment(t *testing.T) {
-	t.Run("ipv4 proxy", func(t *testing.T) { operatorTest(t, "127.0.0.1", "127.0.0.1/32") })
-	t.Run("ipv6 proxy", func(t *testing.T) { operatorTest(t, "::1", "::1/128") })
+	t.Parallel()
+	t.Run("ipv4 proxy", func(t *testing.T) {
+		t.Parallel()
+		operatorTest(t, "127.0.0.1", "127.0.0.1/32")
+	})
+	t.Run("ipv6 proxy", func(t *testing.T) {
+		t.Parallel()
+		operatorTest(t, "::1", "::1/128")
+	})
 }
 
 func operatorTest(t *testing.T, nodeHost, trusted string) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
 	sink := newMailSink(t)
-	redisURL := testredis.URL(t)
-	_, prefix := testredis.Client(t, "operator")
-	redisURL += map[bool]string{true: "&", false: "?"}[strings.Contains(redisURL, "?")] + "prefix=" + url.QueryEscape(prefix)
+	redisURL, _ := testredis.ServerURL(t, "operator")
 
 	// The proxy's address is the issuer (what users and applications see).
 	proxyLn4, err := net.Listen("tcp", "127.0.0.1:0")

@@ -51,8 +51,13 @@ const (
 // warning names them; an edit of the file's max_attempts wins at the next
 // restart; --bootstrap-mode=enforce restores the file's values.
 func TestRestartKeepsRuntimeChanges(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { restartTest(t, nil) })
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		restartTest(t, nil)
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		restartTest(t, []string{"--database-url", testpg.SchemaURL(t, "restart")})
 	})
 }

@@ -15,10 +15,14 @@ func postgresURL(t *testing.T) string {
 }
 
 // forEachBackend runs f against a node on SQLite and one on PostgreSQL,
-// both with the options opts.
+// both with the options opts, in parallel.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env), opts ...envOpt) {
-	t.Run("sqlite", func(t *testing.T) { f(t, newEnv(t, opts...)) })
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		f(t, newEnv(t, opts...))
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		pg := postgresURL(t)
 		f(t, newEnv(t, append(opts, func(c *config.Config) { c.DatabaseURL = pg })...))
 	})

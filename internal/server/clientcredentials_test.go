@@ -65,6 +65,7 @@ func jwtClaims(t *testing.T, tok string) map[string]any {
 }
 
 func TestClientCredentialsGrant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	mgmtAud := e.issuer + "api/v2/"
 	tests := []struct {

@@ -181,6 +181,7 @@ var codeRe = func(s string) string {
 // MIME message (text and HTML) to the SMTP server; its code logs in; a
 // connection's Liquid templates and the request language are used.
 func TestEmailOverSMTP(t *testing.T) {
+	t.Parallel()
 	sink := newSMTPSink(t)
 	e := newEnv(t, withDelivery(sink.addr, "http://127.0.0.1:1"))
 	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret,
@@ -237,6 +238,7 @@ func TestEmailOverSMTP(t *testing.T) {
 // and an SMS gateway (JSON, bearer JWT, req) get the exact calls; invalid,
 // disallowed and over-budget numbers are refused before anything is sent.
 func TestSMSProviders(t *testing.T) {
+	t.Parallel()
 	type call struct {
 		path, user, pass string
 		form             url.Values
@@ -338,8 +340,13 @@ func TestSMSProviders(t *testing.T) {
 // the message delivered once (a wn event); a permanent one is given up (an
 // fn event); a message whose code expired is never sent.
 func TestDeliveryRetriesAndGivesUp(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { deliveryRetries(t, nil) })
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		deliveryRetries(t, nil)
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		pg := postgresURL(t)
 		deliveryRetries(t, func(c *config.Config) { c.DatabaseURL = pg })
 	})
@@ -372,7 +379,7 @@ func deliveryRetries(t *testing.T, backend envOpt) {
 	if to := m.Header.Get("To"); !strings.Contains(to, "retry@example.com") {
 		t.Fatalf("delivered %q", to)
 	}
-	time.Sleep(300 * time.Millisecond)
+	e.waitOutboxEmpty() // settled: nothing left to send again
 	if n := sink.count(); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
@@ -404,7 +411,7 @@ func deliveryRetries(t *testing.T, backend envOpt) {
 	sink.mu.Lock()
 	sink.fail = nil
 	sink.mu.Unlock()
-	time.Sleep(300 * time.Millisecond)
+	e.waitOutboxEmpty() // given up: nothing left to send late
 	if n := sink.count(); n != 1 {
 		t.Fatalf("an expired message was sent: %d", n)
 	}
@@ -422,9 +429,31 @@ func (e *env) waitLogs(q string, n int) {
 	}
 }
 
+// waitOutboxEmpty waits up to 5 s for the outbox to hold no message: every
+// message was delivered or given up, so none can be sent later (instead of
+// sleeping to see whether one is).
+func (e *env) waitOutboxEmpty() {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _, err := e.srv.Store.OutboxStats(e.t.Context())
+		if err != nil {
+			e.t.Fatalf("outbox stats: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d messages still in the outbox", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestSMSProviderRecovers: Twilio answering 503 (and then not answering
 // in time) is retried; the message is delivered once when it recovers.
 func TestSMSProviderRecovers(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	calls, delivered := 0, 0
 	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -470,7 +499,7 @@ func TestSMSProviderRecovers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
+	e.waitOutboxEmpty() // settled: nothing left to send again
 	mu.Lock()
 	defer mu.Unlock()
 	if calls != 2 || delivered != 1 {

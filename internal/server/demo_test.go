@@ -82,6 +82,7 @@ func (n *devNode) authorize(redirectURI string) (int, string) {
 // whatever --addr or --issuer the node runs with; /authorize accepts them
 // and no longer the old hard-coded ones.
 func TestDemoCallbacksFollowIssuer(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, addr, issuer string
 		want               []string
@@ -122,6 +123,7 @@ func TestDemoCallbacksFollowIssuer(t *testing.T) {
 // current callbacks at start; the URLs it had, an operator's among them,
 // stay, and its credentials do not change.
 func TestDemoCallbacksAddedOnRestart(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	first := startDev(t, config.Config{Addr: "127.0.0.1:3000", DataDir: dir})
 	demo := *first.srv.Demo
@@ -167,6 +169,7 @@ func TestDemoCallbacksAddedOnRestart(t *testing.T) {
 // exchanges the code, or the error it received, or a note that nothing
 // came; a strict CSP without script.
 func TestDemoCallbackPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	demoID := e.srv.Demo.ClientID
 	for _, tc := range []struct {
@@ -223,6 +226,7 @@ func TestDemoCallbackPage(t *testing.T) {
 // TestDemoCallbackOnlyInDev: outside --dev there is no demo application
 // and no /callback.
 func TestDemoCallbackOnlyInDev(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withDelivery("127.0.0.1:1", "http://127.0.0.1:1"))
 	if e.srv.Demo != nil {
 		t.Fatal("a demo application outside --dev")
@@ -238,6 +242,7 @@ func TestDemoCallbackOnlyInDev(t *testing.T) {
 // from the dev capture, and the callback page shows a code that is still
 // unused (the page does not exchange it) and exchanges as its curl says.
 func TestDemoWalkthrough(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	demo := e.srv.Demo

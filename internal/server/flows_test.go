@@ -197,6 +197,7 @@ func pkcePair() (verifier, challenge string) {
 // be trusted gets an error page and never a redirect; errors after those
 // checks go back to the registered callback with the state.
 func TestAuthorizeRejections(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	for _, tc := range []struct{ name, path string }{
@@ -253,6 +254,7 @@ func TestAuthorizeRejections(t *testing.T) {
 // that go-oidc verifies; the session then answers a second /authorize
 // without a new code, prompt=login asks again, logout ends it.
 func TestHostedPageCodeFlow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	ctx := oidc.ClientContext(t.Context(), e.http)
@@ -331,6 +333,7 @@ func TestHostedPageCodeFlow(t *testing.T) {
 // counts; a transaction from another browser, a bad _csrf or an expired
 // transaction never log anybody in.
 func TestHostedPageErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"s"}}))
@@ -374,6 +377,7 @@ func TestHostedPageErrors(t *testing.T) {
 // state forwarded in authParams.state proves a confidential app (§3.1); a
 // made-up or another app's state does not, and a wrong secret still fails.
 func TestForwardedStateAuthenticatesStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	toLogin := b.get(authorizeURL(webID, webCallback, "code", nil))
@@ -415,6 +419,7 @@ func TestForwardedStateAuthenticatesStart(t *testing.T) {
 // TestPKCE: a public client's code needs the right code_verifier; a public
 // client's request without a challenge yields a code nobody can use.
 func TestPKCE(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	verifier, challenge := pkcePair()
 	login := func(b *browser, extra url.Values) string {
@@ -466,6 +471,7 @@ func (e *env) startLink(email string, authParams map[string]any) string {
 // or tampered link never logs in; with the confirmation setting only a
 // POST does.
 func TestMagicLink(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	params := map[string]any{"redirect_uri": webCallback, "response_type": "code", "state": "link-state", "scope": "openid email"}
 	link := e.startLink("link@example.com", params)
@@ -552,6 +558,7 @@ func TestMagicLink(t *testing.T) {
 // using it up (wrong codes count), then the link with the same code
 // returns tokens in the fragment for a public app.
 func TestImplicitLinkAndVerify(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "link",
 		"email": "spa@example.com", "authParams": map[string]any{"redirect_uri": spaCallback, "response_type": "token id_token",
@@ -603,6 +610,7 @@ func staticToken(at string) oauth2.TokenSource {
 // origins, apps without cross-origin authentication and wrong codes fail;
 // CORS answers only allowed origins.
 func TestCrossOriginAuthentication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	startSPA := func(email string) string {
 		t.Helper()
@@ -716,6 +724,7 @@ func TestCrossOriginAuthentication(t *testing.T) {
 // TestLockEndpoints: the script Lock loads, the country lookup and the
 // bot-detection challenge.
 func TestLockEndpoints(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do("GET", "/client/"+webID+".js", "", nil, nil)
 	if r.status != 200 || !strings.HasPrefix(string(r.raw), `Auth0.setClient({`) ||
@@ -738,6 +747,7 @@ func TestLockEndpoints(t *testing.T) {
 // the tenant without client_id); its query does not count; without
 // returnTo the app's first logout URL is used.
 func TestLogoutRules(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	for _, tc := range []struct {
@@ -770,6 +780,7 @@ func TestLogoutRules(t *testing.T) {
 // it enabled, and its session cookie is Secure, HttpOnly and SameSite=None
 // (it must reach silent authentication in an application's iframe).
 func TestHostedPageSMS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"sms-state"}}))
@@ -819,6 +830,7 @@ func TestHostedPageSMS(t *testing.T) {
 // transaction's state resumes that transaction only in the browser that
 // opened it, and returns to the application with its own state.
 func TestLinkFromHostedTransaction(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	toLogin := b.get(authorizeURL(webID, webCallback, "code", url.Values{"state": {"own-state"}}))
@@ -842,6 +854,7 @@ func TestLinkFromHostedTransaction(t *testing.T) {
 // malformed, oversized and hostile input with a 4xx (an error page or an
 // error body), never a 5xx, and write nothing.
 func TestBrowserEndpointsBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Redirects are not followed: an error sent to the registered callback
 	// is an answer too (and in --dev https://app.example.com/callback would

@@ -10,17 +10,21 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testredis"
 )
 
 // forEachLimiter runs f on a node with the in-memory limiter and on one
-// whose counters are in the test Redis (a key space of its own).
+// whose counters are in the test Redis (a key space of its own), in
+// parallel.
 func forEachLimiter(t *testing.T, f func(t *testing.T, e *env)) {
-	t.Run("memory", func(t *testing.T) { f(t, newEnv(t)) })
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		f(t, newEnv(t))
+	})
 	t.Run("redis", func(t *testing.T) {
-		u := testredis.URL(t) + "?prefix=" + url.QueryEscape("lk-test-"+secret.Hex(6)+":")
+		t.Parallel()
+		u, _ := testredis.ServerURL(t, "limits")
 		f(t, newEnv(t, func(c *config.Config) { c.RedisURL = u }))
 	})
 }
@@ -35,7 +39,10 @@ func (e *env) defaultLimits() {
 // IP with X-RateLimit-* headers; the 51st and the SDKs' retries get 429
 // with Retry-After and send nothing; the trusted forwarded IP is the key,
 // a spoofed one from an untrusted app changes nothing.
-func TestStartRateLimit(t *testing.T) { forEachLimiter(t, startRateLimit) }
+func TestStartRateLimit(t *testing.T) {
+	t.Parallel()
+	forEachLimiter(t, startRateLimit)
+}
 
 func startRateLimit(t *testing.T, e *env) {
 	e.defaultLimits()
@@ -92,6 +99,7 @@ func startRateLimit(t *testing.T, e *env) {
 // TestPerRecipientLimit: at most 10 codes an hour to one address, whoever
 // asks; other addresses are not affected.
 func TestPerRecipientLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.defaultLimits()
 	e.updateSettings(func(s *store.TenantSettings) {
@@ -119,7 +127,10 @@ func TestPerRecipientLimit(t *testing.T) {
 // identifier block that IP for it at the threshold (429 too_many_attempts,
 // limit_wc), even with the right code; other IPs and identifiers are not
 // blocked; the block can be lifted.
-func TestBruteForceProtection(t *testing.T) { forEachLimiter(t, bruteForce) }
+func TestBruteForceProtection(t *testing.T) {
+	t.Parallel()
+	forEachLimiter(t, bruteForce)
+}
 
 func bruteForce(t *testing.T, e *env) {
 	e.updateSettings(func(s *store.TenantSettings) {
@@ -162,6 +173,7 @@ func bruteForce(t *testing.T, e *env) {
 // identifiers reach the pre-login threshold: that IP is throttled (429,
 // limit_mu) until an administrator unblocks it.
 func TestSuspiciousIPThrottling(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.updateSettings(func(s *store.TenantSettings) {
 		sit := store.DefaultSuspiciousIP()
@@ -195,6 +207,7 @@ func TestSuspiciousIPThrottling(t *testing.T) {
 // TestHostedPageStartLimit: the hosted page's code requests count against
 // the same per-IP start limit as the API's.
 func TestHostedPageStartLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.updateSettings(func(s *store.TenantSettings) {
 		s.Latchkey.RateLimits.PasswordlessStart = &store.RateLimit{Burst: 2, Rate: 2, IntervalSeconds: 3600}
@@ -219,6 +232,7 @@ func TestHostedPageStartLimit(t *testing.T) {
 // /api/v2/tenants/settings (one limit replaced, the others kept) and take
 // effect at once; an invalid one is a 400 that changes nothing.
 func TestRateLimitsThroughSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mgmtToken("")
 	patch := func(body string) response {

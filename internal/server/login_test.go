@@ -30,6 +30,7 @@ var userIDPattern = regexp.MustCompile(`^(email|sms)\|[0-9a-f]{24}$`)
 // the result with go-oidc: discovery, ID-token verification against the
 // JWKS, and /userinfo with the opaque access token.
 func TestEmailCodeLoginWithGoOIDC(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := oidc.ClientContext(t.Context(), e.http)
 		p, err := oidc.NewProvider(ctx, e.issuer)
@@ -108,6 +109,7 @@ func TestEmailCodeLoginWithGoOIDC(t *testing.T) {
 // TestTokenBodyAndAuthStyles accepts JSON and form bodies with the secret in
 // the body or in HTTP Basic (x/oauth2 escapes Basic credentials).
 func TestTokenBodyAndAuthStyles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	grant := "http://auth0.com/oauth/grant-type/passwordless/otp"
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(webID)+":"+url.QueryEscape(webSecret)))
@@ -146,6 +148,7 @@ func TestTokenBodyAndAuthStyles(t *testing.T) {
 // TestSMSLoginPublicClient: a native app needs no secret; SMS codes use the
 // connection's length; the user is sms|… with phone_verified.
 func TestSMSLoginPublicClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	start := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "sms", "phone_number": "+14155551234"},
 		map[string]string{"X-Request-Language": "fr"})
@@ -178,6 +181,7 @@ func TestSMSLoginPublicClient(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ok := map[string]any{"client_id": webID, "client_secret": webSecret, "connection": "email", "send": "code", "email": "a@example.com"}
 	with := func(kv ...any) map[string]any {
@@ -229,6 +233,7 @@ func TestStartErrors(t *testing.T) {
 
 // TestClientAuthenticationRule covers §3.2 for the secret paths.
 func TestClientAuthenticationRule(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := func(client, secret string) map[string]any {
 		m := map[string]any{"client_id": client, "connection": "email", "send": "code", "email": "rule@example.com"}
@@ -259,6 +264,7 @@ func TestClientAuthenticationRule(t *testing.T) {
 }
 
 func TestOTPGrantErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.startEmail("err@example.com")
 	tests := []struct {
@@ -303,6 +309,7 @@ func TestOTPGrantErrors(t *testing.T) {
 }
 
 func TestCodeAttemptsAndExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.startEmail("tries@example.com")
 	wrong := "000000"
@@ -331,6 +338,7 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 // TestConcurrentRedemption: of many simultaneous exchanges of one code,
 // exactly one succeeds.
 func TestConcurrentRedemption(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		code := e.startEmail("race@example.com")
 		const n = 12
@@ -363,6 +371,7 @@ func TestConcurrentRedemption(t *testing.T) {
 // TestAPIAccessTokenAndRefreshRotation: a JWT access token for a registered
 // API, a refresh token with offline_access, rotation, and reuse detection.
 func TestAPIAccessTokenAndRefreshRotation(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := oidc.ClientContext(t.Context(), e.http)
 		p, err := oidc.NewProvider(ctx, e.issuer)
@@ -427,6 +436,7 @@ func TestAPIAccessTokenAndRefreshRotation(t *testing.T) {
 }
 
 func TestSignupDisabled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
 	conn, err := e.srv.Store.GetConnectionByName(ctx, "email")
@@ -461,6 +471,7 @@ func TestSignupDisabled(t *testing.T) {
 }
 
 func TestBlockedUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.startEmail("blocked@example.com")
 	r := e.otpGrant(webID, webSecret, "email", "blocked@example.com", code, url.Values{"scope": {"openid"}})
@@ -504,6 +515,7 @@ func mustReq(t *testing.T, method, u, auth string) *http.Request {
 // TestRestartKeepsKeysAndUsers: a token minted before a restart on the same
 // data directory verifies after it, and the user is still there.
 func TestRestartKeepsKeysAndUsers(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		code := e.startEmail("restart@example.com")
 		tok := e.otpGrant(webID, webSecret, "email", "restart@example.com", code, url.Values{"scope": {"openid"}})
@@ -534,6 +546,7 @@ func TestRestartKeepsKeysAndUsers(t *testing.T) {
 }
 
 func TestDiscoveryAndJWKS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	d := e.do("GET", "/.well-known/openid-configuration", "", nil, nil)
 	if d.status != 200 || d.str("issuer") != e.issuer || d.str("jwks_uri") != e.issuer+".well-known/jwks.json" ||
@@ -562,6 +575,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := `{"client_id":"` + strings.Repeat("a", 100<<10) + `"}`
 	tests := []struct {
@@ -605,6 +619,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestSendLinkCarriesCode(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "client_secret": webSecret, "connection": "email",
 		"email": "link@example.com", "authParams": map[string]any{"redirect_uri": "https://app.example.com/callback", "response_type": "code", "state": "s1"}}, nil)
@@ -632,6 +647,7 @@ func TestSendLinkCarriesCode(t *testing.T) {
 // TestStartFormBody: /passwordless/start also takes a form body, with
 // authParams as authParams[key]=… or as a JSON string.
 func TestStartFormBody(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, v := range []url.Values{
 		{"client_id": {webID}, "client_secret": {webSecret}, "connection": {"email"}, "email": {"form@example.com"}, "authParams[state]": {"st1"}},
@@ -653,6 +669,7 @@ func TestStartFormBody(t *testing.T) {
 // TestSigningKeysSealed: the stored private key is sealed under the master
 // key; a node with another master key refuses to start rather than sign.
 func TestSigningKeysSealed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	keys, err := e.srv.Store.ListSigningKeys(t.Context())
 	if err != nil || len(keys) != 1 {
@@ -677,6 +694,7 @@ func TestSigningKeysSealed(t *testing.T) {
 // empty secret from a public client counts as none; enumeration-safe mode
 // answers alike for known and unknown identifiers.
 func TestReviewFixes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	t.Run("code bound to client", func(t *testing.T) {
 		code := e.startEmail("bound@example.com")
@@ -729,6 +747,7 @@ func TestReviewFixes(t *testing.T) {
 // TestPurgeExpiredCodes: the purge the server runs in the background removes
 // codes an hour after they expire, not before.
 func TestPurgeExpiredCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.startEmail("purge@example.com")
 	e.clock.Advance(181 * time.Second)

@@ -66,6 +66,7 @@ func str(m map[string]any, path string) string {
 // and the depnote that an unauthenticated confidential start leaves while
 // enforcement is off (found with the query operators use).
 func TestClientAuthenticationTable(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		type row struct {
 			name      string
@@ -153,6 +154,7 @@ const chromeUA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/53
 
 // TestDepnoteRecord checks the fields of the deprecation notice (§9.2).
 func TestDepnoteRecord(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "connection": "email", "send": "code",
 		"email": "dep@example.com"}, map[string]string{"User-Agent": chromeUA, "Auth0-Client": auth0Client,
@@ -208,6 +210,7 @@ func TestDepnoteRecord(t *testing.T) {
 
 // TestLoginEvents checks cls, ss, s, fepotpft, cs, sertft and the user's log.
 func TestLoginEvents(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		hdr := map[string]string{"User-Agent": chromeUA, "Auth0-Client": auth0Client}
 		r := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code",
@@ -291,6 +294,7 @@ func TestLoginEvents(t *testing.T) {
 // authenticated, trusted application (§8), on start and token; otherwise
 // ignored without an error.
 func TestForwardedFor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const userIP = "198.51.100.7"
 	fwd := map[string]string{"Auth0-Forwarded-For": userIP}
@@ -361,6 +365,7 @@ func TestForwardedFor(t *testing.T) {
 
 // TestLogsAPI covers the parameters of GET /api/v2/logs.
 func TestLogsAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i := range 7 {
 		r := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code",
@@ -471,6 +476,7 @@ func TestLogsAPI(t *testing.T) {
 
 // TestManagementWritesAreLogged: sapi for a successful write, fapi for a failed one.
 func TestManagementWritesAreLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.logsToken()
 	if r := e.mgmt("PATCH", "tenants/settings", tok, map[string]any{"friendly_name": "Logged"}); r.status != 200 {
@@ -493,6 +499,7 @@ func TestManagementWritesAreLogged(t *testing.T) {
 // Management API refuses unauthenticated starts on another node sharing the
 // store within a second, without a restart.
 func TestEnforcementSeenByEveryNode(t *testing.T) {
+	t.Parallel()
 	a := newEnv(t)
 	b := a.sibling()
 	start := func(e *env) int {
@@ -518,6 +525,7 @@ func TestEnforcementSeenByEveryNode(t *testing.T) {
 // TestMigrationReport: unauthenticated starts make the report say which
 // apps would break; once they are fixed and the window passes, it is safe.
 func TestMigrationReport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.logsToken()
 	for i := range 3 {
@@ -595,6 +603,7 @@ func TestMigrationReport(t *testing.T) {
 
 // TestLogRetention: events older than the retention are purged.
 func TestLogRetention(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code", "email": "old@example.com"}, nil)
 	if n := e.countLogs("type:cls"); n != 1 {
@@ -643,6 +652,7 @@ func (e *env) sibling() *env {
 // hand-picked ones) through the API on both backends: each answers 200 or a
 // 4xx, never a 5xx, and promptly.
 func TestLogQueriesNeverFail(t *testing.T) {
+	t.Parallel()
 	queries := []string{
 		`details.a.b.c.d.e.f.g:x`, `_exists_:details`, `_exists_:auth0_client`, `_exists_:location_info`,
 		`log_id:[1 TO 2]`, `isMobile:true`, `isMobile:false`, `date:[2026 TO 2025]`, `date:{2026-11-23T10:00:00 TO *]`,

@@ -51,6 +51,7 @@ func wantMgmtError(t *testing.T, r response, status int, errorCode, message stri
 }
 
 func TestManagementAuth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	readOnly := e.mgmtToken("read:clients")
 	apiTok, err := e.ccToken(m2mID, m2mSecret, apiID, "", oauth2.AuthStyleInParams)
@@ -88,6 +89,7 @@ func TestManagementAuth(t *testing.T) {
 }
 
 func TestManagementSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mgmtToken("")
 	r := e.mgmt("GET", "tenants/settings", tok, nil)
@@ -141,6 +143,7 @@ func TestManagementSettings(t *testing.T) {
 }
 
 func TestManagementClients(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.mgmtToken("")
 
@@ -222,6 +225,7 @@ func TestManagementClients(t *testing.T) {
 }
 
 func TestManagementRotateSecret(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mgmtToken("")
 	r := e.mgmt("POST", "clients/"+m2mID+"/rotate-secret", tok, nil)
@@ -250,6 +254,7 @@ func anyStrings(v any) []string {
 }
 
 func TestManagementConnections(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.mgmtToken("")
 
@@ -345,6 +350,7 @@ func TestManagementConnections(t *testing.T) {
 
 // TestDeletedClientLosesGrants: a client re-created with the same client_id inherits no client grant.
 func TestDeletedClientLosesGrants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mgmtToken("")
 	if r := e.mgmt("DELETE", "clients/"+m2mID, tok, nil); r.status != 204 {
@@ -360,6 +366,7 @@ func TestDeletedClientLosesGrants(t *testing.T) {
 }
 
 func TestManagementResourceServersAndGrants(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.mgmtToken("")
 		const ordersAPI = "https://orders.example.com/"
@@ -453,6 +460,7 @@ func TestManagementResourceServersAndGrants(t *testing.T) {
 // TestManagementBadBodies: malformed, mistyped, oversized or wrongly typed
 // bodies get a 4xx in the Management API's shape and change nothing.
 func TestManagementBadBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mgmtToken("")
 	before := e.mgmt("GET", "clients?include_totals=true", tok, nil)
@@ -494,6 +502,7 @@ func TestManagementBadBodies(t *testing.T) {
 }
 
 func TestManagementAttackProtection(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.mgmtToken("")
 		readOnly := e.mgmtToken("read:attack_protection")

@@ -13,6 +13,7 @@ import (
 // ("Callback URL mismatch. URL is not in the list of allowed callback URLs",
 // details.error.type callback-url-mismatch, details.qs.redirect_uri).
 func TestCallbackMismatchPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	long := "https://app.example.com/" + strings.Repeat("a", 3000)

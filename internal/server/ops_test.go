@@ -56,7 +56,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 // TestReadinessChecksRedis: with --redis-url, Redis is a readiness check.
 func TestReadinessChecksRedis(t *testing.T) {
 	t.Parallel()
-	u := testredis.URL(t)
+	u, _ := testredis.ServerURL(t, "readiness")
 	up := newEnv(t, func(c *config.Config) { c.RedisURL = u })
 	if code, r := readiness(t, up); code != 200 || r.Checks["redis"].Status != "ok" || r.Checks["store"].Status != "ok" {
 		t.Fatalf("with Redis up: %d %+v", code, r)

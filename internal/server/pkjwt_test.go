@@ -78,6 +78,7 @@ func (e *env) assertion(key *rsa.PrivateKey, clientID, aud, kid string) string {
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
 	key, other := pkKeys(t)
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.mgmtToken("")
@@ -198,6 +199,7 @@ func cloneValues(v url.Values) url.Values {
 }
 
 func TestPrivateKeyJWTManagementErrors(t *testing.T) {
+	t.Parallel()
 	key, _ := pkKeys(t)
 	e := newEnv(t)
 	tok := e.mgmtToken("")
@@ -250,6 +252,7 @@ func TestPrivateKeyJWTManagementErrors(t *testing.T) {
 // itself with a client assertion (no secret) gets auth0-forwarded-for
 // honoured, as with a secret (spec §8, Server note).
 func TestForwardedForWithAssertion(t *testing.T) {
+	t.Parallel()
 	key, _ := pkKeys(t)
 	e := newEnv(t)
 	tok := e.mgmtToken("")
@@ -293,6 +296,7 @@ func TestForwardedForWithAssertion(t *testing.T) {
 // place of a secret; without client_id in the body the assertion's iss
 // names the client.
 func TestClientCredentialsWithAssertion(t *testing.T) {
+	t.Parallel()
 	key, other := pkKeys(t)
 	e := newEnv(t)
 	tok := e.mgmtToken("")

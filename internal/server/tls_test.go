@@ -119,6 +119,7 @@ func runNode(t *testing.T, cfg config.Config, opt server.Options) *running {
 // TestServeTLS runs the real Run loop with --tls-cert/--tls-key and checks
 // that discovery is served over HTTPS with an https issuer, then shuts down.
 func TestServeTLS(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, pool := writeSelfSigned(t, t.TempDir())
 	r := runNode(t, config.Config{Dev: true, TLSCert: certFile, TLSKey: keyFile}, server.Options{})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -152,6 +153,7 @@ func TestServeTLS(t *testing.T) {
 // certificate while an open connection keeps working. HTTP/2 is offered
 // and https responses carry HSTS.
 func TestTLSReload(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, pool1 := writeSelfSigned(t, t.TempDir())
 	r := runNode(t, config.Config{Dev: true, TLSCert: certFile, TLSKey: keyFile, HSTSMaxAge: 48 * time.Hour},
 		server.Options{CertPoll: 5 * time.Millisecond})

@@ -49,6 +49,7 @@ func (e *env) refresh(rt string) response {
 var passwordlessUserID = regexp.MustCompile(`^(email|sms)\|[0-9a-f]{24}$`)
 
 func TestManagementUsers(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.grantUserScopes()
 		tok := e.mgmtToken("")

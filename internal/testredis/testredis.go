@@ -6,6 +6,7 @@ package testredis
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -51,6 +52,24 @@ func Client(t testing.TB, name string) (*redis.Client, string) {
 		Clean(t, c, prefix)
 	})
 	return c, prefix
+}
+
+// ServerURL returns LATCHKEY_TEST_REDIS_URL with ?prefix= naming a fresh
+// key space "latchkey-test:<name>:<random>:" (the form latchkey serve
+// --redis-url reads) and the prefix itself. Every key under the prefix is
+// deleted when the test ends, after the cleanups registered later (such as
+// the server's own shutdown) have run.
+func ServerURL(t testing.TB, name string) (string, string) {
+	t.Helper()
+	_, prefix := Client(t, name)
+	u, err := url.Parse(URL(t))
+	if err != nil {
+		t.Fatalf("LATCHKEY_TEST_REDIS_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("prefix", prefix)
+	u.RawQuery = q.Encode()
+	return u.String(), prefix
 }
 
 // Clean deletes every key under prefix.

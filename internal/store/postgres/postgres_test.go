@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,20 +17,15 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/migrations"
+	"github.com/latchkey/latchkey/internal/testpg"
 )
 
-// baseURL is the test server's URL; the test is skipped without one, except
-// in CI where a skip would hide the backend.
+// baseURL is the test server's URL once it has answered; the test is
+// skipped without one, or when the server cannot be reached, except in CI
+// where a skip would hide the backend (testpg.BaseURL).
 func baseURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but LATCHKEY_TEST_POSTGRES_URL is not: the PostgreSQL backend would go untested")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL not set")
-	}
-	return u
+	return testpg.BaseURL(t)
 }
 
 // withParams adds params to a connection string in URL or key=value form.
@@ -58,14 +52,8 @@ func withParams(t testing.TB, conn string, params map[string]string) string {
 // adminExec runs sql on a connection of its own to the test database.
 func adminExec(t testing.TB, sql string, args ...any) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, baseURL(t))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+	if err := testpg.Exec(baseURL(t), sql, args...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -75,17 +63,20 @@ func adminExec(t testing.TB, sql string, args ...any) {
 var schemaSlots = make(chan struct{}, 12)
 
 // newSchema creates a schema with a random name, dropped when the test ends,
-// and returns it.
+// and returns it. The slot is given back whatever happens to the DROP: a
+// slot kept by a failed cleanup would leave the next tests waiting forever.
 func newSchema(t testing.TB) string {
 	t.Helper()
-	baseURL(t)
+	base := baseURL(t)
 	schemaSlots <- struct{}{}
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "t_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		adminExec(t, "DROP SCHEMA IF EXISTS "+name+" CASCADE")
-		<-schemaSlots
+		defer func() { <-schemaSlots }()
+		if err := testpg.Exec(base, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
+			t.Error(err)
+		}
 	})
 	adminExec(t, "CREATE SCHEMA "+name)
 	return name
