@@ -206,6 +206,18 @@ func (tr *fakeTransport) SendSMS(ctx context.Context, conn store.Connection, m d
 	return tr.send(ctx, m.To, "sms:"+conn.Name)
 }
 
+// Provider names the provider as the real transport does: smtp for email,
+// the sms connection's provider (twilio by default).
+func (tr *fakeTransport) Provider(channel string, conn store.Connection) string {
+	if channel != "sms" {
+		return "smtp"
+	}
+	if conn.Options.Provider == "" {
+		return "twilio"
+	}
+	return conn.Options.Provider
+}
+
 func (tr *fakeTransport) calls() []sent {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

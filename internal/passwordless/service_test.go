@@ -269,9 +269,8 @@ func newFixture(t *testing.T) *fixture {
 		}},
 		st: newFakeStore(), queue: &fakeQueue{}, guard: &fakeGuard{}, keys: keys, now: t0,
 	}
-	f.svc = New(f.dir, f.st, nil, keys, "https://login.example.com/", func() time.Time { return f.now })
-	f.svc.UseQueue(f.queue)
-	f.svc.UseGuard(f.guard)
+	f.svc = New(Deps{Directory: f.dir, Store: f.st, Queue: f.queue, Guard: f.guard, Keys: keys,
+		Issuer: "https://login.example.com/", Now: func() time.Time { return f.now }})
 	return f
 }
 

@@ -573,8 +573,8 @@ func TestBlocksAndUnblock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(got, func(a, b Block) int { return len(a.IP) - len(b.IP) })
-	want := []Block{{"ana@example.com", "203.0.113.7", "email"}, {"ana@example.com", "198.51.100.9", "email"}}
+	slices.SortFunc(got, func(a, b store.Block) int { return len(a.IP) - len(b.IP) })
+	want := []store.Block{{Identifier: "ana@example.com", IP: "203.0.113.7", Connection: "email"}, {Identifier: "ana@example.com", IP: "198.51.100.9", Connection: "email"}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Blocks = %v, want %v", got, want)
 	}

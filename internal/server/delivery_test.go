@@ -379,7 +379,7 @@ func deliveryRetries(t *testing.T, backend envOpt) {
 	if to := m.Header.Get("To"); !strings.Contains(to, "retry@example.com") {
 		t.Fatalf("delivered %q", to)
 	}
-	e.waitOutboxEmpty() // settled: nothing left to send again
+	e.delivered() // settled: nothing left to send again
 	if n := sink.count(); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
@@ -411,7 +411,7 @@ func deliveryRetries(t *testing.T, backend envOpt) {
 	sink.mu.Lock()
 	sink.fail = nil
 	sink.mu.Unlock()
-	e.waitOutboxEmpty() // given up: nothing left to send late
+	e.delivered() // given up: nothing left to send late
 	if n := sink.count(); n != 1 {
 		t.Fatalf("an expired message was sent: %d", n)
 	}
@@ -426,27 +426,6 @@ func (e *env) waitLogs(q string, n int) {
 			e.t.Fatalf("no %d events for %q", n, q)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// waitOutboxEmpty waits up to 5 s for the outbox to hold no message: every
-// message was delivered or given up, so none can be sent later (instead of
-// sleeping to see whether one is).
-func (e *env) waitOutboxEmpty() {
-	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, _, err := e.srv.Store.OutboxStats(e.t.Context())
-		if err != nil {
-			e.t.Fatalf("outbox stats: %v", err)
-		}
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d messages still in the outbox", n)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -499,7 +478,7 @@ func TestSMSProviderRecovers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.waitOutboxEmpty() // settled: nothing left to send again
+	e.delivered() // settled: nothing left to send again
 	mu.Lock()
 	defer mu.Unlock()
 	if calls != 2 || delivered != 1 {

@@ -168,9 +168,10 @@ func (e *env) start() {
 	t.Cleanup(e.stopWorker) // runs before the cleanup above
 }
 
-// delivered waits until the outbox has handed every message to its
-// transport (the capture in --dev): a sent message is deleted from the
-// outbox, so an empty outbox means nothing is on its way.
+// delivered waits until the outbox holds no message: every message was
+// handed to its transport (the capture in --dev) or given up, so none is on
+// its way and none can be sent later (instead of sleeping to see whether
+// one is).
 func (e *env) delivered() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
