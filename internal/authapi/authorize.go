@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
@@ -151,9 +152,8 @@ func (a *API) finish(w http.ResponseWriter, r *http.Request, c store.Client, req
 		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Callback URL mismatch. The provided redirect_uri is not in the list of allowed callback URLs."})
 	}
 	params, err := a.Authz.Authorized(r.Context(), c, req, u, authTime)
-	var re *oauth.RedirectError
-	if errors.As(err, &re) {
-		return a.respondError(w, r, req, re.Code, re.Description)
+	if he, ok := apierr.Lookup(apierr.Authorize, err); ok {
+		return a.respondError(w, r, req, he.Code, he.Description)
 	}
 	if err != nil {
 		return err
@@ -339,8 +339,15 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 	}
 	a.setCookie(w, coCookie, "", -1, true)
 	u, err := a.Users.GetUser(r.Context(), t.UserID)
-	if err != nil || u.Blocked {
-		return a.respondError(w, r, req, "unauthorized", "user is blocked")
+	switch {
+	case err != nil:
+		// A user gone since the ticket is answered as a blocked one.
+		err = fmt.Errorf("%w (the ticket's user could not be read: %w)", oauth.ErrUserBlocked, err)
+	case u.Blocked:
+		err = oauth.ErrUserBlocked
+	}
+	if he, ok := apierr.Lookup(apierr.Authorize, err); ok {
+		return a.respondError(w, r, req, he.Code, he.Description)
 	}
 	if err := a.startSession(w, r, u, t.AuthTime); err != nil {
 		return err

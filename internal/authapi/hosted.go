@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
-	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -150,10 +150,10 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 			sr.Email = username
 		}
 		res, err := a.Start.Start(ctx, sr)
-		var ie *passwordless.InputError
-		if errors.As(err, &ie) {
-			page.Error = ie.Description
-			if ie.Code == "bad.email" || ie.Code == "bad.phone_number" {
+		if he, ok := apierr.Lookup(apierr.Start, err); ok {
+			page.Error = he.Description
+			if errors.Is(err, passwordless.ErrMissingEmail) || errors.Is(err, passwordless.ErrMalformedEmail) ||
+				errors.Is(err, passwordless.ErrMissingPhoneNumber) || errors.Is(err, passwordless.ErrMalformedPhoneNumber) {
 				page.Error = inputProblem(lang, conn.Strategy)
 			}
 			return a.renderLogin(w, r, c, t, state, conns, page)
@@ -185,7 +185,7 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: conn.Name,
 		Username: username, Code: strings.TrimSpace(code), IP: httpx.PeerIP(ctx)})
 	if err != nil {
-		desc := redeemText(err, conn.Strategy)
+		desc := redeemText(err)
 		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
 		a.observeLogin(conn.Name, "hosted_page", false)
 		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
@@ -208,14 +208,17 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	return a.finish(w, r, c, t.Request, red.User, now)
 }
 
-// redeemText is the §5.3 text of a redemption error.
-func redeemText(err error, strategy string) string {
-	var he *httpx.Error
-	if errors.As(oauth.RedeemError(err, strategy, ""), &he) {
+// redeemText is the text a page shows for a failed redemption (§5.3).
+func redeemText(err error) string {
+	if he, ok := apierr.Lookup(apierr.Browser, err); ok {
 		return he.Description
 	}
-	return "Something went wrong, please try again."
+	return somethingWrong
 }
+
+// somethingWrong is the text of a redemption that failed for a reason of
+// ours.
+const somethingWrong = "Something went wrong, please try again."
 
 // classicConfig is the config a customised Classic login page receives in
 // @@config@@: the fields Auth0's templates read, with the transaction in

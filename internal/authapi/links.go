@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
@@ -52,10 +53,10 @@ func (a *API) passwordlessVerify(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("read client: %w", err)
 	}
 	a.cors(w, r, c)
-	chk, err := a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
+	_, err = a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
 		Username: f.email + f.phone, Code: f.code, IP: httpx.PeerIP(r.Context())})
 	if err != nil {
-		return oauth.RedeemError(err, chk.Strategy, f.connection)
+		return apierr.Answer(apierr.Token, err)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	return nil
@@ -123,7 +124,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 
 	chk, err := a.Codes.Check(ctx, red)
 	if err != nil {
-		return a.linkFailed(w, r, c, q, username, chk.Strategy, err)
+		return a.linkFailed(w, r, c, q, username, err)
 	}
 	// The request the code was started for.
 	var req oauth.AuthorizeRequest
@@ -163,7 +164,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 
 	done, err := a.Codes.Redeem(ctx, red)
 	if err != nil {
-		return a.linkFailed(w, r, c, q, username, done.Strategy, err)
+		return a.linkFailed(w, r, c, q, username, err)
 	}
 	if txState != "" {
 		if _, err := a.SSO.EndTransaction(ctx, txState); errors.Is(err, sso.ErrNotFound) {
@@ -184,11 +185,8 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 // expired: error=unauthorized with the §5.3 text, sent to the callback the
 // link names when it is registered (in the fragment for token responses,
 // the query for code), otherwise an error page.
-func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username, strategy string, err error) error {
-	desc := redeemText(err, strategy)
-	if errors.Is(err, passwordless.ErrUnknownConnection) || errors.Is(err, passwordless.ErrConnectionDisabled) {
-		desc = "The connection is not enabled for this application."
-	}
+func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username string, err error) error {
+	desc := redeemText(err)
 	a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(store.User{}, username), desc,
 		map[string]any{"method": "magic_link", "connection": clip(q.Get("connection"), 64)})
 	a.observeLogin(q.Get("connection"), "magic_link", false)
