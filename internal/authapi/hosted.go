@@ -26,17 +26,20 @@ func (a *API) loginTx(w http.ResponseWriter, r *http.Request, state string) (sso
 	lang := requestLanguage(r)
 	t, err := a.SSO.Transaction(r.Context(), state)
 	if errors.Is(err, sso.ErrNotFound) {
-		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			fmt.Errorf("login transaction: %w", err))
 	}
 	if err != nil {
 		return t, store.Client{}, false, err
 	}
 	if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
-		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			errOtherBrowser)
 	}
 	c, err := a.Dir.Client(r.Context(), t.Request.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return t, c, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "error.back"), "")
+		return t, c, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "error.back"), "",
+			fmt.Errorf("login transaction's client: %w", err))
 	}
 	return t, c, err == nil, err
 }
@@ -51,7 +54,7 @@ func (a *API) loginPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	conns, err := a.loginConnections(r.Context(), c)
 	if err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "", err)
 	}
 	settings, err := a.Dir.Settings(r.Context())
 	if err != nil {
@@ -111,11 +114,12 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	lang := requestLanguage(r)
 	if !secret.Equal([]byte(f.Get("_csrf")), []byte(t.CSRF)) {
-		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			errors.New("the login form's CSRF token does not match the transaction's"))
 	}
 	conns, err := a.loginConnections(r.Context(), c)
 	if err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "no.connection"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "no.connection"), "", err)
 	}
 	connName := f.Get("connection")
 	var conn store.Connection
@@ -136,6 +140,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		if err := a.limit(w, r, protect.PasswordlessStart, peer, c); err != nil {
 			var he *httpx.Error
 			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
+				httpx.Explain(ctx, he.Code, he.Cause)
 				page.Error = "Too many codes were requested from your network. Please try again later."
 				w.Header().Set("Retry-After", he.Header.Get("Retry-After"))
 				return a.renderLogin(w, r, c, t, state, conns, page)
@@ -151,6 +156,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 		res, err := a.Start.Start(ctx, sr)
 		if he, ok := apierr.Lookup(apierr.Start, err); ok {
+			httpx.Explain(ctx, he.Code, err)
 			page.Error = he.Description
 			if errors.Is(err, passwordless.ErrMissingEmail) || errors.Is(err, passwordless.ErrMalformedEmail) ||
 				errors.Is(err, passwordless.ErrMissingPhoneNumber) || errors.Is(err, passwordless.ErrMalformedPhoneNumber) {
@@ -185,7 +191,9 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: conn.Name,
 		Username: username, Code: strings.TrimSpace(code), IP: httpx.PeerIP(ctx)})
 	if err != nil {
-		desc := redeemText(err)
+		ans := browserAnswer(err)
+		httpx.Explain(ctx, ans.Code, err)
+		desc := ans.Description
 		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
 		a.observeLogin(conn.Name, "hosted_page", false)
 		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
@@ -196,7 +204,8 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	}
 	if _, err := a.SSO.EndTransaction(ctx, state); errors.Is(err, sso.ErrNotFound) {
 		lang := requestLanguage(r)
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			fmt.Errorf("login transaction: %w", err))
 	} else if err != nil {
 		return err
 	}
@@ -208,17 +217,22 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	return a.finish(w, r, c, t.Request, red.User, now)
 }
 
-// redeemText is the text a page shows for a failed redemption (§5.3).
-func redeemText(err error) string {
+// browserAnswer is the answer a page (or a callback) gets for a failed
+// redemption: its text is the §5.3 one.
+func browserAnswer(err error) *httpx.Error {
 	if he, ok := apierr.Lookup(apierr.Browser, err); ok {
-		return he.Description
+		return he
 	}
-	return somethingWrong
+	return &httpx.Error{Status: http.StatusInternalServerError, Code: "server_error", Description: somethingWrong, Cause: err}
 }
 
 // somethingWrong is the text of a redemption that failed for a reason of
 // ours.
 const somethingWrong = "Something went wrong, please try again."
+
+// errOtherBrowser explains a page refusing a login transaction opened in
+// another browser.
+var errOtherBrowser = errors.New("the login transaction belongs to another browser")
 
 // classicConfig is the config a customised Classic login page receives in
 // @@config@@: the fields Auth0's templates read, with the transaction in

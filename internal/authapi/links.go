@@ -95,7 +95,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	lang := requestLanguage(r)
 	if err := r.ParseForm(); err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request", err)
 	}
 	q := r.Form
 	if r.Method == http.MethodHead || (r.Method == http.MethodGet && isPrefetch(r)) {
@@ -106,11 +106,12 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost && !a.sameOrigin(r) {
 		// Only our own confirmation page posts here: a cross-site form would
 		// log its victim in as whoever started the login.
-		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "error.title"), "The confirmation did not come from this site.", "access_denied")
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "error.title"), "The confirmation did not come from this site.", "access_denied",
+			errors.New("the confirmation was posted from another site"))
 	}
 	c, err := a.Dir.Client(ctx, q.Get("client_id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request", err)
 	}
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
@@ -132,7 +133,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	if st := chk.AuthParams["state"]; st != "" {
 		if t, err := a.SSO.Transaction(ctx, st); err == nil && t.Request.ClientID == c.ClientID {
 			if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
-				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "")
+				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "", errOtherBrowser)
 			}
 			req, txState = t.Request, st
 		} else if err != nil && !errors.Is(err, sso.ErrNotFound) {
@@ -168,7 +169,8 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if txState != "" {
 		if _, err := a.SSO.EndTransaction(ctx, txState); errors.Is(err, sso.ErrNotFound) {
-			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+				fmt.Errorf("login transaction: %w", err))
 		} else if err != nil {
 			return err
 		}
@@ -186,19 +188,19 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 // link names when it is registered (in the fragment for token responses,
 // the query for code), otherwise an error page.
 func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username string, err error) error {
-	desc := redeemText(err)
+	desc := browserAnswer(err).Description
 	a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(store.User{}, username), desc,
 		map[string]any{"method": "magic_link", "connection": clip(q.Get("connection"), 64)})
 	a.observeLogin(q.Get("connection"), "magic_link", false)
 	er := oauth.AuthorizeRequest{RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), ResponseMode: oauth.ModeQuery}
 	if !oauth.MatchRedirectURI(c.Callbacks, er.RedirectURI) {
 		lang := requestLanguage(r)
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized", err)
 	}
 	if rt := q.Get("response_type"); rt != "" && rt != "code" {
 		er.ResponseMode = oauth.ModeFragment
 	}
-	return a.respondError(w, r, er, "unauthorized", desc)
+	return a.respondError(w, r, er, "unauthorized", desc, err)
 }
 
 // sameOrigin reports whether a POST comes from a page of this server: its

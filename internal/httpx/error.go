@@ -28,7 +28,13 @@ type Error struct {
 	Cause error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
+// Error is the answer as the client reads it (never the cause).
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("%d: %s", e.Status, e.Description)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description)
+}
 
 // Unwrap returns the cause, so that errors.Is sees the domain error behind
 // an answer.
@@ -70,6 +76,9 @@ func Handle(log *slog.Logger, render Renderer, h HandlerFunc) http.Handler {
 		}
 		if st != nil {
 			st.code, st.cause = e.Code, cause
+			if cause == nil && e.Code == "" {
+				st.cause = e // an answer without a code is explained by its text
+			}
 		}
 		if cause != nil {
 			level := slog.LevelWarn

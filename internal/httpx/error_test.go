@@ -144,6 +144,17 @@ func TestAccessLogNamesCode(t *testing.T) {
 		t.Errorf("access lines %v", a)
 	}
 
+	// An answer without a code (some Management API answers) is explained
+	// by its text.
+	logs = logLines{}
+	serve(t, &logs, "GET /x", func(w http.ResponseWriter, r *http.Request) error {
+		return httpx.Errorf(http.StatusUnauthorized, "", "Missing authentication")
+	}, "GET", "/x")
+	a = withMsg(logs.records(t), "request")
+	if len(a) != 1 || a[0]["error"] != nil || a[0]["cause"] != "401: Missing authentication" {
+		t.Errorf("access lines %v", a)
+	}
+
 	logs = logLines{}
 	serve(t, &logs, "GET /x", func(w http.ResponseWriter, r *http.Request) error {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{})
