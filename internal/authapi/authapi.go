@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
@@ -197,7 +198,7 @@ func (a *API) jwks(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
 	a.corsAnyClient(w, r)
-	unauthorized := func(desc string) error {
+	unauthorized := func(desc string) *httpx.Error {
 		e := httpx.Errorf(http.StatusUnauthorized, "invalid_token", "%s", desc)
 		e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
 		return e
@@ -208,17 +209,19 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
 	}
 	g, err := a.Minter.CheckUserinfoToken(strings.TrimSpace(tok), a.Now())
 	if err != nil {
-		return unauthorized("The access token is invalid or expired")
+		return apierr.Answer(apierr.Userinfo, err)
 	}
 	if err := a.limit(w, r, protect.Userinfo, g.Sub, store.Client{}); err != nil {
 		return err
 	}
 	u, err := a.Users.GetUser(r.Context(), g.Sub)
 	if err != nil {
-		return unauthorized("The access token's user no longer exists")
+		e := unauthorized("The access token's user no longer exists")
+		e.Cause = err
+		return e
 	}
 	if u.Blocked {
-		return unauthorized("user is blocked")
+		return apierr.Answer(apierr.Userinfo, oauth.ErrUserBlocked)
 	}
 	b, err := oauth.UserinfoJSON(u, g.Scopes)
 	if err != nil {

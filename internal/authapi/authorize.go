@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
@@ -91,8 +92,10 @@ func pageHeaders(w http.ResponseWriter, nonce string, frameable bool) {
 }
 
 // errorPage renders a message page (never a redirect): for requests whose
-// redirect target cannot be trusted.
-func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string) error {
+// redirect target cannot be trusted. detail is the error code the page
+// shows ("" for none); it and cause explain the page in the access log.
+func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string, cause error) error {
+	httpx.Explain(r.Context(), detail, cause)
 	nonce := secret.Token(12)
 	pageHeaders(w, nonce, false)
 	w.WriteHeader(status)
@@ -101,7 +104,7 @@ func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, titl
 
 func (a *API) authorizeError(w http.ResponseWriter, r *http.Request, pe *oauth.PageError) error {
 	lang := requestLanguage(r)
-	return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), pe.Description, pe.Code)
+	return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), pe.Description, pe.Code, pe)
 }
 
 // respond delivers an authorization response (or error) to the
@@ -129,8 +132,13 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.Authoriz
 	return nil
 }
 
-// respondError sends an OAuth error to the application.
-func (a *API) respondError(w http.ResponseWriter, r *http.Request, req oauth.AuthorizeRequest, code, desc string) error {
+// respondError sends an OAuth error to the application; cause (the
+// description when nil) explains it in the access log.
+func (a *API) respondError(w http.ResponseWriter, r *http.Request, req oauth.AuthorizeRequest, code, desc string, cause error) error {
+	if cause == nil {
+		cause = errors.New(desc)
+	}
+	httpx.Explain(r.Context(), code, cause)
 	p := url.Values{"error": {code}, "error_description": {desc}}
 	if req.State != "" {
 		p.Set("state", req.State)
@@ -151,9 +159,8 @@ func (a *API) finish(w http.ResponseWriter, r *http.Request, c store.Client, req
 		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Callback URL mismatch. The provided redirect_uri is not in the list of allowed callback URLs."})
 	}
 	params, err := a.Authz.Authorized(r.Context(), c, req, u, authTime)
-	var re *oauth.RedirectError
-	if errors.As(err, &re) {
-		return a.respondError(w, r, req, re.Code, re.Description)
+	if he, ok := apierr.Lookup(apierr.Authorize, err); ok {
+		return a.respondError(w, r, req, he.Code, he.Description, err)
 	}
 	if err != nil {
 		return err
@@ -192,7 +199,7 @@ func (a *API) sessionUser(r *http.Request) (store.User, sso.Session, bool) {
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), "The request could not be read.", "invalid_request")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), "The request could not be read.", "invalid_request", err)
 	}
 	q := r.Form
 	lang := requestLanguage(r)
@@ -226,10 +233,10 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Prompt == "none" {
 		a.recordBrowser(r, eventlog.TypeFailedSilentAuth, c, store.User{}, "Login required", nil)
-		return a.respondError(w, r, req, "login_required", "Login required")
+		return a.respondError(w, r, req, "login_required", "Login required", nil)
 	}
 	if _, err := a.loginConnections(ctx, c); err != nil {
-		return a.respondError(w, r, req, "access_denied", loginpage.T(lang, "no.connection"))
+		return a.respondError(w, r, req, "access_denied", loginpage.T(lang, "no.connection"), err)
 	}
 	state, _, err := a.SSO.NewTransaction(ctx, req, a.browserID(w, r))
 	if err != nil {
@@ -256,7 +263,7 @@ func (a *API) authorizeRequest(w http.ResponseWriter, r *http.Request, c store.C
 	case errors.As(err, &pe):
 		return req, false, a.authorizeError(w, r, pe)
 	case errors.As(err, &re):
-		return req, false, a.respondError(w, r, req, re.Code, re.Description)
+		return req, false, a.respondError(w, r, req, re.Code, re.Description, re)
 	case err != nil:
 		return req, false, err
 	}
@@ -296,6 +303,7 @@ func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.C
 		cmd = "latchkey client get " + loginpage.ShellQuote(c.ClientID) + "\n" +
 			"latchkey client update " + loginpage.ShellQuote(c.ClientID) + " --callbacks " + loginpage.ShellQuote("CURRENT_CALLBACKS,"+uri)
 	}
+	httpx.Explain(r.Context(), "invalid_request", errors.New("redirect_uri is not one of the client's callbacks"))
 	nonce := secret.Token(12)
 	pageHeaders(w, nonce, false)
 	w.WriteHeader(http.StatusBadRequest)
@@ -327,20 +335,27 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 	t, err := a.SSO.TakeTicket(r.Context(), ticket)
 	switch {
 	case errors.Is(err, sso.ErrNotFound):
-		return a.respondError(w, r, req, "access_denied", "Invalid or expired login_ticket")
+		return a.respondError(w, r, req, "access_denied", "Invalid or expired login_ticket", err)
 	case err != nil:
 		return err
 	case t.ClientID != c.ClientID:
-		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another application")
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another application", nil)
 	case t.Origin != oauth.Origin(req.RedirectURI):
-		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin")
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin", nil)
 	case !a.SSO.TicketFromBrowser(t, cookieValue(r, coCookie)):
-		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser")
+		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser", nil)
 	}
 	a.setCookie(w, coCookie, "", -1, true)
 	u, err := a.Users.GetUser(r.Context(), t.UserID)
-	if err != nil || u.Blocked {
-		return a.respondError(w, r, req, "unauthorized", "user is blocked")
+	switch {
+	case err != nil:
+		// A user gone since the ticket is answered as a blocked one.
+		err = fmt.Errorf("%w (the ticket's user could not be read: %w)", oauth.ErrUserBlocked, err)
+	case u.Blocked:
+		err = oauth.ErrUserBlocked
+	}
+	if he, ok := apierr.Lookup(apierr.Authorize, err); ok {
+		return a.respondError(w, r, req, he.Code, he.Description, err)
 	}
 	if err := a.startSession(w, r, u, t.AuthTime); err != nil {
 		return err

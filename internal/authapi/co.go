@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -145,18 +146,17 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: vals["realm"],
 		Username: vals["username"], Code: strings.TrimSpace(vals["otp"]), IP: httpx.PeerIP(ctx)})
 	if err != nil {
-		desc := redeemText(err, red.Strategy)
+		// The tenant log words the failure as the token endpoint does.
+		desc := somethingWrong
+		if he, ok := apierr.Lookup(apierr.Token, err); ok {
+			desc = he.Description
+		}
 		a.recordBrowser(r, eventlog.TypeFailedCrossOrigin, c, attempted(red.User, vals["username"]), desc, map[string]any{"realm": vals["realm"]})
 		a.observeLogin(vals["realm"], "cross_origin", false)
-		switch {
-		case errors.Is(err, passwordless.ErrTooManyAttempts), errors.Is(err, passwordless.ErrSuspiciousIP), errors.Is(err, passwordless.ErrProtectionUnavailable):
-			return oauth.RedeemError(err, red.Strategy, vals["realm"])
-		case errors.Is(err, passwordless.ErrUserBlocked):
-			return httpx.Errorf(http.StatusForbidden, "blocked_user", "Blocked user")
-		case errors.Is(err, passwordless.ErrUnknownConnection), errors.Is(err, passwordless.ErrConnectionDisabled):
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Unknown realm %s.", clip(vals["realm"], 128))
+		if he, ok := apierr.Lookup(apierr.CrossOrigin, err); ok {
+			return he
 		}
-		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
+		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: desc, Cause: err}
 	}
 	now := a.Now()
 	browser := secret.Token(24)

@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
-	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -26,17 +26,20 @@ func (a *API) loginTx(w http.ResponseWriter, r *http.Request, state string) (sso
 	lang := requestLanguage(r)
 	t, err := a.SSO.Transaction(r.Context(), state)
 	if errors.Is(err, sso.ErrNotFound) {
-		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			fmt.Errorf("login transaction: %w", err))
 	}
 	if err != nil {
 		return t, store.Client{}, false, err
 	}
 	if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
-		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			errOtherBrowser)
 	}
 	c, err := a.Dir.Client(r.Context(), t.Request.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return t, c, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "error.back"), "")
+		return t, c, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "error.back"), "",
+			fmt.Errorf("login transaction's client: %w", err))
 	}
 	return t, c, err == nil, err
 }
@@ -51,7 +54,7 @@ func (a *API) loginPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	conns, err := a.loginConnections(r.Context(), c)
 	if err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "", err)
 	}
 	settings, err := a.Dir.Settings(r.Context())
 	if err != nil {
@@ -111,11 +114,12 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	lang := requestLanguage(r)
 	if !secret.Equal([]byte(f.Get("_csrf")), []byte(t.CSRF)) {
-		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			errors.New("the login form's CSRF token does not match the transaction's"))
 	}
 	conns, err := a.loginConnections(r.Context(), c)
 	if err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "no.connection"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), loginpage.T(lang, "no.connection"), "", err)
 	}
 	connName := f.Get("connection")
 	var conn store.Connection
@@ -136,6 +140,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		if err := a.limit(w, r, protect.PasswordlessStart, peer, c); err != nil {
 			var he *httpx.Error
 			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
+				httpx.Explain(ctx, he.Code, he.Cause)
 				page.Error = "Too many codes were requested from your network. Please try again later."
 				w.Header().Set("Retry-After", he.Header.Get("Retry-After"))
 				return a.renderLogin(w, r, c, t, state, conns, page)
@@ -150,10 +155,11 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 			sr.Email = username
 		}
 		res, err := a.Start.Start(ctx, sr)
-		var ie *passwordless.InputError
-		if errors.As(err, &ie) {
-			page.Error = ie.Description
-			if ie.Code == "bad.email" || ie.Code == "bad.phone_number" {
+		if he, ok := apierr.Lookup(apierr.Start, err); ok {
+			httpx.Explain(ctx, he.Code, err)
+			page.Error = he.Description
+			if errors.Is(err, passwordless.ErrMissingEmail) || errors.Is(err, passwordless.ErrMalformedEmail) ||
+				errors.Is(err, passwordless.ErrMissingPhoneNumber) || errors.Is(err, passwordless.ErrMalformedPhoneNumber) {
 				page.Error = inputProblem(lang, conn.Strategy)
 			}
 			return a.renderLogin(w, r, c, t, state, conns, page)
@@ -185,7 +191,9 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	red, err := a.Codes.Redeem(ctx, passwordless.Redemption{ClientID: c.ClientID, Connection: conn.Name,
 		Username: username, Code: strings.TrimSpace(code), IP: httpx.PeerIP(ctx)})
 	if err != nil {
-		desc := redeemText(err, conn.Strategy)
+		ans := browserAnswer(err)
+		httpx.Explain(ctx, ans.Code, err)
+		desc := ans.Description
 		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
 		a.observeLogin(conn.Name, "hosted_page", false)
 		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
@@ -196,7 +204,8 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	}
 	if _, err := a.SSO.EndTransaction(ctx, state); errors.Is(err, sso.ErrNotFound) {
 		lang := requestLanguage(r)
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+			fmt.Errorf("login transaction: %w", err))
 	} else if err != nil {
 		return err
 	}
@@ -208,14 +217,22 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 	return a.finish(w, r, c, t.Request, red.User, now)
 }
 
-// redeemText is the §5.3 text of a redemption error.
-func redeemText(err error, strategy string) string {
-	var he *httpx.Error
-	if errors.As(oauth.RedeemError(err, strategy, ""), &he) {
-		return he.Description
+// browserAnswer is the answer a page (or a callback) gets for a failed
+// redemption: its text is the §5.3 one.
+func browserAnswer(err error) *httpx.Error {
+	if he, ok := apierr.Lookup(apierr.Browser, err); ok {
+		return he
 	}
-	return "Something went wrong, please try again."
+	return &httpx.Error{Status: http.StatusInternalServerError, Code: "server_error", Description: somethingWrong, Cause: err}
 }
+
+// somethingWrong is the text of a redemption that failed for a reason of
+// ours.
+const somethingWrong = "Something went wrong, please try again."
+
+// errOtherBrowser explains a page refusing a login transaction opened in
+// another browser.
+var errOtherBrowser = errors.New("the login transaction belongs to another browser")
 
 // classicConfig is the config a customised Classic login page receives in
 // @@config@@: the fields Auth0's templates read, with the transaction in

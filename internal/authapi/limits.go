@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/httpx"
-	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/store"
@@ -20,11 +20,9 @@ type Limits interface {
 	Allow(ctx context.Context, name, key string, ev store.LogEvent) (ratelimit.Decision, bool, error)
 }
 
-// tooManyRequests is Auth0's 429 text.
-const tooManyRequests = "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers."
-
 // limit takes one token of the named limit for key, sets the X-RateLimit-*
-// headers, and returns the 429 (with Retry-After) when refused.
+// headers, and returns the 429 (with Retry-After) when refused, the 503
+// when the limit could not be checked and fails closed.
 func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c store.Client) error {
 	if a.Limits == nil {
 		return nil
@@ -45,19 +43,17 @@ func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c 
 	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
-	if errors.Is(err, protect.ErrLimited) {
-		e := httpx.Errorf(http.StatusTooManyRequests, "too_many_requests", "%s", tooManyRequests)
-		secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
-		e.Header = http.Header{"Retry-After": {strconv.FormatInt(max(secs, 1), 10)}}
-		return e
+	if err == nil {
+		return nil
 	}
-	if errors.Is(err, protect.ErrUnavailable) {
-		e := httpx.Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "%s", passwordless.UnavailableText)
-		e.Header = http.Header{"Retry-After": {"1"}}
-		return e
-	}
-	if err != nil {
+	e, ok := apierr.Lookup(apierr.Auth, err) // protect.ErrLimited, protect.ErrUnavailable
+	if !ok {
 		return fmt.Errorf("rate limit %s: %w", name, err)
 	}
-	return nil
+	e.Cause = fmt.Errorf("rate limit %s: %w", name, err)
+	if errors.Is(err, protect.ErrLimited) {
+		secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+		e.Header = http.Header{"Retry-After": {strconv.FormatInt(max(secs, 1), 10)}}
+	}
+	return e
 }

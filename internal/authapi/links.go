@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/loginpage"
@@ -52,10 +53,10 @@ func (a *API) passwordlessVerify(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("read client: %w", err)
 	}
 	a.cors(w, r, c)
-	chk, err := a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
+	_, err = a.Codes.Check(r.Context(), passwordless.Redemption{ClientID: c.ClientID, Connection: f.connection,
 		Username: f.email + f.phone, Code: f.code, IP: httpx.PeerIP(r.Context())})
 	if err != nil {
-		return oauth.RedeemError(err, chk.Strategy, f.connection)
+		return apierr.Answer(apierr.Token, err)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	return nil
@@ -94,7 +95,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	lang := requestLanguage(r)
 	if err := r.ParseForm(); err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request", err)
 	}
 	q := r.Form
 	if r.Method == http.MethodHead || (r.Method == http.MethodGet && isPrefetch(r)) {
@@ -105,11 +106,12 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost && !a.sameOrigin(r) {
 		// Only our own confirmation page posts here: a cross-site form would
 		// log its victim in as whoever started the login.
-		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "error.title"), "The confirmation did not come from this site.", "access_denied")
+		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "error.title"), "The confirmation did not come from this site.", "access_denied",
+			errors.New("the confirmation was posted from another site"))
 	}
 	c, err := a.Dir.Client(ctx, q.Get("client_id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(q.Get("client_id"), 64), "invalid_request", err)
 	}
 	if err != nil {
 		return fmt.Errorf("read client: %w", err)
@@ -123,7 +125,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 
 	chk, err := a.Codes.Check(ctx, red)
 	if err != nil {
-		return a.linkFailed(w, r, c, q, username, chk.Strategy, err)
+		return a.linkFailed(w, r, c, q, username, err)
 	}
 	// The request the code was started for.
 	var req oauth.AuthorizeRequest
@@ -131,7 +133,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	if st := chk.AuthParams["state"]; st != "" {
 		if t, err := a.SSO.Transaction(ctx, st); err == nil && t.Request.ClientID == c.ClientID {
 			if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
-				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "")
+				return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "browser.title"), loginpage.T(lang, "browser.text"), "", errOtherBrowser)
 			}
 			req, txState = t.Request, st
 		} else if err != nil && !errors.Is(err, sso.ErrNotFound) {
@@ -163,11 +165,12 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 
 	done, err := a.Codes.Redeem(ctx, red)
 	if err != nil {
-		return a.linkFailed(w, r, c, q, username, done.Strategy, err)
+		return a.linkFailed(w, r, c, q, username, err)
 	}
 	if txState != "" {
 		if _, err := a.SSO.EndTransaction(ctx, txState); errors.Is(err, sso.ErrNotFound) {
-			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "")
+			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
+				fmt.Errorf("login transaction: %w", err))
 		} else if err != nil {
 			return err
 		}
@@ -184,23 +187,20 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 // expired: error=unauthorized with the §5.3 text, sent to the callback the
 // link names when it is registered (in the fragment for token responses,
 // the query for code), otherwise an error page.
-func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username, strategy string, err error) error {
-	desc := redeemText(err, strategy)
-	if errors.Is(err, passwordless.ErrUnknownConnection) || errors.Is(err, passwordless.ErrConnectionDisabled) {
-		desc = "The connection is not enabled for this application."
-	}
+func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client, q url.Values, username string, err error) error {
+	desc := browserAnswer(err).Description
 	a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(store.User{}, username), desc,
 		map[string]any{"method": "magic_link", "connection": clip(q.Get("connection"), 64)})
 	a.observeLogin(q.Get("connection"), "magic_link", false)
 	er := oauth.AuthorizeRequest{RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), ResponseMode: oauth.ModeQuery}
 	if !oauth.MatchRedirectURI(c.Callbacks, er.RedirectURI) {
 		lang := requestLanguage(r)
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized")
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized", err)
 	}
 	if rt := q.Get("response_type"); rt != "" && rt != "code" {
 		er.ResponseMode = oauth.ModeFragment
 	}
-	return a.respondError(w, r, er, "unauthorized", desc)
+	return a.respondError(w, r, er, "unauthorized", desc, err)
 }
 
 // sameOrigin reports whether a POST comes from a page of this server: its

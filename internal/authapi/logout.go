@@ -28,7 +28,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		var err error
 		c, err = a.Dir.Client(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(id, 64), "invalid_request")
+			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "Unknown client: "+clip(id, 64), "invalid_request", err)
 		}
 		if err != nil {
 			return fmt.Errorf("read client: %w", err)
@@ -45,7 +45,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !logoutURLAllowed(allowed, returnTo) {
 			return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"),
-				"The returnTo URL is not in the list of allowed logout URLs.", "invalid_request")
+				"The returnTo URL is not in the list of allowed logout URLs.", "invalid_request",
+				errors.New("returnTo is not an allowed logout URL"))
 		}
 	}
 	if returnTo == "" && len(c.AllowedLogoutURLs) > 0 {

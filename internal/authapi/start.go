@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -133,13 +134,14 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	a.cors(w, r, client)
 	peer := httpx.PeerIP(ctx)
 	authenticated, err := a.authenticateStart(r, client, body)
-	if errors.Is(err, errUnauthorized) {
+	if errors.Is(err, oauth.ErrClientUnauthorized) {
 		// Wrong credentials count against the caller's address too.
 		if lerr := a.limit(w, r, protect.PasswordlessStart, peer, client); lerr != nil {
 			err = lerr
 		}
 	}
 	if err != nil {
+		err = apierr.Answer(apierr.Start, err)
 		var he *httpx.Error
 		if errors.As(err, &he) {
 			ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeFailedLogin, peer, peer, a.Hostname), client)
@@ -165,27 +167,20 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 		Client: client, Connection: body.Connection, Email: body.Email, PhoneNumber: body.PhoneNumber,
 		Send: body.Send, AuthParams: body.AuthParams, UserAgent: r.UserAgent(), Language: lang, IP: ip,
 	})
-	var ie *passwordless.InputError
-	if errors.As(err, &ie) {
-		if ie.Code == "sms_provider_error" || ie.Code == "too_many_requests" {
+	if err != nil {
+		he, ok := apierr.Lookup(apierr.Start, err)
+		if !ok {
+			return err
+		}
+		if errors.Is(err, passwordless.ErrInvalidPhoneNumber) || errors.Is(err, passwordless.ErrCountryNotAllowed) ||
+			errors.Is(err, passwordless.ErrRecipientLimited) {
 			// The pumping defences refused: the operator should see it.
 			ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeFailedLogin, ip, peer, a.Hostname), client)
-			ev.Connection, ev.UserName, ev.Description = body.Connection, body.PhoneNumber, ie.Description
-			ev.Details = eventlog.Details(map[string]any{"error": map[string]string{"message": ie.Description, "oauthError": ie.Code}})
+			ev.Connection, ev.UserName, ev.Description = body.Connection, body.PhoneNumber, he.Description
+			ev.Details = eventlog.Details(map[string]any{"error": map[string]string{"message": he.Description, "oauthError": he.Code}})
 			a.record(ctx, ev)
 		}
-		status := ie.Status
-		if status == 0 {
-			status = http.StatusBadRequest
-		}
-		e := httpx.Errorf(status, ie.Code, "%s", ie.Description)
-		if status == http.StatusServiceUnavailable {
-			e.Header = http.Header{"Retry-After": {"1"}}
-		}
-		return e
-	}
-	if err != nil {
-		return err
+		return he
 	}
 	a.recordStart(r, client, body, res, ip, peer, lang)
 	if res.Strategy == "sms" {
@@ -214,15 +209,14 @@ func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (b
 	}
 	creds.Assertion, creds.AssertionType = b.Assertion, b.AssertionType
 	res, why := oauth.CheckClient(r.Context(), a.Seal, a.Assertions, c, creds)
-	switch res {
-	case oauth.AuthValid:
+	switch {
+	case res == oauth.AuthValid:
 		return true, nil
-	case oauth.AuthInvalid:
-		if why != nil {
-			a.Log.InfoContext(r.Context(), "client authentication failed", "client_id", c.ClientID,
-				"reason", why.Error(), "request_id", httpx.RequestID(r.Context()))
-		}
-		return false, errUnauthorized
+	case res == oauth.AuthInvalid && why != nil:
+		// The reason is the answer's cause: logged with the request id.
+		return false, fmt.Errorf("%w: client %s: %w", oauth.ErrClientUnauthorized, c.ClientID, why)
+	case res == oauth.AuthInvalid:
+		return false, fmt.Errorf("%w: client %s: wrong client secret", oauth.ErrClientUnauthorized, c.ClientID)
 	}
 	if st := b.AuthParams["state"]; st != "" && a.SSO != nil && a.SSO.LiveTransaction(r.Context(), c.ClientID, st, b.AuthParams["_csrf"]) {
 		return false, nil
@@ -282,8 +276,6 @@ func (a *API) recordStart(r *http.Request, c store.Client, b startBody, res pass
 	ev.Details = eventlog.Details(map[string]any{"body": body})
 	a.record(r.Context(), ev)
 }
-
-var errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
 
 // basicAuth returns the HTTP Basic credentials, form-decoded as RFC 6749
 // §2.3.1 requires (x/oauth2 escapes them).

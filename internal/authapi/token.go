@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -76,6 +77,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au, Admit: admit})
+	err = apierr.Answer(apierr.Token, err)
 	if err != nil && !admitted {
 		// Refused before the limit (unknown client, wrong credentials):
 		// count it against the caller's address all the same.

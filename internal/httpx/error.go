@@ -11,7 +11,10 @@ import (
 	"net/http"
 )
 
-// Error is an error that reaches the client as it is.
+// Error is the one error that reaches the client: its status, code,
+// description, extra fields and headers are sent as they are. Cause, when
+// set, says why, for the server log only: Handle logs it with the request
+// id and the access log names it; it is never sent.
 type Error struct {
 	Status      int
 	Code        string // Authentication API "error"; Management API "errorCode"
@@ -20,9 +23,22 @@ type Error struct {
 	Extra map[string]any
 	// Header values set on the response.
 	Header http.Header
+	// Cause is the internal reason (a domain error, a failed call): logged,
+	// never sent. It must not carry a code, token or secret.
+	Cause error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
+// Error is the answer as the client reads it (never the cause).
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("%d: %s", e.Status, e.Description)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description)
+}
+
+// Unwrap returns the cause, so that errors.Is sees the domain error behind
+// an answer.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf builds an *Error.
 func Errorf(status int, code, format string, args ...any) *Error {
@@ -35,21 +51,56 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // Renderer writes an *Error in one API's shape.
 type Renderer func(w http.ResponseWriter, e *Error)
 
-// Handle adapts h: an *Error is rendered with render; any other error becomes
-// an opaque 500 that is logged with the request id.
+// Handle adapts h. An *Error is rendered with render; any other error
+// becomes an opaque 500 whose cause is the error. A cause is logged with the
+// request id, method and route (at warn for a 4xx, error for a 5xx) and
+// recorded, with the code, for the access-log line (see Middleware). When h
+// has already started its response, nothing more is written: the error is
+// logged instead (at error).
 func Handle(log *slog.Logger, render Renderer, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
 		if err == nil {
 			return
 		}
-		var he *Error
-		if !errors.As(err, &he) {
-			log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
-				"method", r.Method, "path", r.URL.Path, "err", err)
-			he = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error"}
+		ctx := r.Context()
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error", Cause: err}
 		}
-		render(w, he)
+		st := stateOf(ctx)
+		started := st != nil && st.w.wrote
+		cause := e.Cause
+		if started && cause == nil {
+			cause = e // unsent: its text is the explanation
+		}
+		if st != nil {
+			st.code, st.cause = e.Code, cause
+			if cause == nil && e.Code == "" {
+				st.cause = e // an answer without a code is explained by its text
+			}
+		}
+		if cause != nil {
+			level := slog.LevelWarn
+			if e.Status >= 500 || started {
+				level = slog.LevelError
+			}
+			attrs := []slog.Attr{slog.String("request_id", RequestID(ctx)), slog.String("method", r.Method),
+				slog.String("route", routeOf(r.Pattern)), slog.String("path", clip(r.URL.Path, 256)),
+				slog.Int("status", e.Status), slog.String("error", e.Code), slog.String("cause", clip(cause.Error(), maxCauseLength))}
+			msg := "request failed"
+			if started {
+				// The client has the start of another answer: this one is
+				// not written over it.
+				msg = "request failed after its response started"
+				attrs = append(attrs, slog.Int("status_sent", st.w.status))
+			}
+			log.LogAttrs(ctx, level, msg, attrs...)
+		}
+		if started {
+			return
+		}
+		render(w, e)
 	})
 }
 

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +19,7 @@ type ctxKey int
 
 const (
 	requestIDKey ctxKey = iota
-	originKey
+	stateKey
 )
 
 // RequestID returns the request id set by the middleware, or "".
@@ -31,23 +32,47 @@ func RequestID(ctx context.Context) string {
 // the TCP peer, or the address a trusted proxy forwarded (Proxies). Every
 // limit, block and tenant-log address starts from it.
 func PeerIP(ctx context.Context) string {
-	o, _ := ctx.Value(originKey).(*requestOrigin)
-	if o == nil {
+	st := stateOf(ctx)
+	if st == nil {
 		return ""
 	}
-	return o.client
+	return st.client
 }
 
 // IsHTTPS reports whether the client reached the server over https (TLS
 // here, or at a trusted proxy that says so).
 func IsHTTPS(ctx context.Context) bool {
-	o, _ := ctx.Value(originKey).(*requestOrigin)
-	return o != nil && o.https
+	st := stateOf(ctx)
+	return st != nil && st.https
 }
 
-type requestOrigin struct {
+// requestState is what the middleware keeps for one request, in its
+// context: where the request came from, the writer that sees whether (and
+// what) the response has started, and what went wrong — the error code
+// answered and its cause, filled in by Handle (or Explain) for the
+// access-log line.
+type requestState struct {
 	client string
 	https  bool
+	w      statusWriter
+	code   string
+	cause  error
+}
+
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey).(*requestState)
+	return st
+}
+
+// Explain records, for the request's access-log line, the error code of an
+// answer a handler wrote itself (an error page, an error sent to the
+// application's callback) and, when not nil, its cause, which is logged and
+// never sent. Handle records the errors that handlers return. Outside the
+// middleware it does nothing.
+func Explain(ctx context.Context, code string, cause error) {
+	if st := stateOf(ctx); st != nil {
+		st.code, st.cause = code, cause
+	}
 }
 
 // Observer is told about every request when it ends (metrics). route is
@@ -74,7 +99,8 @@ type Options struct {
 // trusted proxies), HSTS, recovery from panics, a body-size cap, an
 // Observer, and one access-log line per request at info level: method,
 // route, path (never the query, which can carry codes), status, bytes,
-// duration, request id and client IP.
+// duration, request id and client IP, and for an error the code answered
+// and (for a non-2xx answer) its cause.
 func Middleware(opt Options, next http.Handler) http.Handler {
 	log := opt.Log
 	prefix := secret.Hex(4)
@@ -88,24 +114,24 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 		o := opt.Proxies.Resolve(peer.Addr(), r.TLS != nil, r.Header)
-		ro := &requestOrigin{https: o.Proto == "https"}
+		st := &requestState{https: o.Proto == "https", w: statusWriter{ResponseWriter: w}}
 		if o.Client.IsValid() {
-			ro.client = o.Client.String()
+			st.client = o.Client.String()
 		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			ro.client = host
+			st.client = host
 		} else {
-			ro.client = r.RemoteAddr
+			st.client = r.RemoteAddr
 		}
-		if ro.https && opt.HSTS != "" {
+		if st.https && opt.HSTS != "" {
 			w.Header().Set("Strict-Transport-Security", opt.HSTS)
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, originKey, ro)
+		ctx = context.WithValue(ctx, stateKey, st)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, opt.MaxBody)
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &st.w
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -113,6 +139,7 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 				}
 				log.ErrorContext(ctx, "panic serving request", "request_id", id, "path", r.URL.Path,
 					"panic", p, "stack", string(debug.Stack()))
+				st.code, st.cause = "server_error", fmt.Errorf("panic: %v", p)
 				if !sw.wrote {
 					RenderAuth(sw, &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error"})
 				}
@@ -130,9 +157,15 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 				attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
 					slog.String("path", clip(r.URL.Path, 256)), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
 					slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("request_id", id),
-					slog.String("ip", ro.client)}
+					slog.String("ip", st.client)}
 				if o.Peer.IsValid() && o.Peer != o.Client {
 					attrs = append(attrs, slog.String("peer", o.Peer.String()))
+				}
+				if st.code != "" {
+					attrs = append(attrs, slog.String("error", st.code))
+				}
+				if st.cause != nil && (status < 200 || status > 299) {
+					attrs = append(attrs, slog.String("cause", clip(st.cause.Error(), maxCauseLength)))
 				}
 				log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 			}
@@ -140,6 +173,9 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 	})
 }
+
+// maxCauseLength bounds the cause in an access-log line.
+const maxCauseLength = 1024
 
 // routeOf is the path part of a ServeMux pattern ("POST /x/{id}" → "/x/{id}").
 func routeOf(pattern string) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/eventlog/query"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -134,15 +135,8 @@ func parseLogQuery(s string) (query.Node, error) {
 		return nil, nil
 	}
 	n, err := query.Parse(s)
-	if errors.Is(err, query.ErrTooLong) {
-		return nil, httpx.Errorf(http.StatusRequestURITooLong, "query_too_long", "The query is too long: %s", err.Error())
-	}
-	var se *query.SyntaxError
-	if errors.As(err, &se) {
-		return nil, httpx.Errorf(http.StatusBadRequest, "invalid_query", "Invalid query %s", se.Error())
-	}
 	if err != nil {
-		return nil, httpx.Errorf(http.StatusBadRequest, "invalid_query", "Invalid query: %s", err.Error())
+		return nil, apierr.Answer(apierr.Management, err)
 	}
 	return n, nil
 }

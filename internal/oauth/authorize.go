@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
@@ -264,14 +263,11 @@ type authzCode struct {
 
 // Authorized answers an authorization request for a logged-in user: the
 // code and/or tokens the response type asks for, with the state echoed.
-// The caller delivers them in the request's response mode.
+// The caller delivers them in the request's response mode, and sends a
+// refusal (ErrUnknownAudience) to the application's callback too.
 func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeRequest, u store.User, authTime time.Time) (url.Values, error) {
 	now := s.now()
 	api, err := s.resolveAudience(ctx, r.Audience)
-	var he *httpx.Error
-	if errors.As(err, &he) {
-		return nil, &RedirectError{he.Code, he.Description}
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -331,28 +327,22 @@ func halfHash(v string) string {
 
 func (s *Service) authzCodeHash(code string) []byte { return s.seal.Hash(KindAuthzCode, code) }
 
-// Auth0's texts.
-const (
-	badAuthzCode = "Invalid authorization code"
-	pkceFailed   = "Failed to verify code verifier"
-)
-
 // authorizationCodeGrant exchanges an authorization code (RFC 6749 §4.1.3,
 // with PKCE, RFC 7636).
 func (s *Service) authorizationCodeGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
 	client, authenticated, p, au := call.client, call.authenticated, call.params, call.audit
 	if !tenant.HasGrant(client, tenant.GrantAuthorizationCode) {
-		return nil, grantNotAllowed(tenant.GrantAuthorizationCode)
+		return nil, refusal(ErrGrantNotAllowed, tenant.GrantAuthorizationCode)
 	}
 	code := str(p, "code")
 	if code == "" {
-		return nil, invalidRequest("Missing required parameter: code")
+		return nil, missing("code")
 	}
 	verifier := str(p, "code_verifier")
 	now := s.now()
 	e, err := s.st.TakeEphemeral(ctx, KindAuthzCode, s.authzCodeHash(code), now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidGrant(badAuthzCode)
+		return nil, fmt.Errorf("%w: unknown, used or expired", ErrBadAuthzCode)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("take authorization code: %w", err)
@@ -363,34 +353,34 @@ func (s *Service) authorizationCodeGrant(ctx context.Context, call grantCall) (*
 	}
 	au.Audience, au.Scope = ac.Audience, ac.Scope
 	if e.ClientID != client.ClientID {
-		return nil, invalidGrant(badAuthzCode)
+		return nil, fmt.Errorf("%w: issued to another client", ErrBadAuthzCode)
 	}
 	if ru := str(p, "redirect_uri"); ru != ac.RedirectURI {
-		return nil, invalidGrant("The redirect_uri does not match the one of the authorization request")
+		return nil, ErrRedirectMismatch
 	}
 	switch {
 	case ac.CodeChallenge != "":
 		if verifier == "" {
-			return nil, invalidRequest("Missing required parameter: code_verifier")
+			return nil, missing("code_verifier")
 		}
 		sum := sha256.Sum256([]byte(verifier))
 		if !secret.Equal([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(ac.CodeChallenge)) {
-			return nil, invalidGrant(pkceFailed)
+			return nil, ErrPKCEFailed
 		}
 	case !authenticated:
 		// A public client without PKCE: anyone holding the code could use it.
-		return nil, invalidGrant(pkceFailed + ": the authorization request of a public client must carry a code_challenge")
+		return nil, ErrPKCERequired
 	}
 	u, err := s.st.GetUser(ctx, e.Subject)
 	au.User = u
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidGrant(badAuthzCode)
+		return nil, fmt.Errorf("%w: its user is gone", ErrBadAuthzCode)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
 	}
 	if u.Blocked {
-		return nil, errUserBlocked
+		return nil, ErrUserBlocked
 	}
 	api, err := s.resolveAudience(ctx, ac.Audience)
 	if err != nil {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/httpx"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
@@ -28,11 +26,11 @@ func (s *Service) clientCredentialsGrant(ctx context.Context, call grantCall) (*
 	client, authenticated, p := call.client, call.authenticated, call.params
 	call.audit.Audience = str(p, "audience")
 	if !tenant.HasGrant(client, tenant.GrantClientCredentials) {
-		return nil, grantNotAllowed(tenant.GrantClientCredentials)
+		return nil, refusal(ErrGrantNotAllowed, tenant.GrantClientCredentials)
 	}
 	if !authenticated || !tenant.IsConfidential(client) {
 		// A public client cannot hold a secret, so it cannot use this grant.
-		return nil, errUnauthorized
+		return nil, fmt.Errorf("%w: client %s: a public client cannot use client_credentials", ErrClientUnauthorized, client.ClientID)
 	}
 	aud := str(p, "audience")
 	if aud == "" {
@@ -43,13 +41,13 @@ func (s *Service) clientCredentialsGrant(ctx context.Context, call grantCall) (*
 		aud = settings.DefaultAudience
 	}
 	if aud == "" {
-		return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "No audience parameter was provided, and no default audience has been configured")
+		return nil, ErrNoAudience
 	}
 	lifetime := ManagementTokenLifetime
 	if aud != tenant.ManagementAudience(s.mint.Issuer()) {
 		rs, err := s.dir.ResourceServer(ctx, aud)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "Service not found: %s", aud)
+			return nil, refusal(ErrUnknownAudience, aud)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read resource server: %w", err)
@@ -58,8 +56,7 @@ func (s *Service) clientCredentialsGrant(ctx context.Context, call grantCall) (*
 	}
 	g, err := s.dir.ClientGrant(ctx, client.ClientID, aud)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, httpx.Errorf(http.StatusForbidden, "access_denied",
-			"Client is not authorized to access %q. You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants", aud)
+		return nil, refusal(ErrNoClientGrant, aud)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read client grant: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -182,26 +181,6 @@ func EffectiveIP(c store.Client, authenticated bool, peer, forwarded string) str
 	return ip.Unmap().String()
 }
 
-var (
-	errUnauthorized = &httpx.Error{Status: http.StatusUnauthorized, Code: "access_denied", Description: "Unauthorized"}
-	errUserBlocked  = &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "user is blocked"}
-)
-
-// invalidGrant is Auth0's 403 invalid_grant.
-func invalidGrant(desc string) *httpx.Error {
-	return &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: desc}
-}
-
-func invalidRequest(format string, args ...any) *httpx.Error {
-	return httpx.Errorf(http.StatusBadRequest, "invalid_request", format, args...)
-}
-
-func grantNotAllowed(g string) *httpx.Error {
-	return &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client",
-		Description: fmt.Sprintf("Grant type '%s' not allowed for the client.", g),
-		Extra:       map[string]any{"error_uri": "https://auth0.com/docs/clients/client-grant-types"}}
-}
-
 // grantHandler exchanges one grant type at the token endpoint; success and
 // failure are the tenant-log event types of the exchange.
 type grantHandler struct {
@@ -248,15 +227,15 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	p := req.Params
 	grant, err := p.String("grant_type")
 	if err != nil {
-		return nil, invalidRequest("%s", err.Error())
+		return nil, refusal(ErrBadParameter, err.Error())
 	}
 	if grant == "" {
-		return nil, invalidRequest("Missing required parameter: grant_type")
+		return nil, missing("grant_type")
 	}
 	au.Grant = grant
 	for _, k := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type", "username", "otp", "realm", "scope", "audience", "resource", "refresh_token", "redirect_uri", "code", "code_verifier"} {
 		if _, err := p.String(k); err != nil {
-			return nil, invalidRequest("%s", err.Error())
+			return nil, refusal(ErrBadParameter, err.Error())
 		}
 	}
 	au.IP = req.PeerIP
@@ -277,7 +256,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 	h, ok := grantHandlers[grant]
 	if !ok {
-		return nil, httpx.Errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: %s", grant)
+		return nil, refusal(ErrUnsupportedGrant, grant)
 	}
 	resp, err := h.run(s, ctx, grantCall{client: client, authenticated: authenticated, params: p, ip: ip, audit: au})
 	if resp != nil {
@@ -296,23 +275,23 @@ func (s *Service) authenticate(ctx context.Context, creds ClientCredentials) (st
 		creds.ClientID = UnverifiedAssertionIssuer(creds.Assertion)
 	}
 	if creds.ClientID == "" {
-		return store.Client{}, false, invalidRequest("Missing required parameter: client_id")
+		return store.Client{}, false, missing("client_id")
 	}
 	c, err := s.dir.Client(ctx, creds.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, false, errUnauthorized
+		return c, false, fmt.Errorf("%w: unknown client", ErrClientUnauthorized)
 	}
 	if err != nil {
 		return c, false, fmt.Errorf("read client: %w", err)
 	}
-	res, _ := CheckClient(ctx, s.seal, s.av, c, creds)
-	switch res {
-	case AuthInvalid:
-		return c, false, errUnauthorized
-	case AuthNone:
-		if tenant.IsConfidential(c) {
-			return c, false, errUnauthorized
-		}
+	res, why := CheckClient(ctx, s.seal, s.av, c, creds)
+	switch {
+	case res == AuthInvalid && why != nil:
+		return c, false, fmt.Errorf("%w: client %s: %w", ErrClientUnauthorized, c.ClientID, why)
+	case res == AuthInvalid:
+		return c, false, fmt.Errorf("%w: client %s: wrong client secret", ErrClientUnauthorized, c.ClientID)
+	case res == AuthNone && tenant.IsConfidential(c):
+		return c, false, fmt.Errorf("%w: client %s is confidential and sent no credentials", ErrClientUnauthorized, c.ClientID)
 	}
 	return c, res == AuthValid, nil
 }
@@ -324,15 +303,15 @@ func (s *Service) passwordlessGrant(ctx context.Context, call grantCall) (*Token
 	realm, _ := p.String("realm")
 	au.Connection, au.Username = realm, username
 	if !tenant.HasGrant(client, tenant.GrantPasswordlessOTP) {
-		return nil, grantNotAllowed(tenant.GrantPasswordlessOTP)
+		return nil, refusal(ErrGrantNotAllowed, tenant.GrantPasswordlessOTP)
 	}
 	for _, req := range []struct{ name, v string }{{"username", username}, {"otp", otp}, {"realm", realm}} {
 		if req.v == "" {
-			return nil, invalidRequest("Missing required parameter: %s", req.name)
+			return nil, missing(req.name)
 		}
 	}
 	if ru, _ := p.String("redirect_uri"); ru != "" && !slices.Contains(client.Callbacks, ru) {
-		return nil, invalidRequest("The redirect_uri %s is not in the list of allowed callback URLs", ru)
+		return nil, refusal(ErrCallbackNotAllowed, ru)
 	}
 	scopes := strings.Fields(str(p, "scope"))
 	api, err := s.audience(ctx, p)
@@ -346,61 +325,10 @@ func (s *Service) passwordlessGrant(ctx context.Context, call grantCall) (*Token
 	red, err := s.codes.Redeem(ctx, passwordless.Redemption{ClientID: client.ClientID, Connection: realm, Username: username, Code: otp, IP: ip})
 	au.Strategy, au.User, au.Created = red.Strategy, red.User, red.Created
 	if err != nil {
-		return nil, redeemError(err, red.Strategy, realm)
+		return nil, err
 	}
 	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), issueOptions{})
 }
-
-func redeemError(err error, strategy, realm string) error {
-	wrong := WrongCodeText(strategy)
-	switch {
-	case errors.Is(err, passwordless.ErrWrongCode):
-		return invalidGrant(wrong)
-	case errors.Is(err, passwordless.ErrCodeExhausted):
-		return invalidGrant(CodeExhaustedText)
-	case errors.Is(err, passwordless.ErrCodeExpired):
-		return invalidGrant(CodeExpiredText)
-	case errors.Is(err, passwordless.ErrUnknownConnection):
-		return invalidRequest("Connection does not exist: %s", realm)
-	case errors.Is(err, passwordless.ErrConnectionDisabled):
-		return &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client", Description: "The connection is not enabled for this client"}
-	case errors.Is(err, passwordless.ErrSignupDisabled):
-		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: "Public signup is disabled"}
-	case errors.Is(err, passwordless.ErrUserBlocked):
-		return errUserBlocked
-	case errors.Is(err, passwordless.ErrTooManyAttempts):
-		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: TooManyAttemptsText}
-	case errors.Is(err, passwordless.ErrSuspiciousIP):
-		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Description: SuspiciousIPText}
-	case errors.Is(err, passwordless.ErrProtectionUnavailable):
-		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: passwordless.UnavailableText,
-			Header: http.Header{"Retry-After": {"1"}}}
-	}
-	return err
-}
-
-// Attack-protection texts.
-const (
-	TooManyAttemptsText = "Your account has been blocked after multiple consecutive login attempts."
-	SuspiciousIPText    = "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
-)
-
-// The texts of §5.3, also used by magic links and the hosted page.
-const (
-	CodeExhaustedText = "You've reached the maximum number of attempts. Please try to login again."
-	CodeExpiredText   = "The verification code has expired. Please try to login again."
-)
-
-// WrongCodeText is the text of a wrong code for the strategy.
-func WrongCodeText(strategy string) string {
-	if strategy == "sms" {
-		return "Wrong phone number or verification code."
-	}
-	return "Wrong email or verification code."
-}
-
-// RedeemError maps a passwordless redemption error to Auth0's error.
-func RedeemError(err error, strategy, realm string) error { return redeemError(err, strategy, realm) }
 
 func str(p httpx.Body, k string) string { s, _ := p.String(k); return s }
 
@@ -429,7 +357,7 @@ func (s *Service) resolveAudience(ctx context.Context, aud string) (*store.Resou
 	}
 	rs, err := s.dir.ResourceServer(ctx, aud)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "Service not found: %s", aud)
+		return nil, refusal(ErrUnknownAudience, aud)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read resource server: %w", err)
@@ -513,16 +441,14 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 	return resp, nil
 }
 
-var errBadRefresh = &httpx.Error{Status: http.StatusForbidden, Code: "invalid_grant", Description: "Unknown or invalid refresh token."}
-
 func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
 	client, p, au := call.client, call.params, call.audit
 	if !tenant.HasGrant(client, tenant.GrantRefreshToken) {
-		return nil, grantNotAllowed(tenant.GrantRefreshToken)
+		return nil, refusal(ErrGrantNotAllowed, tenant.GrantRefreshToken)
 	}
 	tok := str(p, "refresh_token")
 	if tok == "" {
-		return nil, invalidRequest("Missing required parameter: refresh_token")
+		return nil, missing("refresh_token")
 	}
 	now := s.now()
 	hash := HashRefreshToken(s.seal, tok)
@@ -531,19 +457,24 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	// like a reuse). The rotation re-checks the token's state atomically.
 	old, err := s.st.GetRefreshToken(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errBadRefresh
+		return nil, fmt.Errorf("%w: unknown", ErrBadRefreshToken)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read refresh token: %w", err)
 	}
-	if old.ClientID != client.ClientID || old.Revoked || !now.Before(old.ExpiresAt) {
-		return nil, errBadRefresh
+	switch {
+	case old.ClientID != client.ClientID:
+		return nil, fmt.Errorf("%w: issued to another client", ErrBadRefreshToken)
+	case old.Revoked:
+		return nil, fmt.Errorf("%w: revoked", ErrBadRefreshToken)
+	case !now.Before(old.ExpiresAt):
+		return nil, fmt.Errorf("%w: expired", ErrBadRefreshToken)
 	}
 	scopes := strings.Fields(old.Scope)
 	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
 		for _, sc := range req {
 			if !slices.Contains(scopes, sc) {
-				return nil, httpx.Errorf(http.StatusForbidden, "access_denied", "Scope %s was not granted to the refresh token", sc)
+				return nil, refusal(ErrScopeNotGranted, sc)
 			}
 		}
 		scopes = req
@@ -552,17 +483,17 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	u, err := s.st.GetUser(ctx, old.UserID)
 	au.User = u
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errBadRefresh
+		return nil, fmt.Errorf("%w: its user is gone", ErrBadRefreshToken)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
 	}
 	if u.Blocked {
-		return nil, errUserBlocked
+		return nil, ErrUserBlocked
 	}
 	api, err := s.dir.ResourceServer(ctx, old.Audience)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errBadRefresh
+		return nil, fmt.Errorf("%w: its API is gone", ErrBadRefreshToken)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read resource server: %w", err)
@@ -571,7 +502,7 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
 	// The store copies user, audience, scope and family from the old token.
 	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
-		return nil, errBadRefresh
+		return nil, fmt.Errorf("%w: %w", ErrBadRefreshToken, err)
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}

@@ -44,43 +44,88 @@ type Queue interface {
 	Wake()
 }
 
-// InputError is a rejected start request: Code is Auth0's error code
-// (bad.connection, bad.email, …) and Description its text.
-type InputError struct {
-	Status      int // 400 when zero
-	Code        string
-	Description string
-}
-
-func (e *InputError) Error() string { return e.Code + ": " + e.Description }
-
-// Redeem errors.
+// Errors. Start, Redeem and Check refuse a request with one of these, in a
+// *Refusal that carries the facts Auth0's answer quotes; errors.Is finds
+// them. The words (status, error code, text) are the API packages' (package
+// apierr), not this package's.
 var (
+	// Redemption and start.
 	ErrUnknownConnection  = errors.New("connection does not exist")
 	ErrConnectionDisabled = errors.New("connection is not enabled for the client")
-	ErrWrongCode          = errors.New("wrong identifier or code")
-	ErrCodeExhausted      = errors.New("maximum attempts reached")
-	ErrCodeExpired        = errors.New("code expired")
 	ErrSignupDisabled     = errors.New("public signup is disabled")
-	ErrUserBlocked        = errors.New("user is blocked")
+	// Redemption.
+	ErrWrongCode     = errors.New("wrong identifier or code")
+	ErrCodeExhausted = errors.New("maximum attempts reached")
+	ErrCodeExpired   = errors.New("code expired")
+	ErrUserBlocked   = errors.New("user is blocked")
 	// ErrTooManyAttempts: brute-force protection blocks this IP for the
-	// identifier; ErrSuspiciousIP: suspicious IP throttling blocks the IP.
+	// identifier; ErrSuspiciousIP: suspicious IP throttling blocks the IP
+	// (at redemption, or at a start that would sign a user up).
 	ErrTooManyAttempts = errors.New("too many failed attempts")
 	ErrSuspiciousIP    = errors.New("suspicious IP throttled")
-	// ErrRecipientLimited: too many codes were sent to this recipient.
-	ErrRecipientLimited = errors.New("too many codes sent to this recipient")
 	// ErrProtectionUnavailable: attack protection could not be checked (its
 	// shared counters did not answer) and fails closed.
 	ErrProtectionUnavailable = protect.ErrUnavailable
+
+	// Start: the identifier and delivery asked for.
+	ErrMissingEmail         = errors.New("email missing")
+	ErrMalformedEmail       = errors.New("email malformed")
+	ErrMissingPhoneNumber   = errors.New("phone number missing")
+	ErrMalformedPhoneNumber = errors.New("phone number not in E.164")
+	ErrInvalidSend          = errors.New("unknown send option")
+	// ErrRecipientLimited: too many codes were sent to this recipient.
+	ErrRecipientLimited = errors.New("too many codes sent to this recipient")
+	// SMS pumping defences: the number is not a real one (libphonenumber),
+	// or its country is not allowed for the connection.
+	ErrInvalidPhoneNumber = errors.New("not a valid phone number")
+	ErrCountryNotAllowed  = errors.New("phone number's country not allowed")
 )
 
-// UnavailableText is the description of a request refused because attack
-// protection could not be checked.
-const UnavailableText = "Login is temporarily unavailable. Try again in a moment."
+// A Refusal is a start or redemption the service refuses: Err says why
+// (one of the errors above) and the other fields are the facts an answer
+// may quote.
+type Refusal struct {
+	Err error
+	// Connection is the connection the request named; Strategy its
+	// strategy (email, sms) when it exists.
+	Connection, Strategy string
+	// Value is the refused value as presented, for the errors whose answer
+	// quotes it: the email (ErrMalformedEmail), the number
+	// (ErrInvalidPhoneNumber), the send option (ErrInvalidSend) or the
+	// number's country (ErrCountryNotAllowed). It can be personal data, so
+	// Error leaves it out (errors are logged).
+	Value string
+}
 
-// errUnavailable answers a start that attack protection could not check:
-// the operator's outage, not the user's fault, so not a 429.
-var errUnavailable = &InputError{Status: 503, Code: "temporarily_unavailable", Description: UnavailableText}
+func (e *Refusal) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *Refusal) Unwrap() error { return e.Err }
+
+// refusals are the errors a Refusal carries: the refusals of Start,
+// Redeem and Check, as opposed to their internal failures.
+var refusals = []error{ErrUnknownConnection, ErrConnectionDisabled, ErrSignupDisabled, ErrWrongCode, ErrCodeExhausted,
+	ErrCodeExpired, ErrUserBlocked, ErrTooManyAttempts, ErrSuspiciousIP, ErrProtectionUnavailable, ErrMissingEmail,
+	ErrMalformedEmail, ErrMissingPhoneNumber, ErrMalformedPhoneNumber, ErrInvalidSend, ErrRecipientLimited,
+	ErrInvalidPhoneNumber, ErrCountryNotAllowed}
+
+// refuse returns err in a Refusal with the connection's facts when it is a
+// refusal (the error as it is otherwise, and nil for nil).
+func refuse(err error, connection, strategy string) error {
+	var r *Refusal
+	if err == nil || errors.As(err, &r) {
+		if r != nil && r.Connection == "" {
+			r.Connection, r.Strategy = connection, strategy
+		}
+		return err
+	}
+	for _, e := range refusals {
+		if errors.Is(err, e) {
+			return &Refusal{Err: err, Connection: connection, Strategy: strategy}
+		}
+	}
+	return err
+}
 
 // Service runs passwordless logins.
 type Service struct {
@@ -158,15 +203,20 @@ type StartResult struct {
 
 var phonePattern = regexp.MustCompile(`^\+[0-9]{1,15}$`)
 
-// Start issues a code for the identifier and delivers it.
+// Start issues a code for the identifier and delivers it. A refused start
+// is a *Refusal: ErrUnknownConnection, ErrConnectionDisabled,
+// ErrMissingEmail, ErrMalformedEmail, ErrMissingPhoneNumber,
+// ErrMalformedPhoneNumber, ErrInvalidSend, ErrSuspiciousIP,
+// ErrProtectionUnavailable, ErrSignupDisabled, ErrInvalidPhoneNumber,
+// ErrCountryNotAllowed or ErrRecipientLimited.
 func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, error) {
+	res, err := s.start(ctx, req)
+	return res, refuse(err, req.Connection, res.Strategy)
+}
+
+func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, error) {
 	conn, err := s.connectionFor(ctx, req.Connection, req.Client.ClientID)
-	switch {
-	case errors.Is(err, ErrUnknownConnection):
-		return StartResult{}, &InputError{Code: "bad.connection", Description: "Connection does not exist"}
-	case errors.Is(err, ErrConnectionDisabled):
-		return StartResult{}, &InputError{Code: "bad.connection", Description: "Connection is disabled"}
-	case err != nil:
+	if err != nil {
 		return StartResult{}, err
 	}
 	res := StartResult{Strategy: conn.Strategy, Language: req.Language, Connection: conn}
@@ -174,18 +224,18 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	switch conn.Strategy {
 	case "email":
 		if req.Email == "" {
-			return res, &InputError{Code: "bad.email", Description: "Missing required property: email"}
+			return res, ErrMissingEmail
 		}
 		if ident, err = NormalizeEmail(req.Email); err != nil {
-			return res, &InputError{Code: "bad.email", Description: "error in email - email format validation failed: " + req.Email}
+			return res, &Refusal{Err: ErrMalformedEmail, Value: req.Email}
 		}
 		res.Email = ident
 	case "sms":
 		if req.PhoneNumber == "" {
-			return res, &InputError{Code: "bad.phone_number", Description: "Missing required property: phone_number"}
+			return res, ErrMissingPhoneNumber
 		}
 		if !phonePattern.MatchString(req.PhoneNumber) {
-			return res, &InputError{Code: "bad.phone_number", Description: `String does not match pattern: ^\+[0-9]{1,15}$`}
+			return res, ErrMalformedPhoneNumber
 		}
 		ident = req.PhoneNumber
 		res.PhoneNumber = ident
@@ -199,7 +249,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		}
 	case "code", "link", "link_ios", "link_android":
 	default:
-		return res, &InputError{Code: "bad.send", Description: fmt.Sprintf("error in send - invalid value: %q (expected one of code, link)", send)}
+		return res, &Refusal{Err: ErrInvalidSend, Value: send}
 	}
 	if conn.Strategy == "sms" {
 		send = "code" // SMS carries codes only
@@ -221,15 +271,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 		if s.guard != nil && !conn.Options.DisableSignup {
 			ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
 			if err := s.guard.BeforeSignup(ctx, req.IP, ev); err != nil {
-				if errors.Is(err, protect.ErrUnavailable) {
-					return res, errUnavailable
-				}
-				return res, &InputError{Status: 429, Code: "too_many_attempts", Description: suspiciousText}
+				return res, guardRefusal(err, ErrSuspiciousIP)
 			}
 		}
 		if conn.Options.DisableSignup {
 			if !safe {
-				return res, &InputError{Code: "invalid_signup", Description: "Public signup is disabled"}
+				return res, ErrSignupDisabled
 			}
 			res.NotSent = "Public signup is disabled"
 			return res, nil // answer as if sent; nothing goes out
@@ -255,11 +302,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (StartResult, err
 	if s.guard != nil {
 		ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
 		if err := s.guard.AllowRecipient(ctx, conn, ident, ev); err != nil {
-			if errors.Is(err, protect.ErrUnavailable) {
-				return res, errUnavailable
-			}
-			return res, &InputError{Status: 429, Code: "too_many_requests",
-				Description: "Too many codes were sent to this address or number. Try again later."}
+			return res, guardRefusal(err, ErrRecipientLimited)
 		}
 	}
 	lifetime := time.Duration(conn.Options.TOTP.TimeStep) * time.Second
@@ -374,9 +417,16 @@ type Redeemed struct {
 
 // Redeem checks the code and, when it is right, consumes it and records the
 // login (creating the user on first success unless signup is disabled).
-// Errors: ErrUnknownConnection, ErrConnectionDisabled, ErrWrongCode,
-// ErrCodeExhausted, ErrCodeExpired, ErrSignupDisabled, ErrUserBlocked.
+// A refusal is a *Refusal naming the connection and its strategy:
+// ErrUnknownConnection, ErrConnectionDisabled, ErrWrongCode,
+// ErrCodeExhausted, ErrCodeExpired, ErrSignupDisabled, ErrUserBlocked,
+// ErrTooManyAttempts, ErrSuspiciousIP or ErrProtectionUnavailable.
 func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
+	out, err := s.redeem(ctx, r)
+	return out, refuse(err, r.Connection, out.Strategy)
+}
+
+func (s *Service) redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	conn, ident, err := s.locate(ctx, r)
 	out := Redeemed{Strategy: conn.Strategy}
 	if err != nil {
@@ -418,9 +468,14 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 // Check checks a code without consuming it (POST /passwordless/verify, which
 // the browser follows with the magic link's redemption of the same code): a
 // right code stays usable, a wrong one counts against its attempts. It
-// returns the connection's strategy (for the error texts) and the
-// authorization parameters stored with the code at start.
+// returns the connection's strategy and the authorization parameters
+// stored with the code at start; its refusals are Redeem's.
 func (s *Service) Check(ctx context.Context, r Redemption) (Checked, error) {
+	out, err := s.check(ctx, r)
+	return out, refuse(err, r.Connection, out.Strategy)
+}
+
+func (s *Service) check(ctx context.Context, r Redemption) (Checked, error) {
 	conn, ident, err := s.locate(ctx, r)
 	if err != nil {
 		return Checked{Strategy: conn.Strategy}, err
@@ -435,9 +490,6 @@ func (s *Service) Check(ctx context.Context, r Redemption) (Checked, error) {
 	return Checked{Strategy: conn.Strategy, AuthParams: c.AuthParams}, codeError(err)
 }
 
-// suspiciousText is Auth0's answer to a throttled IP.
-const suspiciousText = "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
-
 // beforeAttempt refuses an attempt that attack protection blocks.
 func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, ident string, r Redemption) error {
 	if s.guard == nil {
@@ -449,10 +501,23 @@ func (s *Service) beforeAttempt(ctx context.Context, conn store.Connection, iden
 		return nil
 	case errors.Is(err, protect.ErrSuspiciousIP):
 		return ErrSuspiciousIP
-	case errors.Is(err, protect.ErrUnavailable):
-		return ErrProtectionUnavailable
 	}
-	return ErrTooManyAttempts
+	return guardRefusal(err, ErrTooManyAttempts)
+}
+
+// guardRefusal is the refusal of a request that attack protection refused
+// with err: err itself when protection could not be checked
+// (ErrProtectionUnavailable), refused otherwise. Protection that fails for
+// another reason (its settings could not be read) refuses all the same,
+// with that reason kept in the chain for the log.
+func guardRefusal(err, refused error) error {
+	switch {
+	case errors.Is(err, protect.ErrUnavailable):
+		return err
+	case errors.Is(err, protect.ErrLimited), errors.Is(err, protect.ErrBlocked), errors.Is(err, protect.ErrSuspiciousIP):
+		return refused
+	}
+	return fmt.Errorf("%w (%w)", refused, err)
 }
 
 // afterFailure counts a wrong guess at a live code (not at a code already

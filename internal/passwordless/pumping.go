@@ -1,7 +1,6 @@
 package passwordless
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/latchkey/latchkey/internal/delivery"
@@ -10,18 +9,16 @@ import (
 
 // checkSMS applies the SMS pumping defences (beyond Auth0) that need no
 // counter to a number about to get a code: a real number (libphonenumber)
-// of an allowed country. The errors read like the provider's (Lock
-// understands code 21211). The number's and its block's budgets are the
-// Guard's (AllowRecipient).
+// of an allowed country (ErrInvalidPhoneNumber, ErrCountryNotAllowed, whose
+// answers read like the provider's: Lock understands code 21211). The
+// number's and its block's budgets are the Guard's (AllowRecipient).
 func (s *Service) checkSMS(conn store.Connection, number string) error {
 	region, ok := delivery.PhoneRegion(number)
 	if !ok {
-		return &InputError{Code: "sms_provider_error",
-			Description: fmt.Sprintf("The 'To' number %s is not a valid phone number. (Code: 21211)", number)}
+		return &Refusal{Err: ErrInvalidPhoneNumber, Value: number}
 	}
 	if allowed := conn.Options.AllowedCountries; len(allowed) > 0 && !slices.Contains(allowed, region) {
-		return &InputError{Code: "sms_provider_error",
-			Description: fmt.Sprintf("Sending SMS to numbers of %s is not allowed for this connection. (Code: 21408)", region)}
+		return &Refusal{Err: ErrCountryNotAllowed, Value: region}
 	}
 	return nil
 }

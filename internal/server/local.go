@@ -89,6 +89,9 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		protection = c.guard(lim, nil)
 	}
 	api := c.management(protection)
+	// In process the CLI is the client: it prints every answer it gets, so
+	// a refused request is logged only when it is the server's own failure.
+	api.Log = slog.New(minLevel{Handler: log.Handler(), level: slog.LevelError})
 	minter := oauth.NewMinter(cfg.Issuer, c.signing, c.keys)
 	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
@@ -211,4 +214,22 @@ func (w *responseRecorder) WriteHeader(status int) {
 func (w *responseRecorder) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.body.Write(b)
+}
+
+// minLevel is a log handler that drops the records below level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(as), level: h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), level: h.level}
 }
