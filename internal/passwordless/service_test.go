@@ -304,20 +304,17 @@ func smsStart(number string) StartRequest {
 	return StartRequest{Client: store.Client{ClientID: appID, Name: "App"}, Connection: "sms", PhoneNumber: number, IP: ip}
 }
 
-// inputError checks that err is an *InputError with status, code and,
-// when desc is not empty, that description.
-func inputError(t *testing.T, err error, status int, code, desc string) {
+// refused checks that err is a *Refusal of want and, when value is not
+// empty, that it names value (Auth0's status, code and text for each
+// refusal are pinned in internal/apierr).
+func refused(t *testing.T, err error, want error, value string) {
 	t.Helper()
-	var ie *InputError
-	if !errors.As(err, &ie) {
-		t.Fatalf("err = %v, want an InputError %d %s", err, status, code)
+	var r *Refusal
+	if !errors.As(err, &r) || !errors.Is(err, want) {
+		t.Fatalf("err = %v, want a refusal: %v", err, want)
 	}
-	got := ie.Status
-	if got == 0 {
-		got = 400
-	}
-	if got != status || ie.Code != code || (desc != "" && ie.Description != desc) {
-		t.Fatalf("InputError = %d %q %q, want %d %q %q", got, ie.Code, ie.Description, status, code, desc)
+	if value != "" && r.Value != value {
+		t.Fatalf("refusal value %q, want %q", r.Value, value)
 	}
 }
 
@@ -325,21 +322,19 @@ func inputError(t *testing.T, err error, status int, code, desc string) {
 // Auth0's 400 and issues nothing.
 func TestStartRefusesBadRequests(t *testing.T) {
 	tests := []struct {
-		name       string
-		req        func(*StartRequest)
-		code, desc string
+		name  string
+		req   func(*StartRequest)
+		want  error
+		value string
 	}{
-		{"unknown connection", func(r *StartRequest) { r.Connection = "nope" }, "bad.connection", "Connection does not exist"},
-		{"not a passwordless connection", func(r *StartRequest) { r.Connection = "database" }, "bad.connection", "Connection does not exist"},
-		{"connection not enabled for the client", func(r *StartRequest) { r.Connection = "elsewhere" }, "bad.connection", "Connection is disabled"},
-		{"email missing", func(r *StartRequest) { r.Email = "" }, "bad.email", "Missing required property: email"},
-		{"email malformed", func(r *StartRequest) { r.Email = "Ana <ana@example.com>" }, "bad.email",
-			"error in email - email format validation failed: Ana <ana@example.com>"},
-		{"phone missing", func(r *StartRequest) { r.Connection, r.Email = "sms", "" }, "bad.phone_number", "Missing required property: phone_number"},
-		{"phone not E.164", func(r *StartRequest) { r.Connection, r.PhoneNumber = "sms", "+1 415 555 2671" }, "bad.phone_number",
-			`String does not match pattern: ^\+[0-9]{1,15}$`},
-		{"send unknown", func(r *StartRequest) { r.Send = "carrier_pigeon" }, "bad.send",
-			`error in send - invalid value: "carrier_pigeon" (expected one of code, link)`},
+		{"unknown connection", func(r *StartRequest) { r.Connection = "nope" }, ErrUnknownConnection, ""},
+		{"not a passwordless connection", func(r *StartRequest) { r.Connection = "database" }, ErrUnknownConnection, ""},
+		{"connection not enabled for the client", func(r *StartRequest) { r.Connection = "elsewhere" }, ErrConnectionDisabled, ""},
+		{"email missing", func(r *StartRequest) { r.Email = "" }, ErrMissingEmail, ""},
+		{"email malformed", func(r *StartRequest) { r.Email = "Ana <ana@example.com>" }, ErrMalformedEmail, "Ana <ana@example.com>"},
+		{"phone missing", func(r *StartRequest) { r.Connection, r.Email = "sms", "" }, ErrMissingPhoneNumber, ""},
+		{"phone not E.164", func(r *StartRequest) { r.Connection, r.PhoneNumber = "sms", "+1 415 555 2671" }, ErrMalformedPhoneNumber, ""},
+		{"send unknown", func(r *StartRequest) { r.Send = "carrier_pigeon" }, ErrInvalidSend, "carrier_pigeon"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,7 +342,7 @@ func TestStartRefusesBadRequests(t *testing.T) {
 			req := emailStart("ana@example.com")
 			tt.req(&req)
 			_, err := f.svc.Start(context.Background(), req)
-			inputError(t, err, 400, tt.code, tt.desc)
+			refused(t, err, tt.want, tt.value)
 			if len(f.st.codes) != 0 || len(f.queue.sent) != 0 || len(f.guard.calls) != 0 {
 				t.Errorf("a refused start issued something: codes %v, sent %v, guard %v", f.st.codes, f.queue.sent, f.guard.calls)
 			}
@@ -493,12 +488,12 @@ func TestStartSignup(t *testing.T) {
 		name        string
 		disable     bool
 		safe        bool
-		wantErr     string // InputError code
+		wantErr     error
 		wantNotSent string
 	}{
-		{"signup allowed", false, false, "", ""},
-		{"signup disabled", true, false, "invalid_signup", ""},
-		{"signup disabled, enumeration-safe", true, true, "", "Public signup is disabled"},
+		{"signup allowed", false, false, nil, ""},
+		{"signup disabled", true, false, ErrSignupDisabled, ""},
+		{"signup disabled, enumeration-safe", true, true, nil, "Public signup is disabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -506,12 +501,12 @@ func TestStartSignup(t *testing.T) {
 			f.dir.settings.Latchkey.EnumerationSafeSignup = tt.safe
 			f.option("email", func(o *store.ConnectionOptions) { o.DisableSignup = tt.disable })
 			res, err := f.svc.Start(context.Background(), emailStart("new@example.com"))
-			if tt.wantErr != "" {
-				inputError(t, err, 400, tt.wantErr, "Public signup is disabled")
+			if tt.wantErr != nil {
+				refused(t, err, tt.wantErr, "")
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			sent := tt.wantErr == "" && tt.wantNotSent == ""
+			sent := tt.wantErr == nil && tt.wantNotSent == ""
 			if res.Sent != sent || res.NotSent != tt.wantNotSent || len(f.queue.sent) != map[bool]int{true: 1}[sent] {
 				t.Errorf("result %+v, %d sent", res, len(f.queue.sent))
 			}
@@ -541,15 +536,13 @@ func TestStartProtection(t *testing.T) {
 		name                    string
 		existing                bool
 		signupErr, recipientErr error
-		status                  int
-		code, desc              string
+		want                    error
 	}{
-		{"signup throttled", false, protect.ErrSuspiciousIP, nil, 429, "too_many_attempts", suspiciousText},
-		{"signup check unavailable", false, fmt.Errorf("%w: redis down", protect.ErrUnavailable), nil, 503, "temporarily_unavailable", UnavailableText},
-		{"recipient limited", true, nil, protect.ErrLimited, 429, "too_many_requests",
-			"Too many codes were sent to this address or number. Try again later."},
-		{"recipient budget unavailable", true, nil, protect.ErrUnavailable, 503, "temporarily_unavailable", UnavailableText},
-		{"new recipient limited", false, nil, protect.ErrLimited, 429, "too_many_requests", ""},
+		{"signup throttled", false, protect.ErrSuspiciousIP, nil, ErrSuspiciousIP},
+		{"signup check unavailable", false, fmt.Errorf("%w: redis down", protect.ErrUnavailable), nil, ErrProtectionUnavailable},
+		{"recipient limited", true, nil, protect.ErrLimited, ErrRecipientLimited},
+		{"recipient budget unavailable", true, nil, protect.ErrUnavailable, ErrProtectionUnavailable},
+		{"new recipient limited", false, nil, protect.ErrLimited, ErrRecipientLimited},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -559,7 +552,7 @@ func TestStartProtection(t *testing.T) {
 			}
 			f.guard.signupErr, f.guard.recipientErr = tt.signupErr, tt.recipientErr
 			_, err := f.svc.Start(context.Background(), emailStart("ana@example.com"))
-			inputError(t, err, tt.status, tt.code, tt.desc)
+			refused(t, err, tt.want, "")
 			if len(f.queue.sent) != 0 || len(f.st.codes) != 0 {
 				t.Errorf("a refused start sent %d messages, stored %d codes", len(f.queue.sent), len(f.st.codes))
 			}
@@ -596,27 +589,27 @@ func TestStartSMSChecks(t *testing.T) {
 		name    string
 		number  string
 		allowed []string
-		code    string // "" when sent
-		desc    string
+		want    error // nil when sent
+		value   string
 	}{
-		{"valid US number", "+14155552671", nil, "", ""},
-		{"allowed country", "+33612345678", []string{"FR", "DE"}, "", ""},
-		{"not a real number", "+11155552671", nil, "sms_provider_error", "The 'To' number +11155552671 is not a valid phone number. (Code: 21211)"},
-		{"country not allowed", "+447400123456", []string{"FR"}, "sms_provider_error", "Sending SMS to numbers of GB is not allowed for this connection. (Code: 21408)"},
-		{"+1 shared: Canada is not the US", "+16135550123", []string{"US"}, "sms_provider_error", "Sending SMS to numbers of CA is not allowed for this connection. (Code: 21408)"},
+		{"valid US number", "+14155552671", nil, nil, ""},
+		{"allowed country", "+33612345678", []string{"FR", "DE"}, nil, ""},
+		{"not a real number", "+11155552671", nil, ErrInvalidPhoneNumber, "+11155552671"},
+		{"country not allowed", "+447400123456", []string{"FR"}, ErrCountryNotAllowed, "GB"},
+		{"+1 shared: Canada is not the US", "+16135550123", []string{"US"}, ErrCountryNotAllowed, "CA"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.option("sms", func(o *store.ConnectionOptions) { o.AllowedCountries = tt.allowed })
 			res, err := f.svc.Start(context.Background(), smsStart(tt.number))
-			if tt.code == "" {
+			if tt.want == nil {
 				if err != nil || !res.Sent {
 					t.Fatalf("Start: %+v %v", res, err)
 				}
 				return
 			}
-			inputError(t, err, 400, tt.code, tt.desc)
+			refused(t, err, tt.want, tt.value)
 			if len(f.queue.sent) != 0 || len(f.guard.callsOf("AllowRecipient")) != 0 {
 				t.Errorf("refused number: %d sent, budget calls %v", len(f.queue.sent), f.guard.callsOf("AllowRecipient"))
 			}
@@ -632,7 +625,7 @@ func TestStartFailures(t *testing.T) {
 	if _, err := f.svc.Start(context.Background(), emailStart("ana@example.com")); err == nil || len(f.st.codes) != 0 {
 		t.Errorf("compose failure: err %v, codes %v", err, f.st.codes)
 	}
-	var ie *InputError
+	var ie *Refusal
 	f = newFixture(t)
 	f.st.putErr = errors.New("disk full")
 	if _, err := f.svc.Start(context.Background(), emailStart("ana@example.com")); err == nil || errors.As(err, &ie) || f.queue.wakes != 0 {
