@@ -69,6 +69,21 @@ type ConnectionSpec struct {
 	EnabledClients []string          `json:"enabled_clients"`
 }
 
+// UnmarshalJSON decodes a connection strictly. Brute-force protection is
+// on unless the spec turns it off, as Auth0 creates connections; an absent
+// options object counts as empty.
+func (c *ConnectionSpec) UnmarshalJSON(b []byte) error {
+	type plain ConnectionSpec
+	p := plain{Options: ConnectionOptions{store.ConnectionOptions{BruteForceProtection: true}}}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	*c = ConnectionSpec(p)
+	return nil
+}
+
 // ConnectionOptions accepts authParams as an object or as a JSON string
 // (Auth0's schema types it as a string; real tenants return an object).
 type ConnectionOptions struct {
@@ -95,9 +110,16 @@ func (o *ConnectionOptions) UnmarshalJSON(b []byte) error {
 		}
 		b, _ = json.Marshal(probe)
 	}
+	// Brute-force protection is on unless the options turn it off (Auth0's
+	// default), also when a PATCH replaces the options object.
+	opts := store.ConnectionOptions{BruteForceProtection: true}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(&o.ConnectionOptions)
+	if err := dec.Decode(&opts); err != nil {
+		return err
+	}
+	o.ConnectionOptions = opts
+	return nil
 }
 
 // ResourceServerSpec is an API as written in the tenant file.

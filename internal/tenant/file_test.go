@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -203,5 +204,36 @@ func TestSpecOfRoundTrip(t *testing.T) {
 		if tenant.SpecOf(c).ClientSecret != "" {
 			t.Errorf("%s: SpecOf carries a secret", c.ClientID)
 		}
+	}
+}
+
+// Connections are created with brute-force protection on unless the spec
+// turns it off, as Auth0 creates them (the tenant file and the Management
+// API decode the same spec).
+func TestConnectionBruteForceDefaultsOn(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, spec string
+		want       bool
+	}{
+		{"no options", `{"name":"email","strategy":"email"}`, true},
+		{"empty options", `{"name":"email","strategy":"email","options":{}}`, true},
+		{"other options", `{"name":"email","strategy":"email","options":{"disable_signup":true}}`, true},
+		{"turned off", `{"name":"email","strategy":"email","options":{"brute_force_protection":false}}`, false},
+		{"turned on", `{"name":"email","strategy":"email","options":{"brute_force_protection":true}}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var spec tenant.ConnectionSpec
+			if err := json.Unmarshal([]byte(tc.spec), &spec); err != nil {
+				t.Fatal(err)
+			}
+			if got := spec.Options.BruteForceProtection; got != tc.want {
+				t.Errorf("brute_force_protection = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	var spec tenant.ConnectionSpec
+	if err := json.Unmarshal([]byte(`{"name":"email","strategy":"email","bogus":1}`), &spec); err == nil {
+		t.Error("an unknown field was accepted")
 	}
 }
