@@ -29,6 +29,7 @@ const corsHeaders = "Auth0-Client, Content-Type, X-Request-Language, Authorizati
 func (a *API) cors(w http.ResponseWriter, r *http.Request, c store.Client) bool {
 	origin := r.Header.Get("Origin")
 	h := w.Header()
+	varyOrigin(h)
 	if origin == "" || !oauth.AllowedOrigin(c, origin) {
 		// Undo corsAnyClient's answer for errors found before the client.
 		h.Del("Access-Control-Allow-Origin")
@@ -40,11 +41,24 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request, c store.Client) bool 
 	return true
 }
 
+// varyOrigin tells caches that the answer depends on the request's Origin
+// (the CORS headers do), once, keeping any other Vary already set.
+func varyOrigin(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "Origin") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Origin")
+}
+
 // corsAnyClient is cors for requests that name no client: the origin must
 // be allowed for some application of the tenant.
 func (a *API) corsAnyClient(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	w.Header().Set("Vary", "Origin")
+	varyOrigin(w.Header())
 	if origin == "" {
 		return false
 	}

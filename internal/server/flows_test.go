@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -901,5 +902,39 @@ func TestBrowserEndpointsBadInput(t *testing.T) {
 	}
 	if n := e.countLogs("type:s OR type:ss"); n != 0 {
 		t.Errorf("hostile input logged %d logins", n)
+	}
+}
+
+// TestCORSVaryOrigin: every answer of the passwordless endpoints that
+// browsers call cross-origin says it varies by Origin, allowed origin or
+// not, success or error, so no shared cache hands one origin's CORS answer
+// to another.
+func TestCORSVaryOrigin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	start := map[string]any{"client_id": spaID, "connection": "email", "send": "code", "email": "vary@example.com"}
+	verify := map[string]any{"client_id": spaID, "connection": "email", "email": "vary@example.com", "verification_code": "000000"}
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+		origin     string
+	}{
+		{"start allowed", "/passwordless/start", start, spaOrigin},
+		{"start other origin", "/passwordless/start", start, "https://evil.example.com"},
+		{"start no origin", "/passwordless/start", start, ""},
+		{"verify allowed", "/passwordless/verify", verify, spaOrigin},
+		{"verify other origin", "/passwordless/verify", verify, "https://evil.example.com"},
+	} {
+		h := map[string]string{}
+		if tc.origin != "" {
+			h["Origin"] = tc.origin
+		}
+		r := e.postJSON(tc.path, tc.body, h)
+		if !slices.Contains(r.header.Values("Vary"), "Origin") {
+			t.Errorf("%s: %d, Vary %q", tc.name, r.status, r.header.Values("Vary"))
+		}
+		if got := r.header.Get("Access-Control-Allow-Origin"); (got != "") != (tc.origin == spaOrigin) {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", tc.name, got)
+		}
 	}
 }
