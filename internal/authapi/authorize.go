@@ -73,15 +73,17 @@ func (a *API) browserID(w http.ResponseWriter, r *http.Request) string {
 
 // pageHeaders are the headers of every HTML page: no caching, no framing
 // (except the web_message document), a strict CSP with a nonce for the
-// page's inline style and script.
-func pageHeaders(w http.ResponseWriter, nonce string, frameable bool) {
+// page's inline style and script. Forms may post only to Latchkey itself
+// and, when the page answers an application, to the origin of its
+// callback (a form post there, or a redirect there after a post here).
+func pageHeaders(w http.ResponseWriter, nonce string, frameable bool, callback string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action *; base-uri 'none'"
+	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action 'self'" + cspSource(callback) + "; base-uri 'none'"
 	if frameable {
 		csp += "; frame-ancestors *"
 	} else {
@@ -91,13 +93,36 @@ func pageHeaders(w http.ResponseWriter, nonce string, frameable bool) {
 	h.Set("Content-Security-Policy", csp)
 }
 
+// cspSource is " " and the CSP source expression allowing a callback URI's
+// origin (a scheme source for custom schemes such as native apps'), or ""
+// when there is none or it holds anything a source expression cannot.
+func cspSource(callback string) string {
+	u, err := url.Parse(callback)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return ""
+	}
+	src := strings.ToLower(u.Scheme) + ":"
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if u.Host == "" {
+			return ""
+		}
+		src = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	}
+	for _, r := range src {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("+-.:/[]", r)) {
+			return ""
+		}
+	}
+	return " " + src
+}
+
 // errorPage renders a message page (never a redirect): for requests whose
 // redirect target cannot be trusted. detail is the error code the page
 // shows ("" for none); it and cause explain the page in the access log.
 func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string, cause error) error {
 	httpx.Explain(r.Context(), detail, cause)
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false)
+	pageHeaders(w, nonce, false, "")
 	w.WriteHeader(status)
 	return loginpage.RenderMessage(w, loginpage.Message{Lang: requestLanguage(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
 }
@@ -113,11 +138,11 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.Authoriz
 	switch req.ResponseMode {
 	case oauth.ModeFormPost:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false)
+		pageHeaders(w, nonce, false, req.RedirectURI)
 		return loginpage.RenderFormPost(w, requestLanguage(r), nonce, req.RedirectURI, params)
 	case oauth.ModeWebMessage:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, true)
+		pageHeaders(w, nonce, true, "")
 		return loginpage.RenderWebMessage(w, nonce, oauth.Origin(req.RedirectURI), params)
 	case oauth.ModeFragment:
 		u, _, _ := strings.Cut(req.RedirectURI, "#")
@@ -305,7 +330,7 @@ func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.C
 	}
 	httpx.Explain(r.Context(), "invalid_request", errors.New("redirect_uri is not one of the client's callbacks"))
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false)
+	pageHeaders(w, nonce, false, "")
 	w.WriteHeader(http.StatusBadRequest)
 	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: requestLanguage(r), Nonce: nonce, RedirectURI: shown,
 		AppName: c.Name, ClientID: c.ClientID, Command: cmd})

@@ -93,7 +93,7 @@ func (a *API) renderLogin(w http.ResponseWriter, r *http.Request, c store.Client
 	}
 	p.Lang, p.Nonce = requestLanguage(r), secret.Token(12)
 	p.AppName, p.Action, p.State, p.CSRF = c.Name, "/login", state, t.CSRF
-	pageHeaders(w, p.Nonce, false)
+	pageHeaders(w, p.Nonce, false, t.Request.RedirectURI)
 	if p.Error != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}

@@ -158,7 +158,7 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation && txState == "" {
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false)
+		pageHeaders(w, nonce, false, req.RedirectURI)
 		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name,
 			Action: "/passwordless/verify_redirect", Fields: loginpage.Fields(q)})
 	}

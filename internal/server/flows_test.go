@@ -175,6 +175,11 @@ func (b *browser) loginOnPage(t *testing.T, toLogin page, email string) page {
 	if csp := lp.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("login page CSP %q", csp)
 	}
+	// The page posts to itself and is then redirected to the application's
+	// callback: form-action allows exactly those two.
+	if fa := cspDirective(lp.header, "form-action"); !strings.HasPrefix(fa, "'self' https://") || strings.Count(fa, " ") != 1 {
+		t.Errorf("login page form-action %q", fa)
+	}
 	f := lp.hidden()
 	f.Set("username", email)
 	f.Set("action", "start")
@@ -186,6 +191,17 @@ func (b *browser) loginOnPage(t *testing.T, toLogin page, email string) page {
 	f.Set("code", b.e.lastMessage(strings.ToLower(email)).Code)
 	f.Set("action", "verify")
 	return b.do("POST", "/login", f, nil)
+}
+
+// cspDirective returns the value of one directive of the answer's
+// Content-Security-Policy ("" when absent).
+func cspDirective(h http.Header, name string) string {
+	for _, d := range strings.Split(h.Get("Content-Security-Policy"), ";") {
+		if k, v, _ := strings.Cut(strings.TrimSpace(d), " "); k == name {
+			return v
+		}
+	}
+	return ""
 }
 
 func pkcePair() (verifier, challenge string) {
@@ -688,6 +704,9 @@ func TestCrossOriginAuthentication(t *testing.T) {
 	fp := b.get(authorizeURL(spaID, spaCallback, "id_token", url.Values{"nonce": {"n3"}, "state": {"s3"}, "response_mode": {"form_post"}}))
 	if fp.status != 200 || !strings.Contains(fp.body, `action="https://spa.example.com/callback"`) || fp.hidden().Get("id_token") == "" || fp.hidden().Get("state") != "s3" {
 		t.Fatalf("form_post: %d %s", fp.status, clipBody(fp.body))
+	}
+	if fa := cspDirective(fp.header, "form-action"); fa != "'self' https://spa.example.com" {
+		t.Errorf("form_post page form-action %q", fa)
 	}
 	// A ticket for one origin does not work for another callback origin.
 	code = startSPA("co2@example.com")
