@@ -132,7 +132,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if r := start(good); r.status != 200 || r.str("email") != "pk@example.com" {
 			t.Fatalf("start with an assertion: %d %s", r.status, r.raw)
 		}
-		e.delivered()                                                   // its code is sent before the next one (sends run concurrently, so lastMessage could pick either)
+		// Its code is sent before the next one (sends run concurrently, so
+		// lastMessage could pick either).
+		e.delivered()
 		wantError(t, start(good), 401, "access_denied", "Unauthorized") // replayed
 		wantError(t, start(e.assertion(other, webID, e.issuer, "")), 401, "access_denied", "Unauthorized")
 		wantError(t, start(e.assertion(key, webID, "https://elsewhere.example.com/", "")), 401, "access_denied", "Unauthorized")
