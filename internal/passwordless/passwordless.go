@@ -13,6 +13,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/protect"
@@ -573,18 +578,52 @@ func codeError(err error) error {
 	return fmt.Errorf("check code: %w", err)
 }
 
-// NormalizeEmail validates an email address and lower-cases it.
+// NormalizeEmail validates an email address and returns the form it is
+// known by: the domain mapped and checked by IDNA (UTS #46, the lookup
+// profile browsers use) and given in Unicode, the local part lower-cased.
+// Addresses that could look like a different address are refused rather
+// than folded: invisible and format characters (zero-width spaces, joiners,
+// bidi controls, soft hyphens, variation selectors), controls, private use,
+// and any character NFKC would replace (the Kelvin sign, fullwidth and
+// compatibility forms), so that the address mailed to is the address typed.
 func NormalizeEmail(s string) (string, error) {
 	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>()\",;") {
-		return "", errors.New("invalid email")
+		return "", errInvalidEmail
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Z,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point, unicode.Noncharacter_Code_Point) {
+			return "", errInvalidEmail
+		}
+	}
+	if !norm.NFKC.IsNormalString(s) {
+		return "", errInvalidEmail
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", errors.New("invalid email")
+		return "", errInvalidEmail
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", errors.New("invalid email")
+		return "", errInvalidEmail
 	}
-	return strings.ToLower(s), nil
+	ascii, err := emailDomain.ToASCII(domain)
+	if err != nil {
+		return "", errInvalidEmail
+	}
+	// The Unicode form must come back to the same A-labels (an A-label
+	// that decodes to nothing, or to what the mapping would change, is
+	// not a domain anyone can type).
+	domain, err = emailDomain.ToUnicode(ascii)
+	if back, err2 := emailDomain.ToASCII(domain); err != nil || err2 != nil || back != ascii || !norm.NFKC.IsNormalString(domain) {
+		return "", errInvalidEmail
+	}
+	return strings.ToLower(local) + "@" + domain, nil
 }
+
+var (
+	errInvalidEmail = errors.New("invalid email")
+	// emailDomain is UTS #46 as for lookup, non-transitional, with the
+	// DNS length limits (63 bytes a label, 253 in all).
+	emailDomain = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false), idna.VerifyDNSLength(true))
+)
