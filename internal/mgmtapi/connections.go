@@ -25,7 +25,7 @@ type connectionJSON struct {
 }
 
 func connectionOut(c store.Connection) connectionJSON {
-	return connectionJSON{ID: c.ID, Name: c.Name, Strategy: c.Strategy, Options: tenant.WithConnectionDefaults(c.Options),
+	return connectionJSON{ID: c.ID, Name: c.Name, Strategy: c.Strategy, Options: tenant.RedactCredentials(tenant.WithConnectionDefaults(c.Options)),
 		EnabledClients: c.EnabledClients, Realms: []string{c.Name}}
 }
 
@@ -173,6 +173,7 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request) error {
 		Options: tenant.ConnectionOptions{ConnectionOptions: old.Options}, EnabledClients: old.EnabledClients}
 	if p.Options != nil {
 		spec.Options = *p.Options
+		tenant.KeepRedacted(&spec.Options.ConnectionOptions, old.Options)
 	}
 	if p.EnabledClients != nil {
 		spec.EnabledClients = *p.EnabledClients

@@ -40,9 +40,16 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 	if err != nil {
 		return nil, err
 	}
-	st, where, err := OpenStore(ctx, cfg)
+	raw, where, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	st := tenant.NewSealedStore(raw, keys)
+	if n, err := st.SealStored(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("sealed provider credentials stored in plaintext", "connections", n)
 	}
 	c := &core{cfg: cfg, log: log, now: now, store: st, storeDesc: where, keys: keys}
 	c.signing = oauth.NewKeyManager(st, keys, now)
