@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 	}
 	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes, Observer: s.Metrics,
-		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, mux)
+		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, eventlog.Durable(mux))
 	s.ops = s.opsHandler(lim, rd)
 	ok = true
 	return s, nil
