@@ -131,12 +131,6 @@ func (s *mailSink) seen() (ids, ok []string) {
 	return append([]string(nil), s.ids...), append([]string(nil), s.okIDs...)
 }
 
-// node is one node's worker over st, sending to sink.
-type node struct {
-	w    *outbox.Worker
-	stop func()
-}
-
 var testKeys = func() *secret.Keys {
 	k, err := secret.New(bytes.Repeat([]byte{7}, secret.MasterKeySize))
 	if err != nil {

@@ -68,7 +68,8 @@ func storedNodeID(dir string) (string, func(), error) {
 		return id, release, nil
 	}
 	id = hostLabel() + "-" + secret.Hex(6)
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(id+"\n"), 0)
 	}
 	if err == nil {
