@@ -62,9 +62,13 @@ func (p *pending) wait(ctx context.Context) {
 func Durable(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := &pending{}
-		r = r.WithContext(context.WithValue(r.Context(), pendingKey{}, p))
-		dw := &durableWriter{ResponseWriter: w, p: p, ctx: r.Context()}
-		next.ServeHTTP(dw, r)
+		r2 := r.WithContext(context.WithValue(r.Context(), pendingKey{}, p))
+		dw := &durableWriter{ResponseWriter: w, p: p, ctx: r2.Context()}
+		// A ServeMux sets the route it matched on the request it was given;
+		// the middleware around this one reads it from its own (also after
+		// a panic).
+		defer func() { r.Pattern = r2.Pattern }()
+		next.ServeHTTP(dw, r2)
 		dw.barrier() // a handler that wrote nothing: net/http answers 200 after it returns
 	})
 }
