@@ -36,8 +36,11 @@ type Config struct {
 	// OutboxLease is how long a node holds a message it is sending before
 	// another node may take it over.
 	OutboxLease time.Duration
-	LogFormat   string
-	LogLevel    string
+	// NodeID names this node in the outbox's claims ("": one kept in the
+	// data directory).
+	NodeID    string
+	LogFormat string
+	LogLevel  string
 	// LogRetention is how long tenant log events are kept.
 	LogRetention time.Duration
 	// TrustedProxies are the peers whose ProxyHeader names the client.
@@ -198,7 +201,8 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for email delivery: smtp://user:pass@host:587?from=login@example.com")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
-	fs.DurationVar(&c.OutboxLease, "outbox-lease", 60*time.Second, "how long a node holds a message it is sending before another node may take it over (a node that died mid-send)")
+	fs.DurationVar(&c.OutboxLease, "outbox-lease", 10*time.Second, "how long a node's claim on a message lasts unless renewed (it is renewed every third of it while the message is being sent); another node takes over a dead node's messages when it ends")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in the outbox, stable across restarts and unique among the nodes (letters, digits, -._; default: one generated once and kept in --data-dir); a restarting node sends again at once what it was sending when it stopped")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, info otherwise; info logs every request)")
 	c.LogRetention = DefaultLogRetention
@@ -257,6 +261,11 @@ func (c *Config) Validate() error {
 	if c.OutboxLease != 0 && c.OutboxLease < time.Second {
 		errs = append(errs, fmt.Errorf("--outbox-lease: %v is shorter than a second", c.OutboxLease))
 	}
+	if c.NodeID != "" {
+		if err := ValidNodeID(c.NodeID); err != nil {
+			errs = append(errs, fmt.Errorf("--node-id: %w", err))
+		}
+	}
 	if c.Dev && c.SMTPURL != "" {
 		errs = append(errs, errors.New("--smtp-url and --dev: --dev captures messages instead of sending them; use one"))
 	}
@@ -306,4 +315,18 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidNodeID checks a node identity: 1 to 100 letters, digits, '-', '.'
+// or '_'.
+func ValidNodeID(id string) error {
+	if id == "" || len(id) > 100 {
+		return errors.New("a node id has 1 to 100 characters")
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("%q: a node id has only letters, digits, '-', '.' and '_'", id)
+		}
+	}
+	return nil
 }

@@ -64,6 +64,8 @@ func TestValidateErrors(t *testing.T) {
 		{"mysql", []string{"--dev", "--database-url", "mysql://x"}, "--database-url"},
 		{"log format", []string{"--dev", "--log-format", "xml"}, "--log-format"},
 		{"bootstrap mode", []string{"--dev", "--bootstrap-mode", "replace"}, "--bootstrap-mode"},
+		{"node id with a space", []string{"--dev", "--node-id", "node 1"}, "--node-id"},
+		{"node id too long", []string{"--dev", "--node-id", strings.Repeat("n", 101)}, "--node-id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +151,7 @@ var envSamples = map[string]string{
 	"smtp-url":        "smtp://mail:25?from=a@example.com",
 	"twilio-api-url":  "https://twilio.example.com",
 	"outbox-lease":    "1m30s",
+	"node-id":         "login-1",
 	"log-format":      "json",
 	"log-level":       "warn",
 	"log-retention":   "7d",
@@ -261,7 +264,7 @@ func TestEmptyVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.OpsAddr != "" || !c.Dev || c.OutboxLease != time.Minute {
+	if c.OpsAddr != "" || !c.Dev || c.OutboxLease != 10*time.Second {
 		t.Errorf("ops %q dev %v lease %v", c.OpsAddr, c.Dev, c.OutboxLease)
 	}
 	if c, err := parse(t, nil, "--dev"); err != nil || c.OpsAddr != DefaultOpsAddr {

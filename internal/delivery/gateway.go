@@ -66,7 +66,8 @@ type gatewayReqInfo struct {
 }
 
 // Send POSTs {"recipient","body","sender"} (and "req":{"ip","user-agent"}
-// when ForwardReqInfo) as JSON to cfg.URL. Only a 200 answer is a success,
+// when ForwardReqInfo) as JSON to cfg.URL, with the message's ID as the
+// Idempotency-Key header (an addition to Auth0's gateway call). Only a 200 answer is a success,
 // as in Auth0; the answer's body is ignored. A 401 gives "Authentication
 // failed while calling the SMS gateway: 401", any other status "Unexpected
 // response while calling the SMS gateway: <status>".
@@ -95,6 +96,11 @@ func (g *Gateway) Send(ctx context.Context, cfg GatewayConfig, m SMS) error {
 		return &SendError{Message: "Invalid SMS gateway URL"}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if m.ID != "" {
+		// The same for every attempt at one message: a gateway that
+		// honours it drops a resend after a crash.
+		req.Header.Set("Idempotency-Key", m.ID)
+	}
 	if cfg.Auth != nil {
 		tok, err := gatewayToken(*cfg.Auth, g.now())
 		if err != nil {

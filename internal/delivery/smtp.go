@@ -31,6 +31,10 @@ type Email struct {
 	// Code and Link are what the message carries, for the dev capture
 	// (SMTP sends the rendered parts only).
 	Code, Link string `json:",omitempty"`
+	// ID identifies the message across attempts (the outbox message id):
+	// the Message-ID is <ID@sender-domain>, the same for every resend.
+	// Set when the message is sent, not stored; random when empty.
+	ID string `json:"-"`
 }
 
 // SMTP sends email through one SMTP server (--smtp-url). It is safe for
@@ -306,7 +310,13 @@ func (s *SMTP) message(from, to *mail.Address, m Email) *gomail.Msg {
 	msg.Subject(strings.Join(strings.Fields(m.Subject), " ")) // one line: no header injection
 	msg.SetDateWithValue(s.now())
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	msg.SetMessageIDWithValue(secret.Hex(16) + "@" + domain)
+	// One message, one Message-ID however often it is sent: a resend after
+	// a crash can be recognised as a duplicate.
+	id := m.ID
+	if id == "" || !messageIDPart(id) {
+		id = secret.Hex(16)
+	}
+	msg.SetMessageIDWithValue(id + "@" + domain)
 	switch {
 	case m.HTML == "":
 		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
@@ -317,6 +327,17 @@ func (s *SMTP) message(from, to *mail.Address, m Email) *gomail.Msg {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	return msg
+}
+
+// messageIDPart reports whether s can be the left part of a Message-ID
+// (letters, digits and -_.).
+func messageIDPart(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return len(s) <= 128
 }
 
 // secrets are the strings no error may show: the password, and the AUTH

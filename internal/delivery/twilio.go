@@ -18,6 +18,10 @@ type SMS struct {
 	IP, UserAgent string
 	// Code is what the message carries, for the dev capture.
 	Code string `json:",omitempty"`
+	// ID identifies the message across attempts (the outbox message id),
+	// sent to an SMS gateway as Idempotency-Key. Twilio's Messages API
+	// takes no idempotency key. Set when the message is sent, not stored.
+	ID string `json:"-"`
 }
 
 // TwilioConfig is an sms connection's Twilio account: options twilio_sid,

@@ -1,7 +1,8 @@
 // Package eventlog records tenant log events (Auth0's log type codes) and
-// keeps them: a Recorder takes events from request handlers without waiting
-// on the database, writes them in batches, and purges them when their
-// retention ends. Its subpackages parse the search language (query) and the
+// keeps them: a Recorder takes events from request handlers, writes them in
+// batches (group commit), and purges them when their retention ends.
+// Durable holds a request's answer until its events are stored, so a crash
+// never loses the event of an answered request. Its subpackages parse the search language (query) and the
 // client's self-description (clientinfo).
 package eventlog
 
@@ -63,10 +64,13 @@ type Recorder struct {
 }
 
 // item is an event, or a flush marker (done != nil) that the writer closes
-// once everything queued before it is stored.
+// once everything queued before it is stored. An event recorded under a
+// request's context (Durable) carries the request's pending set, told once
+// the event is stored (or given up).
 type item struct {
-	ev   store.LogEvent
-	done chan struct{}
+	ev      store.LogEvent
+	done    chan struct{}
+	pending *pending
 }
 
 // NewRecorder returns a recorder writing to sink; call Run to start writing.
@@ -97,20 +101,30 @@ func (r *Recorder) Record(ctx context.Context, ev store.LogEvent) {
 		ev.Date = r.now()
 	}
 	ev.ID, ev.Date = r.ids.Next(ev.Date)
+	it := item{ev: ev}
+	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
+		it.pending = p
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
 		r.log.WarnContext(ctx, "tenant log event after shutdown dropped", "type", ev.Type)
 		return
 	}
+	if it.pending != nil {
+		it.pending.add()
+	}
 	select {
-	case r.ch <- item{ev: ev}:
+	case r.ch <- it:
 	case <-ctx.Done():
 		// The request is gone; still keep the event if there is room soon.
 		select {
-		case r.ch <- item{ev: ev}:
+		case r.ch <- it:
 		case <-time.After(time.Second):
 			r.log.Error("tenant log queue full; event dropped", "type", ev.Type)
+			if it.pending != nil {
+				it.pending.done()
+			}
 		}
 	}
 }
@@ -154,19 +168,21 @@ func (r *Recorder) Close() {
 // Writes use their own context so that shutdown does not cut a batch off.
 func (r *Recorder) Run() {
 	defer close(r.stopped)
-	batch := make([]store.LogEvent, 0, r.opt.Batch)
-	var waiting []chan struct{}
+	w := &gathered{batch: make([]store.LogEvent, 0, r.opt.Batch)}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
-		if len(batch) > 0 {
-			r.write(batch)
-			batch = batch[:0]
+		if len(w.batch) > 0 {
+			r.write(w.batch)
+			w.batch = w.batch[:0]
 		}
-		for _, d := range waiting {
+		for _, d := range w.waiting {
 			close(d)
 		}
-		waiting = waiting[:0]
+		for _, p := range w.pending {
+			p.done()
+		}
+		w.waiting, w.pending = w.waiting[:0], w.pending[:0]
 	}
 	for {
 		it, ok := <-r.ch
@@ -174,18 +190,32 @@ func (r *Recorder) Run() {
 			flush()
 			return
 		}
-		r.add(&batch, &waiting, it)
-		// Gather more until the batch is full, a flush is asked for, or
-		// the linger time passes.
+		w.add(it)
+		// Take what is already queued (a group commit: it gathered while
+		// the last batch was written); then, unless someone waits for the
+		// batch (a flush, an answer held for its events), gather more until
+		// the batch is full or the linger time passes.
+	drain:
+		for len(w.batch) < r.opt.Batch {
+			select {
+			case it, ok := <-r.ch:
+				if !ok {
+					break drain
+				}
+				w.add(it)
+			default:
+				break drain
+			}
+		}
 		timer.Reset(r.opt.Linger)
 	gather:
-		for len(batch) < r.opt.Batch && len(waiting) == 0 {
+		for len(w.batch) < r.opt.Batch && len(w.waiting) == 0 && len(w.pending) == 0 {
 			select {
 			case it, ok := <-r.ch:
 				if !ok {
 					break gather
 				}
-				r.add(&batch, &waiting, it)
+				w.add(it)
 			case <-timer.C:
 				break gather
 			}
@@ -195,12 +225,22 @@ func (r *Recorder) Run() {
 	}
 }
 
-func (r *Recorder) add(batch *[]store.LogEvent, waiting *[]chan struct{}, it item) {
+// gathered is the batch being gathered, and who waits for it.
+type gathered struct {
+	batch   []store.LogEvent
+	waiting []chan struct{}
+	pending []*pending
+}
+
+func (g *gathered) add(it item) {
 	if it.done != nil {
-		*waiting = append(*waiting, it.done)
+		g.waiting = append(g.waiting, it.done)
 		return
 	}
-	*batch = append(*batch, it.ev)
+	g.batch = append(g.batch, it.ev)
+	if it.pending != nil {
+		g.pending = append(g.pending, it.pending)
+	}
 }
 
 // write stores a batch, retrying with back-off; AppendLogs skips IDs already

@@ -20,28 +20,59 @@ func (a *API) audited(pattern string, f httpx.HandlerFunc) httpx.HandlerFunc {
 		return f
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		err := f(w, r)
-		ctx := r.Context()
-		peer := httpx.PeerIP(ctx)
-		ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, tenant.Hostname(a.Issuer))
-		sub := subject(ctx)
-		ev.ClientID = strings.TrimSuffix(sub, "@clients")
-		ev.Description = method + " " + route
-		status := http.StatusOK
-		if err != nil {
-			ev.Type = eventlog.TypeFailedManagementCall
-			status = http.StatusInternalServerError
-			var he *httpx.Error
-			if errors.As(err, &he) {
-				status = he.Status
-				ev.Description += ": " + he.Description
+		// The event is recorded before the answer starts (when the handler
+		// writes its success, or when it returns an error for the adapter
+		// to render), so that the answer waits until the event is stored
+		// (eventlog.Durable).
+		aw := &auditWriter{ResponseWriter: w}
+		record := func(status int, err error) {
+			if aw.recorded {
+				return
 			}
+			aw.recorded = true
+			ctx := r.Context()
+			peer := httpx.PeerIP(ctx)
+			ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, tenant.Hostname(a.Issuer))
+			sub := subject(ctx)
+			ev.ClientID = strings.TrimSuffix(sub, "@clients")
+			ev.Description = method + " " + route
+			if err != nil {
+				ev.Type = eventlog.TypeFailedManagementCall
+				status = http.StatusInternalServerError
+				var he *httpx.Error
+				if errors.As(err, &he) {
+					status = he.Status
+					ev.Description += ": " + he.Description
+				}
+			}
+			ev.Details = eventlog.Details(map[string]any{
+				"request":  map[string]any{"method": r.Method, "path": r.URL.Path, "auth": map[string]string{"subject": sub}},
+				"response": map[string]any{"statusCode": status},
+			})
+			a.Events.Record(ctx, ev)
 		}
-		ev.Details = eventlog.Details(map[string]any{
-			"request":  map[string]any{"method": r.Method, "path": r.URL.Path, "auth": map[string]string{"subject": sub}},
-			"response": map[string]any{"statusCode": status},
-		})
-		a.Events.Record(ctx, ev)
+		aw.record = func() { record(http.StatusOK, nil) }
+		err := f(aw, r)
+		record(http.StatusOK, err)
 		return err
 	}
 }
+
+// auditWriter records the audit event when the handler starts its answer.
+type auditWriter struct {
+	http.ResponseWriter
+	record   func()
+	recorded bool
+}
+
+func (w *auditWriter) WriteHeader(code int) {
+	w.record()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *auditWriter) Write(b []byte) (int, error) {
+	w.record()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *auditWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

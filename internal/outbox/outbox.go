@@ -5,10 +5,24 @@
 // with exponential back-off and jitter until the code expires, when
 // the message is given up: a message older than its code is never sent.
 // Failures are written to the tenant log (wn for a retry, fn when given
-// up). A node that dies mid-send leaves its lease to run out; another
-// claim then sends the message, so delivery is at-least-once in that one
-// window (neither SMTP nor Twilio's Messages API takes an idempotency key)
-// and exactly-once otherwise.
+// up).
+//
+// Crash recovery. A claim is a short lease (DefaultLease, 10 s) that the
+// worker renews every third of it while the message is being sent, so a
+// slow provider does not lose it and a dead node's claims are free for
+// every other node within one lease. A node also has a stable identity
+// (--node-id, or one kept in its data directory): when it starts again
+// after a crash it first releases every claim it still holds, and sends
+// those messages at once instead of waiting for their leases.
+//
+// Delivery is exactly-once except in one window: a node that dies after
+// the provider accepted a message but before the message was deleted
+// leaves it to be sent again (at-least-once). Every attempt at one message
+// carries the same identity, derived from the outbox message id: the SMTP
+// Message-ID <msg_…@sender-domain>, which lets mail systems and clients
+// drop the duplicate, and an Idempotency-Key header to an SMS gateway.
+// Twilio's Messages API takes no idempotency key, so an SMS resent in that
+// window arrives twice.
 package outbox
 
 import (
@@ -32,6 +46,8 @@ type Store interface {
 	ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error)
 	CompleteOutbox(ctx context.Context, id, node string) error
 	RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error
+	RenewOutbox(ctx context.Context, node string, until time.Time) (int64, error)
+	ReleaseOutbox(ctx context.Context, node string) (int64, error)
 	NextOutboxDue(ctx context.Context) (time.Time, bool, error)
 }
 
@@ -63,7 +79,7 @@ type Metrics interface {
 
 // Tuning.
 const (
-	DefaultLease = 60 * time.Second // how long a claim holds a message
+	DefaultLease = 10 * time.Second // how long a claim holds a message unless renewed
 	BatchSize    = 32               // messages per claim
 	Concurrency  = 8                // sends in flight per node
 	IdleWait     = 5 * time.Second  // longest sleep when nothing is known to be due
@@ -134,8 +150,13 @@ type Deps struct {
 	Hostname string // the tenant's host name, for log events
 	Now      func() time.Time
 	// Lease is how long a claim holds a message before another node may
-	// take it over (a node that died mid-send); DefaultLease when zero.
+	// take it over (a node that died mid-send); DefaultLease when zero. It
+	// is renewed every third of it while the message is being sent.
 	Lease time.Duration
+	// Node names this node in its claims. It must be stable across
+	// restarts (the node takes back its own claims when it starts) and
+	// unique among live nodes; a random one when empty.
+	Node string
 }
 
 // NewWorker returns a worker for this node.
@@ -144,8 +165,12 @@ func NewWorker(d Deps) *Worker {
 	if lease <= 0 {
 		lease = DefaultLease
 	}
+	node := d.Node
+	if node == "" {
+		node = "node-" + secret.Hex(6)
+	}
 	return &Worker{st: d.Store, conns: d.Connections, tr: d.Transport, keys: d.Keys, events: d.Events, metrics: d.Metrics,
-		health: newHealth(d.Log, d.Now), log: d.Log, now: d.Now, node: "node-" + secret.Hex(6), hostname: d.Hostname,
+		health: newHealth(d.Log, d.Now), log: d.Log, now: d.Now, node: node, hostname: d.Hostname,
 		wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency), lease: lease}
 }
 
@@ -158,10 +183,21 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run claims and sends messages until ctx is done, then waits for the
-// sends in flight.
+// Node is the name this worker claims messages under.
+func (w *Worker) Node() string { return w.node }
+
+// Run takes back the claims this node held when it last stopped, then
+// claims and sends messages until ctx is done, and waits for the sends in
+// flight. While any is in flight their leases are renewed.
 func (w *Worker) Run(ctx context.Context) {
+	stopRenew := w.startRenewing()
+	defer stopRenew()
 	defer w.wg.Wait()
+	if n, err := w.st.ReleaseOutbox(ctx, w.node); err != nil {
+		w.log.Warn("outbox: release this node's earlier claims", "node", w.node, "err", err)
+	} else if n > 0 {
+		w.log.Info("outbox: sending again the messages this node was sending when it stopped", "node", w.node, "messages", n)
+	}
 	for ctx.Err() == nil {
 		n, err := w.claimAndSend(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -185,6 +221,36 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// startRenewing renews this node's leases every third of the lease while
+// a send is in flight, until the returned function is called (after the
+// last send has ended).
+func (w *Worker) startRenewing() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if len(w.sem) == 0 {
+				continue
+			}
+			rctx, rcancel := context.WithTimeout(ctx, w.lease/3)
+			_, err := w.st.RenewOutbox(rctx, w.node, w.now().Add(w.lease))
+			rcancel()
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("outbox: renew leases", "node", w.node, "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // claimAndSend claims only as many messages as it can start sending now,
@@ -221,9 +287,8 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.giveUp(ctx, m, "the message could not be read")
 		return
 	}
-	// The send must end well within the lease, or another claim could send
-	// the message again while this one is still talking to the provider.
-	sctx, cancel := context.WithTimeout(ctx, w.sendTimeout())
+	// The lease is renewed while the send goes on; it is still bounded.
+	sctx, cancel := context.WithTimeout(ctx, SendTimeout)
 	start := time.Now()
 	provider, err := w.send(sctx, m, p)
 	took := time.Since(start)
@@ -260,14 +325,18 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 // send hands the message to its provider and names the provider ("" when
 // none was reached: no connection, an empty message).
 func (w *Worker) send(ctx context.Context, m store.OutboxMessage, p Payload) (string, error) {
+	// Every attempt at one message carries its id (Message-ID,
+	// Idempotency-Key), so that a resend can be told for what it is.
 	switch {
 	case p.Email != nil:
+		p.Email.ID = m.ID
 		return w.tr.Provider("email", store.Connection{}), w.tr.SendEmail(ctx, *p.Email)
 	case p.SMS != nil:
 		conn, err := w.conns.Connection(ctx, m.Connection)
 		if err != nil {
 			return "", &delivery.SendError{Temporary: !errors.Is(err, store.ErrNotFound), Message: "connection " + m.Connection + ": " + err.Error()}
 		}
+		p.SMS.ID = m.ID
 		return w.tr.Provider("sms", conn), w.tr.SendSMS(ctx, conn, *p.SMS)
 	}
 	return "", &delivery.SendError{Message: "empty message"}
@@ -296,10 +365,6 @@ func (w *Worker) record(ctx context.Context, m store.OutboxMessage, typ, why str
 		UserName: m.Recipient, Hostname: w.hostname,
 		Details: eventlog.Details(map[string]any{"channel": m.Channel, "attempts": attempts, "message_id": m.ID, "error": why})})
 }
-
-// sendTimeout bounds one send: SendTimeout, or a third of the lease when
-// the lease is shorter.
-func (w *Worker) sendTimeout() time.Duration { return min(SendTimeout, w.lease/3) }
 
 // Backoff is the wait before retry attempt n+1: exponential from
 // BaseBackoff, capped at MaxBackoff, half of it random (jitter), so that

@@ -24,15 +24,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestSendTimeoutWithinLease(t *testing.T) {
-	for _, lease := range []time.Duration{time.Second, 2 * time.Second, DefaultLease, 10 * time.Minute} {
-		w := &Worker{lease: lease}
-		if d := w.sendTimeout(); d > lease/3 || d > SendTimeout || d <= 0 {
-			t.Fatalf("lease %v: send timeout %v", lease, d)
-		}
-	}
-}
-
 // TestHealthLogsOutageOnce: the first temporary failure of a provider is
 // one error line, further failures are quiet, the next success is one
 // info line; permanent failures and other providers are independent.

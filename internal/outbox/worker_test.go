@@ -122,6 +122,34 @@ func (o *fakeOutbox) RetryOutbox(_ context.Context, id, node string, next time.T
 	return nil
 }
 
+func (o *fakeOutbox) RenewOutbox(_ context.Context, node string, until time.Time) (int64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var n int64
+	for id, m := range o.msgs {
+		if m.ClaimedBy == node && !o.lost[id] {
+			if until.After(m.ClaimedUntil) {
+				m.ClaimedUntil = until
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (o *fakeOutbox) ReleaseOutbox(_ context.Context, node string) (int64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var n int64
+	for id, m := range o.msgs {
+		if m.ClaimedBy == node && !o.lost[id] {
+			m.ClaimedBy, m.ClaimedUntil = "", time.Time{}
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (o *fakeOutbox) NextOutboxDue(context.Context) (time.Time, bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -559,9 +587,8 @@ func TestProviderHealth(t *testing.T) {
 	}
 }
 
-// TestSendTimeout: a send that hangs is cut off within the lease (a third
-// of it), so that no other claim sends the message while this one is still
-// talking to the provider, and is retried as a temporary failure.
+// TestSendTimeout: a send that hangs is cut off after SendTimeout (its
+// lease is renewed meanwhile), and is retried as a temporary failure.
 func TestSendTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, true)
@@ -570,11 +597,11 @@ func TestSendTimeout(t *testing.T) {
 		start := time.Now()
 		f.w.deliver(context.Background(), f.claim(t)[0])
 		calls := f.tr.calls()
-		if len(calls) != 1 || !calls[0].deadline.Equal(start.Add(DefaultLease/3)) {
-			t.Fatalf("send deadline %v, want %v", calls, start.Add(DefaultLease/3))
+		if len(calls) != 1 || !calls[0].deadline.Equal(start.Add(SendTimeout)) {
+			t.Fatalf("send deadline %v, want %v", calls, start.Add(SendTimeout))
 		}
-		if took := time.Since(start); took != DefaultLease/3 {
-			t.Errorf("the hung send took %v, want %v", took, DefaultLease/3)
+		if took := time.Since(start); took != SendTimeout {
+			t.Errorf("the hung send took %v, want %v", took, SendTimeout)
 		}
 		left, kept := f.st.get(m.ID)
 		if !kept || left.Attempts != 1 || !strings.Contains(left.LastError, "deadline exceeded") {

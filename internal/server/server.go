@@ -82,6 +82,8 @@ type Server struct {
 	ops      http.Handler
 	certPoll time.Duration
 	draining atomic.Bool // shutdown has begun: readiness fails
+	// releaseNode drops the lock on the node identity (see nodeIdentity).
+	releaseNode func()
 }
 
 // Options tune New for tests.
@@ -224,8 +226,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			s.DeliveryDesc = u.String()
 		}
 	}
+	node, releaseNode := nodeIdentity(cfg, log)
+	s.releaseNode = releaseNode
+	defer func() {
+		if !ok {
+			releaseNode()
+		}
+	}()
 	s.Outbox = outbox.NewWorker(outbox.Deps{Store: st, Connections: s.Dir, Transport: transport, Keys: keys, Events: s.Events,
-		Metrics: s.Metrics, Log: log, Hostname: host, Now: now, Lease: cfg.OutboxLease})
+		Metrics: s.Metrics, Log: log, Hostname: host, Now: now, Lease: cfg.OutboxLease, Node: node})
 	pl := passwordless.New(passwordless.Deps{Directory: s.Dir, Store: st, Queue: outbox.NewQueue(keys, from, s.Outbox, now),
 		Guard: s.Guard, Keys: keys, Issuer: cfg.Issuer, Now: now})
 	minter := oauth.NewMinter(cfg.Issuer, s.Signing, keys)
@@ -254,7 +263,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 	}
 	s.handler = httpx.Middleware(httpx.Options{Log: log, MaxBody: MaxBodyBytes, Observer: s.Metrics,
-		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, mux)
+		Proxies: httpx.NewProxies(cfg.TrustedProxies, cfg.ProxyHeader == config.ProxyForwarded), HSTS: hsts(cfg.HSTSMaxAge)}, eventlog.Durable(mux))
 	s.ops = s.opsHandler(lim, rd)
 	ok = true
 	return s, nil
@@ -348,7 +357,11 @@ func (s *Server) applyFile(ctx context.Context, path string) error {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close writes the tenant log events still queued, then releases the store.
-func (s *Server) Close() error { return s.core.close() }
+func (s *Server) Close() error {
+	err := s.core.close()
+	s.releaseNode()
+	return err
+}
 
 // Run serves the public API on ln, and the ops listener on opsLn when it is
 // not nil, until ctx is done; then readiness fails at once, the public

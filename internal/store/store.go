@@ -196,6 +196,14 @@ type Store interface {
 	// attempt at next: Attempts+1, LastError set (cut to
 	// MaxOutboxErrorBytes), NextAttemptAt = next, unclaimed.
 	RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error
+	// RenewOutbox extends every claim node holds to until (never shortening
+	// one), so that a node keeps the messages it is still sending, and says
+	// how many it holds.
+	RenewOutbox(ctx context.Context, node string, until time.Time) (int64, error)
+	// ReleaseOutbox makes every message node holds claimable again at once
+	// (unclaimed; Attempts and NextAttemptAt unchanged), and says how many:
+	// a node that restarts after a crash takes back what it was sending.
+	ReleaseOutbox(ctx context.Context, node string) (int64, error)
 	// NextOutboxDue returns the earliest time a message becomes claimable:
 	// the NextAttemptAt of an unclaimed message, the ClaimedUntil of a
 	// claimed one (a time already past when one is claimable now). ok is

@@ -105,6 +105,26 @@ func (s *Store) RetryOutbox(ctx context.Context, id, node string, next time.Time
 	return nil
 }
 
+// RenewOutbox extends every claim node holds to until.
+func (s *Store) RenewOutbox(ctx context.Context, node string, until time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET claimed_until = GREATEST(claimed_until, $2)
+		WHERE claimed_by = $1 AND claimed_by <> '' AND claimed_until IS NOT NULL`, node, ms(until))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: renew outbox claims of %q: %w", node, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ReleaseOutbox makes every message node holds claimable again.
+func (s *Store) ReleaseOutbox(ctx context.Context, node string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET claimed_by = '', claimed_until = NULL
+		WHERE claimed_by = $1 AND claimed_by <> ''`, node)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: release outbox claims of %q: %w", node, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // NextOutboxDue returns when the next message becomes claimable: the
 // earliest unclaimed message (from the next-attempt index) or the earliest
 // lease end (from the partial index of messages in flight).

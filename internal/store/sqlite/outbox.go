@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ const (
 	qRetryOutbox    = `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
 		claimed_by = '', claimed_until = NULL
 	WHERE id = ? AND claimed_by = ? AND claimed_by <> ''`
+	qRenewOutbox = `UPDATE outbox SET claimed_until = max(claimed_until, ?)
+	WHERE claimed_by = ? AND claimed_by <> '' AND claimed_until IS NOT NULL`
+	qReleaseOutbox = `UPDATE outbox SET claimed_by = '', claimed_until = NULL
+	WHERE claimed_by = ? AND claimed_by <> ''`
 	// qNextOutboxDue: the earliest unclaimed message (from the next-attempt
 	// index) and the earliest lease end (from the partial index of messages
 	// in flight).
@@ -113,6 +118,29 @@ func (s *Store) RetryOutbox(ctx context.Context, id, node string, next time.Time
 		return wrap(fmt.Sprintf("retry outbox message %s of %q", id, node), err)
 	}
 	return nil
+}
+
+// RenewOutbox extends every claim node holds to until.
+func (s *Store) RenewOutbox(ctx context.Context, node string, until time.Time) (int64, error) {
+	return s.rowsChanged(ctx, "renew outbox claims of "+strconv.Quote(node), qRenewOutbox, toMS(until), node)
+}
+
+// ReleaseOutbox makes every message node holds claimable again.
+func (s *Store) ReleaseOutbox(ctx context.Context, node string) (int64, error) {
+	return s.rowsChanged(ctx, "release outbox claims of "+strconv.Quote(node), qReleaseOutbox, node)
+}
+
+// rowsChanged runs a write and says how many rows it changed.
+func (s *Store) rowsChanged(ctx context.Context, what, query string, args ...any) (int64, error) {
+	res, err := s.w.exec(ctx, query, args...)
+	if err != nil {
+		return 0, wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap(what, err)
+	}
+	return n, nil
 }
 
 // NextOutboxDue returns when the next message becomes claimable.

@@ -19,6 +19,8 @@ var outboxCases = []testCase{
 	{"ConcurrentClaim", testOutboxConcurrentClaim},
 	{"LeaseExpiry", testOutboxLeaseExpiry},
 	{"WrongNode", testOutboxWrongNode},
+	{"Renew", testOutboxRenew},
+	{"Release", testOutboxRelease},
 	{"Retry", testOutboxRetry},
 	{"LastError", testOutboxLastError},
 	{"NextDue", testOutboxNextDue},
@@ -505,4 +507,88 @@ func testOutboxPurge(t *testing.T, s store.Store) {
 	if n != 0 {
 		t.Errorf("second purge took %d rows, want 0", n)
 	}
+}
+
+// testOutboxRenew: a node extends every lease it holds (never shortening
+// one), and only its own: another node's claim and an unclaimed message
+// are left alone; a renewed lease keeps the message from other claimers.
+func testOutboxRenew(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const lease = 10 * time.Second
+	now := at(time.Minute)
+	m1, m2, m3 := sampleMessage("msg_1", "a@example.com", at(0)), sampleMessage("msg_2", "b@example.com", at(0)),
+		sampleMessage("msg_3", "c@example.com", at(0))
+	for _, m := range []store.OutboxMessage{m1, m2, m3} {
+		queue(t, s, m)
+	}
+	if got := claim(t, s, "node-a", now, lease, 2); len(got) != 2 {
+		t.Fatalf("claim by node-a = %+v, want 2", got)
+	}
+	n, err := s.RenewOutbox(ctx, "node-b", now.Add(time.Hour))
+	must(t, err, "RenewOutbox by node-b holding nothing")
+	if n != 0 {
+		t.Fatalf("RenewOutbox by node-b holding nothing = %d", n)
+	}
+	later := now.Add(lease - time.Second)
+	n, err = s.RenewOutbox(ctx, "node-a", later.Add(lease))
+	must(t, err, "RenewOutbox by node-a")
+	if n != 2 {
+		t.Fatalf("RenewOutbox by node-a = %d, want 2", n)
+	}
+	n, err = s.RenewOutbox(ctx, "node-a", now) // earlier than held: kept
+	must(t, err, "RenewOutbox to an earlier time")
+	if n != 2 {
+		t.Fatalf("RenewOutbox to an earlier time = %d, want 2", n)
+	}
+	// The first lease has run out, the renewed one has not: only the
+	// unclaimed message goes to node-b.
+	diff(t, "claim by node-b after node-a's first lease", []store.OutboxMessage{claimed(m3, "node-b", now.Add(lease), lease)},
+		claim(t, s, "node-b", now.Add(lease), lease, 10))
+	n, err = s.RenewOutbox(ctx, "", at(time.Hour))
+	must(t, err, "RenewOutbox by the empty node id")
+	if n != 0 {
+		t.Fatalf("RenewOutbox by the empty node id = %d", n)
+	}
+	diff(t, "claim by node-c when the renewed lease ends",
+		[]store.OutboxMessage{claimed(m1, "node-c", later.Add(lease), lease), claimed(m2, "node-c", later.Add(lease), lease)},
+		claim(t, s, "node-c", later.Add(lease), lease, 10))
+}
+
+// testOutboxRelease: a restarting node releases what it held: its messages
+// are claimable at once, with their attempts and schedule unchanged;
+// another node's claims stay.
+func testOutboxRelease(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const lease = time.Hour
+	now := at(time.Minute)
+	m1, m2 := sampleMessage("msg_1", "a@example.com", at(0)), sampleMessage("msg_2", "b@example.com", at(0))
+	queue(t, s, m1)
+	queue(t, s, m2)
+	if got := claim(t, s, "node-a", now, lease, 1); len(got) != 1 || got[0].ID != m1.ID {
+		t.Fatalf("claim by node-a = %+v", got)
+	}
+	must(t, s.RetryOutbox(ctx, m1.ID, "node-a", at(30*time.Second), "421 later"), "RetryOutbox")
+	m1.Attempts, m1.LastError, m1.NextAttemptAt = 1, "421 later", at(30*time.Second)
+	if got := claim(t, s, "node-b", now, lease, 1); len(got) != 1 || got[0].ID != m2.ID {
+		t.Fatalf("claim by node-b = %+v", got)
+	}
+	if got := claim(t, s, "node-a", now, lease, 1); len(got) != 1 || got[0].ID != m1.ID {
+		t.Fatalf("second claim by node-a = %+v", got)
+	}
+	for _, node := range []string{"", "node-c"} {
+		n, err := s.ReleaseOutbox(ctx, node)
+		must(t, err, "ReleaseOutbox by "+node)
+		if n != 0 {
+			t.Fatalf("ReleaseOutbox by %q = %d", node, n)
+		}
+	}
+	n, err := s.ReleaseOutbox(ctx, "node-a")
+	must(t, err, "ReleaseOutbox by node-a")
+	if n != 1 {
+		t.Fatalf("ReleaseOutbox by node-a = %d, want 1", n)
+	}
+	wantErr(t, s.CompleteOutbox(ctx, m1.ID, "node-a"), store.ErrNotFound, "CompleteOutbox of a released message")
+	wantDue(t, s, m1.NextAttemptAt, "after the release")
+	diff(t, "claim by node-a again at once", []store.OutboxMessage{claimed(m1, "node-a", now, time.Second)},
+		claim(t, s, "node-a", now, time.Second, 10))
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/testpg"
+)
+
+// TestAuditSurvivesCrash: a node is killed (SIGKILL) right after answering
+// N starts with 200; once restarted, the tenant log holds the cls event of
+// every one of them — on SQLite and on PostgreSQL.
+func TestAuditSurvivesCrash(t *testing.T) {
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		auditCrashTest(t, nil)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash")})
+	})
+}
+
+func auditCrashTest(t *testing.T, extra []string) {
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "tenant.json")
+	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(mk, []byte(hex.EncodeToString([]byte("crash-test-master-key-0123456789"))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := append([]string{"--data-dir", filepath.Join(dir, "data")}, extra...)
+	addr := freeAddr(t)
+	base := "http://" + addr + "/"
+	// Messages go to a port nobody listens on: they stay in the outbox,
+	// which is not what this test is about.
+	args := append([]string{"serve", "--addr", addr, "--bootstrap", tf, "--smtp-url", "smtp://" + freeAddr(t) + "?from=login%40latchkey.test",
+		"--log-level", "warn"}, store...)
+	a := startProcess(t, args, base)
+
+	const n = 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answered := 0
+	for i := range n {
+		wg.Go(func() {
+			r, err := http.Post(base+"passwordless/start", "application/json", strings.NewReader(fmt.Sprintf(
+				`{"client_id":"web","client_secret":"web-secret-0123456789abcdefghij","connection":"email","send":"code","email":"user%d@example.com"}`, i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r.Body.Close()
+			if r.StatusCode != 200 {
+				t.Errorf("start %d: %d", i, r.StatusCode)
+				return
+			}
+			mu.Lock()
+			answered++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := a.Process.Kill(); err != nil { // SIGKILL at once: no shutdown, no flush
+		t.Fatal(err)
+	}
+	a.Wait()
+	if answered != n {
+		t.Fatalf("%d of %d starts answered 200", answered, n)
+	}
+
+	// The events are read from the store the killed node wrote.
+	events := cliJSON[[]map[string]any](t, append([]string{"logs", "search", "type:cls", "--limit", "100", "--master-key-file", mk}, store...)...)
+	seen := map[string]bool{}
+	for _, ev := range events {
+		seen[fmt.Sprint(ev["user_name"])] = true
+	}
+	for i := range n {
+		if to := fmt.Sprintf("user%d@example.com", i); !seen[to] {
+			t.Errorf("no cls event for the answered start to %s (%d cls events in all)", to, len(events))
+		}
+	}
+}
