@@ -320,7 +320,7 @@ func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now func() time.Tim
 	// go-redis logs each failed dial itself; Resilient already reports an
 	// outage once and its recovery, so these go to debug.
 	redis.SetLogger(redisLog{log})
-	rd := ratelimit.NewRedis(client, prefix, now)
+	rd := ratelimit.NewRedis(client, prefix, nil) // Redis's clock: one for every node
 	return ratelimit.NewResilient(rd, RedisTimeout, now, log), rd, "redis " + redactURL(cfg.RedisURL), nil
 }
 
@@ -332,7 +332,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // RedisTimeout bounds one limiter call to Redis.
-const RedisTimeout = 200 * time.Millisecond
+const RedisTimeout = ratelimit.DefaultTimeout
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
 	opt := tenant.ApplyOptions{Enforce: s.cfg.BootstrapMode == config.BootstrapEnforce}
