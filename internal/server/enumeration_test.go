@@ -185,7 +185,7 @@ func BenchmarkEnumerationTiming(b *testing.B) {
 		mk, mu := median(known), median(unknown)
 		b.ReportMetric(float64(mk.Nanoseconds())/1e3, name+"-existing-median-µs")
 		b.ReportMetric(float64(mu.Nanoseconds())/1e3, name+"-unknown-median-µs")
-		b.ReportMetric(float64((mk - mu).Nanoseconds())/1e3, name+"-diff-µs")
+		b.ReportMetric(float64((mk-mu).Nanoseconds())/1e3, name+"-diff-µs")
 	}
 	report("start", sk, su)
 	report("wrong-code", gk, gu)
