@@ -279,16 +279,6 @@ func (g *Guard) runDecided(ctx context.Context, b *batch, ds []Decision, err err
 	return ds[0], true, nil
 }
 
-// take spends one token of key under rl (off when rl is zero). A refusal
-// is ErrLimited with an api_limit event. An unreachable limiter answers by
-// failClosed: ErrUnavailable (a limit that stops an attack) or allow (one
-// that shapes traffic; the error is then logged and dropped).
-func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, failClosed bool, ev store.LogEvent) (d Decision, limited bool, err error) {
-	var b batch
-	b.add(name, key, rl, failClosed, 1)
-	return g.run(ctx, &b, ev)
-}
-
 // Default SMS budgets (per hour) of an sms connection that sets none.
 const (
 	DefaultSMSPerNumber = 10
