@@ -165,6 +165,14 @@ const (
 	connectionNotEnabled = "The connection is not enabled for this application."
 )
 
+// Retry-After of the 429s whose wait the answer does not know (the
+// handler sets a rate limit's own, to the second): every 429 carries one.
+const (
+	retryBlocked   = "900" // attack protection's blocks: a quarter of an hour
+	retryRecipient = "360" // a recipient's cap: Auth0's default refills one code every 6 minutes
+	retryDefault   = "1"   // a rate limit whose handler did not say
+)
+
 // unknownRealm is /co/authenticate's text for an unknown or disabled
 // connection.
 func unknownRealm(f facts) string { return "Unknown realm " + clip(f.connection, 128) + "." }
@@ -188,11 +196,15 @@ var table = []row{
 	{on: Auth, err: protect.ErrUnavailable, status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
 		text: fixed(unavailable), header: [2]string{"Retry-After", "1"}},
 	{on: Auth, err: protect.ErrLimited, status: http.StatusTooManyRequests, code: "too_many_requests",
-		text: fixed("Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.")},
+		text:   fixed("Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers."),
+		header: [2]string{"Retry-After", retryDefault}},
+	// The blocks of attack protection last until their counter refills
+	// (or an administrator lifts them); their Retry-After is a default
+	// that keeps a client from hammering, not a promise.
 	{on: Start | redeem | CrossOrigin, err: passwordless.ErrSuspiciousIP, status: http.StatusTooManyRequests, code: "too_many_attempts",
-		text: fixed(suspiciousText)},
+		text: fixed(suspiciousText), header: [2]string{"Retry-After", retryBlocked}},
 	{on: redeem | CrossOrigin, err: passwordless.ErrTooManyAttempts, status: http.StatusTooManyRequests, code: "too_many_attempts",
-		text: fixed("Your account has been blocked after multiple consecutive login attempts.")},
+		text: fixed("Your account has been blocked after multiple consecutive login attempts."), header: [2]string{"Retry-After", retryBlocked}},
 
 	// POST /passwordless/start.
 	{on: Start, err: passwordless.ErrUnknownConnection, status: http.StatusBadRequest, code: "bad.connection",
@@ -218,7 +230,7 @@ var table = []row{
 	{on: Start, err: passwordless.ErrCountryNotAllowed, status: http.StatusBadRequest, code: "sms_provider_error",
 		text: quote("Sending SMS to numbers of %s is not allowed for this connection. (Code: 21408)")},
 	{on: Start, err: passwordless.ErrRecipientLimited, status: http.StatusTooManyRequests, code: "too_many_requests",
-		text: fixed("Too many codes were sent to this address or number. Try again later.")},
+		text: fixed("Too many codes were sent to this address or number. Try again later."), header: [2]string{"Retry-After", retryRecipient}},
 
 	// Redeeming a code (spec §5.3): the passwordless grant, /passwordless/verify,
 	// the hosted page and magic links; /co/authenticate answers

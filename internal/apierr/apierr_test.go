@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -188,6 +189,8 @@ func TestAnswers(t *testing.T) {
 	}
 	oa := func(err error, value string) error { return &oauth.Refusal{Err: err, Value: value} }
 	retry := http.Header{"Retry-After": {"1"}}
+	blockedRetry := http.Header{"Retry-After": {retryBlocked}}
+	recipientRetry := http.Header{"Retry-After": {retryRecipient}}
 	bearer := http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
 	const (
 		suspicious  = "We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator."
@@ -208,7 +211,7 @@ func TestAnswers(t *testing.T) {
 		{Token, pl(passwordless.ErrProtectionUnavailable, "email", "email", ""), answer{503, "temporarily_unavailable", unavailable, retry, nil}},
 		{CrossOrigin, pl(passwordless.ErrProtectionUnavailable, "sms", "sms", ""), answer{503, "temporarily_unavailable", unavailable, retry, nil}},
 		{Auth, protect.ErrLimited, answer{429, "too_many_requests",
-			"Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.", nil, nil}},
+			"Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.", retry, nil}},
 
 		{Start, pl(passwordless.ErrUnknownConnection, "", "github", ""), answer{400, "bad.connection", "Connection does not exist", nil, nil}},
 		{Start, pl(passwordless.ErrConnectionDisabled, "sms", "sms", ""), answer{400, "bad.connection", "Connection is disabled", nil, nil}},
@@ -221,14 +224,14 @@ func TestAnswers(t *testing.T) {
 			answer{400, "bad.phone_number", `String does not match pattern: ^\+[0-9]{1,15}$`, nil, nil}},
 		{Start, pl(passwordless.ErrInvalidSend, "email", "email", "carrier-pigeon"),
 			answer{400, "bad.send", `error in send - invalid value: "carrier-pigeon" (expected one of code, link)`, nil, nil}},
-		{Start, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, nil, nil}},
+		{Start, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, blockedRetry, nil}},
 		{Start, pl(passwordless.ErrSignupDisabled, "email", "email", ""), answer{400, "invalid_signup", "Public signup is disabled", nil, nil}},
 		{Start, pl(passwordless.ErrInvalidPhoneNumber, "sms", "sms", "+999123"),
 			answer{400, "sms_provider_error", "The 'To' number +999123 is not a valid phone number. (Code: 21211)", nil, nil}},
 		{Start, pl(passwordless.ErrCountryNotAllowed, "sms", "sms", "FR"),
 			answer{400, "sms_provider_error", "Sending SMS to numbers of FR is not allowed for this connection. (Code: 21408)", nil, nil}},
 		{Start, pl(passwordless.ErrRecipientLimited, "sms", "sms", ""),
-			answer{429, "too_many_requests", "Too many codes were sent to this address or number. Try again later.", nil, nil}},
+			answer{429, "too_many_requests", "Too many codes were sent to this address or number. Try again later.", recipientRetry, nil}},
 		{Start, fmt.Errorf("%w: wrong client secret", oauth.ErrClientUnauthorized), answer{401, "access_denied", "Unauthorized", nil, nil}},
 
 		{Token, pl(passwordless.ErrWrongCode, "email", "email", ""), answer{403, "invalid_grant", "Wrong email or verification code.", nil, nil}},
@@ -251,10 +254,10 @@ func TestAnswers(t *testing.T) {
 		{CrossOrigin, pl(passwordless.ErrConnectionDisabled, "sms", "sms", ""), answer{400, "invalid_request", "Unknown realm sms.", nil, nil}},
 		{Browser, pl(passwordless.ErrUnknownConnection, "", "github", ""), answer{403, "unauthorized_client", notEnabled, nil, nil}},
 		{Browser, pl(passwordless.ErrConnectionDisabled, "sms", "sms", ""), answer{403, "unauthorized_client", notEnabled, nil, nil}},
-		{Token, pl(passwordless.ErrTooManyAttempts, "email", "email", ""), answer{429, "too_many_attempts", blocked, nil, nil}},
-		{CrossOrigin, pl(passwordless.ErrTooManyAttempts, "email", "email", ""), answer{429, "too_many_attempts", blocked, nil, nil}},
-		{Token, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, nil, nil}},
-		{CrossOrigin, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, nil, nil}},
+		{Token, pl(passwordless.ErrTooManyAttempts, "email", "email", ""), answer{429, "too_many_attempts", blocked, blockedRetry, nil}},
+		{CrossOrigin, pl(passwordless.ErrTooManyAttempts, "email", "email", ""), answer{429, "too_many_attempts", blocked, blockedRetry, nil}},
+		{Token, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, blockedRetry, nil}},
+		{CrossOrigin, pl(passwordless.ErrSuspiciousIP, "email", "email", ""), answer{429, "too_many_attempts", suspicious, blockedRetry, nil}},
 
 		{Token, pl(passwordless.ErrUserBlocked, "email", "email", ""), answer{401, "unauthorized", "user is blocked", nil, nil}},
 		{Token, oauth.ErrUserBlocked, answer{401, "unauthorized", "user is blocked", nil, nil}},
@@ -373,5 +376,25 @@ func TestRows(t *testing.T) {
 				t.Errorf("row %d (%v on %s) is hidden by row %d (%d %s)", i, r.err, s.name, first, e.Status, e.Code)
 			}
 		}
+	}
+}
+
+// TestEvery429HasRetryAfter: every 429 the table answers carries a
+// Retry-After in whole seconds (a rate limit's handler replaces it with its
+// bucket's own wait).
+func TestEvery429HasRetryAfter(t *testing.T) {
+	for _, r := range table {
+		if r.status != http.StatusTooManyRequests {
+			continue
+		}
+		t.Run(r.code+"/"+fmt.Sprint(r.err), func(t *testing.T) {
+			e, ok := Lookup(r.on, r.err)
+			if !ok {
+				t.Fatalf("%v is not answered", r.err)
+			}
+			if n, err := strconv.Atoi(e.Header.Get("Retry-After")); e.Status != http.StatusTooManyRequests || err != nil || n < 1 {
+				t.Errorf("%d with Retry-After %q, want a number of seconds", e.Status, e.Header.Get("Retry-After"))
+			}
+		})
 	}
 }

@@ -211,7 +211,7 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apierr.Answer(apierr.Userinfo, err)
 	}
-	if err := a.limit(w, r, protect.Userinfo, g.Sub, store.Client{}); err != nil {
+	if err := a.limit(w, r, protect.Userinfo, g.Sub, store.Client{}, false); err != nil {
 		return err
 	}
 	u, err := a.Users.GetUser(r.Context(), g.Sub)

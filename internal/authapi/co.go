@@ -147,7 +147,7 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 		a.recordBrowser(r, eventlog.TypeFailedCORS, c, store.User{}, desc, map[string]any{"origin": clip(origin, 256)})
 		return httpx.Errorf(http.StatusForbidden, "access_denied", "%s", desc)
 	}
-	if err := a.limit(w, r, protect.CoAuthenticate, httpx.PeerIP(ctx), c); err != nil {
+	if err := a.limit(w, r, protect.CoAuthenticate, httpx.PeerIP(ctx), c, false); err != nil {
 		return err
 	}
 	if !c.CrossOriginAuthentication {

@@ -137,7 +137,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	case "start":
 		ctx := r.Context()
 		peer := httpx.PeerIP(ctx)
-		if err := a.limit(w, r, protect.PasswordlessStart, peer, c); err != nil {
+		if err := a.limit(w, r, protect.PasswordlessStart, peer, c, false); err != nil {
 			var he *httpx.Error
 			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
 				httpx.Explain(ctx, he.Code, he.Cause)

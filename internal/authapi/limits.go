@@ -17,13 +17,14 @@ import (
 
 // Limits applies the endpoint rate limits (package protect).
 type Limits interface {
-	Allow(ctx context.Context, name, key string, ev store.LogEvent) (ratelimit.Decision, bool, error)
+	Allow(ctx context.Context, ev store.LogEvent, limits ...protect.Endpoint) (ratelimit.Decision, bool, error)
 }
 
-// limit takes one token of the named limit for key, sets the X-RateLimit-*
-// headers, and returns the 429 (with Retry-After) when refused, the 503
-// when the limit could not be checked and fails closed.
-func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c store.Client) error {
+// limit takes one token of the named limit for key (and, with global, of
+// the tenant's global limit, in the same call to the limiter), sets the
+// X-RateLimit-* headers, and returns the 429 (with Retry-After) when
+// refused, the 503 when the limit could not be checked and fails closed.
+func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c store.Client, global bool) error {
 	if a.Limits == nil {
 		return nil
 	}
@@ -35,7 +36,11 @@ func (a *API) limit(w http.ResponseWriter, r *http.Request, name, key string, c 
 	default:
 		ev.IP = peer
 	}
-	d, limited, err := a.Limits.Allow(r.Context(), name, key, ev)
+	limits := []protect.Endpoint{{Name: name, Key: key}}
+	if global {
+		limits = append(limits, protect.Endpoint{Name: protect.Global, Key: "tenant"})
+	}
+	d, limited, err := a.Limits.Allow(r.Context(), ev, limits...)
 	if !limited && err == nil {
 		return nil
 	}

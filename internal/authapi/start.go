@@ -136,7 +136,7 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	authenticated, err := a.authenticateStart(r, client, body)
 	if errors.Is(err, oauth.ErrClientUnauthorized) {
 		// Wrong credentials count against the caller's address too.
-		if lerr := a.limit(w, r, protect.PasswordlessStart, peer, client); lerr != nil {
+		if lerr := a.limit(w, r, protect.PasswordlessStart, peer, client, false); lerr != nil {
 			err = lerr
 		}
 	}
@@ -154,13 +154,8 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 	ip := oauth.EffectiveIP(client, authenticated, peer, r.Header.Get("Auth0-Forwarded-For"))
 	// Limits before anything is sent: a refused start (and the SDKs'
 	// retries of it) sends nothing.
-	if err := a.limit(w, r, protect.PasswordlessStart, ip, client); err != nil {
+	if err := a.limit(w, r, protect.PasswordlessStart, ip, client, authenticated); err != nil {
 		return err
-	}
-	if authenticated {
-		if err := a.limit(w, r, protect.Global, "tenant", client); err != nil {
-			return err
-		}
 	}
 	lang := requestLanguage(r)
 	res, err := a.Start.Start(ctx, passwordless.StartRequest{

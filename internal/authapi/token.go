@@ -67,13 +67,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	admitted := false
 	admit := func(ip string, authenticated bool, c store.Client) error {
 		admitted = true
-		if err := a.limit(w, r, protect.Token, ip, c); err != nil {
-			return err
-		}
-		if authenticated {
-			return a.limit(w, r, protect.Global, "tenant", c)
-		}
-		return nil
+		return a.limit(w, r, protect.Token, ip, c, authenticated)
 	}
 	resp, err := a.Tokens.Token(r.Context(), oauth.TokenRequest{Params: p, Creds: creds,
 		PeerIP: httpx.PeerIP(r.Context()), ForwardedFor: r.Header.Get("Auth0-Forwarded-For"), Audit: &au, Admit: admit})
@@ -81,7 +75,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !admitted {
 		// Refused before the limit (unknown client, wrong credentials):
 		// count it against the caller's address all the same.
-		if lerr := a.limit(w, r, protect.Token, httpx.PeerIP(r.Context()), au.Client); lerr != nil {
+		if lerr := a.limit(w, r, protect.Token, httpx.PeerIP(r.Context()), au.Client, false); lerr != nil {
 			err = lerr
 		}
 	}

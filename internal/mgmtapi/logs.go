@@ -66,7 +66,8 @@ func (a *API) logRead(ctx context.Context, timeout time.Duration, f func(ctx con
 var (
 	errSearchTimeout = httpx.Errorf(http.StatusBadRequest, "query_timeout",
 		"The log search took too long. Narrow it with exact fields (type:, client_id:, user_id:, connection:), a date range, or fewer *wildcards*")
-	errSearchBusy = httpx.Errorf(http.StatusTooManyRequests, "too_many_requests", "Too many log searches at once; try again shortly")
+	errSearchBusy = &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
+		Description: "Too many log searches at once; try again shortly", Header: http.Header{"Retry-After": {"1"}}}
 )
 
 // CheckpointDelay is how old an event must be before checkpoint paging

@@ -169,8 +169,10 @@ type Guard interface {
 	BeforeAttempt(ctx context.Context, conn store.Connection, ident, ip string) error
 	AfterFailure(ctx context.Context, conn store.Connection, ident, ip string, ev store.LogEvent)
 	AfterSuccess(ctx context.Context, conn store.Connection, ident, ip string)
-	BeforeSignup(ctx context.Context, ip string, ev store.LogEvent) error
-	AllowRecipient(ctx context.Context, conn store.Connection, ident string, ev store.LogEvent) error
+	// BeforeStart applies the limits of a start about to send a code, at
+	// once: the signup throttle (when signup is set) and the recipient's
+	// caps.
+	BeforeStart(ctx context.Context, conn store.Connection, ident, ip string, signup bool, ev store.LogEvent) error
 }
 
 // StartRequest is a validated /passwordless/start call from an
@@ -270,30 +272,30 @@ func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, err
 	// account exists.
 	res.IdentityID = s.identityID(conn.Name, ident)
 	safe := settings.Latchkey.EnumerationSafeSignup
+	exists, blocked := false, false
 	u, err := s.st.FindUser(ctx, conn.Name, ident)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if s.guard != nil && !conn.Options.DisableSignup {
-			ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
-			if err := s.guard.BeforeSignup(ctx, req.IP, ev); err != nil {
-				return res, guardRefusal(err, ErrSuspiciousIP)
-			}
-		}
-		if conn.Options.DisableSignup {
-			if !safe {
-				return res, ErrSignupDisabled
-			}
-			res.NotSent = "Public signup is disabled"
-			return res, nil // answer as if sent; nothing goes out
-		}
 	case err != nil:
 		return res, fmt.Errorf("find user: %w", err)
 	default:
+		exists, blocked = true, u.Blocked
 		_, res.IdentityID, _ = strings.Cut(u.UserID, "|")
 		// In enumeration-safe mode the answer does not reveal the account.
 		res.Verified = !safe && (u.EmailVerified || u.PhoneVerified)
-		if u.Blocked {
-			res.NotSent = "user is blocked"
+	}
+	signupOff := !exists && conn.Options.DisableSignup
+	switch {
+	case signupOff && safe:
+		res.NotSent = "Public signup is disabled"
+	case blocked:
+		res.NotSent = "user is blocked"
+	}
+	if !safe {
+		if signupOff {
+			return res, ErrSignupDisabled
+		}
+		if blocked {
 			return res, nil // Auth0 sends nothing to blocked users
 		}
 	}
@@ -305,8 +307,15 @@ func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, err
 		}
 	}
 	if s.guard != nil {
+		// Every limit in one call. The signup throttle counts the starts
+		// for unknown identifiers; in enumeration-safe mode it counts every
+		// start, and the recipient's caps apply to every address, so that
+		// limits answer an existing and an unknown address alike.
 		ev := store.LogEvent{ClientID: req.Client.ClientID, ClientName: req.Client.Name, Connection: conn.Name, UserName: ident, IP: req.IP}
-		if err := s.guard.AllowRecipient(ctx, conn, ident, ev); err != nil {
+		if err := s.guard.BeforeStart(ctx, conn, ident, req.IP, safe || !exists, ev); err != nil {
+			if errors.Is(err, protect.ErrSuspiciousIP) {
+				return res, ErrSuspiciousIP
+			}
 			return res, guardRefusal(err, ErrRecipientLimited)
 		}
 	}
@@ -334,6 +343,18 @@ func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, err
 	msg, err := s.queue.Message(ctx, n, conn, c.ExpiresAt)
 	if err != nil {
 		return res, fmt.Errorf("compose message: %w", err)
+	}
+	if res.NotSent != "" {
+		// Enumeration-safe mode, and nothing may go out (an unknown
+		// address with signup disabled, a blocked user): the same work as
+		// a start that sends, short of queueing the message. The code is
+		// stored, so that a wrong guess at it costs what a wrong guess at
+		// any live code costs; nobody holds it, and redeeming it could not
+		// sign up or log in a blocked user anyway.
+		if err := s.st.PutCode(ctx, c, nil); err != nil {
+			return res, fmt.Errorf("store code: %w", err)
+		}
+		return res, nil
 	}
 	if err := s.st.PutCode(ctx, c, msg); err != nil {
 		return res, fmt.Errorf("store code: %w", err)

@@ -144,6 +144,10 @@ func (downLimiter) Peek(context.Context, string, ratelimit.Limit) (ratelimit.Dec
 
 func (downLimiter) Reset(context.Context, string) error { return errDown }
 
+func (downLimiter) TakeAll(context.Context, []ratelimit.Op) ([]ratelimit.Decision, error) {
+	return nil, errDown
+}
+
 // downLimiters are the two ways the counters can be out of reach: the
 // backend's own error, and Resilient's policy answer in front of it.
 var downLimiters = []struct {
@@ -178,6 +182,28 @@ func (l *takeDown) Take(ctx context.Context, key string, lim ratelimit.Limit, n 
 		return ratelimit.Decision{Limit: lim.Burst, RetryAfter: time.Second, Unavailable: true}, nil
 	}
 	return ratelimit.Decision{Allowed: true, Limit: lim.Burst, Remaining: lim.Burst}, nil
+}
+
+func (l *takeDown) TakeAll(ctx context.Context, ops []ratelimit.Op) ([]ratelimit.Decision, error) {
+	hit := false
+	for _, op := range ops {
+		hit = hit || (op.N > 0 && (l.only == "" || strings.Contains(op.Key, l.only)))
+	}
+	if !hit {
+		return l.Limiter.TakeAll(ctx, ops)
+	}
+	l.takes++
+	if l.raw {
+		return nil, errDown
+	}
+	ds := make([]ratelimit.Decision, len(ops))
+	for i, op := range ops {
+		ds[i] = ratelimit.Decision{Allowed: true, Limit: op.Limit.Burst, Remaining: op.Limit.Burst}
+		if op.Limit.FailClosed {
+			ds[i] = ratelimit.Decision{Limit: op.Limit.Burst, RetryAfter: time.Second, Unavailable: true}
+		}
+	}
+	return ds, nil
 }
 
 type fixture struct {
@@ -243,12 +269,12 @@ func TestEndpointLimits(t *testing.T) {
 			}
 			ev := store.LogEvent{ClientID: "app1", IP: "203.0.113.7"}
 			for i := range tt.burst {
-				d, limited, err := f.g.Allow(ctx, tt.limit, "203.0.113.7", ev)
+				d, limited, err := f.g.Allow(ctx, ev, Endpoint{tt.limit, "203.0.113.7"})
 				if err != nil || !limited || !d.Allowed || d.Limit != tt.burst || d.Remaining != tt.burst-1-i {
 					t.Fatalf("request %d: %+v limited=%v %v", i, d, limited, err)
 				}
 			}
-			d, limited, err := f.g.Allow(ctx, tt.limit, "203.0.113.7", ev)
+			d, limited, err := f.g.Allow(ctx, ev, Endpoint{tt.limit, "203.0.113.7"})
 			if !errors.Is(err, ErrLimited) || !limited || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > tt.interval {
 				t.Fatalf("over the burst: %+v limited=%v %v", d, limited, err)
 			}
@@ -274,23 +300,23 @@ func TestEndpointLimits(t *testing.T) {
 				t.Errorf("event %+v %+v", e, details)
 			}
 			// Another key, and another limit on the same key, are untouched.
-			if _, _, err := f.g.Allow(ctx, tt.limit, "203.0.113.8", ev); err != nil {
+			if _, _, err := f.g.Allow(ctx, ev, Endpoint{tt.limit, "203.0.113.8"}); err != nil {
 				t.Errorf("another key: %v", err)
 			}
 			other := map[string]string{Token: Userinfo}[tt.limit]
 			if other == "" {
 				other = Token
 			}
-			if _, _, err := f.g.Allow(ctx, other, "203.0.113.7", ev); err != nil {
+			if _, _, err := f.g.Allow(ctx, ev, Endpoint{other, "203.0.113.7"}); err != nil {
 				t.Errorf("another limit on the same key: %v", err)
 			}
 			// One token comes back after its interval, not before.
 			f.clock.Advance(tt.interval - time.Millisecond)
-			if _, _, err := f.g.Allow(ctx, tt.limit, "203.0.113.7", ev); !errors.Is(err, ErrLimited) {
+			if _, _, err := f.g.Allow(ctx, ev, Endpoint{tt.limit, "203.0.113.7"}); !errors.Is(err, ErrLimited) {
 				t.Errorf("just before the refill: %v", err)
 			}
 			f.clock.Advance(time.Millisecond)
-			if _, _, err := f.g.Allow(ctx, tt.limit, "203.0.113.7", ev); err != nil {
+			if _, _, err := f.g.Allow(ctx, ev, Endpoint{tt.limit, "203.0.113.7"}); err != nil {
 				t.Errorf("after the refill: %v", err)
 			}
 		})
@@ -305,7 +331,7 @@ func TestGlobalLimitOffByDefault(t *testing.T) {
 	f.set(func(s *store.TenantSettings) { s.Latchkey.RateLimits.Token = &store.RateLimit{} }) // a zero limit is off too
 	for i := range 1000 {
 		for _, name := range []string{Global, Token} {
-			if d, limited, err := f.g.Allow(context.Background(), name, "all", store.LogEvent{}); err != nil || limited {
+			if d, limited, err := f.g.Allow(context.Background(), store.LogEvent{}, Endpoint{name, "all"}); err != nil || limited {
 				t.Fatalf("%s request %d: %+v limited=%v %v", name, i, d, limited, err)
 			}
 		}
@@ -325,7 +351,7 @@ func TestTrafficLimitsFailOpen(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t, tt.lim)
 			for range 3 {
-				if _, _, err := f.g.Allow(ctx, CoAuthenticate, "203.0.113.7", store.LogEvent{}); err != nil {
+				if _, _, err := f.g.Allow(ctx, store.LogEvent{}, Endpoint{CoAuthenticate, "203.0.113.7"}); err != nil {
 					t.Fatalf("Allow with the counters down: %v", err)
 				}
 				if err := f.g.AllowRecipient(ctx, emailConn, "ana@example.com", store.LogEvent{}); err != nil {
@@ -397,7 +423,8 @@ func TestRecipientRefusalEvents(t *testing.T) {
 	if err := f.g.AllowRecipient(ctx, emailConn, "ana@example.com", store.LogEvent{}); !errors.Is(err, ErrLimited) {
 		t.Fatalf("email over the default per-recipient limit: %v", err)
 	}
-	want := []string{"api_limit Too many codes sent to one recipient", "api_limit Too many codes sent to one recipient"}
+	want := []string{"api_limit Too many codes sent to one recipient", "api_limit Too many codes sent to one range of phone numbers",
+		"api_limit Too many codes sent to one recipient"}
 	if got := f.rec.types(); !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}

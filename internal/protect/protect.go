@@ -36,6 +36,7 @@ type Limiter interface {
 	Take(ctx context.Context, key string, l ratelimit.Limit, n int) (ratelimit.Decision, error)
 	Peek(ctx context.Context, key string, l ratelimit.Limit) (ratelimit.Decision, error)
 	Reset(ctx context.Context, key string) error
+	TakeAll(ctx context.Context, ops []ratelimit.Op) ([]ratelimit.Decision, error)
 }
 
 // Settings reads the tenant settings (cached).
@@ -180,40 +181,90 @@ func configured(rl store.RateLimits, name string) store.RateLimit {
 // Decision is a limit's answer, for the X-RateLimit-* headers.
 type Decision = ratelimit.Decision
 
-// Allow takes one token of the named endpoint limit for key (an IP, a
-// user); limited is false when the limit is off. A refusal is ErrLimited and
-// writes an api_limit event; an unreachable limiter lets the request
-// through (these limits shape traffic).
-func (g *Guard) Allow(ctx context.Context, name, key string, ev store.LogEvent) (d Decision, limited bool, err error) {
+// Endpoint names an endpoint limit and the key it counts (an IP, a user,
+// "tenant" for the global limit).
+type Endpoint struct {
+	Name, Key string
+}
+
+// Allow takes one token of each named endpoint limit for its key, in one
+// call to the limiter (one round trip on Redis), all or nothing: a refusal
+// by one limit spends nothing of the others. limited is false when every
+// limit is off; d is the refusing limit's Decision, or the first limit's.
+// A refusal is ErrLimited and writes an api_limit event; an unreachable
+// limiter lets the request through (these limits shape traffic).
+func (g *Guard) Allow(ctx context.Context, ev store.LogEvent, limits ...Endpoint) (d Decision, limited bool, err error) {
 	s, err := g.settings.Settings(ctx)
 	if err != nil {
 		return d, false, fmt.Errorf("read settings: %w", err)
 	}
-	return g.take(ctx, name, key, configured(s.Latchkey.RateLimits, name), false, ev)
+	var b batch
+	for _, e := range limits {
+		b.add(e.Name, e.Key, configured(s.Latchkey.RateLimits, e.Name), false, 1)
+	}
+	return g.run(ctx, &b, ev)
 }
 
-// take spends one token of key under rl (off when rl is zero). A refusal
-// is ErrLimited with an api_limit event. An unreachable limiter answers by
-// failClosed: ErrUnavailable (a limit that stops an attack) or allow (one
-// that shapes traffic; the error is then logged and dropped).
-func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, failClosed bool, ev store.LogEvent) (d Decision, limited bool, err error) {
+// batch is the limits of one decision, taken in one TakeAll.
+type batch struct {
+	ops   []ratelimit.Op
+	names []string
+	sizes []int
+}
+
+// add adds one limit, unless rl is off (zero); n = 0 only checks that a
+// token is there.
+func (b *batch) add(name, key string, rl store.RateLimit, failClosed bool, n int) {
 	if rl.Burst <= 0 || rl.Rate <= 0 || rl.IntervalSeconds <= 0 {
-		return d, false, nil
+		return
 	}
 	l := ratelimit.Limit{Burst: rl.Burst, Rate: rl.Rate, Per: time.Duration(rl.IntervalSeconds) * time.Second, FailClosed: failClosed}
-	d, err = g.lim.Take(ctx, "lim:"+name+":"+key, l, 1)
-	if err != nil {
-		if failClosed {
-			return d, true, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		g.log.Warn("rate limit unavailable; allowing", "limit", name, "err", err)
+	b.addLimit(name, "lim:"+name+":"+key, l, n)
+}
+
+func (b *batch) addLimit(name, key string, l ratelimit.Limit, n int) {
+	b.ops = append(b.ops, ratelimit.Op{Key: key, Limit: l, N: n})
+	b.names = append(b.names, name)
+	b.sizes = append(b.sizes, l.Burst)
+}
+
+// run takes b. A refusal is ErrLimited (with an api_limit event for the
+// refusing limit) and its Decision; a fail-closed limit the limiter could
+// not check is ErrUnavailable; an unreachable limiter with only fail-open
+// limits allows (the error is logged and dropped).
+func (g *Guard) run(ctx context.Context, b *batch, ev store.LogEvent) (d Decision, limited bool, err error) {
+	if len(b.ops) == 0 {
 		return d, false, nil
 	}
-	if d.Unavailable {
-		return d, true, ErrUnavailable
+	ds, err := g.lim.TakeAll(ctx, b.ops)
+	return g.runDecided(ctx, b, ds, err, ev)
+}
+
+// runDecided is run's verdict on the limiter's answer (ds, err) to b.
+func (g *Guard) runDecided(ctx context.Context, b *batch, ds []Decision, err error, ev store.LogEvent) (d Decision, limited bool, _ error) {
+	if err != nil {
+		for _, op := range b.ops {
+			if op.Limit.FailClosed {
+				return d, true, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+		}
+		g.log.Warn("rate limit unavailable; allowing", "limits", b.names, "err", err)
+		return d, false, nil
 	}
-	if !d.Allowed {
+	for _, x := range ds {
+		if x.Unavailable {
+			return x, true, ErrUnavailable
+		}
+	}
+	for i, x := range ds {
+		if x.Allowed {
+			continue
+		}
+		name := b.names[i]
 		g.refused(name)
+		if name == SuspiciousIPSignup {
+			return x, true, ErrSuspiciousIP
+		}
 		ev.Type, ev.Description = "api_limit", "Rate limit exceeded"
 		switch name {
 		case PerRecipient:
@@ -221,11 +272,11 @@ func (g *Guard) take(ctx context.Context, name, key string, rl store.RateLimit, 
 		case smsBlock:
 			ev.Description = "Too many codes sent to one range of phone numbers"
 		}
-		ev.Details = detailsOf(map[string]any{"limit": map[string]any{"bucket": name, "global": name == Global, "size": rl.Burst}})
+		ev.Details = detailsOf(map[string]any{"limit": map[string]any{"bucket": name, "global": name == Global, "size": b.sizes[i]}})
 		g.record(ctx, ev)
-		return d, true, ErrLimited
+		return x, true, ErrLimited
 	}
-	return d, true, nil
+	return ds[0], true, nil
 }
 
 // Default SMS budgets (per hour) of an sms connection that sets none.
@@ -246,37 +297,89 @@ func (g *Guard) AllowRecipient(ctx context.Context, conn store.Connection, ident
 	if err != nil {
 		return fmt.Errorf("read settings: %w", err)
 	}
-	if conn.Strategy != "sms" {
-		_, _, err := g.take(ctx, PerRecipient, conn.Name+":"+ident, configured(s.Latchkey.RateLimits, PerRecipient), false, ev)
+	var b batch
+	g.recipientLimits(&b, s, conn, ident)
+	_, _, err = g.run(ctx, &b, ev)
+	return err
+}
+
+// BeforeStart applies every limit of a start that is about to send a code,
+// in one call to the limiter (one round trip on Redis), all or nothing: the
+// signup throttle of suspicious IP throttling when signup is set (its
+// refusal is ErrSuspiciousIP, with limit_mu when the IP's budget runs out),
+// and the recipient's caps (AllowRecipient's; their refusal is
+// ErrLimited). A refusal by one spends nothing of the others.
+//
+// In enumeration-safe mode the caller sets signup for every start, for an
+// existing account as for an unknown address, so that the throttle answers
+// both alike.
+func (g *Guard) BeforeStart(ctx context.Context, conn store.Connection, ident, ip string, signup bool, ev store.LogEvent) error {
+	s, err := g.settings.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	var b batch
+	signupAt := -1
+	if sit := s.AttackProtection.SuspiciousIPOrDefault(); signup && sit.Enabled && slices.Contains(sit.Shields, "block") && !allowlisted(sit.Allowlist, ip) {
+		signupAt = len(b.ops)
+		b.addLimit(SuspiciousIPSignup, "sit:signup:"+IPKey(ip), sitLimit(sit.Stage.PreUserRegistration), 1)
+	}
+	g.recipientLimits(&b, s, conn, ident)
+	ds, err := g.takeAll(ctx, &b, ev)
+	if err != nil {
 		return err
 	}
+	if signupAt >= 0 && ds[signupAt].Remaining == 0 {
+		e := ev
+		e.Type, e.Description = "limit_mu", "An IP was blocked for too many signups"
+		e.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-user-registration"})
+		g.record(ctx, e)
+	}
+	return nil
+}
+
+// takeAll is run for callers that read every Decision: nil Decisions when
+// nothing was checked (every limit off, or an unreachable limiter with only
+// fail-open limits).
+func (g *Guard) takeAll(ctx context.Context, b *batch, ev store.LogEvent) ([]Decision, error) {
+	if len(b.ops) == 0 {
+		return nil, nil
+	}
+	ds, err := g.lim.TakeAll(ctx, b.ops)
+	if err != nil || !ratelimit.Allowed(ds) {
+		// the refusal (or the outage) is run's to answer: ask again for
+		// its verdict; nothing was charged
+		_, _, rerr := g.runDecided(ctx, b, ds, err, ev)
+		return nil, rerr
+	}
+	return ds, nil
+}
+
+// recipientLimits adds the caps on codes sent to one recipient: the
+// tenant's per_recipient limit for an email address (failing open); for a
+// phone number the sms connection's sms_budget, per number and per number
+// block (the number without its last four digits, where pumping attacks
+// cycle), both failing closed.
+func (g *Guard) recipientLimits(b *batch, s store.TenantSettings, conn store.Connection, ident string) {
+	if conn.Strategy != "sms" {
+		b.add(PerRecipient, conn.Name+":"+ident, configured(s.Latchkey.RateLimits, PerRecipient), false, 1)
+		return
+	}
 	perNumber, perBlock := DefaultSMSPerNumber, DefaultSMSPerBlock
-	if b := conn.Options.SMSBudget; b != nil {
-		if b.PerNumberPerHour > 0 {
-			perNumber = b.PerNumberPerHour
+	if bu := conn.Options.SMSBudget; bu != nil {
+		if bu.PerNumberPerHour > 0 {
+			perNumber = bu.PerNumberPerHour
 		}
-		if b.PerBlockPerHour > 0 {
-			perBlock = b.PerBlockPerHour
+		if bu.PerBlockPerHour > 0 {
+			perBlock = bu.PerBlockPerHour
 		}
 	}
 	block := ident
 	if len(block) > 8 {
 		block = block[:len(block)-4]
 	}
-	blockLimit := store.RateLimit{Burst: perBlock, Rate: perBlock, IntervalSeconds: 3600}
-	// Peek the block first, so that a refusal there spends nothing of the number's budget.
-	l := ratelimit.Limit{Burst: perBlock, Rate: perBlock, Per: time.Hour, FailClosed: true}
-	if d, err := g.lim.Peek(ctx, "lim:"+smsBlock+":"+conn.Name+":"+block, l); err != nil || d.Unavailable {
-		return ErrUnavailable
-	} else if !d.Allowed {
-		g.refused(smsBlock)
-		return ErrLimited
-	}
-	if _, _, err := g.take(ctx, PerRecipient, conn.Name+":"+ident, store.RateLimit{Burst: perNumber, Rate: perNumber, IntervalSeconds: 3600}, true, ev); err != nil {
-		return err
-	}
-	_, _, err = g.take(ctx, smsBlock, conn.Name+":"+block, blockLimit, true, ev)
-	return err
+	b.add(PerRecipient, conn.Name+":"+ident, store.RateLimit{Burst: perNumber, Rate: perNumber, IntervalSeconds: 3600}, true, 1)
+	b.add(smsBlock, conn.Name+":"+block, store.RateLimit{Burst: perBlock, Rate: perBlock, IntervalSeconds: 3600}, true, 1)
 }
 
 // IPKey is the key of an end-user IP: an IPv4 address as is, an IPv6
@@ -351,22 +454,36 @@ func (g *Guard) BeforeAttempt(ctx context.Context, conn store.Connection, ident,
 	if err != nil {
 		return fmt.Errorf("read settings: %w", err)
 	}
+	// Both counters in one call to the limiter (one round trip on Redis).
+	var ops []ratelimit.Op
+	sitAt, bfAt := -1, -1
 	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && slices.Contains(sit.Shields, "block") && !allowlisted(sit.Allowlist, ip) {
-		d, err := g.lim.Peek(ctx, "sit:login:"+IPKey(ip), sitLimit(sit.Stage.PreLogin))
-		if err != nil || d.Unavailable {
+		sitAt = len(ops)
+		ops = append(ops, ratelimit.Op{Key: "sit:login:" + IPKey(ip), Limit: sitLimit(sit.Stage.PreLogin)})
+	}
+	bf := s.AttackProtection.BruteForceOrDefault()
+	if bf.Enabled && slices.Contains(bf.Shields, "block") && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
+		bfAt = len(ops)
+		ops = append(ops, ratelimit.Op{Key: attemptKey(bf, conn.Name, ident, ip), Limit: bfLimit(bf)})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	ds, err := g.lim.TakeAll(ctx, ops)
+	if err != nil {
+		return ErrUnavailable
+	}
+	for _, d := range ds {
+		if d.Unavailable {
 			return ErrUnavailable
-		}
-		if !d.Allowed {
-			g.refused(SuspiciousIPLogin)
-			return ErrSuspiciousIP
 		}
 	}
-	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && slices.Contains(bf.Shields, "block") &&
-		conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
-		d, err := g.lim.Peek(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf))
-		if err != nil || d.Unavailable {
-			return ErrUnavailable
-		}
+	if sitAt >= 0 && !ds[sitAt].Allowed {
+		g.refused(SuspiciousIPLogin)
+		return ErrSuspiciousIP
+	}
+	if bfAt >= 0 {
+		d := ds[bfAt]
 		if !d.Allowed {
 			g.refused(BruteForce)
 			return ErrBlocked
@@ -395,26 +512,53 @@ func (g *Guard) AfterFailure(ctx context.Context, conn store.Connection, ident, 
 	if err != nil {
 		return
 	}
-	if bf := s.AttackProtection.BruteForceOrDefault(); bf.Enabled && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
-		d, err := g.lim.Take(ctx, attemptKey(bf, conn.Name, ident, ip), bfLimit(bf), 1)
-		if err == nil && d.Allowed && d.Remaining == 0 && slices.Contains(bf.Shields, "block") {
-			g.recordBlock(ctx, conn, ident, ip)
-			e := ev
-			e.Type = "limit_wc"
-			e.Description = fmt.Sprintf("An IP was blocked for %d failed login attempts to one account", bfLimit(bf).Burst)
-			e.Details = detailsOf(map[string]any{"ip": ip, "identifier": ident, "connection": conn.Name, "max_attempts": bfLimit(bf).Burst})
-			g.record(ctx, e)
+	var ops []ratelimit.Op
+	bfAt, sitAt := -1, -1
+	bf := s.AttackProtection.BruteForceOrDefault()
+	if bf.Enabled && conn.Options.BruteForceProtection && !allowlisted(bf.Allowlist, ip) {
+		bfAt = len(ops)
+		ops = append(ops, ratelimit.Op{Key: attemptKey(bf, conn.Name, ident, ip), Limit: bfLimit(bf), N: 1})
+	}
+	sit := s.AttackProtection.SuspiciousIPOrDefault()
+	if sit.Enabled && !allowlisted(sit.Allowlist, ip) {
+		sitAt = len(ops)
+		ops = append(ops, ratelimit.Op{Key: "sit:login:" + IPKey(ip), Limit: sitLimit(sit.Stage.PreLogin), N: 1})
+	}
+	if len(ops) == 0 {
+		return
+	}
+	// Both counters in one call. Each failure counts on each counter by
+	// itself: when one is empty already (failures racing one another past
+	// BeforeAttempt), the batch is refused whole, and the others are
+	// counted again alone (the rare case's second round trip).
+	ds, err := g.lim.TakeAll(ctx, ops)
+	if err == nil && !ratelimit.Allowed(ds) {
+		for i, d := range ds {
+			if d.Allowed {
+				one, err := g.lim.TakeAll(ctx, ops[i:i+1])
+				if err == nil {
+					ds[i] = one[0]
+				}
+			}
 		}
 	}
-	if sit := s.AttackProtection.SuspiciousIPOrDefault(); sit.Enabled && !allowlisted(sit.Allowlist, ip) {
-		d, err := g.lim.Take(ctx, "sit:login:"+IPKey(ip), sitLimit(sit.Stage.PreLogin), 1)
-		if err == nil && d.Allowed && d.Remaining == 0 {
-			e := ev
-			e.Type = "limit_mu"
-			e.Description = "An IP was blocked for too many failed logins"
-			e.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-login", "max_attempts": sit.Stage.PreLogin.MaxAttempts})
-			g.record(ctx, e)
-		}
+	if err != nil {
+		return
+	}
+	if d := ds[max(bfAt, 0)]; bfAt >= 0 && d.Allowed && d.Remaining == 0 && slices.Contains(bf.Shields, "block") {
+		g.recordBlock(ctx, conn, ident, ip)
+		e := ev
+		e.Type = "limit_wc"
+		e.Description = fmt.Sprintf("An IP was blocked for %d failed login attempts to one account", bfLimit(bf).Burst)
+		e.Details = detailsOf(map[string]any{"ip": ip, "identifier": ident, "connection": conn.Name, "max_attempts": bfLimit(bf).Burst})
+		g.record(ctx, e)
+	}
+	if d := ds[max(sitAt, 0)]; sitAt >= 0 && d.Allowed && d.Remaining == 0 {
+		e := ev
+		e.Type = "limit_mu"
+		e.Description = "An IP was blocked for too many failed logins"
+		e.Details = detailsOf(map[string]any{"ip": ip, "stage": "pre-login", "max_attempts": sit.Stage.PreLogin.MaxAttempts})
+		g.record(ctx, e)
 	}
 }
 

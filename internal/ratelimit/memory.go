@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 )
@@ -62,11 +63,13 @@ func NewMemoryCap(now func() time.Time, maxKeys int) *Memory {
 	return m
 }
 
-func (m *Memory) shard(key string) *memShard {
+func (m *Memory) shard(key string) *memShard { return &m.shards[m.shardIndex(key)] }
+
+func (m *Memory) shardIndex(key string) int {
 	if len(m.shards) == 1 {
-		return &m.shards[0]
+		return 0
 	}
-	return &m.shards[maphash.String(m.seed, key)%uint64(len(m.shards))]
+	return int(maphash.String(m.seed, key) % uint64(len(m.shards)))
 }
 
 // Take implements Limiter.
@@ -155,4 +158,54 @@ func (s *memShard) evict(now int64) {
 	if seen > 0 {
 		delete(s.buckets, victim)
 	}
+}
+
+// TakeAll implements Limiter: the shards of the batch's keys are locked
+// together (in shard order), so the batch is one atomic step.
+func (m *Memory) TakeAll(_ context.Context, ops []Op) ([]Decision, error) {
+	bs, err := checkOps(ops)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now().UnixMilli()
+	shards := make([]*memShard, len(ops))
+	idx := make([]int, len(ops))
+	for i, op := range ops {
+		idx[i] = m.shardIndex(op.Key)
+		shards[i] = &m.shards[idx[i]]
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		s := &m.shards[i]
+		s.mu.Lock()
+		if now >= s.nextSweep {
+			s.sweep(now)
+		}
+	}
+	defer func() {
+		for _, i := range idx {
+			m.shards[i].mu.Unlock()
+		}
+	}()
+	states := make([]state, len(ops))
+	found := make([]bool, len(ops))
+	for i, op := range ops {
+		var cur memBucket
+		cur, found[i] = shards[i].buckets[op.Key]
+		states[i] = cur.state
+	}
+	outs := stepAll(bs, ops, states, found, now)
+	ds := make([]Decision, len(ops))
+	for i, o := range outs {
+		if o.write {
+			s := shards[i]
+			if !found[i] && len(s.buckets) >= m.perShard {
+				s.evict(now)
+			}
+			s.buckets[ops[i].Key] = memBucket{state: o.next, fullAt: o.reset}
+		}
+		ds[i] = o.decision(bs[i])
+	}
+	return ds, nil
 }

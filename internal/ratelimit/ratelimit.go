@@ -94,6 +94,15 @@ type Limiter interface {
 	Peek(ctx context.Context, key string, l Limit) (Decision, error)
 	// Reset forgets key (an unblock): its bucket is full again.
 	Reset(ctx context.Context, key string) error
+	// TakeAll is every limiter decision of one request at once: one call, one
+	// round trip on Redis, one instant of one clock. It is all or nothing: the
+	// batch is allowed when every Op is, and only then are the Takes charged;
+	// when one Op refuses, no bucket is charged, so a request refused by one
+	// limit spends nothing of the others. Each Decision is its bucket's: a
+	// refusing Op's has Allowed false and its RetryAfter; the others of a
+	// refused batch report their bucket as a Peek would (nothing was spent).
+	// An Op's Key may appear only once in a batch.
+	TakeAll(ctx context.Context, ops []Op) ([]Decision, error)
 }
 
 // ErrInvalid reports a Limit or a token count the model cannot serve; it is a
@@ -208,4 +217,67 @@ func (o outcome) decision(b bucket) Decision {
 		Reset:      time.UnixMilli(o.reset),
 		RetryAfter: time.Duration(o.retry) * time.Millisecond,
 	}
+}
+
+// Op is one bucket of a TakeAll: take N tokens (1 ≤ N ≤ Burst) of Key's
+// bucket under Limit, or, with N = 0, require one token to be there
+// without spending it (a Peek that must pass, such as "this IP is not
+// blocked").
+type Op struct {
+	Key   string
+	Limit Limit
+	N     int
+}
+
+// Allowed reports whether a TakeAll was allowed (every Op was).
+func Allowed(ds []Decision) bool {
+	for _, d := range ds {
+		if !d.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOps validates a batch and returns its buckets.
+func checkOps(ops []Op) ([]bucket, error) {
+	bs := make([]bucket, len(ops))
+	seen := make(map[string]bool, len(ops))
+	for i, op := range ops {
+		b, err := check(op.Limit, op.N, op.N == 0)
+		if err != nil {
+			return nil, err
+		}
+		if op.N < 0 {
+			return nil, fmt.Errorf("%w: taking %d tokens", ErrInvalid, op.N)
+		}
+		if seen[op.Key] {
+			return nil, fmt.Errorf("%w: key %q twice in one batch", ErrInvalid, op.Key)
+		}
+		seen[op.Key] = true
+		bs[i] = b
+	}
+	return bs, nil
+}
+
+// stepAll applies a batch at now to the stored states (found[i] false for
+// a missing bucket): every Op is evaluated; when all allow, the outcomes
+// are the Takes' (their writes to be stored); otherwise the allowing Ops'
+// outcomes are their Peeks' and nothing is to be written. It is the one
+// definition of the batch; script.lua is its twin.
+func stepAll(bs []bucket, ops []Op, states []state, found []bool, now int64) []outcome {
+	outs := make([]outcome, len(ops))
+	all := true
+	for i, b := range bs {
+		outs[i] = b.step(states[i], found[i], now, int64(ops[i].N))
+		all = all && outs[i].allowed
+	}
+	if !all {
+		for i, b := range bs {
+			if outs[i].allowed && ops[i].N > 0 {
+				outs[i] = b.step(states[i], found[i], now, 0)
+			}
+		}
+	}
+	return outs
 }

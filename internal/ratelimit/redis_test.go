@@ -232,3 +232,28 @@ func TestRedisOnce(t *testing.T) {
 		t.Fatalf("after its time: %v %v", ok, err)
 	}
 }
+
+// Without an injected clock the buckets read Redis's clock (TIME), so every
+// node shares one: a Take's Reset and a refusal's RetryAfter are counted
+// from Redis's time, whatever the caller's clock says.
+func TestRedisServerTime(t *testing.T) {
+	ctx := context.Background()
+	c, prefix := testredis.Client(t, "ratelimit")
+	r := ratelimit.NewRedis(c, prefix, nil)
+	srv, err := c.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ratelimit.Limit{Burst: 1, Rate: 1, Per: time.Hour}
+	d, err := r.Take(ctx, "k", l, 1)
+	if err != nil || !d.Allowed {
+		t.Fatalf("first take: %+v, %v", d, err)
+	}
+	if got := d.Reset.Sub(srv.Truncate(time.Millisecond)); got < time.Hour || got > time.Hour+5*time.Second {
+		t.Errorf("Reset %v is %v after Redis's time, want an hour", d.Reset, got)
+	}
+	d, err = r.Take(ctx, "k", l, 1)
+	if err != nil || d.Allowed || d.RetryAfter < time.Hour-5*time.Second || d.RetryAfter > time.Hour {
+		t.Errorf("second take: %+v, %v; want refused for about an hour", d, err)
+	}
+}

@@ -9,8 +9,13 @@ import (
 	"time"
 )
 
-// DefaultTimeout bounds each call Resilient makes to its primary.
-const DefaultTimeout = 200 * time.Millisecond
+// DefaultTimeout bounds each call Resilient makes to its primary. It is a
+// bound for a Redis that hangs, not a latency goal: a Redis that is merely
+// busy (a burst of requests queueing for the pool) must answer within it,
+// or legitimate requests would be refused by the fail-closed limits and
+// attackers let through by the fail-open ones. An outage where Redis is
+// down (connection refused) answers at once, whatever the bound.
+const DefaultTimeout = time.Second
 
 // FailClosedRetryAfter is the RetryAfter of a fail-closed answer.
 const FailClosedRetryAfter = time.Second
@@ -80,6 +85,32 @@ func (r *Resilient) Peek(ctx context.Context, key string, l Limit) (Decision, er
 	return r.answer(ctx, l, d, err)
 }
 
+// TakeAll implements Limiter. When the primary cannot answer, every Op is
+// answered by its policy: a batch with a fail-closed Op is refused (its
+// Decisions Unavailable, the fail-open ones' allowed), a batch of fail-open
+// Ops is allowed.
+func (r *Resilient) TakeAll(ctx context.Context, ops []Op) ([]Decision, error) {
+	if _, err := checkOps(ops); err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ds, err := r.primary.TakeAll(cctx, ops)
+	cancel()
+	if err == nil {
+		r.up()
+		return ds, nil
+	}
+	if errors.Is(err, ErrInvalid) || ctx.Err() != nil {
+		return nil, err
+	}
+	r.failed(err)
+	ds = make([]Decision, len(ops))
+	for i, op := range ops {
+		ds[i] = r.policy(op.Limit)
+	}
+	return ds, nil
+}
+
 // Reset implements Limiter.
 func (r *Resilient) Reset(ctx context.Context, key string) error {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -111,12 +142,17 @@ func (r *Resilient) answer(ctx context.Context, l Limit, d Decision, err error) 
 		return Decision{}, err
 	}
 	r.failed(err)
+	return r.policy(l), nil
+}
+
+// policy is a limit's answer when the primary could not give one.
+func (r *Resilient) policy(l Limit) Decision {
 	r.fallbacks.Add(1)
 	now := r.now()
 	if l.FailClosed {
-		return Decision{Limit: l.Burst, Reset: now.Add(FailClosedRetryAfter), RetryAfter: FailClosedRetryAfter, Unavailable: true}, nil
+		return Decision{Limit: l.Burst, Reset: now.Add(FailClosedRetryAfter), RetryAfter: FailClosedRetryAfter, Unavailable: true}
 	}
-	return Decision{Allowed: true, Limit: l.Burst, Remaining: l.Burst, Reset: now}, nil
+	return Decision{Allowed: true, Limit: l.Burst, Remaining: l.Burst, Reset: now}
 }
 
 func (r *Resilient) failed(err error) {

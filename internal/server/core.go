@@ -21,16 +21,19 @@ import (
 // place: the serving node (New) and the admin CLI's local mode
 // (LocalManagement) both start from it.
 type core struct {
-	cfg       config.Config
-	log       *slog.Logger
-	now       func() time.Time
-	store     store.Store
-	storeDesc string
-	keys      *secret.Keys
-	signing   *oauth.KeyManager
-	dir       *tenant.Directory
-	events    *eventlog.Recorder
-	recording chan struct{} // closed once the recorder has written everything
+	cfg config.Config
+	log *slog.Logger
+	now func() time.Time
+	// redisClock is the clock Redis buckets refill by: nil (Redis's own,
+	// TIME, one for every node) unless a test injected a clock.
+	redisClock func() time.Time
+	store      store.Store
+	storeDesc  string
+	keys       *secret.Keys
+	signing    *oauth.KeyManager
+	dir        *tenant.Directory
+	events     *eventlog.Recorder
+	recording  chan struct{} // closed once the recorder has written everything
 }
 
 // openCore opens the store with the master key, loads the signing keys,
@@ -75,7 +78,7 @@ func (c *core) close() error {
 // behind Resilient with --redis-url, memory otherwise), the Redis backend
 // itself (nil without one) and where the counters live.
 func (c *core) limiter() (protect.Limiter, *ratelimit.Redis, string, error) {
-	return newLimiterAndRedis(c.cfg, c.log, c.now)
+	return newLimiterAndRedis(c.cfg, c.log, c.now, c.redisClock)
 }
 
 // guard applies the limits with lim, counting refusals in m (nil: none).

@@ -96,7 +96,7 @@ func tenantFileFor(issuer string) []byte {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ts     *httptest.Server
 	srv    *server.Server
 	cfg    config.Config
@@ -113,7 +113,7 @@ type envOpt func(*config.Config)
 
 // newEnv starts a real Latchkey node (SQLite in a temp dir, --dev capture,
 // the tenant file above) behind an httptest TLS server.
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	dir := t.TempDir()
 	// The tenant file names the issuer, so start writes it once the address is known.

@@ -203,6 +203,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		s.Capture = delivery.NewCapture(log, now, 500)
 	}
 	host := tenant.Hostname(cfg.Issuer)
+	c.redisClock = opt.Now // nil in production: Redis's clock
 	lim, rd, limDesc, err := c.limiter()
 	if err != nil {
 		return nil, err
@@ -308,7 +309,10 @@ func (s *Server) OpsHandler() http.Handler { return s.ops }
 // each limit's fail-open or fail-closed choice) when --redis-url is set,
 // memory otherwise; and the Redis backend (nil without --redis-url), for
 // single-use markers shared by the nodes.
-func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now func() time.Time) (protect.Limiter, *ratelimit.Redis, string, error) {
+//
+// Redis buckets refill by redisClock, nil for Redis's own clock (TIME): a
+// test that injects a clock passes it here too.
+func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now, redisClock func() time.Time) (protect.Limiter, *ratelimit.Redis, string, error) {
 	if cfg.RedisURL == "" {
 		return ratelimit.NewMemory(now), nil, "memory", nil
 	}
@@ -329,7 +333,7 @@ func newLimiterAndRedis(cfg config.Config, log *slog.Logger, now func() time.Tim
 	// go-redis logs each failed dial itself; Resilient already reports an
 	// outage once and its recovery, so these go to debug.
 	redis.SetLogger(redisLog{log})
-	rd := ratelimit.NewRedis(client, prefix, now)
+	rd := ratelimit.NewRedis(client, prefix, redisClock)
 	return ratelimit.NewResilient(rd, RedisTimeout, now, log), rd, "redis " + redactURL(cfg.RedisURL), nil
 }
 
@@ -341,7 +345,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // RedisTimeout bounds one limiter call to Redis.
-const RedisTimeout = 200 * time.Millisecond
+const RedisTimeout = ratelimit.DefaultTimeout
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
 	opt := tenant.ApplyOptions{Enforce: s.cfg.BootstrapMode == config.BootstrapEnforce}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open Open) {
 		{"PeekDoesNotSpend", testPeekDoesNotSpend},
 		{"ClockBehind", testClockBehind},
 		{"Concurrent", testConcurrent},
+		{"TakeAllAllOrNothing", testTakeAllAllOrNothing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -385,5 +386,48 @@ func testConcurrent(e *env) {
 				break
 			}
 		}
+	}
+}
+
+// testTakeAllAllOrNothing: a batch charges every Take when all allow, none
+// when one refuses (the others then report as a Peek), and a Check (N = 0)
+// refuses without spending.
+func testTakeAllAllOrNothing(e *env) {
+	ctx := context.Background()
+	a := ratelimit.Limit{Burst: 2, Rate: 2, Per: 2 * time.Second}
+	b := ratelimit.Limit{Burst: 3, Rate: 3, Per: 3 * time.Second}
+	all := func(ops ...ratelimit.Op) []ratelimit.Decision {
+		e.t.Helper()
+		ds, err := e.l.TakeAll(ctx, ops)
+		if err != nil {
+			e.t.Fatalf("TakeAll: %v", err)
+		}
+		return ds
+	}
+	ds := all(ratelimit.Op{Key: "a", Limit: a, N: 1}, ratelimit.Op{Key: "b", Limit: b, N: 1})
+	e.want("first batch a", ds[0], allowed(a, 1, time.Second))
+	e.want("first batch b", ds[1], allowed(b, 2, time.Second))
+	all(ratelimit.Op{Key: "a", Limit: a, N: 1})
+	// a is empty: the batch is refused and b keeps its two tokens.
+	ds = all(ratelimit.Op{Key: "b", Limit: b, N: 1}, ratelimit.Op{Key: "a", Limit: a, N: 1})
+	e.want("refused batch b", ds[0], allowed(b, 2, time.Second))
+	e.want("refused batch a", ds[1], refused(a, 2*time.Second, time.Second))
+	if ratelimit.Allowed(ds) {
+		e.t.Error("a refused batch reported allowed")
+	}
+	e.want("b after the refused batch", e.peek("b", b), allowed(b, 2, time.Second))
+	// A check of an empty bucket refuses the batch, spending nothing.
+	ds = all(ratelimit.Op{Key: "a", Limit: a}, ratelimit.Op{Key: "b", Limit: b, N: 2})
+	e.want("check of a", ds[0], refused(a, 2*time.Second, time.Second))
+	e.want("b after the refused check", e.peek("b", b), allowed(b, 2, time.Second))
+	e.at(time.Second)
+	ds = all(ratelimit.Op{Key: "a", Limit: a}, ratelimit.Op{Key: "b", Limit: b, N: 2})
+	if !ratelimit.Allowed(ds) {
+		e.t.Fatalf("batch after the refill refused: %+v", ds)
+	}
+	e.want("b taken by the batch", e.peek("b", b), allowed(b, 1, 3*time.Second))
+	e.want("a checked, not spent", e.peek("a", a), allowed(a, 1, 2*time.Second))
+	if _, err := e.l.TakeAll(ctx, []ratelimit.Op{{Key: "a", Limit: a, N: 1}, {Key: "a", Limit: a, N: 1}}); !errors.Is(err, ratelimit.ErrInvalid) {
+		e.t.Errorf("a key twice in one batch: %v, want ErrInvalid", err)
 	}
 }
