@@ -25,6 +25,10 @@ type Notification struct {
 	// IP and UserAgent are the end user's, for an SMS gateway's req.
 	IP, UserAgent string
 	ClientID      string
+	// Withheld marks a message rendered and queued like any other but
+	// never sent: enumeration-safe mode's stand-in for a start that must
+	// not go out, so that its answer costs what a sending start costs.
+	Withheld bool
 }
 
 // Message is a rendered message.

@@ -92,6 +92,10 @@ const (
 type Payload struct {
 	Email *delivery.Email `json:"email,omitempty"`
 	SMS   *delivery.SMS   `json:"sms,omitempty"`
+	// Withheld: settle the message without sending it (see
+	// delivery.Notification.Withheld). Sealed like the rest, so the
+	// database does not tell it from a message that is sent.
+	Withheld bool `json:"withheld,omitempty"`
 }
 
 func associated(id string) []byte { return []byte("latchkey outbox " + id) }
@@ -285,6 +289,12 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 	p, err := Open(w.keys, m)
 	if err != nil {
 		w.giveUp(ctx, m, "the message could not be read")
+		return
+	}
+	if p.Withheld {
+		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
+		}
 		return
 	}
 	// The lease is renewed while the send goes on; it is still bounded.

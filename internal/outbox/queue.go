@@ -41,7 +41,7 @@ func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.C
 		}
 	}
 	id := "msg_" + secret.Hex(12)
-	payload, err := Seal(q.keys, id, Payload{Email: email, SMS: sms})
+	payload, err := Seal(q.keys, id, Payload{Email: email, SMS: sms, Withheld: n.Withheld})
 	if err != nil {
 		return nil, err
 	}

@@ -408,6 +408,7 @@ func TestDeliver(t *testing.T) {
 		attempts int           // before this one
 		ttl      time.Duration // from now
 		payload  []byte        // replaces the sealed one when set
+		withheld bool          // sealed as withheld (enumeration-safe mode)
 		err      error         // the transport's answer
 		// want
 		sent     bool
@@ -435,6 +436,8 @@ func TestDeliver(t *testing.T) {
 			outcome: "given up", reason: "the message could not be read"},
 		{name: "connection deleted", conn: "gone", to: "+14155552671", ttl: 5 * time.Minute,
 			outcome: "given up", reason: "connection gone: store: not found"},
+		{name: "a withheld message is settled unsent", conn: "email", to: "nobody@example.com", ttl: 5 * time.Minute, withheld: true,
+			outcome: "delivered"},
 		{name: "connection unreadable for now", conn: "broken", to: "+14155552671", ttl: 5 * time.Minute,
 			outcome: "retry", reason: "connection broken: database is locked"},
 	}
@@ -443,6 +446,16 @@ func TestDeliver(t *testing.T) {
 			f := newFixture(t, false)
 			f.tr.fail = func(string, int) error { return tt.err }
 			m := f.message(t, "msg_1", tt.to, tt.conn, t0.Add(-time.Minute), time.Minute+tt.ttl)
+			if tt.withheld {
+				p, err := Open(f.keys, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Withheld = true
+				if tt.payload, err = Seal(f.keys, m.ID, p); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.attempts > 0 || tt.payload != nil {
 				f.st.mu.Lock()
 				f.st.msgs[m.ID].Attempts = tt.attempts

@@ -340,27 +340,23 @@ func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, err
 	if send != "code" {
 		n.Link = s.link(req.Client.ClientID, conn, ident, code, params)
 	}
+	// Enumeration-safe mode, and nothing may go out (an unknown address
+	// with signup disabled, a blocked user): the same work as a start that
+	// sends — the message is rendered, sealed, queued with its code and the
+	// worker woken — but the worker settles it without sending. The code
+	// is stored, so that a wrong guess at it costs what a wrong guess at
+	// any live code costs; nobody holds it, and redeeming it could not
+	// sign up or log in a blocked user anyway.
+	n.Withheld = res.NotSent != ""
 	msg, err := s.queue.Message(ctx, n, conn, c.ExpiresAt)
 	if err != nil {
 		return res, fmt.Errorf("compose message: %w", err)
-	}
-	if res.NotSent != "" {
-		// Enumeration-safe mode, and nothing may go out (an unknown
-		// address with signup disabled, a blocked user): the same work as
-		// a start that sends, short of queueing the message. The code is
-		// stored, so that a wrong guess at it costs what a wrong guess at
-		// any live code costs; nobody holds it, and redeeming it could not
-		// sign up or log in a blocked user anyway.
-		if err := s.st.PutCode(ctx, c, nil); err != nil {
-			return res, fmt.Errorf("store code: %w", err)
-		}
-		return res, nil
 	}
 	if err := s.st.PutCode(ctx, c, msg); err != nil {
 		return res, fmt.Errorf("store code: %w", err)
 	}
 	s.queue.Wake()
-	res.Sent = true
+	res.Sent = !n.Withheld
 	return res, nil
 }
 

@@ -73,12 +73,18 @@ func (s *fakeStore) FindUser(_ context.Context, connection, ident string) (store
 }
 
 // queued is how many messages PutCode queued.
-func (s *fakeStore) queued() int {
+// queued counts the messages queued to be sent; withheld those queued to
+// be settled unsent (enumeration-safe mode).
+func (s *fakeStore) queued() int { return s.countMessages(false) }
+
+func (s *fakeStore) withheld() int { return s.countMessages(true) }
+
+func (s *fakeStore) countMessages(withheld bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, m := range s.messages {
-		if m != nil {
+		if m != nil && strings.HasPrefix(m.ID, "withheld_") == withheld {
 			n++
 		}
 	}
@@ -168,7 +174,11 @@ func (q *fakeQueue) Message(_ context.Context, n delivery.Notification, conn sto
 	}
 	q.sent = append(q.sent, n)
 	q.conns = append(q.conns, conn)
-	return &store.OutboxMessage{ID: fmt.Sprintf("msg_%d", len(q.sent)), Channel: n.Channel, Recipient: n.To, ClientID: n.ClientID,
+	id := fmt.Sprintf("msg_%d", len(q.sent))
+	if n.Withheld {
+		id = fmt.Sprintf("withheld_%d", len(q.sent))
+	}
+	return &store.OutboxMessage{ID: id, Channel: n.Channel, Recipient: n.To, ClientID: n.ClientID,
 		Connection: conn.Name, ExpiresAt: expires}, nil
 }
 
@@ -488,8 +498,11 @@ func TestStartExistingUsers(t *testing.T) {
 				t.Errorf("%d messages queued", got)
 			}
 			// Enumeration-safe, a blocked user's start does the work of
-			// one that sends (a code nobody holds is stored); otherwise
-			// nothing.
+			// one that sends (a code nobody holds is stored with a message
+			// the worker settles unsent); otherwise nothing.
+			if got, want := f.st.withheld(), map[bool]int{true: 1}[!tt.wantSent && tt.safe]; got != want {
+				t.Errorf("%d messages withheld, want %d", got, want)
+			}
 			if !tt.wantSent && (res.NotSent != "user is blocked" || len(f.st.codes) != map[bool]int{true: 1}[tt.safe]) {
 				t.Errorf("blocked: NotSent %q, codes %v", res.NotSent, f.st.codes)
 			}
@@ -528,8 +541,9 @@ func TestStartSignup(t *testing.T) {
 				t.Fatal(err)
 			}
 			sent := tt.wantErr == nil && tt.wantNotSent == ""
-			if res.Sent != sent || res.NotSent != tt.wantNotSent || f.st.queued() != map[bool]int{true: 1}[sent] {
-				t.Errorf("result %+v, %d queued", res, f.st.queued())
+			if res.Sent != sent || res.NotSent != tt.wantNotSent || f.st.queued() != map[bool]int{true: 1}[sent] ||
+				f.st.withheld() != map[bool]int{true: 1}[tt.wantNotSent != ""] {
+				t.Errorf("result %+v, %d queued, %d withheld", res, f.st.queued(), f.st.withheld())
 			}
 			if res.Verified {
 				t.Errorf("a new identifier is verified")
