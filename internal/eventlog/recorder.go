@@ -45,6 +45,10 @@ type Options struct {
 	// Retries is how often a failed batch is retried (with back-off) before
 	// it is dropped and the loss logged. Default 5.
 	Retries int
+	// Spool, when set, makes a request's events durable before its answer
+	// by appending them to it; the database then gets them in large
+	// batches. Without it the answer waits for the database commit.
+	Spool *Spool
 }
 
 // Recorder batches events into a Sink. Record never waits for the
@@ -57,6 +61,7 @@ type Recorder struct {
 	opt  Options
 
 	ch      chan item
+	staged  chan item    // spooled, waiting for the database (with a Spool)
 	mu      sync.RWMutex // held for reading while sending on ch
 	closed  bool
 	stopped chan struct{}
@@ -71,6 +76,7 @@ type item struct {
 	ev      store.LogEvent
 	done    chan struct{}
 	pending *pending
+	seq     uint64 // the event's place in the spool (with a Spool)
 }
 
 // NewRecorder returns a recorder writing to sink; call Run to start writing.
@@ -90,8 +96,12 @@ func NewRecorder(log *slog.Logger, sink Sink, opt Options) *Recorder {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Recorder{log: log, sink: sink, ids: NewIDs(), now: opt.Now, opt: opt,
+	r := &Recorder{log: log, sink: sink, ids: NewIDs(), now: opt.Now, opt: opt,
 		ch: make(chan item, opt.Queue), stopped: make(chan struct{})}
+	if opt.Spool != nil {
+		r.staged = make(chan item, opt.Queue)
+	}
+	return r
 }
 
 // Record queues an event, giving it an ID and (when unset) the current
@@ -168,6 +178,72 @@ func (r *Recorder) Close() {
 // Writes use their own context so that shutdown does not cut a batch off.
 func (r *Recorder) Run() {
 	defer close(r.stopped)
+	if r.opt.Spool == nil {
+		r.store(r.ch, nil)
+		return
+	}
+	var stored atomic.Uint64
+	storing := make(chan struct{})
+	go func() { defer close(storing); r.store(r.staged, &stored) }()
+	r.spool(&stored)
+	close(r.staged)
+	<-storing
+}
+
+// spool takes what is queued, appends its events to the spool in one
+// write, lets the requests waiting for them answer, and passes everything
+// on to the database writer, in order. An event that cannot be spooled
+// keeps its request waiting until the database has it.
+func (r *Recorder) spool(stored *atomic.Uint64) {
+	var seq uint64
+	var group []item
+	var evs []store.LogEvent
+	for {
+		it, ok := <-r.ch
+		if !ok {
+			return
+		}
+		group, evs = append(group[:0], it), evs[:0]
+	drain:
+		for len(group) < r.opt.Batch {
+			select {
+			case it, ok := <-r.ch:
+				if !ok {
+					break drain
+				}
+				group = append(group, it)
+			default:
+				break drain
+			}
+		}
+		for i := range group {
+			if group[i].done == nil {
+				seq++
+				group[i].seq = seq
+				evs = append(evs, group[i].ev)
+			}
+		}
+		spooled := true
+		if len(evs) > 0 {
+			if err := r.opt.Spool.append(evs, seq, stored.Load()); err != nil {
+				spooled = false
+				r.log.Error("tenant log spool not written; answers wait for the database", "events", len(evs), "err", err)
+			}
+		}
+		for _, it := range group {
+			if spooled && it.pending != nil {
+				it.pending.done()
+				it.pending = nil
+			}
+			r.staged <- it
+		}
+	}
+}
+
+// store gathers items from in into batches and writes them, until in is
+// closed and drained; with stored set, it records the spool sequence of
+// the last event written.
+func (r *Recorder) store(in <-chan item, stored *atomic.Uint64) {
 	w := &gathered{batch: make([]store.LogEvent, 0, r.opt.Batch)}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -175,6 +251,9 @@ func (r *Recorder) Run() {
 		if len(w.batch) > 0 {
 			r.write(w.batch)
 			w.batch = w.batch[:0]
+			if stored != nil {
+				stored.Store(w.seq)
+			}
 		}
 		for _, d := range w.waiting {
 			close(d)
@@ -185,7 +264,7 @@ func (r *Recorder) Run() {
 		w.waiting, w.pending = w.waiting[:0], w.pending[:0]
 	}
 	for {
-		it, ok := <-r.ch
+		it, ok := <-in
 		if !ok {
 			flush()
 			return
@@ -198,7 +277,7 @@ func (r *Recorder) Run() {
 	drain:
 		for len(w.batch) < r.opt.Batch {
 			select {
-			case it, ok := <-r.ch:
+			case it, ok := <-in:
 				if !ok {
 					break drain
 				}
@@ -211,7 +290,7 @@ func (r *Recorder) Run() {
 	gather:
 		for len(w.batch) < r.opt.Batch && len(w.waiting) == 0 && len(w.pending) == 0 {
 			select {
-			case it, ok := <-r.ch:
+			case it, ok := <-in:
 				if !ok {
 					break gather
 				}
@@ -228,6 +307,7 @@ func (r *Recorder) Run() {
 // gathered is the batch being gathered, and who waits for it.
 type gathered struct {
 	batch   []store.LogEvent
+	seq     uint64 // the spool sequence of the last event in batch
 	waiting []chan struct{}
 	pending []*pending
 }
@@ -238,6 +318,7 @@ func (g *gathered) add(it item) {
 		return
 	}
 	g.batch = append(g.batch, it.ev)
+	g.seq = it.seq
 	if it.pending != nil {
 		g.pending = append(g.pending, it.pending)
 	}
@@ -266,7 +347,7 @@ func (r *Recorder) write(batch []store.LogEvent) {
 }
 
 // Queued is how many events wait for the writer.
-func (r *Recorder) Queued() int { return len(r.ch) }
+func (r *Recorder) Queued() int { return len(r.ch) + len(r.staged) }
 
 // Dropped says how many events were lost because the store refused them.
 func (r *Recorder) Dropped() int64 {

@@ -33,12 +33,16 @@ type core struct {
 	signing    *oauth.KeyManager
 	dir        *tenant.Directory
 	events     *eventlog.Recorder
-	recording  chan struct{} // closed once the recorder has written everything
+	spool      *eventlog.Spool // nil without one
+	recording  chan struct{}   // closed once the recorder has written everything
 }
 
 // openCore opens the store with the master key, loads the signing keys,
-// and starts the tenant-log recorder. On an error nothing stays open.
-func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master []byte, now func() time.Time) (*core, error) {
+// and starts the tenant-log recorder — with the data directory's spool
+// when spooled (a serving node); otherwise (the CLI's local mode) it only
+// stores what a dead node left in the spool. On an error nothing stays
+// open.
+func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master []byte, now func() time.Time, spooled bool) (*core, error) {
 	keys, err := secret.New(master)
 	if err != nil {
 		return nil, err
@@ -61,16 +65,61 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 		return nil, err
 	}
 	c.dir = tenant.NewDirectory(st, now)
-	c.events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now})
+	var sp *eventlog.Spool
+	if spooled {
+		sp = c.openSpool(ctx)
+	} else {
+		c.restoreSpool(ctx)
+	}
+	c.events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now, Spool: sp})
 	c.recording = make(chan struct{})
 	go func() { defer close(c.recording); c.events.Run() }()
 	return c, nil
 }
 
-// close writes the tenant-log events still queued, then releases the store.
+// openSpool opens the tenant-log spool in the data directory and stores
+// what a previous process left in it; nil (answers then wait for the
+// database commit of their events) when it cannot.
+func (c *core) openSpool(ctx context.Context) *eventlog.Spool {
+	sp, left, err := eventlog.OpenSpool(c.cfg.DataDir)
+	if err != nil {
+		c.log.Warn("no tenant-log spool: answers wait for their events' database commit", "err", err)
+		return nil
+	}
+	if err := sp.Restore(ctx, c.store, left); err != nil {
+		sp.Close()
+		c.log.Warn("the tenant-log spool could not be restored; it is kept for the next start, and answers wait for their events' database commit", "err", err)
+		return nil
+	}
+	if len(left) > 0 {
+		c.log.Info("tenant-log events restored from the spool", "events", len(left))
+	}
+	c.spool = sp
+	return sp
+}
+
+// restoreSpool stores what a node that died left in the data
+// directory's spool, when no running node holds it (the CLI's local mode,
+// run after a crash, sees every answered request's events).
+func (c *core) restoreSpool(ctx context.Context) {
+	sp, left, err := eventlog.OpenSpool(c.cfg.DataDir)
+	if err != nil {
+		return // a running node holds it (and stored it at its start)
+	}
+	defer sp.Close()
+	if err := sp.Restore(ctx, c.store, left); err != nil {
+		c.log.Warn("the tenant-log spool could not be restored; it is kept for the next start", "err", err)
+	}
+}
+
+// close writes the tenant-log events still queued, then releases the
+// spool and the store.
 func (c *core) close() error {
 	c.events.Close()
 	<-c.recording
+	if c.spool != nil {
+		c.spool.Close()
+	}
 	return c.store.Close()
 }
 

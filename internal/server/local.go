@@ -67,7 +67,7 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		return nil, err
 	}
 	// The CLI's writes are tenant-log events too (sapi/fapi); Close writes them.
-	c, err := openCore(ctx, cfg, log, master, now)
+	c, err := openCore(ctx, cfg, log, master, now, false)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/filelock"
 	"github.com/latchkey/latchkey/internal/secret"
 )
 
@@ -51,7 +52,7 @@ func storedNodeID(dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	locked, err := lockFile(f)
+	locked, err := filelock.Lock(f)
 	if err != nil {
 		f.Close()
 		return "", nil, fmt.Errorf("lock %s: %w", path, err)

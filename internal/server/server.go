@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := openCore(ctx, cfg, log, master, now)
+	c, err := openCore(ctx, cfg, log, master, now, true)
 	if err != nil {
 		return nil, err
 	}
