@@ -46,8 +46,8 @@ var SpoolFiles = [2]string{"tenant-log.spool.0", "tenant-log.spool.1"}
 
 const spoolRotate = 4 << 20
 
-// ErrSpoolInUse: another live process holds the data directory's spool.
-var ErrSpoolInUse = errors.New("the tenant-log spool in the data directory is held by another running process")
+// errSpoolInUse: another live process holds the data directory's spool.
+var errSpoolInUse = errors.New("the tenant-log spool in the data directory is held by another running process")
 
 // OpenSpool opens (creating) the spool in dir, locked against other
 // processes, and returns the events a previous process left in it, oldest
@@ -69,7 +69,7 @@ func OpenSpool(dir string) (*Spool, []store.LogEvent, error) {
 	if err != nil || !locked {
 		s.Close()
 		if err == nil {
-			err = ErrSpoolInUse
+			err = errSpoolInUse
 		}
 		return nil, nil, fmt.Errorf("spool: lock: %w", err)
 	}

@@ -43,7 +43,7 @@ func TestSpoolKeepsWhatACrashLeaves(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("fresh spool: %v %v", left, err)
 	}
-	if _, _, err := OpenSpool(dir); !errors.Is(err, ErrSpoolInUse) {
+	if _, _, err := OpenSpool(dir); !errors.Is(err, errSpoolInUse) {
 		t.Fatalf("a second open of a held spool: %v", err)
 	}
 	evs := spoolEvents(5, 0)
