@@ -1,9 +1,10 @@
 // Package eventlog records tenant log events (Auth0's log type codes) and
 // keeps them: a Recorder takes events from request handlers, writes them in
-// batches (group commit), and purges them when their retention ends.
-// Durable holds a request's answer until its events are stored, so a crash
-// never loses the event of an answered request. Its subpackages parse the search language (query) and the
-// client's self-description (clientinfo).
+// batches, and purges them when their retention ends. Durable holds a
+// request's answer until its events are durable — appended to the node's
+// Spool, or else committed — so a crash never loses the event of an
+// answered request. Its subpackages parse the search language (query) and
+// the client's self-description (clientinfo).
 package eventlog
 
 import (
