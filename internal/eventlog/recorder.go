@@ -248,13 +248,16 @@ func (r *Recorder) store(in <-chan item, stored *atomic.Uint64) {
 	w := &gathered{batch: make([]store.LogEvent, 0, r.opt.Batch)}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	lost := false // a batch the database refused: the spool keeps it for the next start
 	flush := func() {
 		if len(w.batch) > 0 {
-			r.write(w.batch)
-			w.batch = w.batch[:0]
-			if stored != nil {
+			if !r.write(w.batch) {
+				lost = true
+			}
+			if stored != nil && !lost {
 				stored.Store(w.seq)
 			}
+			w.batch = w.batch[:0]
 		}
 		for _, d := range w.waiting {
 			close(d)
@@ -327,7 +330,7 @@ func (g *gathered) add(it item) {
 
 // write stores a batch, retrying with back-off; AppendLogs skips IDs already
 // stored, so a retry after an ambiguous failure does not duplicate.
-func (r *Recorder) write(batch []store.LogEvent) {
+func (r *Recorder) write(batch []store.LogEvent) bool {
 	delay := 50 * time.Millisecond
 	var err error
 	for attempt := 0; attempt <= r.opt.Retries; attempt++ {
@@ -335,7 +338,7 @@ func (r *Recorder) write(batch []store.LogEvent) {
 		err = r.sink.AppendLogs(ctx, batch)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		if attempt < r.opt.Retries {
 			r.log.Warn("tenant log batch not stored; retrying", "events", len(batch), "err", err)
@@ -345,6 +348,7 @@ func (r *Recorder) write(batch []store.LogEvent) {
 	}
 	r.dropped.Add(int64(len(batch)))
 	r.log.Error("tenant log batch lost", "events", len(batch), "err", err)
+	return false
 }
 
 // Queued is how many events wait for the writer.

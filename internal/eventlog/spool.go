@@ -30,7 +30,8 @@ import (
 // The spool is two files used in turn: when the one being written passes
 // spoolRotate bytes and every event of the other is in the database, the
 // other is emptied and written next, so the spool stays bounded while the
-// database keeps up.
+// database keeps up; whenever the database has every spooled event, the
+// spool starts again from empty (a quiet node keeps next to nothing).
 type Spool struct {
 	dir    string
 	files  [2]*os.File
@@ -87,6 +88,17 @@ func OpenSpool(dir string) (*Spool, []store.LogEvent, error) {
 	return s, left, nil
 }
 
+// SpoolLeft reports whether dir holds a spool with events in it (what a
+// process that died left), without creating anything.
+func SpoolLeft(dir string) bool {
+	for _, name := range SpoolFiles {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Size() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // readSpool reads a spool file's events. A line that does not decode (a
 // write cut short by the crash) is skipped: its request was not answered.
 func readSpool(f *os.File) ([]store.LogEvent, error) {
@@ -131,17 +143,22 @@ func (s *Spool) Reset() error {
 
 // append writes events, the last of which has sequence number seq, in
 // one write. stored is the sequence number of the last event the database
-// holds: it tells when the other file may be emptied and reused.
+// holds: once it has every event of the file being written, that file
+// starts again from empty; once it has every event of the other file, a
+// full file hands over to the other.
 func (s *Spool) append(events []store.LogEvent, seq, stored uint64) error {
-	if s.size >= s.rotate && stored >= s.last[1-s.cur] {
-		other := s.files[1-s.cur]
-		if err := other.Truncate(0); err != nil {
-			return fmt.Errorf("spool: rotate: %w", err)
+	cur := s.files[s.cur]
+	switch {
+	case s.size > 0 && stored >= s.last[s.cur] && stored >= s.last[1-s.cur]:
+		if err := s.empty(s.cur); err != nil {
+			return err
 		}
-		if _, err := other.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("spool: rotate: %w", err)
+	case s.size >= s.rotate && stored >= s.last[1-s.cur]:
+		if err := s.empty(1 - s.cur); err != nil {
+			return err
 		}
 		s.cur, s.size = 1-s.cur, 0
+		cur = s.files[s.cur]
 	}
 	s.buf.Reset()
 	enc := json.NewEncoder(&s.buf)
@@ -150,12 +167,36 @@ func (s *Spool) append(events []store.LogEvent, seq, stored uint64) error {
 			return fmt.Errorf("spool: encode: %w", err)
 		}
 	}
-	n, err := s.files[s.cur].Write(s.buf.Bytes())
-	s.size += int64(n)
+	n, err := cur.Write(s.buf.Bytes())
 	if err != nil {
+		// A part written (a full disk) would run into the next group's
+		// first line: cut it off, so the file ends at a whole line.
+		if n > 0 {
+			if terr := cur.Truncate(s.size); terr == nil {
+				_, _ = cur.Seek(s.size, io.SeekStart)
+			} else {
+				s.size += int64(n) // the next group starts on a line of its own
+				_, _ = cur.Write([]byte("\n"))
+			}
+		}
 		return fmt.Errorf("spool: write: %w", err)
 	}
+	s.size += int64(n)
 	s.last[s.cur] = seq
+	return nil
+}
+
+// empty truncates file i, whose events are all in the database.
+func (s *Spool) empty(i int) error {
+	if err := s.files[i].Truncate(0); err != nil {
+		return fmt.Errorf("spool: empty: %w", err)
+	}
+	if _, err := s.files[i].Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("spool: empty: %w", err)
+	}
+	if i == s.cur {
+		s.size = 0
+	}
 	return nil
 }
 

@@ -282,19 +282,20 @@ func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 
 // deliver sends one claimed message and settles it.
 func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
+	p, err := Open(w.keys, m)
+	if err == nil && p.Withheld {
+		// Never meant to be sent, expired or not: no failure to report.
+		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
+		}
+		return
+	}
 	if !w.now().Before(m.ExpiresAt) {
 		w.giveUp(ctx, m, "the code expired before the message could be delivered")
 		return
 	}
-	p, err := Open(w.keys, m)
 	if err != nil {
 		w.giveUp(ctx, m, "the message could not be read")
-		return
-	}
-	if p.Withheld {
-		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
-			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
-		}
 		return
 	}
 	// The lease is renewed while the send goes on; it is still bounded.

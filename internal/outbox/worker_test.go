@@ -438,6 +438,8 @@ func TestDeliver(t *testing.T) {
 			outcome: "given up", reason: "connection gone: store: not found"},
 		{name: "a withheld message is settled unsent", conn: "email", to: "nobody@example.com", ttl: 5 * time.Minute, withheld: true,
 			outcome: "delivered"},
+		{name: "an expired withheld message is settled without a failure", conn: "email", to: "nobody@example.com", ttl: 0, withheld: true,
+			outcome: "delivered"},
 		{name: "connection unreadable for now", conn: "broken", to: "+14155552671", ttl: 5 * time.Minute,
 			outcome: "retry", reason: "connection broken: database is locked"},
 	}

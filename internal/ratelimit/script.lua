@@ -15,6 +15,9 @@
 -- side bounds the Limit), so the arithmetic is exact. Stored numbers are
 -- written with %.0f, as plain integers: Lua's tostring keeps only 14 digits,
 -- and how redis.call converts a number has changed between Redis versions.
+-- TIME before a write needs effects replication: the default since Redis
+-- 5, asked for here for older servers (a no-op where it is the only mode).
+redis.replicate_commands()
 local now = tonumber(ARGV[1])
 if now < 0 then
   -- Redis's clock, the same for every node: no clock skew between nodes

@@ -65,10 +65,16 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 		return nil, err
 	}
 	c.dir = tenant.NewDirectory(st, now)
+	// The spool lives beside the SQLite database, in the data directory
+	// that must persist anyway. PostgreSQL nodes are often replaced with
+	// their disks (a node that never comes back would take its spool
+	// along), so their answers wait for the shared database's commit.
 	var sp *eventlog.Spool
-	if spooled {
+	switch {
+	case cfg.DatabaseURL != "":
+	case spooled:
 		sp = c.openSpool(ctx)
-	} else {
+	default:
 		c.restoreSpool(ctx)
 	}
 	c.events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now, Spool: sp})
@@ -102,6 +108,9 @@ func (c *core) openSpool(ctx context.Context) *eventlog.Spool {
 // directory's spool, when no running node holds it (the CLI's local mode,
 // run after a crash, sees every answered request's events).
 func (c *core) restoreSpool(ctx context.Context) {
+	if !eventlog.SpoolLeft(c.cfg.DataDir) {
+		return
+	}
 	sp, left, err := eventlog.OpenSpool(c.cfg.DataDir)
 	if err != nil {
 		return // a running node holds it (and stored it at its start)
@@ -118,6 +127,13 @@ func (c *core) close() error {
 	c.events.Close()
 	<-c.recording
 	if c.spool != nil {
+		if c.events.Dropped() == 0 {
+			// Everything spooled is in the database: nothing for the
+			// next start to store again.
+			if err := c.spool.Reset(); err != nil {
+				c.log.Warn("tenant-log spool not emptied at shutdown", "err", err)
+			}
+		}
 		c.spool.Close()
 	}
 	return c.store.Close()

@@ -75,6 +75,19 @@ func TestProviderCredentialsSealed(t *testing.T) {
 			t.Errorf("after a redacted PATCH: %q %q %q", o.TwilioToken, o.GatewayAuthentication.Secret, o.From)
 		}
 
+		// A credential that merely looks sealed is sealed like any other.
+		lookalike := "sealed:v1:" + strings.Repeat("A", 30)
+		opts["twilio_token"] = lookalike
+		if r := e.mgmt("PATCH", "connections/"+sms.ID, tok, map[string]any{"options": opts}); r.status != 200 {
+			t.Fatalf("patch with a sealed-looking token: %d %s", r.status, r.raw)
+		}
+		if o := at(e.srv.Store); o.TwilioToken != lookalike {
+			t.Errorf("a sealed-looking token reads back as %q", o.TwilioToken)
+		}
+		if l := e.mgmt("GET", "connections", tok, nil); l.status != 200 {
+			t.Errorf("connections list after a sealed-looking token: %d %s", l.status, l.raw)
+		}
+
 		// A plaintext credential left by an older version is sealed at start-up.
 		c, err := raw.GetConnectionByName(t.Context(), "sms")
 		if err != nil {

@@ -52,16 +52,23 @@ func credentials(o *store.ConnectionOptions) map[string]*string {
 func associated(conn, field string) []byte { return []byte("connection-secret:" + conn + ":" + field) }
 
 // seal returns c with its credentials sealed (c's own options are not
-// changed: GatewayAuthentication is copied).
+// changed: GatewayAuthentication is copied). Every value is sealed, even
+// one that looks sealed: what comes from above is plaintext. Only
+// SealStored, reading the database, skips values already sealed.
 func (s *SealedStore) seal(c store.Connection) store.Connection {
+	return s.sealValues(c, false)
+}
+
+func (s *SealedStore) sealValues(c store.Connection, skipSealed bool) store.Connection {
 	if g := c.Options.GatewayAuthentication; g != nil {
 		cp := *g
 		c.Options.GatewayAuthentication = &cp
 	}
 	for field, v := range credentials(&c.Options) {
-		if *v != "" && !strings.HasPrefix(*v, sealedPrefix) {
-			*v = sealedPrefix + base64.RawStdEncoding.EncodeToString(s.keys.Seal([]byte(*v), associated(c.Name, field)))
+		if *v == "" || (skipSealed && strings.HasPrefix(*v, sealedPrefix)) {
+			continue
 		}
+		*v = sealedPrefix + base64.RawStdEncoding.EncodeToString(s.keys.Seal([]byte(*v), associated(c.Name, field)))
 	}
 	return c
 }
@@ -159,7 +166,7 @@ func (s *SealedStore) SealStored(ctx context.Context) (int, error) {
 		if !plain {
 			continue
 		}
-		if err := s.Store.UpdateConnection(ctx, s.seal(c)); err != nil {
+		if err := s.Store.UpdateConnection(ctx, s.sealValues(c, true)); err != nil {
 			return n, fmt.Errorf("seal connection %s: %w", c.Name, err)
 		}
 		n++
