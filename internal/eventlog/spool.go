@@ -150,6 +150,12 @@ func (s *Spool) append(events []store.LogEvent, seq, stored uint64) error {
 	cur := s.files[s.cur]
 	switch {
 	case s.size > 0 && stored >= s.last[s.cur] && stored >= s.last[1-s.cur]:
+		// Both files' events are all stored.
+		if s.last[1-s.cur] != 0 {
+			if err := s.empty(1 - s.cur); err != nil {
+				return err
+			}
+		}
 		if err := s.empty(s.cur); err != nil {
 			return err
 		}
@@ -197,6 +203,7 @@ func (s *Spool) empty(i int) error {
 	if i == s.cur {
 		s.size = 0
 	}
+	s.last[i] = 0
 	return nil
 }
 

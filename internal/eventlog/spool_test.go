@@ -147,6 +147,22 @@ func TestSpoolRotates(t *testing.T) {
 	if n, write := size(), lagging/20; n > 2*(sp.rotate+write) {
 		t.Errorf("spool is %d bytes with the database keeping up (rotation at %d; %d while it lagged)", n, sp.rotate, lagging)
 	}
+	// The database has every event: the next write starts from empty.
+	more := spoolEvents(1, 1000)
+	if err := sp.append(more, seq+1, seq); err != nil {
+		t.Fatal(err)
+	}
+	all = 0
+	for _, f := range sp.files {
+		got, err := readSpool(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all += len(got)
+	}
+	if all != 1 {
+		t.Errorf("with the database caught up the spool holds %d events, want only the new one", all)
+	}
 }
 
 // blockingSink stores nothing until released.
