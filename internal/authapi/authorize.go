@@ -355,6 +355,26 @@ func (a *API) sessionFits(ctx context.Context, c store.Client, req oauth.Authori
 	return false
 }
 
+// cookielessProof says what an authorization request that redeems a login
+// ticket without the browser's cross-origin cookie lacks ("" when
+// nothing): the proof that the answer goes back to the transaction the
+// application itself started — a state it checks, a nonce in any ID token,
+// PKCE for a public application's code (a confidential one redeems its code
+// with its secret, from the transaction its state names). A ticket planted by someone else comes with a state and
+// a nonce the victim's application never issued, so its answer is refused
+// there, as any forged authorization response is.
+func cookielessProof(req oauth.AuthorizeRequest, public bool) string {
+	switch {
+	case req.State == "":
+		return "a state"
+	case req.Has("id_token") && req.Nonce == "":
+		return "a nonce"
+	case public && req.Has("code") && req.CodeChallenge == "":
+		return "a PKCE code_challenge"
+	}
+	return ""
+}
+
 // redeemTicket finishes an authorization request with a login ticket.
 func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, ticket string) error {
 	t, err := a.SSO.TakeTicket(r.Context(), ticket)
@@ -367,8 +387,19 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another application", nil)
 	case t.Origin != oauth.Origin(req.RedirectURI):
 		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin", nil)
-	case !a.SSO.TicketFromBrowser(t, cookieValue(r, coCookie)):
-		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser", nil)
+	}
+	if browser := cookieValue(r, coCookie); browser != "" {
+		// A browser that kept the cookie /co/authenticate set must be the
+		// one the ticket was issued to.
+		if !a.SSO.TicketFromBrowser(t, browser) {
+			return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser", nil)
+		}
+	} else if why := cookielessProof(req, !tenant.IsConfidential(c)); why != "" {
+		// The browser dropped the cookie (third-party cookies blocked):
+		// the ticket is taken on the application's own proof instead — a
+		// state it will check, and a nonce or PKCE binding the answer to
+		// the transaction it started (docs/browser-flows.md).
+		return a.respondError(w, r, req, "access_denied", "The login_ticket needs the browser's cross-origin cookie, or "+why, nil)
 	}
 	a.setCookie(w, coCookie, "", -1, true)
 	u, err := a.Users.GetUser(r.Context(), t.UserID)

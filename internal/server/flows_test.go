@@ -957,3 +957,69 @@ func TestCORSVaryOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossOriginWithoutCookie: a browser that blocks third-party cookies
+// never keeps the cookie /co/authenticate sets, so its /authorize with the
+// ticket comes without it. The ticket is then taken on the application's
+// own proof (a state, and a nonce for an ID token or PKCE for a public
+// application's code) and refused without it; a browser holding another
+// cross-origin cookie is still refused.
+func TestCrossOriginWithoutCookie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ticket := func(email string) string {
+		t.Helper()
+		r := e.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "code", "email": email},
+			map[string]string{"Origin": spaOrigin})
+		if r.status != 200 {
+			t.Fatalf("start: %d %s", r.status, r.raw)
+		}
+		// A plain client: the cookie the answer sets is dropped, as a
+		// browser blocking third-party cookies drops it.
+		co := e.postJSON("/co/authenticate", map[string]any{"client_id": spaID, "username": email, "otp": e.lastMessage(email).Code,
+			"realm": "email", "credential_type": "http://auth0.com/oauth/grant-type/passwordless/otp"}, map[string]string{"Origin": spaOrigin})
+		if co.status != 200 || co.str("login_ticket") == "" {
+			t.Fatalf("co/authenticate: %d %s", co.status, co.raw)
+		}
+		return co.str("login_ticket")
+	}
+	_, challenge := pkcePair()
+	for _, tc := range []struct {
+		name, responseType string
+		extra              url.Values
+		want               string // "" for tokens or a code, else the error_description's end
+	}{
+		{"state and nonce", "token id_token", url.Values{"state": {"s1"}, "nonce": {"n1"}}, ""},
+		{"no state", "token id_token", url.Values{"nonce": {"n1"}}, "or a state"},
+		{"code with PKCE", "code", url.Values{"state": {"s2"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}, ""},
+		{"public code without PKCE", "code", url.Values{"state": {"s3"}}, "or a PKCE code_challenge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := url.Values{"login_ticket": {ticket(strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")) + "@example.com")}, "realm": {"email"}}
+			for k, v := range tc.extra {
+				q[k] = v
+			}
+			p := e.browser().get(authorizeURL(spaID, spaCallback, tc.responseType, q))
+			v := p.params(t)
+			if tc.want == "" {
+				if v.Get("error") != "" || (v.Get("id_token") == "" && v.Get("code") == "") {
+					t.Fatalf("want tokens or a code, got %v", p.loc)
+				}
+				return
+			}
+			if v.Get("error") != "access_denied" || !strings.HasSuffix(v.Get("error_description"), tc.want) {
+				t.Fatalf("want access_denied (%s), got %v", tc.want, p.loc)
+			}
+		})
+	}
+	t.Run("another browser's cookie", func(t *testing.T) {
+		tk := ticket("other-cookie@example.com")
+		b := e.browser()
+		u, _ := url.Parse(e.ts.URL)
+		b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "latchkey_co", Value: strings.Repeat("x", 32), Path: "/"}})
+		v := b.get(authorizeURL(spaID, spaCallback, "token id_token", url.Values{"login_ticket": {tk}, "state": {"s"}, "nonce": {"n"}})).params(t)
+		if v.Get("error") != "access_denied" || v.Get("error_description") != "The login_ticket was issued to another browser" {
+			t.Fatalf("a browser with another cookie: %v", v)
+		}
+	})
+}
