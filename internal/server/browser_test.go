@@ -79,7 +79,12 @@ var params = Object.assign({
 var webAuth = new auth0.WebAuth(params);
 ` + passwordlessButtons
 
-func newAppServer(t *testing.T, e *env) *appServer {
+func newAppServer(t *testing.T, e *env) *appServer { return newAppServerOn(t, e, "127.0.0.1") }
+
+// newAppServerOn serves the applications with host in their origin:
+// "localhost" puts them on another site than Latchkey (127.0.0.1), so the
+// browser treats Latchkey's cookies in their pages as third-party.
+func newAppServerOn(t *testing.T, e *env, host string) *appServer {
 	t.Helper()
 	js, err := os.ReadFile(browsertest.Auth0JS(t))
 	if err != nil {
@@ -105,7 +110,7 @@ func newAppServer(t *testing.T, e *env) *appServer {
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's first, refused handshake
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	a := &appServer{Server: ts, origin: ts.URL}
+	a := &appServer{Server: ts, origin: strings.Replace(ts.URL, "127.0.0.1", host, 1)}
 
 	// Register the applications for this origin and enable email for them.
 	ctx := context.Background()
@@ -186,8 +191,31 @@ func verifyIDToken(t *testing.T, e *env, clientID, raw, email string) {
 // /authorize?login_ticket=…, and parseHash verifies the ID token.
 func TestBrowserSPA(t *testing.T) {
 	e := newEnv(t)
-	app := newAppServer(t, e)
-	const email = "spa.browser@example.com"
+	spaLogin(t, e, newAppServer(t, e), "spa.browser@example.com")
+}
+
+// TestBrowserSPACrossSite: the same from an application on another site
+// (https://localhost:P, Latchkey at https://127.0.0.1:Q) in Chromium as the
+// tests run it (headless, default settings), which does not keep cookies
+// that a cross-site request's answer sets — third-party cookies are
+// blocked, as in Safari, Firefox's total cookie protection, Brave and
+// Chrome with third-party cookies off. The cookie /co/authenticate sets is
+// dropped (checked), and the login completes on the application's state and
+// nonce.
+func TestBrowserSPACrossSite(t *testing.T) {
+	e := newEnv(t)
+	app := newAppServerOn(t, e, "localhost")
+	cookies := spaLogin(t, e, app, "cross.site@example.com")
+	if strings.Contains(cookies, `"latchkey_co"`) {
+		t.Fatalf("the browser kept the cross-origin cookie: the test no longer shows a browser blocking third-party cookies: %s", cookies)
+	}
+}
+
+// spaLogin runs the auth0.js passwordless login in app's SPA page for
+// email, checks parseHash's verified ID token and the scoa event, and
+// returns the browser's cookies at the end (JSON).
+func spaLogin(t *testing.T, e *env, app *appServer, email string) string {
+	t.Helper()
 	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
 		browsertest.Goto(app.origin + "/spa"),
 		browsertest.Fill("#email", email),
@@ -199,6 +227,7 @@ func TestBrowserSPA(t *testing.T) {
 		browsertest.WaitForURL("/callback#"),
 		browsertest.WaitForFunction("window.result !== undefined"),
 		browsertest.Eval("window.result"),
+		browsertest.Cookies(),
 	}})
 	if s := res.String(4); s != "ok" {
 		t.Fatalf("passwordlessStart: %s", s)
@@ -223,6 +252,7 @@ func TestBrowserSPA(t *testing.T) {
 	if n := e.countLogs("type:scoa AND user_name:" + email); n != 1 {
 		t.Errorf("scoa events: %d", n)
 	}
+	return res.String(10)
 }
 
 // TestBrowserHostedPage: our own hosted page in Chromium, email then code,
