@@ -411,3 +411,64 @@ func TestBrowserDevOutboxPreview(t *testing.T) {
 		t.Error("a script in the template ran in the preview")
 	}
 }
+
+// checkSessionJS is auth0.js checkSession (prompt=none, response_mode=
+// web_message in a hidden iframe) from the SPA page, as JSON.
+const checkSessionJS = `new Promise(function (resolve) {
+  webAuth.checkSession({}, function (err, res) { resolve(JSON.stringify({err: err, res: res})); });
+})`
+
+// TestBrowserSilentAuth: after a login, auth0.js checkSession renews the
+// tokens silently where the browser sends Latchkey's session cookie to the
+// hidden iframe (the application on the same site as Latchkey), and
+// answers login_required cleanly where it does not (another site, third-
+// party cookies blocked): the documented error, which tells the
+// application to log in again or use refresh tokens.
+func TestBrowserSilentAuth(t *testing.T) {
+	for _, tc := range []struct {
+		name, host string
+		wantError  string
+	}{
+		{"same site", "127.0.0.1", ""},
+		{"another site, third-party cookies blocked", "localhost", "login_required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			app := newAppServerOn(t, e, tc.host)
+			email := "silent-" + strings.ReplaceAll(tc.host, ".", "-") + "@example.com"
+			res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+				browsertest.Goto(app.origin + "/spa"),
+				browsertest.Fill("#email", email),
+				browsertest.Click("#start"),
+				browsertest.WaitForFunction("window.started !== undefined"),
+				browsertest.FetchFill("#code", e.outbox(email), "0.code"),
+				browsertest.Click("#login"),
+				browsertest.WaitForURL("/callback#"),
+				browsertest.WaitForFunction("window.result !== undefined"),
+				browsertest.Goto(app.origin + "/spa"),
+				browsertest.Eval(checkSessionJS),
+			}})
+			var out struct {
+				Err *struct {
+					Error string `json:"error"`
+				} `json:"err"`
+				Res struct {
+					IDToken string `json:"idToken"`
+				} `json:"res"`
+			}
+			if err := json.Unmarshal([]byte(res.String(9)), &out); err != nil {
+				t.Fatalf("checkSession: %s (%v)", res.String(9), err)
+			}
+			if tc.wantError != "" {
+				if out.Err == nil || out.Err.Error != tc.wantError {
+					t.Fatalf("checkSession: %s, want the error %s", res.String(9), tc.wantError)
+				}
+				return
+			}
+			if out.Err != nil || out.Res.IDToken == "" {
+				t.Fatalf("checkSession: %s", res.String(9))
+			}
+			verifyIDToken(t, e, browserSPA, out.Res.IDToken, email)
+		})
+	}
+}
