@@ -217,6 +217,13 @@ func moduleRoot() (string, error) {
 	}
 }
 
+// Auth0SPAJS returns the path of auth0-spa-js's browser bundle (UMD, the global auth0 with
+// createAuth0Client) in e2e/browser/node_modules, as Auth0JS does for auth0.js.
+func Auth0SPAJS(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(locate(t).dir, "node_modules", "@auth0", "auth0-spa-js", "dist", "auth0-spa-js.production.js")
+}
+
 // Auth0JS returns the path of auth0.js's browser bundle (dist/auth0.min.js) in
 // e2e/browser/node_modules, for a test server to serve to the page. It stops the test as Run
 // does when the browser dependencies are missing.
