@@ -327,7 +327,7 @@ func (s *Service) passwordlessGrant(ctx context.Context, call grantCall) (*Token
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), issueOptions{})
+	return s.issue(ctx, client, red.User, api, grantedScopes(client, scopes, api), issueOptions{})
 }
 
 func str(p httpx.Body, k string) string { s, _ := p.String(k); return s }
@@ -368,8 +368,10 @@ func (s *Service) resolveAudience(ctx context.Context, aud string) (*store.Resou
 var oidcScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 
 // grantedScopes keeps the OIDC scopes and, with an API, the API's own
-// scopes; offline_access only when the API allows refresh tokens.
-func grantedScopes(requested []string, api *store.ResourceServer) []string {
+// scopes; offline_access only when the client may use refresh tokens and,
+// with an API, the API allows them (as Auth0: without an audience the
+// refresh token renews the ID token and the /userinfo access token).
+func grantedScopes(client store.Client, requested []string, api *store.ResourceServer) []string {
 	out := make([]string, 0, len(requested))
 	for _, sc := range requested {
 		if slices.Contains(out, sc) {
@@ -377,7 +379,7 @@ func grantedScopes(requested []string, api *store.ResourceServer) []string {
 		}
 		switch {
 		case sc == "offline_access":
-			if api != nil && api.AllowOfflineAccess {
+			if tenant.HasGrant(client, tenant.GrantRefreshToken) && (api == nil || api.AllowOfflineAccess) {
 				out = append(out, sc)
 			}
 		case slices.Contains(oidcScopes, sc):
@@ -428,10 +430,13 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 	switch {
 	case o.refresh != "":
 		resp.RefreshToken = o.refresh
-	case api != nil && slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken):
+	case slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken) && (api == nil || api.AllowOfflineAccess):
 		tok, hash := NewRefreshToken(s.seal)
 		rt := store.RefreshToken{ID: secret.Hex(12), Hash: hash, ClientID: client.ClientID, UserID: u.UserID,
-			Audience: api.Identifier, Scope: resp.Scope, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+			Scope: resp.Scope, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+		if api != nil {
+			rt.Audience = api.Identifier
+		}
 		rt.FamilyID = rt.ID
 		if err := s.st.CreateRefreshToken(ctx, rt); err != nil {
 			return nil, fmt.Errorf("store refresh token: %w", err)
@@ -491,12 +496,18 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	if u.Blocked {
 		return nil, ErrUserBlocked
 	}
-	api, err := s.dir.ResourceServer(ctx, old.Audience)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: its API is gone", ErrBadRefreshToken)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read resource server: %w", err)
+	// A token issued without an audience renews the ID token and the
+	// /userinfo access token.
+	var api *store.ResourceServer
+	if old.Audience != "" {
+		rs, err := s.dir.ResourceServer(ctx, old.Audience)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: its API is gone", ErrBadRefreshToken)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read resource server: %w", err)
+		}
+		api = &rs
 	}
 	next, nextHash := NewRefreshToken(s.seal)
 	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
@@ -506,5 +517,5 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	return s.issue(ctx, client, u, &api, scopes, issueOptions{refresh: next})
+	return s.issue(ctx, client, u, api, scopes, issueOptions{refresh: next})
 }

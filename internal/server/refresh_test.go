@@ -1,0 +1,111 @@
+package server_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// oauthConfig is an x/oauth2 configuration for a client of the test tenant.
+func (e *env) oauthConfig(clientID, secret, redirectURI string) *oauth2.Config {
+	return &oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: redirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "authorize", TokenURL: e.issuer + "oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
+}
+
+// refreshWith renews tokens with x/oauth2: a token source over an expired
+// token holding only rt refreshes at the token endpoint.
+func refreshWith(ctx context.Context, cfg *oauth2.Config, rt string) (*oauth2.Token, error) {
+	return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Unix(1, 0)}).Token()
+}
+
+// TestOfflineAccessWithoutAudience: offline_access without an audience
+// yields a refresh token (Auth0 issues one whenever the application has the
+// refresh_token grant) from the passwordless grant and from a code exchange;
+// x/oauth2 renews with it, the renewed ID token verifies with go-oidc and
+// the renewed opaque access token reads /userinfo. An application without
+// the grant gets none, and offline_access is not in its granted scope.
+func TestOfflineAccessWithoutAudience(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := oidc.ClientContext(t.Context(), e.http)
+		p, err := oidc.NewProvider(ctx, e.issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		renewAndCheck := func(t *testing.T, cfg *oauth2.Config, rt, email string) {
+			t.Helper()
+			got, err := refreshWith(ctx, cfg, rt)
+			if err != nil {
+				t.Fatalf("refresh with x/oauth2: %v", err)
+			}
+			if got.RefreshToken == "" || got.AccessToken == "" {
+				t.Fatalf("refreshed token %+v", got)
+			}
+			raw, _ := got.Extra("id_token").(string)
+			idt, err := p.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(ctx, raw)
+			if err != nil {
+				t.Fatalf("refreshed id token: %v", err)
+			}
+			ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(got))
+			if err != nil {
+				t.Fatalf("userinfo with the refreshed access token: %v", err)
+			}
+			if ui.Subject != idt.Subject || ui.Email != email {
+				t.Errorf("userinfo %s %s, id token sub %s", ui.Subject, ui.Email, idt.Subject)
+			}
+			if sc, _ := got.Extra("scope").(string); sc != "openid email offline_access" {
+				t.Errorf("refreshed scope %q", sc)
+			}
+		}
+
+		t.Run("passwordless grant", func(t *testing.T) {
+			code := e.startEmail("offline@example.com")
+			tok := e.otpGrant(webID, webSecret, "email", "offline@example.com", code, url.Values{"scope": {"openid email offline_access"}})
+			if tok.status != 200 || tok.str("refresh_token") == "" || tok.str("scope") != "openid email offline_access" {
+				t.Fatalf("token: %d %s", tok.status, tok.raw)
+			}
+			renewAndCheck(t, e.oauthConfig(webID, webSecret, ""), tok.str("refresh_token"), "offline@example.com")
+		})
+
+		t.Run("authorization code", func(t *testing.T) {
+			cfg := e.oauthConfig(webID, webSecret, webCallback)
+			cfg.Scopes = []string{"openid", "email", "offline_access"}
+			b := e.browser()
+			authz, _ := url.Parse(cfg.AuthCodeURL("st", oidc.Nonce("n-1")))
+			done := b.loginOnPage(t, b.get(authz.RequestURI()), "code.offline@example.com")
+			v := done.params(t)
+			if v.Get("code") == "" || v.Get("state") != "st" {
+				t.Fatalf("authorize: %d %v", done.status, done.loc)
+			}
+			tok, err := cfg.Exchange(ctx, v.Get("code"))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			if tok.RefreshToken == "" {
+				t.Fatalf("no refresh token from the code exchange: %+v", tok)
+			}
+			raw, _ := tok.Extra("id_token").(string)
+			if idt, err := p.Verifier(&oidc.Config{ClientID: webID}).Verify(ctx, raw); err != nil || idt.Nonce != "n-1" {
+				t.Fatalf("id token: %v", err)
+			}
+			renewAndCheck(t, cfg, tok.RefreshToken, "code.offline@example.com")
+		})
+
+		t.Run("no refresh_token grant", func(t *testing.T) {
+			b := e.browser()
+			verifier := oauth2.GenerateVerifier()
+			done := b.loginOnPage(t, b.get(authorizeURL(spaID, spaCallback, "code", url.Values{"scope": {"openid offline_access"}, "state": {"s"},
+				"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}})), "spa.offline@example.com")
+			v := done.params(t)
+			tok := e.postForm("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {spaID},
+				"code": {v.Get("code")}, "redirect_uri": {spaCallback}, "code_verifier": {verifier}}, nil)
+			if tok.status != 200 || tok.body["refresh_token"] != nil || tok.str("scope") != "openid" {
+				t.Fatalf("spa without the refresh_token grant: %d %s", tok.status, tok.raw)
+			}
+		})
+	})
+}
