@@ -109,3 +109,46 @@ func TestOfflineAccessWithoutAudience(t *testing.T) {
 		})
 	})
 }
+
+// TestJWTsHaveUniqueJTI: every ID token and JWT access token carries a
+// random jti, so two minted in the same second (the test clock stands
+// still) for the same user, client and scope differ.
+func TestJWTsHaveUniqueJTI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := oidc.ClientContext(t.Context(), e.http)
+	p, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jtis := map[string]string{}
+	iats := map[int64]bool{}
+	for i := range 2 {
+		code := e.startEmail("jti@example.com")
+		tok := e.otpGrant(webID, webSecret, "email", "jti@example.com", code, url.Values{"audience": {apiID}, "scope": {"openid"}})
+		if tok.status != 200 {
+			t.Fatalf("token %d: %d %s", i, tok.status, tok.raw)
+		}
+		for _, k := range []struct{ field, aud string }{{"id_token", webID}, {"access_token", apiID}} {
+			v, err := p.Verifier(&oidc.Config{ClientID: k.aud}).Verify(ctx, tok.str(k.field))
+			if err != nil {
+				t.Fatalf("%s: %v", k.field, err)
+			}
+			var c struct {
+				JTI string `json:"jti"`
+				Iat int64  `json:"iat"`
+			}
+			if err := v.Claims(&c); err != nil || len(c.JTI) < 32 {
+				t.Fatalf("%s jti %q: %v", k.field, c.JTI, err)
+			}
+			if other, dup := jtis[c.JTI]; dup {
+				t.Errorf("%s %d has the jti of %s", k.field, i, other)
+			}
+			jtis[c.JTI] = k.field
+			iats[c.Iat] = true
+		}
+	}
+	if len(iats) != 1 {
+		t.Errorf("the tokens were minted in different seconds: %v", iats)
+	}
+}
