@@ -30,7 +30,9 @@ type TokenStore interface {
 	GetUser(ctx context.Context, userID string) (store.User, error)
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time, leeway time.Duration) (store.RefreshToken, error)
+	UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (store.RefreshToken, error)
+	RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error)
 	PutEphemeral(ctx context.Context, e store.Ephemeral) error
 	TakeEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (store.Ephemeral, error)
 }
@@ -512,7 +514,7 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	next, nextHash := NewRefreshToken(s.seal)
 	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
 	// The store copies user, audience, scope and family from the old token.
-	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now, 0); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
 		return nil, fmt.Errorf("%w: %w", ErrBadRefreshToken, err)
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate refresh token: %w", err)

@@ -148,10 +148,23 @@ type Store interface {
 	// RotateRefreshToken exchanges the live token whose hash is oldHash for
 	// next. next.FamilyID, UserID, Audience and Scope are copied from the old
 	// token; next.ClientID must equal the old token's, otherwise nothing
-	// changes and the result is ErrNotFound. A token already rotated revokes
-	// its family and gives ErrTokenReused; an unknown, revoked or expired one
+	// changes and the result is ErrNotFound. A token already rotated less
+	// than leeway before now is exchanged again (its RotatedAt unchanged);
+	// one rotated longer ago revokes its family and gives ErrTokenReused. An
+	// unknown, revoked or expired (ExpiresAt or IdleExpiresAt reached) one
 	// gives ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time, leeway time.Duration) (old RefreshToken, err error)
+	// UseRefreshToken records a use of a non-rotating token: it sets the
+	// live token's IdleExpiresAt to idleExpiresAt (zero: none) and returns
+	// the token as updated. A token of another client, or unknown, revoked
+	// or expired, gives ErrNotFound; a rotated one revokes its family and
+	// gives ErrTokenReused, as RotateRefreshToken does outside the leeway.
+	UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (RefreshToken, error)
+	// RevokeRefreshTokens revokes every token of the family familyID, or
+	// when familyID is empty every token of userID (and, when clientID is
+	// not empty, of that client only). It returns how many live tokens it
+	// revoked.
+	RevokeRefreshTokens(ctx context.Context, f RefreshTokenFilter) (int, error)
 
 	// Ephemeral records, named by (Kind, Hash). PutEphemeral stores e; a
 	// live record with the same (Kind, Hash) makes it ErrConflict, one that
@@ -579,6 +592,25 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	RotatedAt time.Time // zero while live
 	Revoked   bool
+	// IdleExpiresAt is when the token expires unless used (the client's
+	// idle_token_lifetime after its last use); zero: never. ExpiresAt is the
+	// absolute expiry, shared by the whole family.
+	IdleExpiresAt time.Time
+}
+
+// RefreshTokenFilter names the refresh tokens to revoke: a family, or a
+// user's tokens (optionally of one client only).
+type RefreshTokenFilter struct {
+	FamilyID string
+	UserID   string
+	ClientID string
+}
+
+// Live reports whether the token can be exchanged at now: not revoked, not
+// rotated, and neither of its expiries reached.
+func (t RefreshToken) Live(now time.Time) bool {
+	return !t.Revoked && t.RotatedAt.IsZero() && now.Before(t.ExpiresAt) &&
+		(t.IdleExpiresAt.IsZero() || now.Before(t.IdleExpiresAt))
 }
 
 // Ephemeral is a short-lived record named by the keyed hash of a random
