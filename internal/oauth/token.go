@@ -434,8 +434,9 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 		resp.RefreshToken = o.refresh
 	case slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken) && (api == nil || api.AllowOfflineAccess):
 		tok, hash := NewRefreshToken(s.seal)
+		policy := tenant.RefreshPolicy(client)
 		rt := store.RefreshToken{ID: secret.Hex(12), Hash: hash, ClientID: client.ClientID, UserID: u.UserID,
-			Scope: resp.Scope, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+			Scope: resp.Scope, CreatedAt: now, ExpiresAt: refreshExpiry(policy, now), IdleExpiresAt: tenant.RefreshIdleExpiry(policy, now)}
 		if api != nil {
 			rt.Audience = api.Identifier
 		}
@@ -446,6 +447,19 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 		resp.RefreshToken = tok
 	}
 	return resp, nil
+}
+
+// neverExpires stands for "no absolute expiry" in the store, whose
+// refresh tokens always carry one (and are purged after it).
+var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// refreshExpiry is the absolute expiry of a refresh-token family first
+// issued at now under p.
+func refreshExpiry(p store.ClientRefreshToken, now time.Time) time.Time {
+	if t := tenant.RefreshExpiry(p, now); !t.IsZero() {
+		return t
+	}
+	return neverExpires
 }
 
 func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
@@ -476,6 +490,8 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 		return nil, fmt.Errorf("%w: revoked", ErrBadRefreshToken)
 	case !now.Before(old.ExpiresAt):
 		return nil, fmt.Errorf("%w: expired", ErrBadRefreshToken)
+	case !old.IdleExpiresAt.IsZero() && !now.Before(old.IdleExpiresAt):
+		return nil, fmt.Errorf("%w: idle too long", ErrBadRefreshToken)
 	}
 	scopes := strings.Fields(old.Scope)
 	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
@@ -511,13 +527,25 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 		}
 		api = &rs
 	}
-	next, nextHash := NewRefreshToken(s.seal)
-	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
-	// The store copies user, audience, scope and family from the old token.
-	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now, 0); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+	// The client's settings as they are now decide how this exchange goes;
+	// the family's absolute expiry was fixed when it was first issued.
+	policy := tenant.RefreshPolicy(client)
+	idle := tenant.RefreshIdleExpiry(policy, now)
+	next := tok
+	if policy.RotationType == tenant.RotationNonRotating {
+		_, err = s.st.UseRefreshToken(ctx, hash, client.ClientID, now, idle)
+	} else {
+		var nextHash []byte
+		next, nextHash = NewRefreshToken(s.seal)
+		nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now,
+			ExpiresAt: old.ExpiresAt, IdleExpiresAt: idle}
+		// The store copies user, audience, scope and family from the old token.
+		_, err = s.st.RotateRefreshToken(ctx, hash, nrt, now, time.Duration(policy.Leeway)*time.Second)
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
 		return nil, fmt.Errorf("%w: %w", ErrBadRefreshToken, err)
 	} else if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
+		return nil, fmt.Errorf("exchange refresh token: %w", err)
 	}
 	return s.issue(ctx, client, u, api, scopes, issueOptions{refresh: next})
 }

@@ -17,7 +17,6 @@ import (
 const (
 	IDTokenLifetime       = 36000 * time.Second
 	OpaqueTokenLifetime   = 86400 * time.Second
-	RefreshTokenLifetime  = 30 * 24 * time.Hour
 	opaqueTokenPrefix     = "lk1."
 	opaqueTokenAssociated = "access_token"
 )

@@ -152,3 +152,124 @@ func TestJWTsHaveUniqueJTI(t *testing.T) {
 		t.Errorf("the tokens were minted in different seconds: %v", iats)
 	}
 }
+
+// setRefreshToken sets the web application's refresh_token object through
+// the Management API and returns the object it answers with.
+func (e *env) setRefreshToken(t *testing.T, rt map[string]any) map[string]any {
+	t.Helper()
+	r := e.mgmt("PATCH", "clients/"+webID, e.mgmtToken(""), map[string]any{"refresh_token": rt})
+	if r.status != 200 {
+		t.Fatalf("PATCH refresh_token %v: %d %s", rt, r.status, r.raw)
+	}
+	got, _ := r.body["refresh_token"].(map[string]any)
+	return got
+}
+
+// TestRefreshTokenSettings: the client's refresh_token object in Auth0's
+// shape through the Management API, and its rules at the token endpoint
+// with the test clock: non-rotating tokens come back unchanged and expire
+// when idle or at their absolute lifetime; rotating tokens may be reused
+// within the leeway, and a reuse after it revokes the family; non-expiring
+// tokens outlive any lifetime.
+func TestRefreshTokenSettings(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *env) {
+		// Defaults when the application states none.
+		r := e.mgmt("GET", "clients/"+nativeID, e.mgmtToken(""), nil)
+		want := map[string]any{"rotation_type": "rotating", "expiration_type": "expiring", "leeway": float64(0),
+			"token_lifetime": float64(2592000), "infinite_token_lifetime": false,
+			"idle_token_lifetime": float64(1296000), "infinite_idle_token_lifetime": false}
+		if got := r.body["refresh_token"]; fmtJSON(got) != fmtJSON(want) {
+			t.Errorf("default refresh_token %s, want %s", fmtJSON(got), fmtJSON(want))
+		}
+
+		t.Run("validation", func(t *testing.T) {
+			tok := e.mgmtToken("")
+			for _, bad := range []map[string]any{
+				{"rotation_type": "sometimes", "expiration_type": "expiring"},
+				{"rotation_type": "rotating", "expiration_type": "never"},
+				{"rotation_type": "rotating", "expiration_type": "expiring", "leeway": -1},
+				{"rotation_type": "rotating", "expiration_type": "expiring", "token_lifetime": 157788001},
+				{"rotation_type": "rotating", "expiration_type": "expiring", "token_lifetime": 600, "idle_token_lifetime": 601},
+				{"rotation_type": "rotating", "expiration_type": "expiring", "unknown": 1},
+			} {
+				if r := e.mgmt("PATCH", "clients/"+webID, tok, map[string]any{"refresh_token": bad}); r.status != 400 {
+					t.Errorf("PATCH %v: %d %s", bad, r.status, r.raw)
+				}
+			}
+		})
+
+		t.Run("non-rotating, idle and absolute lifetimes", func(t *testing.T) {
+			got := e.setRefreshToken(t, map[string]any{"rotation_type": "non-rotating", "expiration_type": "expiring",
+				"token_lifetime": 3600, "idle_token_lifetime": 600})
+			if got["rotation_type"] != "non-rotating" || got["token_lifetime"] != float64(3600) || got["leeway"] != float64(0) {
+				t.Errorf("answered refresh_token %v", got)
+			}
+			rt := e.login("nonrot@example.com").str("refresh_token")
+			for i := range 3 {
+				e.clock.Advance(599 * time.Second) // each use moves the idle expiry
+				r := e.refresh(rt)
+				if r.status != 200 || r.str("refresh_token") != rt {
+					t.Fatalf("use %d: %d %s", i, r.status, r.raw)
+				}
+			}
+			e.clock.Advance(600 * time.Second)
+			wantError(t, e.refresh(rt), 403, "invalid_grant", "Unknown or invalid refresh token.")
+
+			rt = e.login("nonrot@example.com").str("refresh_token")
+			for range 6 {
+				e.clock.Advance(599 * time.Second)
+				if r := e.refresh(rt); r.status != 200 {
+					t.Fatalf("use within the lifetimes: %d %s", r.status, r.raw)
+				}
+			}
+			e.clock.Advance(599 * time.Second) // 3594 s + 599 s: past the absolute lifetime
+			wantError(t, e.refresh(rt), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		})
+
+		t.Run("rotating with leeway", func(t *testing.T) {
+			e.setRefreshToken(t, map[string]any{"rotation_type": "rotating", "expiration_type": "expiring", "leeway": 10})
+			rt0 := e.login("leeway@example.com").str("refresh_token")
+			r1 := e.refresh(rt0)
+			if r1.status != 200 || r1.str("refresh_token") == rt0 {
+				t.Fatalf("rotate: %d %s", r1.status, r1.raw)
+			}
+			e.clock.Advance(9 * time.Second)
+			r2 := e.refresh(rt0) // a retry within the leeway: no breach
+			if r2.status != 200 || r2.str("refresh_token") == r1.str("refresh_token") {
+				t.Fatalf("reuse within the leeway: %d %s", r2.status, r2.raw)
+			}
+			e.clock.Advance(time.Second)
+			wantError(t, e.refresh(rt0), 403, "invalid_grant", "Unknown or invalid refresh token.")
+			// The breach revoked the family: both successors are dead.
+			wantError(t, e.refresh(r1.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+			wantError(t, e.refresh(r2.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		})
+
+		t.Run("rotating keeps the family's absolute lifetime", func(t *testing.T) {
+			e.setRefreshToken(t, map[string]any{"rotation_type": "rotating", "expiration_type": "expiring",
+				"token_lifetime": 1000, "idle_token_lifetime": 400})
+			rt := e.login("family@example.com").str("refresh_token")
+			for range 2 {
+				e.clock.Advance(399 * time.Second)
+				r := e.refresh(rt)
+				if r.status != 200 {
+					t.Fatalf("rotate: %d %s", r.status, r.raw)
+				}
+				rt = r.str("refresh_token")
+			}
+			e.clock.Advance(399 * time.Second) // 1197 s after the family's first issue
+			wantError(t, e.refresh(rt), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		})
+
+		t.Run("non-expiring", func(t *testing.T) {
+			e.setRefreshToken(t, map[string]any{"rotation_type": "non-rotating", "expiration_type": "non-expiring",
+				"token_lifetime": 60, "idle_token_lifetime": 60})
+			rt := e.login("forever@example.com").str("refresh_token")
+			e.clock.Advance(400 * 24 * time.Hour)
+			if r := e.refresh(rt); r.status != 200 || r.str("refresh_token") != rt {
+				t.Fatalf("after 400 days: %d %s", r.status, r.raw)
+			}
+		})
+	})
+}

@@ -377,8 +377,23 @@ type Client struct {
 	// Credentials are the public keys registered for Private Key JWT
 	// (client_assertion) authentication.
 	Credentials []ClientCredential `json:"credentials,omitempty"`
-	CreatedAt   time.Time          `json:"created_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
+	// RefreshToken is the application's refresh-token settings; nil:
+	// Latchkey's defaults (tenant.RefreshPolicy).
+	RefreshToken *ClientRefreshToken `json:"refresh_token,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	UpdatedAt    time.Time           `json:"updated_at"`
+}
+
+// ClientRefreshToken is an application's refresh-token settings, Auth0's
+// client refresh_token object. Lifetimes and leeway are in seconds.
+type ClientRefreshToken struct {
+	RotationType              string `json:"rotation_type"`   // rotating, non-rotating
+	ExpirationType            string `json:"expiration_type"` // expiring, non-expiring
+	Leeway                    int    `json:"leeway"`
+	TokenLifetime             int    `json:"token_lifetime"`
+	InfiniteTokenLifetime     bool   `json:"infinite_token_lifetime"`
+	IdleTokenLifetime         int    `json:"idle_token_lifetime"`
+	InfiniteIdleTokenLifetime bool   `json:"infinite_idle_token_lifetime"`
 }
 
 // ClientCredential is a public key a client signs its client assertions
