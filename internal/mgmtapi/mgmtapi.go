@@ -61,6 +61,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u store.User) error
 	UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error)
 	DeleteUser(ctx context.Context, userID string) error
+	RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error)
 }
 
 // Events records tenant log events.

@@ -483,9 +483,24 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	if err != nil {
 		return nil, fmt.Errorf("read refresh token: %w", err)
 	}
-	switch {
-	case old.ClientID != client.ClientID:
+	if old.ClientID != client.ClientID {
 		return nil, fmt.Errorf("%w: issued to another client", ErrBadRefreshToken)
+	}
+	// The user first: a blocked user's tokens were revoked with the block,
+	// and the application is told why ("user is blocked"), as before.
+	au.Audience = old.Audience
+	u, err := s.st.GetUser(ctx, old.UserID)
+	au.User = u
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: its user is gone", ErrBadRefreshToken)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	if u.Blocked {
+		return nil, ErrUserBlocked
+	}
+	switch {
 	case old.Revoked:
 		return nil, fmt.Errorf("%w: revoked", ErrBadRefreshToken)
 	case !now.Before(old.ExpiresAt):
@@ -501,18 +516,6 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 			}
 		}
 		scopes = req
-	}
-	au.Audience = old.Audience
-	u, err := s.st.GetUser(ctx, old.UserID)
-	au.User = u
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: its user is gone", ErrBadRefreshToken)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
-	}
-	if u.Blocked {
-		return nil, ErrUserBlocked
 	}
 	// A token issued without an audience renews the ID token and the
 	// /userinfo access token.
@@ -548,4 +551,32 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 		return nil, fmt.Errorf("exchange refresh token: %w", err)
 	}
 	return s.issue(ctx, client, u, api, scopes, issueOptions{refresh: next})
+}
+
+// Revoke is POST /oauth/revoke: the client (authenticated as at the token
+// endpoint) revokes the refresh token tok and, as Auth0 does, every other
+// refresh token of the same user, application and audience (the grant it
+// belongs to). A token that is unknown, already revoked or expired, or
+// issued to another application, is no error and changes nothing (RFC 7009
+// §2.2: the answer reveals nothing about it).
+func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, tok string) error {
+	client, _, err := s.authenticate(ctx, creds)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return missing("token")
+	}
+	rt, err := s.st.GetRefreshToken(ctx, HashRefreshToken(s.seal, tok))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rt.ClientID != client.ClientID) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read refresh token: %w", err)
+	}
+	aud := rt.Audience
+	if _, err := s.st.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{UserID: rt.UserID, ClientID: client.ClientID, Audience: &aud}); err != nil {
+		return fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return nil
 }

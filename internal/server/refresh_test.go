@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/url"
 	"testing"
 	"time"
@@ -271,5 +272,72 @@ func TestRefreshTokenSettings(t *testing.T) {
 				t.Fatalf("after 400 days: %d %s", r.status, r.raw)
 			}
 		})
+	})
+}
+
+// TestRevokeRefreshToken: POST /oauth/revoke answers 200 with an empty
+// body, revokes the token and every refresh token of the same user,
+// application and audience (and nothing else), is a no-op for unknown
+// tokens and for another application's, and authenticates the client as
+// the token endpoint does. Blocking a user revokes their refresh tokens
+// for good.
+func TestRevokeRefreshToken(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *env) {
+		revoke := func(v url.Values) response {
+			t.Helper()
+			return e.postForm("/oauth/revoke", v, nil)
+		}
+		api1 := e.login("revoke@example.com").str("refresh_token")
+		api2 := e.login("revoke@example.com").str("refresh_token")
+		code := e.startEmail("revoke@example.com")
+		noAud := e.otpGrant(webID, webSecret, "email", "revoke@example.com", code, url.Values{"scope": {"openid offline_access"}}).str("refresh_token")
+		other := e.login("someone.else@example.com").str("refresh_token")
+
+		// Another application's token, and an unknown one: 200, nothing changes.
+		if r := revoke(url.Values{"client_id": {nativeID}, "token": {api1}}); r.status != 200 || len(r.raw) != 0 {
+			t.Fatalf("another client's token: %d %q", r.status, r.raw)
+		}
+		if r := revoke(url.Values{"client_id": {webID}, "client_secret": {webSecret}, "token": {"no-such-token"}}); r.status != 200 || len(r.raw) != 0 {
+			t.Fatalf("unknown token: %d %q", r.status, r.raw)
+		}
+		// Client authentication as at the token endpoint.
+		wantError(t, revoke(url.Values{"client_id": {webID}, "token": {api1}}), 401, "access_denied", "Unauthorized")
+		wantError(t, revoke(url.Values{"client_id": {webID}, "client_secret": {"wrong-secret-0123456789"}, "token": {api1}}), 401, "access_denied", "Unauthorized")
+		wantError(t, revoke(url.Values{"client_id": {webID}, "client_secret": {webSecret}}), 400, "invalid_request", "Missing required parameter: token")
+		if r := e.refresh(api1); r.status != 200 {
+			t.Fatalf("refresh after refused revocations: %d %s", r.status, r.raw)
+		} else {
+			api1 = r.str("refresh_token")
+		}
+
+		// x/oauth2 cannot revoke; HTTP Basic as a confidential client would send it.
+		req := url.Values{"token": {api1}}
+		r := e.do("POST", "/oauth/revoke", "application/x-www-form-urlencoded", []byte(req.Encode()),
+			map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(webID+":"+webSecret))})
+		if r.status != 200 || len(r.raw) != 0 {
+			t.Fatalf("revoke: %d %q", r.status, r.raw)
+		}
+		// The whole grant (user, application, audience) is revoked ...
+		wantError(t, e.refresh(api1), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		wantError(t, e.refresh(api2), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		// ... but not the same user's token without an audience, nor another user's.
+		for name, rt := range map[string]string{"no audience": noAud, "another user": other} {
+			if r := e.refresh(rt); r.status != 200 {
+				t.Errorf("%s: %d %s", name, r.status, r.raw)
+			}
+		}
+
+		// Blocking a user revokes their refresh tokens; unblocking does not revive them.
+		e.grantUserScopes()
+		tok := e.mgmtToken("")
+		blocked := e.login("blocked@example.com")
+		uid, _ := jwtClaims(t, blocked.str("id_token"))["sub"].(string)
+		for _, b := range []bool{true, false} {
+			if r := e.mgmt("PATCH", "users/"+url.PathEscape(uid), tok, map[string]any{"blocked": b}); r.status != 200 {
+				t.Fatalf("block %v: %d %s", b, r.status, r.raw)
+			}
+		}
+		wantError(t, e.refresh(blocked.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
 	})
 }

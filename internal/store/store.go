@@ -160,11 +160,15 @@ type Store interface {
 	// or expired, gives ErrNotFound; a rotated one revokes its family and
 	// gives ErrTokenReused, as RotateRefreshToken does outside the leeway.
 	UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (RefreshToken, error)
-	// RevokeRefreshTokens revokes every token of the family familyID, or
-	// when familyID is empty every token of userID (and, when clientID is
-	// not empty, of that client only). It returns how many live tokens it
-	// revoked.
+	// RevokeRefreshTokens revokes every token of the family f.FamilyID, or
+	// when that is empty every token of f.UserID (narrowed to f.ClientID
+	// when not empty, and to *f.Audience when not nil). It returns how many
+	// tokens it revoked.
 	RevokeRefreshTokens(ctx context.Context, f RefreshTokenFilter) (int, error)
+	// ListRefreshTokens returns the live tokens (RefreshToken.Live at now)
+	// of f.UserID, narrowed to f.ClientID when not empty, oldest first; one
+	// per family (a family's newest when a reuse within the leeway left two).
+	ListRefreshTokens(ctx context.Context, f RefreshTokenFilter, now time.Time) ([]RefreshToken, error)
 
 	// Ephemeral records, named by (Kind, Hash). PutEphemeral stores e; a
 	// live record with the same (Kind, Hash) makes it ErrConflict, one that
@@ -614,11 +618,31 @@ type RefreshToken struct {
 }
 
 // RefreshTokenFilter names the refresh tokens to revoke: a family, or a
-// user's tokens (optionally of one client only).
+// user's tokens (optionally of one client, and of one audience, only).
 type RefreshTokenFilter struct {
 	FamilyID string
 	UserID   string
 	ClientID string
+	Audience *string // nil: any audience ("" is the tokens without one)
+}
+
+// LatestPerFamily keeps the live tokens of ts (oldest first) at now, one
+// per family: the newest. Backends share it for ListRefreshTokens.
+func LatestPerFamily(ts []RefreshToken, now time.Time) []RefreshToken {
+	at := map[string]int{}
+	out := make([]RefreshToken, 0, len(ts))
+	for _, t := range ts {
+		if !t.Live(now) {
+			continue
+		}
+		if i, ok := at[t.FamilyID]; ok {
+			out[i] = t
+			continue
+		}
+		at[t.FamilyID] = len(out)
+		out = append(out, t)
+	}
+	return out
 }
 
 // Live reports whether the token can be exchanged at now: not revoked, not

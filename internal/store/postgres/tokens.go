@@ -152,6 +152,29 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, clientID strin
 	return rt, nil
 }
 
+// ListRefreshTokens lists a user's live tokens, one per family (see store.Store).
+func (s *Store) ListRefreshTokens(ctx context.Context, f store.RefreshTokenFilter, now time.Time) ([]store.RefreshToken, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+refreshTokenCols+` FROM refresh_tokens
+		WHERE user_id = $1 AND ($2 = '' OR client_id = $2) AND NOT revoked AND rotated_at IS NULL AND expires_at > $3
+		ORDER BY created_at, id`, f.UserID, f.ClientID, ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list refresh tokens: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var all []store.RefreshToken
+	for rows.Next() {
+		var rt store.RefreshToken
+		if err := scanRefreshToken(rows, &rt); err != nil {
+			return nil, fmt.Errorf("postgres: list refresh tokens: %w", mapErr(err))
+		}
+		all = append(all, rt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list refresh tokens: %w", mapErr(err))
+	}
+	return store.LatestPerFamily(all, now), nil
+}
+
 // RevokeRefreshTokens revokes a family or a user's tokens (see store.Store).
 func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error) {
 	var tag pgconn.CommandTag
@@ -160,8 +183,9 @@ func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFil
 	case f.FamilyID != "":
 		tag, err = s.pool.Exec(ctx, "UPDATE refresh_tokens SET revoked = true WHERE family_id = $1 AND NOT revoked", f.FamilyID)
 	case f.UserID != "":
-		tag, err = s.pool.Exec(ctx, "UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND ($2 = '' OR client_id = $2) AND NOT revoked",
-			f.UserID, f.ClientID)
+		tag, err = s.pool.Exec(ctx, `UPDATE refresh_tokens SET revoked = true
+			WHERE user_id = $1 AND ($2 = '' OR client_id = $2) AND ($3::text IS NULL OR audience = $3) AND NOT revoked`,
+			f.UserID, f.ClientID, f.Audience)
 	default:
 		return 0, errors.New("postgres: revoke refresh tokens: no family or user")
 	}

@@ -30,8 +30,10 @@ const (
 	tokenCols = `id, family_id, token_hash, client_id, user_id, audience, scope,
 	created_at, expires_at, rotated_at, revoked, idle_expires_at`
 	qCreateToken    = `INSERT INTO refresh_tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qListUserTokens = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE user_id = ? AND (? = '' OR client_id = ?)
+	AND NOT revoked AND rotated_at IS NULL AND expires_at > ? ORDER BY created_at, id`
 	qTouchToken     = `UPDATE refresh_tokens SET idle_expires_at = ? WHERE id = ?`
-	qRevokeUser     = `UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND (? = '' OR client_id = ?) AND NOT revoked`
+	qRevokeUser     = `UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND (? = '' OR client_id = ?) AND (? = 0 OR audience = ?) AND NOT revoked`
 	qGetTokenByHash = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE token_hash = ?`
 	qRotateToken    = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`
 	qRevokeFamily   = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND NOT revoked`
@@ -303,6 +305,27 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, clientID strin
 	return rt, nil
 }
 
+// ListRefreshTokens lists a user's live tokens, one per family (see store.Store).
+func (s *Store) ListRefreshTokens(ctx context.Context, f store.RefreshTokenFilter, now time.Time) ([]store.RefreshToken, error) {
+	rows, err := s.r.query(ctx, qListUserTokens, f.UserID, f.ClientID, f.ClientID, toMS(now))
+	if err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	defer rows.Close()
+	var all []store.RefreshToken
+	for rows.Next() {
+		var rt store.RefreshToken
+		if err := scanToken(rows, &rt); err != nil {
+			return nil, wrap("list refresh tokens", err)
+		}
+		all = append(all, rt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	return store.LatestPerFamily(all, now), nil
+}
+
 // RevokeRefreshTokens revokes a family or a user's tokens (see store.Store).
 func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error) {
 	var res sql.Result
@@ -311,7 +334,11 @@ func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFil
 	case f.FamilyID != "":
 		res, err = s.w.exec(ctx, qRevokeFamily, f.FamilyID)
 	case f.UserID != "":
-		res, err = s.w.exec(ctx, qRevokeUser, f.UserID, f.ClientID, f.ClientID)
+		var aud string
+		if f.Audience != nil {
+			aud = *f.Audience
+		}
+		res, err = s.w.exec(ctx, qRevokeUser, f.UserID, f.ClientID, f.ClientID, f.Audience != nil, aud)
 	default:
 		return 0, errors.New("sqlite: revoke refresh tokens: no family or user")
 	}

@@ -86,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"ReuseLeeway", testRefreshLeeway},
 			{"UseNonRotating", testRefreshUse},
 			{"Revoke", testRefreshRevoke},
+			{"ListLive", testRefreshList},
 			{"NotFound", testRefreshNotFound},
 			{"Conflict", testRefreshConflict},
 			{"ConcurrentRotate", testRefreshConcurrent},
@@ -1579,6 +1580,11 @@ func testRefreshRevoke(t *testing.T, s store.Store) {
 	b1 := mk("b1", "fam_b", "client_b", "user_1")
 	c1 := mk("c1", "fam_c", "client_a", "user_1")
 	d1 := mk("d1", "fam_d", "client_a", "user_2")
+	e1 := mk("e1", "fam_e", "client_a", "user_1")
+	e1.Audience = ""
+	e1.ID, e1.Hash = "e1b", hash("token-e1b")
+	must(t, s.CreateRefreshToken(ctx, e1), "CreateRefreshToken e1b")
+	noAudience, otherAudience := "", "https://other.example/"
 	live := func(rt store.RefreshToken) bool {
 		got, err := s.GetRefreshToken(ctx, rt.Hash)
 		must(t, err, "GetRefreshToken "+rt.ID)
@@ -1592,7 +1598,9 @@ func testRefreshRevoke(t *testing.T, s store.Store) {
 		{store.RefreshTokenFilter{FamilyID: "fam_a"}, 2, []store.RefreshToken{a1, a2}},
 		{store.RefreshTokenFilter{FamilyID: "fam_a"}, 0, nil},
 		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_b"}, 1, []store.RefreshToken{b1}},
-		{store.RefreshTokenFilter{UserID: "user_1"}, 1, []store.RefreshToken{c1}},
+		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_a", Audience: &otherAudience}, 0, nil},
+		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_a", Audience: &noAudience}, 1, []store.RefreshToken{e1}},
+		{store.RefreshTokenFilter{UserID: "user_1"}, 2, []store.RefreshToken{c1}},
 	}
 	for i, st := range steps {
 		n, err := s.RevokeRefreshTokens(ctx, st.f)
@@ -1611,6 +1619,52 @@ func testRefreshRevoke(t *testing.T, s store.Store) {
 	}
 	if _, err := s.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{}); err == nil {
 		t.Error("an empty filter revoked something")
+	}
+}
+
+// testRefreshList: a user's live tokens, one per family (the newest), not
+// the rotated, revoked, expired or idle ones, nor another user's.
+func testRefreshList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mk := func(id, family, client string, created time.Time, f func(*store.RefreshToken)) store.RefreshToken {
+		rt := sampleToken(id, family, created)
+		rt.ClientID = client
+		if f != nil {
+			f(&rt)
+		}
+		must(t, s.CreateRefreshToken(ctx, rt), "CreateRefreshToken "+id)
+		return rt
+	}
+	a := mk("a", "fam_a", "client_a", at(0), nil)
+	mk("b", "fam_b", "client_b", at(time.Minute), nil)
+	mk("revoked", "fam_r", "client_a", at(0), func(rt *store.RefreshToken) { rt.Revoked = true })
+	mk("expired", "fam_x", "client_a", at(0), func(rt *store.RefreshToken) { rt.ExpiresAt = at(time.Hour) })
+	mk("idle", "fam_i", "client_a", at(0), func(rt *store.RefreshToken) { rt.IdleExpiresAt = at(time.Hour) })
+	mk("other-user", "fam_o", "client_a", at(0), func(rt *store.RefreshToken) { rt.UserID = "email|000000000000000000000002" })
+	// A family rotated twice within the leeway: its newest token stands for it.
+	_, err := s.RotateRefreshToken(ctx, a.Hash, sampleToken("a2", "", at(2*time.Hour)), at(2*time.Hour), time.Minute)
+	must(t, err, "rotate a")
+	_, err = s.RotateRefreshToken(ctx, a.Hash, sampleToken("a3", "", at(2*time.Hour+time.Second)), at(2*time.Hour+time.Second), time.Minute)
+	must(t, err, "rotate a within the leeway")
+
+	ids := func(f store.RefreshTokenFilter) []string {
+		got, err := s.ListRefreshTokens(ctx, f, at(3*time.Hour))
+		must(t, err, "ListRefreshTokens")
+		out := []string{}
+		for _, rt := range got {
+			out = append(out, rt.ID)
+		}
+		return out
+	}
+	user := sampleToken("x", "", at(0)).UserID
+	if got := ids(store.RefreshTokenFilter{UserID: user}); !cmp.Equal(got, []string{"b", "a3"}) {
+		t.Errorf("all clients: %v, want [b a3]", got)
+	}
+	if got := ids(store.RefreshTokenFilter{UserID: user, ClientID: "client_b"}); !cmp.Equal(got, []string{"b"}) {
+		t.Errorf("client_b: %v", got)
+	}
+	if got := ids(store.RefreshTokenFilter{UserID: "nobody"}); len(got) != 0 {
+		t.Errorf("unknown user: %v", got)
 	}
 }
 
