@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -339,5 +341,95 @@ func TestRevokeRefreshToken(t *testing.T) {
 			}
 		}
 		wantError(t, e.refresh(blocked.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+	})
+}
+
+// grantScopes adds scopes to the M2M application's Management API grant.
+func (e *env) grantScopes(t *testing.T, add ...string) {
+	t.Helper()
+	tok := e.mgmtToken("")
+	r := e.mgmt("GET", "client-grants?client_id="+m2mID+"&audience="+url.QueryEscape(e.issuer+"api/v2/"), tok, nil)
+	var grants []struct {
+		ID    string   `json:"id"`
+		Scope []string `json:"scope"`
+	}
+	if err := json.Unmarshal(r.raw, &grants); err != nil || len(grants) != 1 {
+		t.Fatalf("management grant: %d %s", r.status, r.raw)
+	}
+	if r := e.mgmt("PATCH", "client-grants/"+grants[0].ID, tok, map[string]any{"scope": append(grants[0].Scope, add...)}); r.status != 200 {
+		t.Fatalf("grant %v: %d %s", add, r.status, r.raw)
+	}
+}
+
+// TestDeviceCredentials: a user's refresh tokens as Auth0's device
+// credentials, one per login (family), typed by the application's
+// rotation; deleting one revokes that login's tokens only.
+func TestDeviceCredentials(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.grantScopes(t, "read:device_credentials", "delete:device_credentials")
+		tok := e.mgmtToken("")
+		// Two logins with the web app (rotating by default), one with the native app made non-rotating.
+		if r := e.mgmt("PATCH", "clients/"+nativeID, tok, map[string]any{"refresh_token": map[string]any{"rotation_type": "non-rotating", "expiration_type": "expiring"}}); r.status != 200 {
+			t.Fatalf("native non-rotating: %d %s", r.status, r.raw)
+		}
+		first := e.login("devices@example.com")
+		uid, _ := jwtClaims(t, first.str("id_token"))["sub"].(string)
+		e.clock.Advance(time.Second) // the list is oldest first
+		second := e.login("devices@example.com")
+		rotated := e.refresh(second.str("refresh_token")) // the family stays one credential
+		nativeCode := e.postJSON("/passwordless/start", map[string]any{"client_id": nativeID, "connection": "email", "send": "code", "email": "devices@example.com"}, nil)
+		if nativeCode.status != 200 {
+			t.Fatalf("native start: %d %s", nativeCode.status, nativeCode.raw)
+		}
+		native := e.otpGrant(nativeID, "", "email", "devices@example.com", e.lastMessage("devices@example.com").Code, url.Values{"scope": {"openid offline_access"}})
+		if native.status != 200 || native.str("refresh_token") == "" || rotated.status != 200 {
+			t.Fatalf("native login %d %s; rotation %d %s", native.status, native.raw, rotated.status, rotated.raw)
+		}
+		list := func(query string) []map[string]any {
+			t.Helper()
+			r := e.mgmt("GET", "device-credentials?user_id="+url.QueryEscape(uid)+query, tok, nil)
+			var out []map[string]any
+			if err := json.Unmarshal(r.raw, &out); err != nil || r.status != 200 {
+				t.Fatalf("list %s: %d %s", query, r.status, r.raw)
+			}
+			return out
+		}
+		all := list("&type=refresh_token")
+		types := map[string]int{}
+		for _, d := range all {
+			types[d["type"].(string)]++
+			if d["user_id"] != uid || !strings.HasPrefix(d["id"].(string), "dcr_") {
+				t.Errorf("credential %v", d)
+			}
+		}
+		if len(all) != 3 || types["rotating_refresh_token"] != 2 || types["refresh_token"] != 1 {
+			t.Fatalf("credentials %v", all)
+		}
+		if got := list("&type=rotating_refresh_token&client_id=" + webID); len(got) != 2 {
+			t.Errorf("rotating for the web app: %v", got)
+		}
+		if got := list("&type=public_key"); len(got) != 0 {
+			t.Errorf("public keys: %v", got)
+		}
+		wantMgmtError(t, e.mgmt("GET", "device-credentials?type=refresh_token", tok, nil), 400, "invalid_query_string", "Query validation error: 'user_id' is required")
+
+		// Delete the first login's credential: its token dies, the others live.
+		var firstID string
+		for _, d := range list("&client_id=" + webID) {
+			if firstID == "" {
+				firstID = d["id"].(string) // oldest first
+			}
+		}
+		if r := e.mgmt("DELETE", "device-credentials/"+firstID, tok, nil); r.status != 204 {
+			t.Fatalf("delete: %d %s", r.status, r.raw)
+		}
+		wantError(t, e.refresh(first.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		if r := e.refresh(rotated.str("refresh_token")); r.status != 200 {
+			t.Errorf("the other login: %d %s", r.status, r.raw)
+		}
+		if got := list(""); len(got) != 2 {
+			t.Errorf("after delete: %v", got)
+		}
 	})
 }
