@@ -118,6 +118,16 @@ func TestClientLifecycle(t *testing.T) {
 				t.Errorf("update table:\n%s", out)
 			}
 
+			// Auth0's refresh_token object, as JSON.
+			upd := cliJSON[map[string]any](t, with("client", "update", id, "--refresh-token",
+				`{"rotation_type":"non-rotating","expiration_type":"expiring","token_lifetime":3600,"idle_token_lifetime":600,"leeway":0}`)...)
+			if rt, _ := upd["refresh_token"].(map[string]any); rt["rotation_type"] != "non-rotating" || rt["token_lifetime"] != float64(3600) || rt["idle_token_lifetime"] != float64(600) {
+				t.Errorf("update --refresh-token: %v", upd["refresh_token"])
+			}
+			if _, errOut, code := cli(t, with("client", "update", id, "--refresh-token", `{"rotation_type":"sometimes"}`)...); code == 0 || !strings.Contains(errOut, "rotation_type") {
+				t.Errorf("bad --refresh-token: exit %d, %q", code, errOut)
+			}
+
 			rotated := cliJSON[map[string]any](t, with("client", "rotate-secret", id)...)
 			if s, _ := rotated["client_secret"].(string); len(s) < 32 || s == sec {
 				t.Errorf("rotate-secret: %v", rotated)

@@ -23,6 +23,7 @@ var clientFields = []field{
 	{"allowed-origins", "allowed_origins", kindList, "comma-separated allowed `origins` (CORS)"},
 	{"cross-origin-authentication", "cross_origin_authentication", kindBool, "allow cross-origin authentication"},
 	{"is-token-endpoint-ip-header-trusted", "is_token_endpoint_ip_header_trusted", kindBool, "trust auth0-forwarded-for from this client"},
+	{"refresh-token", "refresh_token", kindJSON, "refresh-token settings as a `JSON` object in Auth0's shape (rotation_type, expiration_type, leeway, token_lifetime, idle_token_lifetime, infinite_*; replaces them all)"},
 }
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {

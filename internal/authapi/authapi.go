@@ -37,6 +37,7 @@ type Starter interface {
 // Tokens runs the token endpoint.
 type Tokens interface {
 	Token(ctx context.Context, req oauth.TokenRequest) (*oauth.TokenResponse, error)
+	Revoke(ctx context.Context, creds oauth.ClientCredentials, token string) error
 }
 
 // Users reads users for /userinfo.
@@ -92,6 +93,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("/passwordless/start", h("POST OPTIONS", a.withCORS("POST", a.passwordlessStart)))
 	mux.Handle("/oauth/token", h("POST OPTIONS", a.withCORS("POST", a.token)))
+	mux.Handle("/oauth/revoke", h("POST OPTIONS", a.withCORS("POST", a.revoke)))
 	mux.Handle("/userinfo", h("GET POST OPTIONS", a.withCORS("GET, POST", a.userinfo)))
 	mux.Handle("/passwordless/verify", h("POST OPTIONS", a.withCORS("POST", a.passwordlessVerify)))
 	mux.Handle("/passwordless/verify_redirect", h("GET POST", a.verifyRedirect))
@@ -169,6 +171,7 @@ func (a *API) discovery() []byte {
 		"authorization_endpoint":                           iss + "authorize",
 		"token_endpoint":                                   iss + "oauth/token",
 		"userinfo_endpoint":                                iss + "userinfo",
+		"revocation_endpoint":                              iss + "oauth/revoke",
 		"jwks_uri":                                         iss + ".well-known/jwks.json",
 		"scopes_supported":                                 []string{"openid", "profile", "email", "phone", "offline_access"},
 		"response_types_supported":                         []string{"code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"},

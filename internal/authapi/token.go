@@ -21,40 +21,9 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, err := p.String("client_id")
+	creds, err := clientCredentials(r, p)
 	if err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
-	}
-	sec, err := p.String("client_secret")
-	if err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
-	}
-	// An empty secret counts as none (x/oauth2 sends "id:" in Basic for public clients).
-	creds := oauth.ClientCredentials{ClientID: id, Secret: sec, HasSecret: sec != ""}
-	if bid, bsec, rawSec, ok := basicAuth(r); ok {
-		if creds.HasSecret {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: HTTP Basic or client_secret in the body, not both")
-		}
-		if id != "" && id != bid {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_id in the body does not match the HTTP Basic credentials")
-		}
-		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, RawSecret: rawSec, HasSecret: bsec != "", ViaBasic: true}
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"client_assertion", &creds.Assertion}, {"client_assertion_type", &creds.AssertionType}} {
-		if *f.dst, err = p.String(f.key); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
-		}
-	}
-	if creds.Assertion != "" {
-		if creds.HasSecret {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: client_assertion or a client secret, not both")
-		}
-		if creds.AssertionType != oauth.ClientAssertionType {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_assertion_type must be %s", oauth.ClientAssertionType)
-		}
+		return err
 	}
 	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
 		c, err := a.Dir.Client(r.Context(), cid)
@@ -136,4 +105,80 @@ func (a *API) recordToken(r *http.Request, au *oauth.Audit, err error) {
 		ev.Description = eventlog.DescSuccessLogin
 	}
 	a.record(ctx, ev)
+}
+
+// clientCredentials reads the client's credentials from the body or HTTP
+// Basic, as the token and revocation endpoints take them.
+func clientCredentials(r *http.Request, p httpx.Body) (oauth.ClientCredentials, error) {
+	id, err := p.String("client_id")
+	if err != nil {
+		return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+	}
+	sec, err := p.String("client_secret")
+	if err != nil {
+		return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+	}
+	// An empty secret counts as none (x/oauth2 sends "id:" in Basic for public clients).
+	creds := oauth.ClientCredentials{ClientID: id, Secret: sec, HasSecret: sec != ""}
+	if bid, bsec, rawSec, ok := basicAuth(r); ok {
+		if creds.HasSecret {
+			return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: HTTP Basic or client_secret in the body, not both")
+		}
+		if id != "" && id != bid {
+			return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_id in the body does not match the HTTP Basic credentials")
+		}
+		creds = oauth.ClientCredentials{ClientID: bid, Secret: bsec, RawSecret: rawSec, HasSecret: bsec != "", ViaBasic: true}
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"client_assertion", &creds.Assertion}, {"client_assertion_type", &creds.AssertionType}} {
+		if *f.dst, err = p.String(f.key); err != nil {
+			return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+		}
+	}
+	if creds.Assertion != "" {
+		if creds.HasSecret {
+			return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "Use one client authentication method: client_assertion or a client secret, not both")
+		}
+		if creds.AssertionType != oauth.ClientAssertionType {
+			return oauth.ClientCredentials{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "client_assertion_type must be %s", oauth.ClientAssertionType)
+		}
+	}
+	return creds, nil
+}
+
+// revoke is POST /oauth/revoke (Auth0's refresh-token revocation): 200 with
+// an empty body, also for a token that is unknown or not the client's.
+func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Origin") != "" {
+		a.corsAnyClient(w, r)
+	}
+	p, err := httpx.ReadBody(r, "invalid_request")
+	if err != nil {
+		return err
+	}
+	creds, err := clientCredentials(r, p)
+	if err != nil {
+		return err
+	}
+	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
+		c, err := a.Dir.Client(r.Context(), cid)
+		if err != nil {
+			c = store.Client{}
+		}
+		a.cors(w, r, c)
+	}
+	tok, err := p.String("token")
+	if err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", err.Error())
+	}
+	if err := a.limit(w, r, protect.Token, httpx.PeerIP(r.Context()), store.Client{ClientID: creds.ClientID}, false); err != nil {
+		return err
+	}
+	if err := apierr.Answer(apierr.Token, a.Tokens.Revoke(r.Context(), creds, tok)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -25,6 +25,10 @@ type clientJSON struct {
 func clientOut(c store.Client, sec string) clientJSON {
 	spec := tenant.SpecOf(c)
 	spec.ClientSecret = sec
+	// Auth0 always shows the refresh_token object: the defaults when the
+	// application states none.
+	rt := tenant.RefreshPolicy(c)
+	spec.RefreshToken = &rt
 	return clientJSON{ClientSpec: spec, ClientAuthenticationMethods: authMethodsOf(c)}
 }
 

@@ -61,6 +61,8 @@ type Store interface {
 	CreateUser(ctx context.Context, u store.User) error
 	UpdateUserFlags(ctx context.Context, userID string, f store.UserFlags) (store.User, error)
 	DeleteUser(ctx context.Context, userID string) error
+	RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error)
+	ListRefreshTokens(ctx context.Context, f store.RefreshTokenFilter, now time.Time) ([]store.RefreshToken, error)
 }
 
 // Events records tenant log events.
@@ -170,6 +172,8 @@ func (a *API) routes() (http.Handler, []string) {
 	route("DELETE /api/v2/user-blocks", "update:users", a.deleteBlocksByIdentifier)
 	route("GET /api/v2/user-blocks/{id}", "read:users", a.getUserBlocks)
 	route("DELETE /api/v2/user-blocks/{id}", "update:users", a.deleteUserBlocks)
+	route("GET /api/v2/device-credentials", "read:device_credentials", a.listDeviceCredentials)
+	route("DELETE /api/v2/device-credentials/{id}", "delete:device_credentials", a.deleteDeviceCredential)
 	route("GET /api/v2/anomaly/blocks/ips/{ip}", "read:anomaly_blocks", a.getIPBlock)
 	route("DELETE /api/v2/anomaly/blocks/ips/{ip}", "delete:anomaly_blocks", a.deleteIPBlock)
 

@@ -379,6 +379,13 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
+	if p.Blocked != nil && *p.Blocked {
+		// A blocked user's refresh tokens die with the block: unblocking
+		// does not bring them back.
+		if _, err := a.Store.RevokeRefreshTokens(r.Context(), store.RefreshTokenFilter{UserID: u.UserID}); err != nil {
+			return fmt.Errorf("revoke the blocked user's refresh tokens: %w", err)
+		}
+	}
 	httpx.WriteJSON(w, http.StatusOK, userOut(u))
 	return nil
 }

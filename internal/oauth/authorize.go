@@ -271,7 +271,7 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 	if err != nil {
 		return nil, err
 	}
-	scopes := grantedScopes(strings.Fields(r.Scope), api)
+	scopes := grantedScopes(c, strings.Fields(r.Scope), api)
 	if r.NoRefresh || !r.Has("code") {
 		// Refresh tokens come only from a code exchange, and never for links.
 		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == "offline_access" })

@@ -14,21 +14,26 @@ import (
 func TestGrantedScopes(t *testing.T) {
 	api := &store.ResourceServer{Identifier: "https://api/", AllowOfflineAccess: true, Scopes: []store.Scope{{Value: "read:x"}}}
 	noOffline := &store.ResourceServer{Identifier: "https://api/"}
+	refreshing := store.Client{GrantTypes: []string{tenant.GrantRefreshToken}}
+	noRefresh := store.Client{GrantTypes: []string{tenant.GrantAuthorizationCode}}
 	tests := []struct {
 		name      string
+		client    store.Client
 		requested []string
 		api       *store.ResourceServer
 		want      []string
 	}{
-		{"oidc only", []string{"openid", "email", "bogus"}, nil, []string{"openid", "email"}},
-		{"offline without api", []string{"openid", "offline_access"}, nil, []string{"openid"}},
-		{"offline with api", []string{"offline_access", "read:x", "write:x"}, api, []string{"offline_access", "read:x"}},
-		{"offline not allowed", []string{"offline_access", "openid"}, noOffline, []string{"openid"}},
-		{"duplicates", []string{"openid", "openid"}, nil, []string{"openid"}},
-		{"empty", nil, api, []string{}},
+		{"oidc only", refreshing, []string{"openid", "email", "bogus"}, nil, []string{"openid", "email"}},
+		{"offline without api", refreshing, []string{"openid", "offline_access"}, nil, []string{"openid", "offline_access"}},
+		{"offline without api or grant", noRefresh, []string{"openid", "offline_access"}, nil, []string{"openid"}},
+		{"offline with api", refreshing, []string{"offline_access", "read:x", "write:x"}, api, []string{"offline_access", "read:x"}},
+		{"offline with api, no grant", noRefresh, []string{"offline_access", "read:x"}, api, []string{"read:x"}},
+		{"offline not allowed", refreshing, []string{"offline_access", "openid"}, noOffline, []string{"openid"}},
+		{"duplicates", refreshing, []string{"openid", "openid"}, nil, []string{"openid"}},
+		{"empty", refreshing, nil, api, []string{}},
 	}
 	for _, tt := range tests {
-		if got := grantedScopes(tt.requested, tt.api); !slices.Equal(got, tt.want) {
+		if got := grantedScopes(tt.client, tt.requested, tt.api); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
 	}

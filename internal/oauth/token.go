@@ -30,7 +30,9 @@ type TokenStore interface {
 	GetUser(ctx context.Context, userID string) (store.User, error)
 	CreateRefreshToken(ctx context.Context, t store.RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error)
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time, leeway time.Duration) (store.RefreshToken, error)
+	UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (store.RefreshToken, error)
+	RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error)
 	PutEphemeral(ctx context.Context, e store.Ephemeral) error
 	TakeEphemeral(ctx context.Context, kind string, hash []byte, now time.Time) (store.Ephemeral, error)
 }
@@ -327,7 +329,7 @@ func (s *Service) passwordlessGrant(ctx context.Context, call grantCall) (*Token
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, client, red.User, api, grantedScopes(scopes, api), issueOptions{})
+	return s.issue(ctx, client, red.User, api, grantedScopes(client, scopes, api), issueOptions{})
 }
 
 func str(p httpx.Body, k string) string { s, _ := p.String(k); return s }
@@ -368,8 +370,10 @@ func (s *Service) resolveAudience(ctx context.Context, aud string) (*store.Resou
 var oidcScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 
 // grantedScopes keeps the OIDC scopes and, with an API, the API's own
-// scopes; offline_access only when the API allows refresh tokens.
-func grantedScopes(requested []string, api *store.ResourceServer) []string {
+// scopes; offline_access only when the client may use refresh tokens and,
+// with an API, the API allows them (as Auth0: without an audience the
+// refresh token renews the ID token and the /userinfo access token).
+func grantedScopes(client store.Client, requested []string, api *store.ResourceServer) []string {
 	out := make([]string, 0, len(requested))
 	for _, sc := range requested {
 		if slices.Contains(out, sc) {
@@ -377,7 +381,7 @@ func grantedScopes(requested []string, api *store.ResourceServer) []string {
 		}
 		switch {
 		case sc == "offline_access":
-			if api != nil && api.AllowOfflineAccess {
+			if tenant.HasGrant(client, tenant.GrantRefreshToken) && (api == nil || api.AllowOfflineAccess) {
 				out = append(out, sc)
 			}
 		case slices.Contains(oidcScopes, sc):
@@ -428,10 +432,14 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 	switch {
 	case o.refresh != "":
 		resp.RefreshToken = o.refresh
-	case api != nil && slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken):
+	case slices.Contains(scopes, "offline_access") && tenant.HasGrant(client, tenant.GrantRefreshToken) && (api == nil || api.AllowOfflineAccess):
 		tok, hash := NewRefreshToken(s.seal)
+		policy := tenant.RefreshPolicy(client)
 		rt := store.RefreshToken{ID: secret.Hex(12), Hash: hash, ClientID: client.ClientID, UserID: u.UserID,
-			Audience: api.Identifier, Scope: resp.Scope, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
+			Scope: resp.Scope, CreatedAt: now, ExpiresAt: refreshExpiry(policy, now), IdleExpiresAt: tenant.RefreshIdleExpiry(policy, now)}
+		if api != nil {
+			rt.Audience = api.Identifier
+		}
 		rt.FamilyID = rt.ID
 		if err := s.st.CreateRefreshToken(ctx, rt); err != nil {
 			return nil, fmt.Errorf("store refresh token: %w", err)
@@ -439,6 +447,19 @@ func (s *Service) issue(ctx context.Context, client store.Client, u store.User, 
 		resp.RefreshToken = tok
 	}
 	return resp, nil
+}
+
+// neverExpires stands for "no absolute expiry" in the store, whose
+// refresh tokens always carry one (and are purged after it).
+var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// refreshExpiry is the absolute expiry of a refresh-token family first
+// issued at now under p.
+func refreshExpiry(p store.ClientRefreshToken, now time.Time) time.Time {
+	if t := tenant.RefreshExpiry(p, now); !t.IsZero() {
+		return t
+	}
+	return neverExpires
 }
 
 func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenResponse, error) {
@@ -462,23 +483,11 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	if err != nil {
 		return nil, fmt.Errorf("read refresh token: %w", err)
 	}
-	switch {
-	case old.ClientID != client.ClientID:
+	if old.ClientID != client.ClientID {
 		return nil, fmt.Errorf("%w: issued to another client", ErrBadRefreshToken)
-	case old.Revoked:
-		return nil, fmt.Errorf("%w: revoked", ErrBadRefreshToken)
-	case !now.Before(old.ExpiresAt):
-		return nil, fmt.Errorf("%w: expired", ErrBadRefreshToken)
 	}
-	scopes := strings.Fields(old.Scope)
-	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
-		for _, sc := range req {
-			if !slices.Contains(scopes, sc) {
-				return nil, refusal(ErrScopeNotGranted, sc)
-			}
-		}
-		scopes = req
-	}
+	// The user first: a blocked user's tokens were revoked with the block,
+	// and the application is told why ("user is blocked"), as before.
 	au.Audience = old.Audience
 	u, err := s.st.GetUser(ctx, old.UserID)
 	au.User = u
@@ -491,20 +500,83 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	if u.Blocked {
 		return nil, ErrUserBlocked
 	}
-	api, err := s.dir.ResourceServer(ctx, old.Audience)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: its API is gone", ErrBadRefreshToken)
+	switch {
+	case old.Revoked:
+		return nil, fmt.Errorf("%w: revoked", ErrBadRefreshToken)
+	case !now.Before(old.ExpiresAt):
+		return nil, fmt.Errorf("%w: expired", ErrBadRefreshToken)
+	case !old.IdleExpiresAt.IsZero() && !now.Before(old.IdleExpiresAt):
+		return nil, fmt.Errorf("%w: idle too long", ErrBadRefreshToken)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read resource server: %w", err)
+	scopes := strings.Fields(old.Scope)
+	if req := strings.Fields(str(p, "scope")); len(req) > 0 {
+		for _, sc := range req {
+			if !slices.Contains(scopes, sc) {
+				return nil, refusal(ErrScopeNotGranted, sc)
+			}
+		}
+		scopes = req
 	}
-	next, nextHash := NewRefreshToken(s.seal)
-	nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenLifetime)}
-	// The store copies user, audience, scope and family from the old token.
-	if _, err := s.st.RotateRefreshToken(ctx, hash, nrt, now); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
+	// A token issued without an audience renews the ID token and the
+	// /userinfo access token.
+	var api *store.ResourceServer
+	if old.Audience != "" {
+		rs, err := s.dir.ResourceServer(ctx, old.Audience)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: its API is gone", ErrBadRefreshToken)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read resource server: %w", err)
+		}
+		api = &rs
+	}
+	// The client's settings as they are now decide how this exchange goes;
+	// the family's absolute expiry was fixed when it was first issued.
+	policy := tenant.RefreshPolicy(client)
+	idle := tenant.RefreshIdleExpiry(policy, now)
+	next := tok
+	if policy.RotationType == tenant.RotationNonRotating {
+		_, err = s.st.UseRefreshToken(ctx, hash, client.ClientID, now, idle)
+	} else {
+		var nextHash []byte
+		next, nextHash = NewRefreshToken(s.seal)
+		nrt := store.RefreshToken{ID: secret.Hex(12), Hash: nextHash, ClientID: client.ClientID, CreatedAt: now,
+			ExpiresAt: old.ExpiresAt, IdleExpiresAt: idle}
+		// The store copies user, audience, scope and family from the old token.
+		_, err = s.st.RotateRefreshToken(ctx, hash, nrt, now, time.Duration(policy.Leeway)*time.Second)
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenReused) {
 		return nil, fmt.Errorf("%w: %w", ErrBadRefreshToken, err)
 	} else if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
+		return nil, fmt.Errorf("exchange refresh token: %w", err)
 	}
-	return s.issue(ctx, client, u, &api, scopes, issueOptions{refresh: next})
+	return s.issue(ctx, client, u, api, scopes, issueOptions{refresh: next})
+}
+
+// Revoke is POST /oauth/revoke: the client (authenticated as at the token
+// endpoint) revokes the refresh token tok and, as Auth0 does, every other
+// refresh token of the same user, application and audience (the grant it
+// belongs to). A token that is unknown, already revoked or expired, or
+// issued to another application, is no error and changes nothing (RFC 7009
+// §2.2: the answer reveals nothing about it).
+func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, tok string) error {
+	client, _, err := s.authenticate(ctx, creds)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return missing("token")
+	}
+	rt, err := s.st.GetRefreshToken(ctx, HashRefreshToken(s.seal, tok))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rt.ClientID != client.ClientID) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read refresh token: %w", err)
+	}
+	aud := rt.Audience
+	if _, err := s.st.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{UserID: rt.UserID, ClientID: client.ClientID, Audience: &aud}); err != nil {
+		return fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return nil
 }

@@ -17,7 +17,6 @@ import (
 const (
 	IDTokenLifetime       = 36000 * time.Second
 	OpaqueTokenLifetime   = 86400 * time.Second
-	RefreshTokenLifetime  = 30 * 24 * time.Hour
 	opaqueTokenPrefix     = "lk1."
 	opaqueTokenAssociated = "access_token"
 )
@@ -46,6 +45,7 @@ type idClaims struct {
 	Aud      string `json:"aud"`
 	Iat      int64  `json:"iat"`
 	Exp      int64  `json:"exp"`
+	Jti      string `json:"jti"`
 	AuthTime int64  `json:"auth_time,omitempty"`
 	Nonce    string `json:"nonce,omitempty"`
 	AtHash   string `json:"at_hash,omitempty"`
@@ -105,7 +105,7 @@ func boolPtr(b bool) *bool { return &b }
 // claims x.
 func (m *Minter) IDToken(u store.User, clientID string, scopes []string, x IDExtras, now time.Time) (string, error) {
 	c := idClaims{Iss: m.issuer, Sub: u.UserID, Aud: clientID, Iat: now.Unix(),
-		Exp: now.Add(IDTokenLifetime).Unix(), Nonce: x.Nonce, AtHash: x.AtHash, CHash: x.CHash, profileClaims: Profile(u, scopes)}
+		Exp: now.Add(IDTokenLifetime).Unix(), Jti: newJTI(), Nonce: x.Nonce, AtHash: x.AtHash, CHash: x.CHash, profileClaims: Profile(u, scopes)}
 	if !x.AuthTime.IsZero() {
 		c.AuthTime = x.AuthTime.Unix()
 	}
@@ -116,12 +116,17 @@ func (m *Minter) IDToken(u store.User, clientID string, scopes []string, x IDExt
 	return m.keys.Sign(b)
 }
 
+// newJTI is a JWT's unique id: 128 random bits (crypto/rand), so that no two
+// tokens are alike, even two minted in the same second for the same user.
+func newJTI() string { return secret.Hex(16) }
+
 type atClaims struct {
 	Iss   string `json:"iss"`
 	Sub   string `json:"sub"`
 	Aud   any    `json:"aud"`
 	Iat   int64  `json:"iat"`
 	Exp   int64  `json:"exp"`
+	Jti   string `json:"jti"`
 	Scope string `json:"scope,omitempty"`
 	Azp   string `json:"azp"`
 	Gty   string `json:"gty,omitempty"`
@@ -133,7 +138,7 @@ func (m *Minter) JWTAccessToken(sub, clientID, audience string, scopes []string,
 	if slices.Contains(scopes, "openid") {
 		aud = []string{audience, m.UserinfoAudience()}
 	}
-	b, err := json.Marshal(atClaims{Iss: m.issuer, Sub: sub, Aud: aud, Iat: now.Unix(), Exp: now.Add(lifetime).Unix(),
+	b, err := json.Marshal(atClaims{Iss: m.issuer, Sub: sub, Aud: aud, Iat: now.Unix(), Exp: now.Add(lifetime).Unix(), Jti: newJTI(),
 		Scope: strings.Join(scopes, " "), Azp: clientID, Gty: gty})
 	if err != nil {
 		return "", fmt.Errorf("encode access token: %w", err)

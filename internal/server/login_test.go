@@ -550,7 +550,8 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	e := newEnv(t)
 	d := e.do("GET", "/.well-known/openid-configuration", "", nil, nil)
 	if d.status != 200 || d.str("issuer") != e.issuer || d.str("jwks_uri") != e.issuer+".well-known/jwks.json" ||
-		d.str("token_endpoint") != e.issuer+"oauth/token" || d.str("userinfo_endpoint") != e.issuer+"userinfo" {
+		d.str("token_endpoint") != e.issuer+"oauth/token" || d.str("userinfo_endpoint") != e.issuer+"userinfo" ||
+		d.str("revocation_endpoint") != e.issuer+"oauth/revoke" {
 		t.Fatalf("discovery %s", d.raw)
 	}
 	// The grants in Auth0's order: SDKs and operators read this list.

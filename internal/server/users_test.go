@@ -120,15 +120,16 @@ func TestManagementUsers(t *testing.T) {
 		wantError(t, e.otpGrant(webID, webSecret, "email", "signup@example.com", code, nil), 401, "unauthorized", "user is blocked")
 		wantError(t, e.refresh(first.str("refresh_token")), 401, "unauthorized", "user is blocked")
 
-		// Unblock: logins and the same refresh token work again.
+		// Unblock: logins work again; the refresh token was revoked with the
+		// block and stays revoked.
 		if r := e.mgmt("PATCH", "users/"+url.PathEscape(signupID), tok, map[string]any{"blocked": false}); r.status != 200 || r.body["blocked"] != false {
 			t.Fatalf("unblock: %d %s", r.status, r.raw)
 		}
-		rotated := e.refresh(first.str("refresh_token"))
+		wantError(t, e.refresh(first.str("refresh_token")), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		rotated := e.refresh(e.login("signup@example.com").str("refresh_token"))
 		if rotated.status != 200 {
-			t.Fatalf("refresh after unblock: %d %s", rotated.status, rotated.raw)
+			t.Fatalf("refresh of a token issued after unblock: %d %s", rotated.status, rotated.raw)
 		}
-		e.login("signup@example.com")
 
 		// Delete: 204, the refresh token dies, the user is gone (deleting again is a 204 too).
 		if r := e.mgmt("DELETE", "users/"+url.PathEscape(signupID), tok, nil); r.status != 204 || len(r.raw) != 0 {

@@ -148,10 +148,27 @@ type Store interface {
 	// RotateRefreshToken exchanges the live token whose hash is oldHash for
 	// next. next.FamilyID, UserID, Audience and Scope are copied from the old
 	// token; next.ClientID must equal the old token's, otherwise nothing
-	// changes and the result is ErrNotFound. A token already rotated revokes
-	// its family and gives ErrTokenReused; an unknown, revoked or expired one
+	// changes and the result is ErrNotFound. A token already rotated less
+	// than leeway before now is exchanged again (its RotatedAt unchanged);
+	// one rotated longer ago revokes its family and gives ErrTokenReused. An
+	// unknown, revoked or expired (ExpiresAt or IdleExpiresAt reached) one
 	// gives ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) (old RefreshToken, err error)
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time, leeway time.Duration) (old RefreshToken, err error)
+	// UseRefreshToken records a use of a non-rotating token: it sets the
+	// live token's IdleExpiresAt to idleExpiresAt (zero: none) and returns
+	// the token as updated. A token of another client, or unknown, revoked
+	// or expired, gives ErrNotFound; a rotated one revokes its family and
+	// gives ErrTokenReused, as RotateRefreshToken does outside the leeway.
+	UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (RefreshToken, error)
+	// RevokeRefreshTokens revokes every token of the family f.FamilyID, or
+	// when that is empty every token of f.UserID (narrowed to f.ClientID
+	// when not empty, and to *f.Audience when not nil). It returns how many
+	// tokens it revoked.
+	RevokeRefreshTokens(ctx context.Context, f RefreshTokenFilter) (int, error)
+	// ListRefreshTokens returns the live tokens (RefreshToken.Live at now)
+	// of f.UserID, narrowed to f.ClientID when not empty, oldest first; one
+	// per family (a family's newest when a reuse within the leeway left two).
+	ListRefreshTokens(ctx context.Context, f RefreshTokenFilter, now time.Time) ([]RefreshToken, error)
 
 	// Ephemeral records, named by (Kind, Hash). PutEphemeral stores e; a
 	// live record with the same (Kind, Hash) makes it ErrConflict, one that
@@ -364,8 +381,23 @@ type Client struct {
 	// Credentials are the public keys registered for Private Key JWT
 	// (client_assertion) authentication.
 	Credentials []ClientCredential `json:"credentials,omitempty"`
-	CreatedAt   time.Time          `json:"created_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
+	// RefreshToken is the application's refresh-token settings; nil:
+	// Latchkey's defaults (tenant.RefreshPolicy).
+	RefreshToken *ClientRefreshToken `json:"refresh_token,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	UpdatedAt    time.Time           `json:"updated_at"`
+}
+
+// ClientRefreshToken is an application's refresh-token settings, Auth0's
+// client refresh_token object. Lifetimes and leeway are in seconds.
+type ClientRefreshToken struct {
+	RotationType              string `json:"rotation_type"`   // rotating, non-rotating
+	ExpirationType            string `json:"expiration_type"` // expiring, non-expiring
+	Leeway                    int    `json:"leeway"`
+	TokenLifetime             int    `json:"token_lifetime"`
+	InfiniteTokenLifetime     bool   `json:"infinite_token_lifetime"`
+	IdleTokenLifetime         int    `json:"idle_token_lifetime"`
+	InfiniteIdleTokenLifetime bool   `json:"infinite_idle_token_lifetime"`
 }
 
 // ClientCredential is a public key a client signs its client assertions
@@ -579,6 +611,45 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	RotatedAt time.Time // zero while live
 	Revoked   bool
+	// IdleExpiresAt is when the token expires unless used (the client's
+	// idle_token_lifetime after its last use); zero: never. ExpiresAt is the
+	// absolute expiry, shared by the whole family.
+	IdleExpiresAt time.Time
+}
+
+// RefreshTokenFilter names the refresh tokens to revoke: a family, or a
+// user's tokens (optionally of one client, and of one audience, only).
+type RefreshTokenFilter struct {
+	FamilyID string
+	UserID   string
+	ClientID string
+	Audience *string // nil: any audience ("" is the tokens without one)
+}
+
+// LatestPerFamily keeps the live tokens of ts (oldest first) at now, one
+// per family: the newest. Backends share it for ListRefreshTokens.
+func LatestPerFamily(ts []RefreshToken, now time.Time) []RefreshToken {
+	at := map[string]int{}
+	out := make([]RefreshToken, 0, len(ts))
+	for _, t := range ts {
+		if !t.Live(now) {
+			continue
+		}
+		if i, ok := at[t.FamilyID]; ok {
+			out[i] = t
+			continue
+		}
+		at[t.FamilyID] = len(out)
+		out = append(out, t)
+	}
+	return out
+}
+
+// Live reports whether the token can be exchanged at now: not revoked, not
+// rotated, and neither of its expiries reached.
+func (t RefreshToken) Live(now time.Time) bool {
+	return !t.Revoked && t.RotatedAt.IsZero() && now.Before(t.ExpiresAt) &&
+		(t.IdleExpiresAt.IsZero() || now.Before(t.IdleExpiresAt))
 }
 
 // Ephemeral is a short-lived record named by the keyed hash of a random

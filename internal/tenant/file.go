@@ -48,6 +48,9 @@ type ClientSpec struct {
 	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
 	IsFirstParty                   *bool    `json:"is_first_party"`
 	OIDCConformant                 *bool    `json:"oidc_conformant"`
+	// RefreshToken is Auth0's refresh_token object; omitted: the defaults
+	// (DefaultRefreshToken).
+	RefreshToken *store.ClientRefreshToken `json:"refresh_token,omitempty"`
 }
 
 // SpecOf turns a stored client back into the spec it was built from,
@@ -58,7 +61,7 @@ func SpecOf(c store.Client) ClientSpec {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
 		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
 		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
-		IsFirstParty: &fp, OIDCConformant: &oc}
+		IsFirstParty: &fp, OIDCConformant: &oc, RefreshToken: c.RefreshToken}
 }
 
 // ConnectionSpec is a connection as written in the tenant file.
@@ -706,6 +709,13 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 		IsTokenEndpointIPHeaderTrusted: s.IsTokenEndpointIPHeaderTrusted,
 		IsFirstParty:                   s.IsFirstParty == nil || *s.IsFirstParty,
 		OIDCConformant:                 s.OIDCConformant == nil || *s.OIDCConformant,
+	}
+	if s.RefreshToken != nil {
+		rt, err := BuildRefreshToken(*s.RefreshToken)
+		if err != nil {
+			return c, "", fmt.Errorf("refresh_token.%w", err)
+		}
+		c.RefreshToken = &rt
 	}
 	switch {
 	case s.ClientSecret != "":

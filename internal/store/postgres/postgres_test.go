@@ -137,8 +137,8 @@ func TestOpenConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if !slices.Equal(versions, []int32{1, 2, 3, 4, 5}) {
-		t.Errorf("schema_migrations versions = %v, want [1 2 3 4 5]", versions)
+	if !slices.Equal(versions, []int32{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("schema_migrations versions = %v, want [1 2 3 4 5 6]", versions)
 	}
 }
 
@@ -364,15 +364,15 @@ func TestRotateRefreshTokenReuse(t *testing.T) {
 	}
 	next := tok("b")
 	next.FamilyID = ""
-	old, err := s.RotateRefreshToken(ctx, []byte("h-a"), next, now)
+	old, err := s.RotateRefreshToken(ctx, []byte("h-a"), next, now, 0)
 	if err != nil || old.ID != "a" || old.RotatedAt.IsZero() {
 		t.Fatalf("rotate: %+v, %v", old, err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, []byte("h-a"), tok("c"), now); !errors.Is(err, store.ErrTokenReused) {
+	if _, err := s.RotateRefreshToken(ctx, []byte("h-a"), tok("c"), now, 0); !errors.Is(err, store.ErrTokenReused) {
 		t.Fatalf("reuse: %v, want ErrTokenReused", err)
 	}
 	// The reuse revoked the family, including b, and was committed.
-	if _, err := s.RotateRefreshToken(ctx, []byte("h-b"), tok("d"), now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, []byte("h-b"), tok("d"), now, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rotate revoked b: %v, want ErrNotFound", err)
 	}
 	var family string
@@ -438,11 +438,11 @@ func TestRotateRefreshTokenInherits(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := store.RefreshToken{ID: "b", Hash: []byte("h-b"), ClientID: "other", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rotate by another client: %v, want ErrNotFound", err)
 	}
 	next.ClientID = "c"
-	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, first.Hash, next, now, 0); err != nil {
 		t.Fatalf("rotate after the other client's attempt: %v", err)
 	}
 	var got store.RefreshToken

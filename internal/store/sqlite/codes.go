@@ -28,8 +28,12 @@ const (
 	qCountAttempt = `UPDATE codes SET attempts = attempts + 1 WHERE connection = ? AND identifier = ?`
 
 	tokenCols = `id, family_id, token_hash, client_id, user_id, audience, scope,
-	created_at, expires_at, rotated_at, revoked`
-	qCreateToken    = `INSERT INTO refresh_tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	created_at, expires_at, rotated_at, revoked, idle_expires_at`
+	qCreateToken    = `INSERT INTO refresh_tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qListUserTokens = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE user_id = ? AND (? = '' OR client_id = ?)
+	AND NOT revoked AND rotated_at IS NULL AND expires_at > ? ORDER BY created_at, id`
+	qTouchToken     = `UPDATE refresh_tokens SET idle_expires_at = ? WHERE id = ?`
+	qRevokeUser     = `UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND (? = '' OR client_id = ?) AND (? = 0 OR audience = ?) AND NOT revoked`
 	qGetTokenByHash = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE token_hash = ?`
 	qRotateToken    = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`
 	qRevokeFamily   = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND NOT revoked`
@@ -173,17 +177,17 @@ func (s *Store) CreateRefreshToken(ctx context.Context, rt store.RefreshToken) e
 
 func tokenArgs(rt store.RefreshToken) []any {
 	return []any{rt.ID, rt.FamilyID, blob(rt.Hash), rt.ClientID, rt.UserID, rt.Audience, rt.Scope,
-		toMS(rt.CreatedAt), toMS(rt.ExpiresAt), toNullMS(rt.RotatedAt), rt.Revoked}
+		toMS(rt.CreatedAt), toMS(rt.ExpiresAt), toNullMS(rt.RotatedAt), rt.Revoked, toNullMS(rt.IdleExpiresAt)}
 }
 
 func scanToken(sc scanner, rt *store.RefreshToken) error {
 	var created, expires int64
-	var rotated sql.NullInt64
+	var rotated, idle sql.NullInt64
 	if err := sc.Scan(&rt.ID, &rt.FamilyID, &rt.Hash, &rt.ClientID, &rt.UserID, &rt.Audience, &rt.Scope,
-		&created, &expires, &rotated, &rt.Revoked); err != nil {
+		&created, &expires, &rotated, &rt.Revoked, &idle); err != nil {
 		return err
 	}
-	rt.CreatedAt, rt.ExpiresAt, rt.RotatedAt = fromMS(created), fromMS(expires), fromNullMS(rotated)
+	rt.CreatedAt, rt.ExpiresAt, rt.RotatedAt, rt.IdleExpiresAt = fromMS(created), fromMS(expires), fromNullMS(rotated), fromNullMS(idle)
 	return nil
 }
 
@@ -222,35 +226,22 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (store.Refresh
 // RotateRefreshToken exchanges the live token with oldHash for next in one
 // immediate transaction (see store.Store). A reuse revokes the family and
 // commits that before returning ErrTokenReused.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (store.RefreshToken, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time, leeway time.Duration) (store.RefreshToken, error) {
 	t, err := s.begin(ctx)
 	if err != nil {
 		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
 	defer t.rollback()
 
-	var old store.RefreshToken
-	if err := t.queryRow(ctx, func(sc scanner) error { return scanToken(sc, &old) }, qGetTokenByHash, blob(oldHash)); err != nil {
+	old, err := t.liveToken(ctx, oldHash, next.ClientID, now, leeway)
+	if err != nil {
 		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
-	switch {
-	case old.ClientID != next.ClientID:
-		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrNotFound)
-	case !old.RotatedAt.IsZero():
-		if _, err := t.exec(ctx, qRevokeFamily, old.FamilyID); err != nil {
-			return store.RefreshToken{}, wrap("rotate refresh token: revoke family", err)
+	if old.RotatedAt.IsZero() {
+		old.RotatedAt = norm(now)
+		if _, err := t.exec(ctx, qRotateToken, toMS(old.RotatedAt), old.ID); err != nil {
+			return store.RefreshToken{}, wrap("rotate refresh token", err)
 		}
-		if err := t.commit(); err != nil {
-			return store.RefreshToken{}, wrap("rotate refresh token: revoke family", err)
-		}
-		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrTokenReused)
-	case old.Revoked, !now.Before(old.ExpiresAt):
-		return store.RefreshToken{}, fmt.Errorf("sqlite: rotate refresh token: %w", store.ErrNotFound)
-	}
-
-	old.RotatedAt = norm(now)
-	if _, err := t.exec(ctx, qRotateToken, toMS(old.RotatedAt), old.ID); err != nil {
-		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
 	next.FamilyID, next.UserID, next.Audience, next.Scope = old.FamilyID, old.UserID, old.Audience, old.Scope
 	if _, err := t.exec(ctx, qCreateToken, tokenArgs(next)...); err != nil {
@@ -260,6 +251,102 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 		return store.RefreshToken{}, wrap("rotate refresh token", err)
 	}
 	return old, nil
+}
+
+// liveToken reads the token with hash in the transaction and judges it for
+// an exchange by clientID at now: a rotated token within leeway of its
+// rotation passes; one rotated earlier revokes its family, commits that and
+// gives ErrTokenReused.
+func (t *tx) liveToken(ctx context.Context, hash []byte, clientID string, now time.Time, leeway time.Duration) (store.RefreshToken, error) {
+	var old store.RefreshToken
+	if err := t.queryRow(ctx, func(sc scanner) error { return scanToken(sc, &old) }, qGetTokenByHash, blob(hash)); err != nil {
+		return old, err
+	}
+	switch {
+	case old.ClientID != clientID:
+		return old, store.ErrNotFound
+	case !old.RotatedAt.IsZero() && !old.Revoked && now.Before(old.RotatedAt.Add(leeway)):
+		// Within the reuse interval: exchanged again, no breach.
+	case !old.RotatedAt.IsZero():
+		if _, err := t.exec(ctx, qRevokeFamily, old.FamilyID); err != nil {
+			return old, fmt.Errorf("revoke family: %w", err)
+		}
+		if err := t.commit(); err != nil {
+			return old, fmt.Errorf("revoke family: %w", err)
+		}
+		return old, store.ErrTokenReused
+	}
+	judged := old
+	judged.RotatedAt = time.Time{} // a rotation within the leeway passed above
+	if !judged.Live(now) {
+		return old, store.ErrNotFound
+	}
+	return old, nil
+}
+
+// UseRefreshToken records a use of a non-rotating token (see store.Store).
+func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, clientID string, now, idleExpiresAt time.Time) (store.RefreshToken, error) {
+	t, err := s.begin(ctx)
+	if err != nil {
+		return store.RefreshToken{}, wrap("use refresh token", err)
+	}
+	defer t.rollback()
+	rt, err := t.liveToken(ctx, hash, clientID, now, 0)
+	if err != nil {
+		return store.RefreshToken{}, wrap("use refresh token", err)
+	}
+	rt.IdleExpiresAt = norm(idleExpiresAt)
+	if _, err := t.exec(ctx, qTouchToken, toNullMS(rt.IdleExpiresAt), rt.ID); err != nil {
+		return store.RefreshToken{}, wrap("use refresh token", err)
+	}
+	if err := t.commit(); err != nil {
+		return store.RefreshToken{}, wrap("use refresh token", err)
+	}
+	return rt, nil
+}
+
+// ListRefreshTokens lists a user's live tokens, one per family (see store.Store).
+func (s *Store) ListRefreshTokens(ctx context.Context, f store.RefreshTokenFilter, now time.Time) ([]store.RefreshToken, error) {
+	rows, err := s.r.query(ctx, qListUserTokens, f.UserID, f.ClientID, f.ClientID, toMS(now))
+	if err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	defer rows.Close()
+	var all []store.RefreshToken
+	for rows.Next() {
+		var rt store.RefreshToken
+		if err := scanToken(rows, &rt); err != nil {
+			return nil, wrap("list refresh tokens", err)
+		}
+		all = append(all, rt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	return store.LatestPerFamily(all, now), nil
+}
+
+// RevokeRefreshTokens revokes a family or a user's tokens (see store.Store).
+func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFilter) (int, error) {
+	var res sql.Result
+	var err error
+	switch {
+	case f.FamilyID != "":
+		res, err = s.w.exec(ctx, qRevokeFamily, f.FamilyID)
+	case f.UserID != "":
+		var aud string
+		if f.Audience != nil {
+			aud = *f.Audience
+		}
+		res, err = s.w.exec(ctx, qRevokeUser, f.UserID, f.ClientID, f.ClientID, f.Audience != nil, aud)
+	default:
+		return 0, errors.New("sqlite: revoke refresh tokens: no family or user")
+	}
+	if err != nil {
+		return 0, wrap("revoke refresh tokens", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // --- signing keys ----------------------------------------------------------

@@ -180,9 +180,10 @@ func TestOldLogsMoved(t *testing.T) {
 	moved.Description = "Moved from the old file"
 	for _, q := range []string{
 		`DELETE FROM m.schema_migrations WHERE version >= 4`,
-		`DROP TABLE m.ephemerals`,        // from version 5
-		`DROP TABLE m.outbox`,            // from version 6
-		`DROP TABLE m.tenant_file_state`, // from version 7
+		`DROP TABLE m.ephemerals`,                                  // from version 5
+		`DROP TABLE m.outbox`,                                      // from version 6
+		`DROP TABLE m.tenant_file_state`,                           // from version 7
+		`ALTER TABLE m.refresh_tokens DROP COLUMN idle_expires_at`, // from version 8
 		`INSERT INTO m.schema_migrations (version, name, applied_at) VALUES (2, 'logs', 0), (3, 'log_descriptions', 0)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {

@@ -82,6 +82,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"RotateInherits", testRefreshRotateInherits},
 			{"Reuse", testRefreshReuse},
 			{"Expired", testRefreshExpired},
+			{"IdleExpiry", testRefreshIdle},
+			{"ReuseLeeway", testRefreshLeeway},
+			{"UseNonRotating", testRefreshUse},
+			{"Revoke", testRefreshRevoke},
+			{"ListLive", testRefreshList},
 			{"NotFound", testRefreshNotFound},
 			{"Conflict", testRefreshConflict},
 			{"ConcurrentRotate", testRefreshConcurrent},
@@ -1393,26 +1398,26 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 	must(t, s.CreateRefreshToken(ctx, sampleToken("rt_other", "fam_other", at(0))), "CreateRefreshToken other")
 
 	t2 := sampleToken("rt_2", "", at(time.Hour))
-	old, err := s.RotateRefreshToken(ctx, t1.Hash, t2, at(time.Hour))
+	old, err := s.RotateRefreshToken(ctx, t1.Hash, t2, at(time.Hour), 0)
 	must(t, err, "rotate t1")
 	diff(t, "old token", t1, old, ignoreRotation)
 
 	// next.FamilyID is always the old token's.
 	t3 := sampleToken("rt_3", "fam_bogus", at(2*time.Hour))
-	old, err = s.RotateRefreshToken(ctx, t2.Hash, t3, at(2*time.Hour))
+	old, err = s.RotateRefreshToken(ctx, t2.Hash, t3, at(2*time.Hour), 0)
 	must(t, err, "rotate t2")
 	wantT2 := t2
 	wantT2.FamilyID = "fam_1"
 	diff(t, "rotated t2", wantT2, old, ignoreRotation)
 
-	old, err = s.RotateRefreshToken(ctx, t3.Hash, sampleToken("rt_4", "", at(3*time.Hour)), at(3*time.Hour))
+	old, err = s.RotateRefreshToken(ctx, t3.Hash, sampleToken("rt_4", "", at(3*time.Hour)), at(3*time.Hour), 0)
 	must(t, err, "rotate t3")
 	if old.FamilyID != "fam_1" || old.ID != "rt_3" {
 		t.Fatalf("rotated t3: ID %q family %q, want rt_3 fam_1", old.ID, old.FamilyID)
 	}
 
 	// The other family is untouched.
-	_, err = s.RotateRefreshToken(ctx, hash("token-rt_other"), sampleToken("rt_other2", "", at(time.Hour)), at(time.Hour))
+	_, err = s.RotateRefreshToken(ctx, hash("token-rt_other"), sampleToken("rt_other2", "", at(time.Hour)), at(time.Hour), 0)
 	must(t, err, "rotate other family")
 }
 
@@ -1424,14 +1429,14 @@ func testRefreshRotateInherits(t *testing.T, s store.Store) {
 	must(t, s.CreateRefreshToken(ctx, t1), "CreateRefreshToken")
 
 	foreign := store.RefreshToken{ID: "rt_f", Hash: hash("token-rt_f"), ClientID: "client_b", CreatedAt: at(time.Hour), ExpiresAt: at(48 * time.Hour)}
-	_, err := s.RotateRefreshToken(ctx, t1.Hash, foreign, at(time.Hour))
+	_, err := s.RotateRefreshToken(ctx, t1.Hash, foreign, at(time.Hour), 0)
 	wantErr(t, err, store.ErrNotFound, "rotation by another client")
 
 	next := store.RefreshToken{ID: "rt_2", Hash: hash("token-rt_2"), ClientID: "client_a", CreatedAt: at(time.Hour), ExpiresAt: at(48 * time.Hour)}
-	_, err = s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour))
+	_, err = s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour), 0)
 	must(t, err, "rotate after the foreign attempt")
 	third := store.RefreshToken{ID: "rt_3", Hash: hash("token-rt_3"), ClientID: "client_a", CreatedAt: at(2 * time.Hour), ExpiresAt: at(48 * time.Hour)}
-	got, err := s.RotateRefreshToken(ctx, next.Hash, third, at(2*time.Hour))
+	got, err := s.RotateRefreshToken(ctx, next.Hash, third, at(2*time.Hour), 0)
 	must(t, err, "rotate the inherited token")
 	if got.UserID != t1.UserID || got.Audience != t1.Audience || got.Scope != t1.Scope || got.FamilyID != "fam_1" {
 		t.Fatalf("next token did not inherit: %+v", got)
@@ -1445,21 +1450,21 @@ func testRefreshReuse(t *testing.T, s store.Store) {
 	other := sampleToken("rt_other", "fam_other", at(0))
 	must(t, s.CreateRefreshToken(ctx, other), "CreateRefreshToken other")
 	t2 := sampleToken("rt_2", "", at(time.Hour))
-	_, err := s.RotateRefreshToken(ctx, t1.Hash, t2, at(time.Hour))
+	_, err := s.RotateRefreshToken(ctx, t1.Hash, t2, at(time.Hour), 0)
 	must(t, err, "rotate t1")
 
 	// Presenting t1 again is reuse: the family is revoked.
 	t3 := sampleToken("rt_3", "", at(2*time.Hour))
-	_, err = s.RotateRefreshToken(ctx, t1.Hash, t3, at(2*time.Hour))
+	_, err = s.RotateRefreshToken(ctx, t1.Hash, t3, at(2*time.Hour), 0)
 	wantErr(t, err, store.ErrTokenReused, "rotate t1 again")
-	_, err = s.RotateRefreshToken(ctx, t2.Hash, sampleToken("rt_4", "", at(2*time.Hour)), at(2*time.Hour))
+	_, err = s.RotateRefreshToken(ctx, t2.Hash, sampleToken("rt_4", "", at(2*time.Hour)), at(2*time.Hour), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate t2 of the revoked family")
 	// The token offered with the reuse was not stored.
-	_, err = s.RotateRefreshToken(ctx, t3.Hash, sampleToken("rt_5", "", at(2*time.Hour)), at(2*time.Hour))
+	_, err = s.RotateRefreshToken(ctx, t3.Hash, sampleToken("rt_5", "", at(2*time.Hour)), at(2*time.Hour), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate the token offered with the reuse")
 
 	// Other families are untouched.
-	_, err = s.RotateRefreshToken(ctx, other.Hash, sampleToken("rt_other2", "", at(2*time.Hour)), at(2*time.Hour))
+	_, err = s.RotateRefreshToken(ctx, other.Hash, sampleToken("rt_other2", "", at(2*time.Hour)), at(2*time.Hour), 0)
 	must(t, err, "rotate other family")
 }
 
@@ -1468,21 +1473,207 @@ func testRefreshExpired(t *testing.T, s store.Store) {
 	tok := sampleToken("rt_1", "fam_1", at(0))
 	tok.ExpiresAt = at(time.Hour)
 	must(t, s.CreateRefreshToken(ctx, tok), "CreateRefreshToken")
-	_, err := s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour))
+	_, err := s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate at ExpiresAt")
-	_, err = s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_3", "", at(2*time.Hour)), at(2*time.Hour))
+	_, err = s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_3", "", at(2*time.Hour)), at(2*time.Hour), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate after ExpiresAt")
 	// Not rotated by the failed attempts: still usable before expiry.
-	_, err = s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_4", "", at(time.Hour-time.Millisecond)), at(time.Hour-time.Millisecond))
+	_, err = s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_4", "", at(time.Hour-time.Millisecond)), at(time.Hour-time.Millisecond), 0)
 	must(t, err, "rotate just before ExpiresAt")
+}
+
+// testRefreshIdle: a token whose idle expiry has passed is refused, before
+// its absolute expiry; the next token carries its own idle expiry.
+func testRefreshIdle(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tok := sampleToken("rt_1", "fam_1", at(0))
+	tok.IdleExpiresAt = at(time.Hour)
+	must(t, s.CreateRefreshToken(ctx, tok), "CreateRefreshToken")
+	got, err := s.GetRefreshToken(ctx, tok.Hash)
+	must(t, err, "GetRefreshToken")
+	diff(t, "stored token", tok, got)
+	_, err = s.RotateRefreshToken(ctx, tok.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour), 0)
+	wantErr(t, err, store.ErrNotFound, "rotate at IdleExpiresAt")
+	next := sampleToken("rt_3", "", at(time.Hour-time.Second))
+	next.IdleExpiresAt = at(3 * time.Hour)
+	_, err = s.RotateRefreshToken(ctx, tok.Hash, next, at(time.Hour-time.Second), 0)
+	must(t, err, "rotate before IdleExpiresAt")
+	_, err = s.RotateRefreshToken(ctx, next.Hash, sampleToken("rt_4", "", at(2*time.Hour)), at(2*time.Hour), 0)
+	must(t, err, "the next token's own idle expiry")
+}
+
+// testRefreshLeeway: a rotated token presented again within the leeway is
+// exchanged again (no breach); after it, the family is revoked.
+func testRefreshLeeway(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	t1 := sampleToken("rt_1", "fam_1", at(0))
+	must(t, s.CreateRefreshToken(ctx, t1), "CreateRefreshToken")
+	_, err := s.RotateRefreshToken(ctx, t1.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour), 30*time.Second)
+	must(t, err, "rotate t1")
+	old, err := s.RotateRefreshToken(ctx, t1.Hash, sampleToken("rt_3", "", at(time.Hour+29*time.Second)), at(time.Hour+29*time.Second), 30*time.Second)
+	must(t, err, "reuse t1 within the leeway")
+	if !old.RotatedAt.Equal(at(time.Hour)) {
+		t.Errorf("reuse within the leeway moved RotatedAt to %v", old.RotatedAt)
+	}
+	for _, id := range []string{"rt_2", "rt_3"} {
+		got, err := s.GetRefreshToken(ctx, hash("token-"+id))
+		must(t, err, "GetRefreshToken "+id)
+		if got.FamilyID != "fam_1" || !got.Live(at(time.Hour+29*time.Second)) {
+			t.Errorf("%s: family %q live %v", id, got.FamilyID, got.Live(at(time.Hour+29*time.Second)))
+		}
+	}
+	_, err = s.RotateRefreshToken(ctx, t1.Hash, sampleToken("rt_4", "", at(time.Hour+30*time.Second)), at(time.Hour+30*time.Second), 30*time.Second)
+	wantErr(t, err, store.ErrTokenReused, "reuse t1 at the end of the leeway")
+	for _, id := range []string{"rt_2", "rt_3"} {
+		_, err = s.RotateRefreshToken(ctx, hash("token-"+id), sampleToken(id+"_next", "", at(2*time.Hour)), at(2*time.Hour), 30*time.Second)
+		wantErr(t, err, store.ErrNotFound, id+" after the breach")
+	}
+}
+
+// testRefreshUse: a non-rotating use keeps the token and moves its idle
+// expiry; a token of another client, expired or rotated is refused (the
+// rotated one revoking its family).
+func testRefreshUse(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tok := sampleToken("rt_1", "fam_1", at(0))
+	tok.IdleExpiresAt = at(time.Hour)
+	must(t, s.CreateRefreshToken(ctx, tok), "CreateRefreshToken")
+	_, err := s.UseRefreshToken(ctx, tok.Hash, "client_b", at(time.Minute), at(2*time.Hour))
+	wantErr(t, err, store.ErrNotFound, "use by another client")
+	got, err := s.UseRefreshToken(ctx, tok.Hash, "client_a", at(time.Minute), at(2*time.Hour))
+	must(t, err, "use")
+	want := tok
+	want.IdleExpiresAt = at(2 * time.Hour)
+	diff(t, "used token", want, got)
+	got, err = s.GetRefreshToken(ctx, tok.Hash)
+	must(t, err, "GetRefreshToken")
+	diff(t, "stored after use", want, got)
+	_, err = s.UseRefreshToken(ctx, tok.Hash, "client_a", at(90*time.Minute), time.Time{})
+	must(t, err, "use past the first idle expiry, before the moved one")
+	_, err = s.UseRefreshToken(ctx, tok.Hash, "client_a", at(31*24*time.Hour), time.Time{})
+	wantErr(t, err, store.ErrNotFound, "use after ExpiresAt")
+
+	rot := sampleToken("rt_2", "fam_2", at(0))
+	must(t, s.CreateRefreshToken(ctx, rot), "CreateRefreshToken rotating")
+	_, err = s.RotateRefreshToken(ctx, rot.Hash, sampleToken("rt_3", "", at(time.Hour)), at(time.Hour), 0)
+	must(t, err, "rotate")
+	_, err = s.UseRefreshToken(ctx, rot.Hash, "client_a", at(2*time.Hour), time.Time{})
+	wantErr(t, err, store.ErrTokenReused, "use of a rotated token")
+	_, err = s.UseRefreshToken(ctx, hash("token-rt_3"), "client_a", at(2*time.Hour), time.Time{})
+	wantErr(t, err, store.ErrNotFound, "use of the revoked family's newest token")
+	_, err = s.UseRefreshToken(ctx, hash("nope"), "client_a", at(0), time.Time{})
+	wantErr(t, err, store.ErrNotFound, "use of an unknown token")
+}
+
+// testRefreshRevoke: revoking a family, a user's tokens of one client, and
+// all of a user's tokens.
+func testRefreshRevoke(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mk := func(id, family, client, user string) store.RefreshToken {
+		rt := sampleToken(id, family, at(0))
+		rt.ClientID, rt.UserID = client, user
+		must(t, s.CreateRefreshToken(ctx, rt), "CreateRefreshToken "+id)
+		return rt
+	}
+	a1 := mk("a1", "fam_a", "client_a", "user_1")
+	a2 := mk("a2", "fam_a", "client_a", "user_1")
+	b1 := mk("b1", "fam_b", "client_b", "user_1")
+	c1 := mk("c1", "fam_c", "client_a", "user_1")
+	d1 := mk("d1", "fam_d", "client_a", "user_2")
+	e1 := mk("e1", "fam_e", "client_a", "user_1")
+	e1.Audience = ""
+	e1.ID, e1.Hash = "e1b", hash("token-e1b")
+	must(t, s.CreateRefreshToken(ctx, e1), "CreateRefreshToken e1b")
+	noAudience, otherAudience := "", "https://other.example/"
+	live := func(rt store.RefreshToken) bool {
+		got, err := s.GetRefreshToken(ctx, rt.Hash)
+		must(t, err, "GetRefreshToken "+rt.ID)
+		return got.Live(at(time.Hour))
+	}
+	steps := []struct {
+		f    store.RefreshTokenFilter
+		n    int
+		dead []store.RefreshToken
+	}{
+		{store.RefreshTokenFilter{FamilyID: "fam_a"}, 2, []store.RefreshToken{a1, a2}},
+		{store.RefreshTokenFilter{FamilyID: "fam_a"}, 0, nil},
+		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_b"}, 1, []store.RefreshToken{b1}},
+		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_a", Audience: &otherAudience}, 0, nil},
+		{store.RefreshTokenFilter{UserID: "user_1", ClientID: "client_a", Audience: &noAudience}, 1, []store.RefreshToken{e1}},
+		{store.RefreshTokenFilter{UserID: "user_1"}, 2, []store.RefreshToken{c1}},
+	}
+	for i, st := range steps {
+		n, err := s.RevokeRefreshTokens(ctx, st.f)
+		must(t, err, "RevokeRefreshTokens")
+		if n != st.n {
+			t.Errorf("step %d: revoked %d, want %d", i, n, st.n)
+		}
+		for _, rt := range st.dead {
+			if live(rt) {
+				t.Errorf("step %d: %s still live", i, rt.ID)
+			}
+		}
+	}
+	if !live(d1) {
+		t.Error("another user's token was revoked")
+	}
+	if _, err := s.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{}); err == nil {
+		t.Error("an empty filter revoked something")
+	}
+}
+
+// testRefreshList: a user's live tokens, one per family (the newest), not
+// the rotated, revoked, expired or idle ones, nor another user's.
+func testRefreshList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mk := func(id, family, client string, created time.Time, f func(*store.RefreshToken)) store.RefreshToken {
+		rt := sampleToken(id, family, created)
+		rt.ClientID = client
+		if f != nil {
+			f(&rt)
+		}
+		must(t, s.CreateRefreshToken(ctx, rt), "CreateRefreshToken "+id)
+		return rt
+	}
+	a := mk("a", "fam_a", "client_a", at(0), nil)
+	mk("b", "fam_b", "client_b", at(time.Minute), nil)
+	mk("revoked", "fam_r", "client_a", at(0), func(rt *store.RefreshToken) { rt.Revoked = true })
+	mk("expired", "fam_x", "client_a", at(0), func(rt *store.RefreshToken) { rt.ExpiresAt = at(time.Hour) })
+	mk("idle", "fam_i", "client_a", at(0), func(rt *store.RefreshToken) { rt.IdleExpiresAt = at(time.Hour) })
+	mk("other-user", "fam_o", "client_a", at(0), func(rt *store.RefreshToken) { rt.UserID = "email|000000000000000000000002" })
+	// A family rotated twice within the leeway: its newest token stands for it.
+	_, err := s.RotateRefreshToken(ctx, a.Hash, sampleToken("a2", "", at(2*time.Hour)), at(2*time.Hour), time.Minute)
+	must(t, err, "rotate a")
+	_, err = s.RotateRefreshToken(ctx, a.Hash, sampleToken("a3", "", at(2*time.Hour+time.Second)), at(2*time.Hour+time.Second), time.Minute)
+	must(t, err, "rotate a within the leeway")
+
+	ids := func(f store.RefreshTokenFilter) []string {
+		got, err := s.ListRefreshTokens(ctx, f, at(3*time.Hour))
+		must(t, err, "ListRefreshTokens")
+		out := []string{}
+		for _, rt := range got {
+			out = append(out, rt.ID)
+		}
+		return out
+	}
+	user := sampleToken("x", "", at(0)).UserID
+	if got := ids(store.RefreshTokenFilter{UserID: user}); !cmp.Equal(got, []string{"b", "a3"}) {
+		t.Errorf("all clients: %v, want [b a3]", got)
+	}
+	if got := ids(store.RefreshTokenFilter{UserID: user, ClientID: "client_b"}); !cmp.Equal(got, []string{"b"}) {
+		t.Errorf("client_b: %v", got)
+	}
+	if got := ids(store.RefreshTokenFilter{UserID: "nobody"}); len(got) != 0 {
+		t.Errorf("unknown user: %v", got)
+	}
 }
 
 func testRefreshNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	_, err := s.RotateRefreshToken(ctx, hash("nope"), sampleToken("rt_1", "", at(0)), at(0))
+	_, err := s.RotateRefreshToken(ctx, hash("nope"), sampleToken("rt_1", "", at(0)), at(0), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate unknown token")
 	// The offered next token was not stored.
-	_, err = s.RotateRefreshToken(ctx, hash("token-rt_1"), sampleToken("rt_2", "", at(0)), at(0))
+	_, err = s.RotateRefreshToken(ctx, hash("token-rt_1"), sampleToken("rt_2", "", at(0)), at(0), 0)
 	wantErr(t, err, store.ErrNotFound, "rotate the next of a failed rotation")
 }
 
@@ -1495,9 +1686,9 @@ func testRefreshConflict(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateRefreshToken(ctx, dupID), store.ErrConflict, "duplicate ID")
 
 	// A rotation whose next token cannot be stored changes nothing.
-	_, err := s.RotateRefreshToken(ctx, t1.Hash, dupID, at(time.Hour))
+	_, err := s.RotateRefreshToken(ctx, t1.Hash, dupID, at(time.Hour), 0)
 	wantErr(t, err, store.ErrConflict, "rotate into a duplicate ID")
-	_, err = s.RotateRefreshToken(ctx, t1.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour))
+	_, err = s.RotateRefreshToken(ctx, t1.Hash, sampleToken("rt_2", "", at(time.Hour)), at(time.Hour), 0)
 	must(t, err, "rotate after the failed rotation")
 }
 
@@ -1510,7 +1701,7 @@ func testRefreshConcurrent(t *testing.T, s store.Store) {
 		var winner string
 		errs := race(racers, func(i int) error {
 			next := sampleToken(fmt.Sprintf("rt_%d_next_%d", round, i), "", at(time.Hour))
-			_, err := s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour))
+			_, err := s.RotateRefreshToken(ctx, t1.Hash, next, at(time.Hour), 0)
 			if err == nil {
 				mu.Lock()
 				winner = next.ID
@@ -1526,7 +1717,7 @@ func testRefreshConcurrent(t *testing.T, s store.Store) {
 			t.Fatalf("round %d: no loser saw ErrTokenReused (counts %v)", round, counts)
 		}
 		// The losers' reuse revoked the family, winner included.
-		_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken(fmt.Sprintf("rt_%d_after", round), "", at(2*time.Hour)), at(2*time.Hour))
+		_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken(fmt.Sprintf("rt_%d_after", round), "", at(2*time.Hour)), at(2*time.Hour), 0)
 		wantErr(t, err, store.ErrNotFound, "rotate the winner's token after reuse")
 	}
 }
