@@ -76,14 +76,26 @@ func (a *API) browserID(w http.ResponseWriter, r *http.Request) string {
 // page's inline style and script. Forms may post only to Latchkey itself
 // and, when the page answers an application, to the origin of its
 // callback (a form post there, or a redirect there after a post here).
-func pageHeaders(w http.ResponseWriter, nonce string, frameable bool, callback string) {
+// A branded page may also load its logo and favicon (img-src) and its font
+// (font-src) from their https origins, and nothing else from them.
+func pageHeaders(w http.ResponseWriter, nonce string, frameable bool, callback string, b store.Branding) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action 'self'" + cspSource(callback) + "; base-uri 'none'"
+	img := "'self' data:"
+	for _, u := range []string{b.LogoURL, b.FaviconURL} {
+		if o := brandSource(u); o != "" && !strings.Contains(img, " "+o) {
+			img += " " + o
+		}
+	}
+	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src " + img
+	if o := brandSource(b.Font.URL); o != "" {
+		csp += "; font-src " + o
+	}
+	csp += "; form-action 'self'" + cspSource(callback) + "; base-uri 'none'"
 	if frameable {
 		csp += "; frame-ancestors *"
 	} else {
@@ -116,13 +128,23 @@ func cspSource(callback string) string {
 	return " " + src
 }
 
+// brandSource is the CSP source of a branding URL's origin, or "" when the
+// URL is not one that branding accepts (tenant.CheckHTTPSURL): a value that
+// slipped past the checks adds nothing to the policy.
+func brandSource(u string) string {
+	if u == "" || tenant.CheckHTTPSURL(u) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(cspSource(tenant.Origin(u)), " ")
+}
+
 // errorPage renders a message page (never a redirect): for requests whose
 // redirect target cannot be trusted. detail is the error code the page
 // shows ("" for none); it and cause explain the page in the access log.
 func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string, cause error) error {
 	httpx.Explain(r.Context(), detail, cause)
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false, "")
+	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(status)
 	return loginpage.RenderMessage(w, loginpage.Message{Lang: requestLanguage(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
 }
@@ -138,11 +160,11 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.Authoriz
 	switch req.ResponseMode {
 	case oauth.ModeFormPost:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false, req.RedirectURI)
+		pageHeaders(w, nonce, false, req.RedirectURI, store.Branding{})
 		return loginpage.RenderFormPost(w, requestLanguage(r), nonce, req.RedirectURI, params)
 	case oauth.ModeWebMessage:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, true, "")
+		pageHeaders(w, nonce, true, "", store.Branding{})
 		return loginpage.RenderWebMessage(w, nonce, oauth.Origin(req.RedirectURI), params)
 	case oauth.ModeFragment:
 		u, _, _ := strings.Cut(req.RedirectURI, "#")
@@ -330,7 +352,7 @@ func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.C
 	}
 	httpx.Explain(r.Context(), "invalid_request", errors.New("redirect_uri is not one of the client's callbacks"))
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false, "")
+	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(http.StatusBadRequest)
 	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: requestLanguage(r), Nonce: nonce, RedirectURI: shown,
 		AppName: c.Name, ClientID: c.ClientID, Command: cmd})

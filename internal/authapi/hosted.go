@@ -91,13 +91,23 @@ func (a *API) renderLogin(w http.ResponseWriter, r *http.Request, c store.Client
 		}
 		p.Switch = "/login?" + first.Encode() + "&connection=" + other
 	}
-	p.Lang, p.Nonce = requestLanguage(r), secret.Token(12)
+	settings, err := a.Dir.Settings(r.Context())
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	p.Lang, p.Nonce, p.Brand = requestLanguage(r), secret.Token(12), brand(settings.Branding)
 	p.AppName, p.Action, p.State, p.CSRF = c.Name, "/login", state, t.CSRF
-	pageHeaders(w, p.Nonce, false, t.Request.RedirectURI)
+	pageHeaders(w, p.Nonce, false, t.Request.RedirectURI, settings.Branding)
 	if p.Error != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}
 	return loginpage.RenderLogin(w, p)
+}
+
+// brand is the page branding of the tenant's branding settings.
+func brand(b store.Branding) loginpage.Brand {
+	return loginpage.Brand{Primary: b.Colors.Primary, Background: b.Colors.PageBackground,
+		LogoURL: b.LogoURL, FaviconURL: b.FaviconURL, FontURL: b.Font.URL}
 }
 
 // loginSubmit is POST /login: the page's two forms (action=start sends a

@@ -158,8 +158,8 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation && txState == "" {
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false, req.RedirectURI)
-		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name,
+		pageHeaders(w, nonce, false, req.RedirectURI, settings.Branding)
+		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name, Brand: brand(settings.Branding),
 			Action: "/passwordless/verify_redirect", Fields: loginpage.Fields(q)})
 	}
 
