@@ -146,11 +146,11 @@ func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, titl
 	nonce := secret.Token(12)
 	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(status)
-	return loginpage.RenderMessage(w, loginpage.Message{Lang: requestLanguage(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
+	return loginpage.RenderMessage(w, loginpage.Message{Lang: pageLang(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
 }
 
 func (a *API) authorizeError(w http.ResponseWriter, r *http.Request, pe *oauth.PageError) error {
-	lang := requestLanguage(r)
+	lang := pageLang(r)
 	return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), pe.Description, pe.Code, pe)
 }
 
@@ -161,7 +161,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.Authoriz
 	case oauth.ModeFormPost:
 		nonce := secret.Token(12)
 		pageHeaders(w, nonce, false, req.RedirectURI, store.Branding{})
-		return loginpage.RenderFormPost(w, requestLanguage(r), nonce, req.RedirectURI, params)
+		return loginpage.RenderFormPost(w, pageLang(r), nonce, req.RedirectURI, params)
 	case oauth.ModeWebMessage:
 		nonce := secret.Token(12)
 		pageHeaders(w, nonce, true, "", store.Branding{})
@@ -246,10 +246,9 @@ func (a *API) sessionUser(r *http.Request) (store.User, sso.Session, bool) {
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), "The request could not be read.", "invalid_request", err)
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(pageLang(r), "error.title"), "The request could not be read.", "invalid_request", err)
 	}
 	q := r.Form
-	lang := requestLanguage(r)
 	clientID := q.Get("client_id")
 	if clientID == "" {
 		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: client_id"})
@@ -283,9 +282,9 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 		return a.respondError(w, r, req, "login_required", "Login required", nil)
 	}
 	if _, err := a.loginConnections(ctx, c); err != nil {
-		return a.respondError(w, r, req, "access_denied", loginpage.T(lang, "no.connection"), err)
+		return a.respondError(w, r, req, "access_denied", loginpage.T("en", "no.connection"), err) // the API's texts are English
 	}
-	state, _, err := a.SSO.NewTransaction(ctx, req, a.browserID(w, r))
+	state, _, err := a.SSO.NewTransaction(ctx, req, clip(q.Get("ui_locales"), 256), a.browserID(w, r))
 	if err != nil {
 		return err
 	}
@@ -354,7 +353,7 @@ func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.C
 	nonce := secret.Token(12)
 	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(http.StatusBadRequest)
-	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: requestLanguage(r), Nonce: nonce, RedirectURI: shown,
+	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: pageLang(r), Nonce: nonce, RedirectURI: shown,
 		AppName: c.Name, ClientID: c.ClientID, Command: cmd})
 }
 
