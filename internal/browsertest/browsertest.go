@@ -6,7 +6,7 @@
 // step, its error, the page's URL, console and an excerpt of its HTML.
 //
 // Run needs node on PATH, Chromium (/usr/bin/chromium, or $LATCHKEY_CHROMIUM) and
-// e2e/browser/node_modules; ./scripts/test installs the last two. When one is missing the
+// e2e/browser/node_modules (playwright-core, auth0-js, axe-core); ./scripts/test installs the last two. When one is missing the
 // test is skipped, except under CI (the CI environment variable set), where it fails.
 //
 // Serve pages under test from a 127.0.0.1 listener (httptest.NewTLSServer does): Chromium
