@@ -6,8 +6,8 @@
 // step, its error, the page's URL, console and an excerpt of its HTML.
 //
 // Run needs node on PATH, Chromium (/usr/bin/chromium, or $LATCHKEY_CHROMIUM) and
-// e2e/browser/node_modules (playwright-core, auth0-js, axe-core); ./scripts/test installs the last two. When one is missing the
-// test is skipped, except under CI (the CI environment variable set), where it fails.
+// e2e/browser/node_modules (playwright-core, auth0-js, axe-core); ./scripts/test installs
+// the last two. When one is missing the test is skipped, except under CI (the CI environment variable set), where it fails.
 //
 // Serve pages under test from a 127.0.0.1 listener (httptest.NewTLSServer does): Chromium
 // blocks a page on another origin from calling 127.0.0.1. The browser ignores certificate
