@@ -76,14 +76,26 @@ func (a *API) browserID(w http.ResponseWriter, r *http.Request) string {
 // page's inline style and script. Forms may post only to Latchkey itself
 // and, when the page answers an application, to the origin of its
 // callback (a form post there, or a redirect there after a post here).
-func pageHeaders(w http.ResponseWriter, nonce string, frameable bool, callback string) {
+// A branded page may also load its logo and favicon (img-src) and its font
+// (font-src) from their https origins, and nothing else from them.
+func pageHeaders(w http.ResponseWriter, nonce string, frameable bool, callback string, b store.Branding) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src 'self' data:; form-action 'self'" + cspSource(callback) + "; base-uri 'none'"
+	img := "'self' data:"
+	for _, u := range []string{b.LogoURL, b.FaviconURL} {
+		if o := brandSource(u); o != "" && !strings.Contains(img, " "+o) {
+			img += " " + o
+		}
+	}
+	csp := "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'; img-src " + img
+	if o := brandSource(b.Font.URL); o != "" {
+		csp += "; font-src " + o
+	}
+	csp += "; form-action 'self'" + cspSource(callback) + "; base-uri 'none'"
 	if frameable {
 		csp += "; frame-ancestors *"
 	} else {
@@ -116,19 +128,29 @@ func cspSource(callback string) string {
 	return " " + src
 }
 
+// brandSource is the CSP source of a branding URL's origin, or "" when the
+// URL is not one that branding accepts (tenant.CheckHTTPSURL): a value that
+// slipped past the checks adds nothing to the policy.
+func brandSource(u string) string {
+	if u == "" || tenant.CheckHTTPSURL(u) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(cspSource(tenant.Origin(u)), " ")
+}
+
 // errorPage renders a message page (never a redirect): for requests whose
 // redirect target cannot be trusted. detail is the error code the page
 // shows ("" for none); it and cause explain the page in the access log.
 func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string, cause error) error {
 	httpx.Explain(r.Context(), detail, cause)
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false, "")
+	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(status)
-	return loginpage.RenderMessage(w, loginpage.Message{Lang: requestLanguage(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
+	return loginpage.RenderMessage(w, loginpage.Message{Lang: pageLang(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
 }
 
 func (a *API) authorizeError(w http.ResponseWriter, r *http.Request, pe *oauth.PageError) error {
-	lang := requestLanguage(r)
+	lang := pageLang(r)
 	return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), pe.Description, pe.Code, pe)
 }
 
@@ -138,11 +160,11 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, req oauth.Authoriz
 	switch req.ResponseMode {
 	case oauth.ModeFormPost:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false, req.RedirectURI)
-		return loginpage.RenderFormPost(w, requestLanguage(r), nonce, req.RedirectURI, params)
+		pageHeaders(w, nonce, false, req.RedirectURI, store.Branding{})
+		return loginpage.RenderFormPost(w, pageLang(r), nonce, req.RedirectURI, params)
 	case oauth.ModeWebMessage:
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, true, "")
+		pageHeaders(w, nonce, true, "", store.Branding{})
 		return loginpage.RenderWebMessage(w, nonce, oauth.Origin(req.RedirectURI), params)
 	case oauth.ModeFragment:
 		u, _, _ := strings.Cut(req.RedirectURI, "#")
@@ -224,10 +246,9 @@ func (a *API) sessionUser(r *http.Request) (store.User, sso.Session, bool) {
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), "The request could not be read.", "invalid_request", err)
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(pageLang(r), "error.title"), "The request could not be read.", "invalid_request", err)
 	}
 	q := r.Form
-	lang := requestLanguage(r)
 	clientID := q.Get("client_id")
 	if clientID == "" {
 		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: client_id"})
@@ -261,9 +282,9 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 		return a.respondError(w, r, req, "login_required", "Login required", nil)
 	}
 	if _, err := a.loginConnections(ctx, c); err != nil {
-		return a.respondError(w, r, req, "access_denied", loginpage.T(lang, "no.connection"), err)
+		return a.respondError(w, r, req, "access_denied", loginpage.T("en", "no.connection"), err) // the API's texts are English
 	}
-	state, _, err := a.SSO.NewTransaction(ctx, req, a.browserID(w, r))
+	state, _, err := a.SSO.NewTransaction(ctx, req, clip(q.Get("ui_locales"), 256), a.browserID(w, r))
 	if err != nil {
 		return err
 	}
@@ -330,9 +351,9 @@ func (a *API) callbackMismatch(w http.ResponseWriter, r *http.Request, c store.C
 	}
 	httpx.Explain(r.Context(), "invalid_request", errors.New("redirect_uri is not one of the client's callbacks"))
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false, "")
+	pageHeaders(w, nonce, false, "", store.Branding{})
 	w.WriteHeader(http.StatusBadRequest)
-	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: requestLanguage(r), Nonce: nonce, RedirectURI: shown,
+	return loginpage.RenderMismatch(w, loginpage.Mismatch{Lang: pageLang(r), Nonce: nonce, RedirectURI: shown,
 		AppName: c.Name, ClientID: c.ClientID, Command: cmd})
 }
 

@@ -23,7 +23,7 @@ import (
 // checks that it belongs to this browser. It renders the error page itself
 // and returns ok=false when there is none.
 func (a *API) loginTx(w http.ResponseWriter, r *http.Request, state string) (sso.Transaction, store.Client, bool, error) {
-	lang := requestLanguage(r)
+	lang := pageLang(r)
 	t, err := a.SSO.Transaction(r.Context(), state)
 	if errors.Is(err, sso.ErrNotFound) {
 		return t, store.Client{}, false, a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
@@ -32,6 +32,8 @@ func (a *API) loginTx(w http.ResponseWriter, r *http.Request, state string) (sso
 	if err != nil {
 		return t, store.Client{}, false, err
 	}
+	r = withUILocales(r, t.UILocales)
+	lang = pageLang(r)
 	if !a.SSO.FromBrowser(t, cookieValue(r, browserCookie)) {
 		return t, store.Client{}, false, a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
 			errOtherBrowser)
@@ -52,9 +54,10 @@ func (a *API) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
+	r = withUILocales(r, t.UILocales)
 	conns, err := a.loginConnections(r.Context(), c)
 	if err != nil {
-		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(requestLanguage(r), "error.title"), loginpage.T(requestLanguage(r), "no.connection"), "", err)
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(pageLang(r), "error.title"), loginpage.T(pageLang(r), "no.connection"), "", err)
 	}
 	settings, err := a.Dir.Settings(r.Context())
 	if err != nil {
@@ -91,13 +94,23 @@ func (a *API) renderLogin(w http.ResponseWriter, r *http.Request, c store.Client
 		}
 		p.Switch = "/login?" + first.Encode() + "&connection=" + other
 	}
-	p.Lang, p.Nonce = requestLanguage(r), secret.Token(12)
+	settings, err := a.Dir.Settings(r.Context())
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	p.Lang, p.Nonce, p.Brand = pageLang(r), secret.Token(12), brand(settings.Branding)
 	p.AppName, p.Action, p.State, p.CSRF = c.Name, "/login", state, t.CSRF
-	pageHeaders(w, p.Nonce, false, t.Request.RedirectURI)
+	pageHeaders(w, p.Nonce, false, t.Request.RedirectURI, settings.Branding)
 	if p.Error != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}
 	return loginpage.RenderLogin(w, p)
+}
+
+// brand is the page branding of the tenant's branding settings.
+func brand(b store.Branding) loginpage.Brand {
+	return loginpage.Brand{Primary: b.Colors.Primary, Background: b.Colors.PageBackground,
+		LogoURL: b.LogoURL, FaviconURL: b.FaviconURL, FontURL: b.Font.URL}
 }
 
 // loginSubmit is POST /login: the page's two forms (action=start sends a
@@ -112,7 +125,8 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
-	lang := requestLanguage(r)
+	r = withUILocales(r, t.UILocales)
+	lang := pageLang(r)
 	if !secret.Equal([]byte(f.Get("_csrf")), []byte(t.CSRF)) {
 		return a.errorPage(w, r, http.StatusForbidden, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
 			errors.New("the login form's CSRF token does not match the transaction's"))
@@ -141,14 +155,14 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 			var he *httpx.Error
 			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
 				httpx.Explain(ctx, he.Code, he.Cause)
-				page.Error = "Too many codes were requested from your network. Please try again later."
+				page.Error = loginpage.T(lang, "error.too.many")
 				w.Header().Set("Retry-After", he.Header.Get("Retry-After"))
 				return a.renderLogin(w, r, c, t, state, conns, page)
 			}
 			return err
 		}
 		sr := passwordless.StartRequest{Client: c, Connection: conn.Name, Send: "code",
-			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: lang, IP: peer}
+			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: requestLanguage(r), IP: peer}
 		if conn.Strategy == "sms" {
 			sr.PhoneNumber = username
 		} else {
@@ -167,7 +181,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.recordStart(r, c, startBody{Connection: conn.Name, AuthParams: sr.AuthParams}, res, peer, peer, lang)
+		a.recordStart(r, c, startBody{Connection: conn.Name, AuthParams: sr.AuthParams}, res, peer, peer, requestLanguage(r))
 		page.Step, page.Identifier = "code", res.Email+res.PhoneNumber
 		return a.renderLogin(w, r, c, t, state, conns, page)
 	case "verify":
@@ -196,14 +210,14 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 		desc := ans.Description
 		a.recordBrowser(r, eventlog.TypeFailedLogin, c, attempted(red.User, username), desc, map[string]any{"method": "hosted_page", "connection": conn.Name})
 		a.observeLogin(conn.Name, "hosted_page", false)
-		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: desc}
+		page := loginpage.Login{Step: "code", Connection: conn.Name, Identifier: username, Error: redeemProblem(pageLang(r), conn.Strategy, err, desc)}
 		if errors.Is(err, passwordless.ErrCodeExhausted) || errors.Is(err, passwordless.ErrCodeExpired) {
 			page.Step = "identifier" // a new code is needed
 		}
 		return a.renderLogin(w, r, c, t, state, conns, page)
 	}
 	if _, err := a.SSO.EndTransaction(ctx, state); errors.Is(err, sso.ErrNotFound) {
-		lang := requestLanguage(r)
+		lang := pageLang(r)
 		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "expired.title"), loginpage.T(lang, "expired.text"), "",
 			fmt.Errorf("login transaction: %w", err))
 	} else if err != nil {
@@ -215,6 +229,23 @@ func (a *API) loginVerify(w http.ResponseWriter, r *http.Request, c store.Client
 		return err
 	}
 	return a.finish(w, r, c, t.Request, red.User, now)
+}
+
+// redeemProblem is the hosted page's text for a failed redemption, in
+// lang: the common failures are translated, the rest keep Auth0's text
+// (auth0).
+func redeemProblem(lang, strategy string, err error, auth0 string) string {
+	switch {
+	case errors.Is(err, passwordless.ErrWrongCode) && strategy == "sms":
+		return loginpage.T(lang, "error.code.wrong.sms")
+	case errors.Is(err, passwordless.ErrWrongCode):
+		return loginpage.T(lang, "error.code.wrong.email")
+	case errors.Is(err, passwordless.ErrCodeExhausted), errors.Is(err, passwordless.ErrCodeExpired):
+		return loginpage.T(lang, "error.code.expired")
+	case errors.Is(err, passwordless.ErrTooManyAttempts):
+		return loginpage.T(lang, "error.blocked")
+	}
+	return auth0
 }
 
 // browserAnswer is the answer a page (or a callback) gets for a failed

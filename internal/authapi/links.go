@@ -93,7 +93,7 @@ func isPrefetch(r *http.Request) bool {
 // a registered callback with error=unauthorized, or to an error page.
 func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	lang := requestLanguage(r)
+	lang := pageLang(r)
 	if err := r.ParseForm(); err != nil {
 		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), "The link is malformed.", "invalid_request", err)
 	}
@@ -158,8 +158,8 @@ func (a *API) verifyRedirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.Method == http.MethodGet && settings.Latchkey.MagicLinkConfirmation && txState == "" {
 		nonce := secret.Token(12)
-		pageHeaders(w, nonce, false, req.RedirectURI)
-		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name,
+		pageHeaders(w, nonce, false, req.RedirectURI, settings.Branding)
+		return loginpage.RenderConfirm(w, loginpage.Confirm{Lang: lang, Nonce: nonce, AppName: c.Name, Brand: brand(settings.Branding),
 			Action: "/passwordless/verify_redirect", Fields: loginpage.Fields(q)})
 	}
 
@@ -194,7 +194,7 @@ func (a *API) linkFailed(w http.ResponseWriter, r *http.Request, c store.Client,
 	a.observeLogin(q.Get("connection"), "magic_link", false)
 	er := oauth.AuthorizeRequest{RedirectURI: q.Get("redirect_uri"), State: q.Get("state"), ResponseMode: oauth.ModeQuery}
 	if !oauth.MatchRedirectURI(c.Callbacks, er.RedirectURI) {
-		lang := requestLanguage(r)
+		lang := pageLang(r)
 		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(lang, "error.title"), desc, "unauthorized", err)
 	}
 	if rt := q.Get("response_type"); rt != "" && rt != "code" {

@@ -21,7 +21,7 @@ import (
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	lang := requestLanguage(r)
+	lang := pageLang(r)
 	returnTo := q.Get("returnTo")
 	var c store.Client
 	if id := q.Get("client_id"); id != "" {

@@ -1,6 +1,7 @@
 package authapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/loginpage"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
@@ -288,6 +290,31 @@ func basicAuth(r *http.Request) (id, sec, rawSec string, ok bool) {
 		sec = u
 	}
 	return id, sec, rawSec, true
+}
+
+// uiLocalesKey is the context key of the ui_locales a page request's login
+// transaction carries.
+type uiLocalesKey struct{}
+
+// withUILocales is r carrying the ui_locales of its login transaction, for
+// pageLang.
+func withUILocales(r *http.Request, uiLocales string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), uiLocalesKey{}, uiLocales))
+}
+
+// pageLang is the language of the page answering r: the login
+// transaction's ui_locales (or the request's own, on /authorize), then
+// x-request-language, then Accept-Language, among the languages the pages
+// have (English otherwise).
+func pageLang(r *http.Request) string {
+	ui, _ := r.Context().Value(uiLocalesKey{}).(string)
+	if ui == "" && r.Form != nil {
+		ui = r.Form.Get("ui_locales")
+	}
+	if x := strings.TrimSpace(r.Header.Get("X-Request-Language")); x != "" {
+		ui += " " + clip(x, 35)
+	}
+	return loginpage.Negotiate(clip(ui, 256), r.Header.Get("Accept-Language"))
 }
 
 // requestLanguage is x-request-language, else the first accept-language tag.

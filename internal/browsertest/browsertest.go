@@ -6,8 +6,8 @@
 // step, its error, the page's URL, console and an excerpt of its HTML.
 //
 // Run needs node on PATH, Chromium (/usr/bin/chromium, or $LATCHKEY_CHROMIUM) and
-// e2e/browser/node_modules; ./scripts/test installs the last two. When one is missing the
-// test is skipped, except under CI (the CI environment variable set), where it fails.
+// e2e/browser/node_modules (playwright-core, auth0-js, axe-core); ./scripts/test installs
+// the last two. When one is missing the test is skipped, except under CI (the CI environment variable set), where it fails.
 //
 // Serve pages under test from a 127.0.0.1 listener (httptest.NewTLSServer does): Chromium
 // blocks a page on another origin from calling 127.0.0.1. The browser ignores certificate
@@ -191,7 +191,7 @@ func locate(t testing.TB) env {
 		t.Fatalf("browsertest: %v", err)
 	}
 	e.dir = filepath.Join(root, "e2e", "browser")
-	for _, m := range []string{"playwright-core", "auth0-js"} {
+	for _, m := range []string{"playwright-core", "auth0-js", "axe-core"} {
 		if _, err := os.Stat(filepath.Join(e.dir, "node_modules", m, "package.json")); err != nil {
 			unavailable(t, "%s is not installed in %s/node_modules", m, e.dir)
 		}
@@ -230,6 +230,37 @@ func Auth0SPAJS(t testing.TB) string {
 func Auth0JS(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(locate(t).dir, "node_modules", "auth0-js", "dist", "auth0.min.js")
+}
+
+// InjectAxe is the step that loads axe-core (e2e/browser/node_modules/axe-core) into the
+// page. It is evaluated as DevTools evaluates, so the page's Content-Security-Policy does
+// not stop it; inject it again after each navigation.
+func InjectAxe(t testing.TB) Step {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(locate(t).dir, "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("browsertest: %v", err)
+	}
+	return Eval(string(src) + "\n;true")
+}
+
+// Violation is one accessibility rule axe-core found broken, with the elements that break it.
+type Violation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"` // CSS selectors
+}
+
+// AxeViolations is the step that checks the page with axe-core (after InjectAxe) against
+// the WCAG 2.x A and AA rules and best practices; its result is the []Violation of the
+// given impacts ("minor", "moderate", "serious", "critical"; all when none are given).
+func AxeViolations(impacts ...string) Step {
+	want, _ := json.Marshal(impacts)
+	return Eval(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
+  .then(r => r.violations
+    .filter(v => ` + string(want) + `.length === 0 || ` + string(want) + `.includes(v.impact))
+    .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" "))})))`)
 }
 
 // Run runs prog in a fresh headless Chromium and returns its results. A failing step fails

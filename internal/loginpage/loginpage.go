@@ -24,16 +24,20 @@ var files embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// t is replaced per rendering with the page's language.
-	"t": func(key string, args ...string) string { return T("en", key, args...) },
+	"t":     func(key string, args ...string) string { return T("en", key, args...) },
+	"brand": func() Brand { return Brand{} },
 }).ParseFS(files, "templates/*.html"))
 
-// render executes the named template with t bound to lang.
-func render(w io.Writer, name, lang string, data any) error {
+// render executes the named template with t bound to lang and brand to b.
+func render(w io.Writer, name, lang string, b Brand, data any) error {
 	tpl, err := pages.Clone()
 	if err != nil {
 		return fmt.Errorf("loginpage: %w", err)
 	}
-	tpl.Funcs(template.FuncMap{"t": func(key string, args ...string) string { return T(lang, key, args...) }})
+	tpl.Funcs(template.FuncMap{
+		"t":     func(key string, args ...string) string { return T(lang, key, args...) },
+		"brand": func() Brand { return b },
+	})
 	var buf bytes.Buffer // all or nothing: a failed template writes no half page
 	if err := tpl.ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("loginpage: render %s: %w", name, err)
@@ -56,6 +60,7 @@ type Login struct {
 	Error      string
 	Restart    string // URL of the first step
 	Switch     string // URL of the other connection's first step, if the app has both
+	Brand      Brand
 }
 
 // Title is the page title.
@@ -64,7 +69,7 @@ func (p Login) Title() string { return T(p.Lang, "title") }
 // RenderLogin writes the hosted login page.
 func RenderLogin(w io.Writer, p Login) error {
 	p.Lang = Language(p.Lang)
-	return render(w, "login.html", p.Lang, p)
+	return render(w, "login.html", p.Lang, p.Brand, p)
 }
 
 // Message is a page that only says something: an error, an expired login.
@@ -77,7 +82,7 @@ type Message struct {
 // RenderMessage writes a message page.
 func RenderMessage(w io.Writer, m Message) error {
 	m.Lang = Language(m.Lang)
-	return render(w, "message.html", m.Lang, m)
+	return render(w, "message.html", m.Lang, Brand{}, m)
 }
 
 // Mismatch is the page of an authorization request whose redirect_uri is
@@ -98,7 +103,7 @@ func (m Mismatch) Title() string { return T(m.Lang, "mismatch.title") }
 // RenderMismatch writes the callback-mismatch page.
 func RenderMismatch(w io.Writer, m Mismatch) error {
 	m.Lang = Language(m.Lang)
-	return render(w, "mismatch.html", m.Lang, m)
+	return render(w, "mismatch.html", m.Lang, Brand{}, m)
 }
 
 // Callback is the --dev demo application's callback page: what /authorize
@@ -125,7 +130,7 @@ func (c Callback) Title() string {
 // RenderCallback writes the demo application's callback page.
 func RenderCallback(w io.Writer, c Callback) error {
 	c.Lang = Language(c.Lang)
-	return render(w, "callback.html", c.Lang, c)
+	return render(w, "callback.html", c.Lang, Brand{}, c)
 }
 
 // Clip cuts s to at most n bytes, on a character boundary, and marks a cut
@@ -165,6 +170,7 @@ type Confirm struct {
 	AppName     string
 	Action      string
 	Fields      []Field
+	Brand       Brand
 }
 
 // Title is the page title.
@@ -173,7 +179,7 @@ func (c Confirm) Title() string { return T(c.Lang, "confirm.title") }
 // RenderConfirm writes the confirmation page.
 func RenderConfirm(w io.Writer, c Confirm) error {
 	c.Lang = Language(c.Lang)
-	return render(w, "confirm.html", c.Lang, c)
+	return render(w, "confirm.html", c.Lang, c.Brand, c)
 }
 
 // RenderFormPost writes the document of response_mode=form_post: a form
@@ -181,7 +187,7 @@ func RenderConfirm(w io.Writer, c Confirm) error {
 // without JavaScript).
 func RenderFormPost(w io.Writer, lang, nonce, action string, response url.Values) error {
 	lang = Language(lang)
-	return render(w, "formpost.html", lang, struct {
+	return render(w, "formpost.html", lang, Brand{}, struct {
 		Lang, Nonce, Action string
 		Fields              []Field
 	}{lang, nonce, action, Fields(response)})
@@ -195,7 +201,7 @@ func RenderWebMessage(w io.Writer, nonce, origin string, response url.Values) er
 	for k := range response {
 		flat[k] = response.Get(k)
 	}
-	return render(w, "webmessage.html", "en", struct {
+	return render(w, "webmessage.html", "en", Brand{}, struct {
 		Nonce, Origin string
 		Response      map[string]string
 	}{nonce, origin, flat})

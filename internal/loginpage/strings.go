@@ -1,58 +1,22 @@
 package loginpage
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+)
 
-// texts holds every string the pages show, by language; English is the
-// fallback for a missing language or key. Add a language by adding a map.
+// texts holds every string the pages show, by language: one catalogue per
+// language, each in its own file (catalog_xx.go), all with the same keys.
+// English is the fallback. Add a language by adding a catalogue here.
 var texts = map[string]map[string]string{
-	"en": {
-		"title":             "Log in",
-		"heading":           "Log in to {app}",
-		"email.label":       "Email address",
-		"email.submit":      "Email me a code",
-		"phone.label":       "Phone number (with country code, e.g. +14155550100)",
-		"phone.submit":      "Text me a code",
-		"email.invalid":     "Enter a valid email address.",
-		"phone.invalid":     "Enter the phone number with its country code, e.g. +14155550100.",
-		"use.sms":           "Use a phone number instead",
-		"use.email":         "Use an email address instead",
-		"code.label":        "Code",
-		"code.sent.email":   "We sent a code to {to}. It expires in a few minutes.",
-		"code.sent.sms":     "We texted a code to {to}. It expires in a few minutes.",
-		"code.submit":       "Continue",
-		"code.resend":       "Send a new code",
-		"code.other":        "Use a different address",
-		"error.title":       "Something went wrong",
-		"error.back":        "Go back to the application and try again.",
-		"expired.title":     "This login has expired",
-		"expired.text":      "The login page was open for too long or was already used. Go back to the application and start again.",
-		"browser.title":     "Open the link in the same browser",
-		"browser.text":      "This link was requested from another browser. Open it in the browser where you started logging in, or type the code from the message there.",
-		"confirm.title":     "Confirm your login",
-		"confirm.text":      "Continue to log in to {app}.",
-		"confirm.submit":    "Log in",
-		"no.connection":     "This application has no passwordless login enabled.",
-		"redirecting":       "Redirecting…",
-		"redirect.submit":   "Continue",
-		"redirect.noscript": "JavaScript is off: press Continue to return to the application.",
-
-		// The callback-mismatch page.
-		"mismatch.title": "Callback URL mismatch",
-		"mismatch.text":  "The provided redirect_uri is not in the list of allowed callback URLs.",
-		"mismatch.app":   "Application",
-		"mismatch.hint": "If you run this server: add the URL, exactly as shown (the match is exact), to the application's " +
-			"Allowed Callback URLs. The list you give replaces the one it has, so include its current callbacks (latchkey client get shows them).",
-
-		// The --dev demo application's callback page.
-		"callback.title":       "Logged in",
-		"callback.text":        "The demo application's login succeeded: /authorize sent this authorization code back to its callback.",
-		"callback.exchange":    "Exchange it for tokens once, within 10 minutes (this page does not use it). SECRET is the client_secret that serve --dev printed at start:",
-		"callback.error.title": "Login failed",
-		"callback.error.text":  "/authorize sent this error back to the demo application's callback.",
-		"callback.empty.title": "Nothing to show",
-		"callback.empty.text": "This is the demo application's callback: it shows the code (or the error) that /authorize sends back, and this request carried neither. " +
-			"A response in the URL fragment (#…) never reaches the server: use response_type=code. After a logout, an empty callback is expected.",
-	},
+	"en": en,
+	"de": de,
+	"es": es,
+	"fr": fr,
+	"ja": ja,
+	"pt": pt,
 }
 
 // T returns the text key in lang (a BCP 47 tag; its primary subtag
@@ -75,6 +39,51 @@ func Language(tag string) string {
 	primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
 	if _, ok := texts[primary]; ok {
 		return primary
+	}
+	return "en"
+}
+
+// supported is the catalogue of tag's primary subtag, if there is one.
+func supported(tag string) (string, bool) {
+	primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+	_, ok := texts[primary]
+	return primary, ok
+}
+
+// Negotiate picks a page's language: the first of uiLocales (the
+// authorization request's ui_locales, space-separated tags in order of
+// preference) that has a catalogue, else the Accept-Language tag of the
+// highest weight that has one (first listed among equals), else English.
+func Negotiate(uiLocales, acceptLanguage string) string {
+	for _, tag := range strings.Fields(uiLocales) {
+		if l, ok := supported(tag); ok {
+			return l
+		}
+	}
+	type choice struct {
+		tag string
+		q   float64
+	}
+	var choices []choice
+	for part := range strings.SplitSeq(acceptLanguage, ",") {
+		tag, params, _ := strings.Cut(part, ";")
+		c := choice{strings.TrimSpace(tag), 1}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || q < 0 || q > 1 {
+				continue
+			}
+			c.q = q
+		}
+		if c.tag != "" && c.tag != "*" && c.q > 0 {
+			choices = append(choices, c)
+		}
+	}
+	slices.SortStableFunc(choices, func(a, b choice) int { return cmp.Compare(b.q, a.q) })
+	for _, c := range choices {
+		if l, ok := supported(c.tag); ok {
+			return l
+		}
 	}
 	return "en"
 }

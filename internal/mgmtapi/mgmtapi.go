@@ -134,6 +134,9 @@ func (a *API) routes() (http.Handler, []string) {
 	route("GET /api/v2/attack-protection/suspicious-ip-throttling", "read:attack_protection", a.getSuspiciousIP)
 	route("PATCH /api/v2/attack-protection/suspicious-ip-throttling", "update:attack_protection", a.patchSuspiciousIP)
 
+	route("GET /api/v2/branding", "read:branding", a.getBranding)
+	route("PATCH /api/v2/branding", "update:branding", a.patchBranding)
+
 	route("GET /api/v2/clients", "read:clients", a.listClients)
 	route("POST /api/v2/clients", "create:clients", a.createClient)
 	route("GET /api/v2/clients/{id}", "read:clients", a.getClient)

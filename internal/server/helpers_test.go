@@ -85,6 +85,7 @@ const tenantFile = `{
      "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
      "read:logs", "read:logs_users",
      "read:attack_protection", "update:attack_protection", "read:anomaly_blocks", "delete:anomaly_blocks",
+     "read:branding", "update:branding",
      "read:users", "update:users"]},
     {"client_id": "m2m-app", "audience": "https://api.example.com/", "scope": ["read:things"]}
   ]

@@ -129,12 +129,16 @@ type Transaction struct {
 	// cookie of the browser that opened it.
 	CSRF    string `json:"csrf"`
 	Browser []byte `json:"browser"`
+	// UILocales is the request's ui_locales: the languages the hosted
+	// page should speak, in order of preference.
+	UILocales string `json:"ui_locales,omitempty"`
 }
 
-// NewTransaction stores the authorization request r for the browser whose
-// cookie value is browser, and returns the state naming it.
-func (m *Manager) NewTransaction(ctx context.Context, r oauth.AuthorizeRequest, browser string) (string, Transaction, error) {
-	t := Transaction{Request: r, CSRF: secret.Token(18), Browser: m.hash("browser", browser)}
+// NewTransaction stores the authorization request r (with its ui_locales)
+// for the browser whose cookie value is browser, and returns the state
+// naming it.
+func (m *Manager) NewTransaction(ctx context.Context, r oauth.AuthorizeRequest, uiLocales, browser string) (string, Transaction, error) {
+	t := Transaction{Request: r, CSRF: secret.Token(18), Browser: m.hash("browser", browser), UILocales: uiLocales}
 	state, err := m.put(ctx, KindTransaction, r.ClientID, "", TransactionLifetime, t)
 	return state, t, err
 }

@@ -200,7 +200,7 @@ func TestTransactions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	req := oauth.AuthorizeRequest{ClientID: "app1", RedirectURI: "https://app.example.com/cb", State: "app-state"}
-	state, tx, err := f.m.NewTransaction(ctx, req, "browser-cookie-1")
+	state, tx, err := f.m.NewTransaction(ctx, req, "de fr", "browser-cookie-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,8 @@ func TestTransactions(t *testing.T) {
 	}
 
 	got, err := f.m.Transaction(ctx, state)
-	if err != nil || got.Request.ClientID != "app1" || got.Request.RedirectURI != req.RedirectURI || got.Request.State != "app-state" || got.CSRF != tx.CSRF {
+	if err != nil || got.Request.ClientID != "app1" || got.Request.RedirectURI != req.RedirectURI || got.Request.State != "app-state" || got.CSRF != tx.CSRF ||
+		got.UILocales != "de fr" {
 		t.Fatalf("Transaction: %+v %v", got, err)
 	}
 	for browser, want := range map[string]bool{"browser-cookie-1": true, "browser-cookie-2": false, "": false} {
@@ -221,7 +222,7 @@ func TestTransactions(t *testing.T) {
 	}
 	// A transaction opened without a browser cookie is no browser's: an
 	// empty cookie does not match its empty one.
-	_, cookieless, err := f.m.NewTransaction(ctx, req, "")
+	_, cookieless, err := f.m.NewTransaction(ctx, req, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestTransactions(t *testing.T) {
 func TestEndTransactionOnce(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	state, _, err := f.m.NewTransaction(ctx, oauth.AuthorizeRequest{ClientID: "app1"}, "b")
+	state, _, err := f.m.NewTransaction(ctx, oauth.AuthorizeRequest{ClientID: "app1"}, "", "b")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,6 +251,9 @@ type TenantSettings struct {
 	Flags             TenantFlags `json:"flags"`
 	// AttackProtection is what /api/v2/attack-protection/* shows and sets.
 	AttackProtection AttackProtection `json:"attack_protection"`
+	// Branding is what /api/v2/branding shows and sets: the hosted login
+	// page's colours, logo, favicon and font.
+	Branding Branding `json:"branding,omitzero"`
 	// Latchkey holds settings that Auth0 does not have.
 	Latchkey LatchkeySettings `json:"latchkey"`
 }
@@ -318,6 +321,26 @@ func (a AttackProtection) SuspiciousIPOrDefault() SuspiciousIPThrottling {
 		return DefaultSuspiciousIP()
 	}
 	return *a.SuspiciousIP
+}
+
+// Branding is Auth0's branding object; an empty field means Latchkey's own
+// look. URLs are https; colours are #rgb or #rrggbb (package tenant checks).
+type Branding struct {
+	Colors     BrandingColors `json:"colors,omitzero"`
+	LogoURL    string         `json:"logo_url,omitempty"`
+	FaviconURL string         `json:"favicon_url,omitempty"`
+	Font       BrandingFont   `json:"font,omitzero"`
+}
+
+// BrandingColors are the branding colours.
+type BrandingColors struct {
+	Primary        string `json:"primary,omitempty"`
+	PageBackground string `json:"page_background,omitempty"`
+}
+
+// BrandingFont is the branding font: the URL of a font file.
+type BrandingFont struct {
+	URL string `json:"url,omitempty"`
 }
 
 // TenantFlags mirrors Auth0's tenant flags that Latchkey implements.

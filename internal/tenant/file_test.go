@@ -167,6 +167,9 @@ func TestApplyIsAllOrNothing(t *testing.T) {
 		{"bad callback", strings.Replace(good, `"https://app.example.com/cb"`, `"/relative"`, 1), "clients[0].callbacks[0]"},
 		{"bad rate limit", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "latchkey": {"rate_limits": {"token": {"burst": 5, "rate": 0, "interval_seconds": 1}}}`, 1), "settings.latchkey.rate_limits.token.rate"},
 		{"bad brute force", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "attack_protection": {"brute_force_protection": {"enabled": true, "mode": "count_per_identifier", "max_attempts": 500}}`, 1), "settings.attack_protection.brute_force_protection.max_attempts"},
+		{"bad branding colour", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "branding": {"colors": {"primary": "#12345;x"}}`, 1), "settings.branding.colors.primary"},
+		{"http logo", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "branding": {"logo_url": "http://cdn.example.com/l.png"}`, 1), "settings.branding.logo_url"},
+		{"unknown branding field", strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "branding": {"colours": {}}`, 1), "colours"},
 		{"bad email template", strings.Replace(good, `"authParams":`, `"email": {"from": "a@b.c", "subject": "s", "body": "{% if %}"}, "authParams":`, 1), "connections[0].options.email.body"},
 		{"connection name", strings.Replace(good, `"name": "email", "strategy": "email"`, `"name": "mail", "strategy": "email"`, 1), "connections[0].name"},
 	}
@@ -182,6 +185,26 @@ func TestApplyIsAllOrNothing(t *testing.T) {
 				t.Errorf("a failed apply changed the store:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestApplyBranding: the tenant file sets the branding in the settings
+// document, and a second apply changes nothing.
+func TestApplyBranding(t *testing.T) {
+	t.Parallel()
+	st, keys := open(t)
+	doc := strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "branding": {"colors": {"primary": "#0059d6", "page_background": "#fff"},
+		"logo_url": "https://cdn.example.com/logo.png", "favicon_url": "https://cdn.example.com/favicon.ico", "font": {"url": "https://cdn.example.com/f.woff2"}}`, 1)
+	if _, err := apply(t, st, keys, doc, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := store.Branding{Colors: store.BrandingColors{Primary: "#0059d6", PageBackground: "#fff"}, LogoURL: "https://cdn.example.com/logo.png",
+		FaviconURL: "https://cdn.example.com/favicon.ico", Font: store.BrandingFont{URL: "https://cdn.example.com/f.woff2"}}
+	if got := snap(t, st).Settings.Branding; got != want {
+		t.Errorf("stored %+v, want %+v", got, want)
+	}
+	if res, err := apply(t, st, keys, doc, time.Now()); err != nil || res.Changed != 0 {
+		t.Errorf("second apply: %+v %v", res, err)
 	}
 }
 

@@ -47,8 +47,8 @@ func ValidAllowlistEntry(s string) bool {
 
 // CheckSettings checks the parts of the tenant settings that the tenant
 // file and the settings document can set beyond the Management API's own
-// field checks: logout URLs, the login page, rate limits and attack
-// protection. The error names the field.
+// field checks: logout URLs, the login page, rate limits, branding and
+// attack protection. The error names the field.
 func CheckSettings(s store.TenantSettings) error {
 	for i, u := range s.AllowedLogoutURLs {
 		if err := CheckURL(u); err != nil {
@@ -59,6 +59,9 @@ func CheckSettings(s store.TenantSettings) error {
 		return fmt.Errorf("latchkey.custom_login_page: %d bytes, at most %d", n, MaxLoginPage)
 	}
 	if err := CheckRateLimits(s.Latchkey.RateLimits); err != nil {
+		return err
+	}
+	if err := CheckBranding(s.Branding); err != nil {
 		return err
 	}
 	return CheckAttackProtection(s.AttackProtection)

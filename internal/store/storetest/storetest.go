@@ -284,6 +284,9 @@ func testSettings(t *testing.T, s store.Store) {
 		DefaultAudience: "https://api.acme.example/",
 		Flags:           store.TenantFlags{EnforceClientAuthOnPasswordlessStart: true},
 		Latchkey:        store.LatchkeySettings{EnumerationSafeSignup: true},
+		Branding: store.Branding{Colors: store.BrandingColors{Primary: "#0059d6", PageBackground: "#fff"},
+			LogoURL: "https://cdn.acme.example/logo.png", FaviconURL: "https://cdn.acme.example/favicon.ico",
+			Font: store.BrandingFont{URL: "https://cdn.acme.example/brand.woff2"}},
 	}
 	must(t, s.PutSettings(ctx, want), "PutSettings")
 	got, err = s.GetSettings(ctx)

@@ -1,0 +1,55 @@
+package loginpage
+
+// de is the German catalogue.
+var de = map[string]string{
+	"title":             "Anmelden",
+	"heading":           "Bei {app} anmelden",
+	"email.label":       "E-Mail-Adresse",
+	"email.submit":      "Code per E-Mail senden",
+	"phone.label":       "Telefonnummer (mit Ländervorwahl, z. B. +4915112345678)",
+	"phone.submit":      "Code per SMS senden",
+	"email.invalid":     "Geben Sie eine gültige E-Mail-Adresse ein.",
+	"phone.invalid":     "Geben Sie die Telefonnummer mit Ländervorwahl ein, z. B. +4915112345678.",
+	"use.sms":           "Stattdessen eine Telefonnummer verwenden",
+	"use.email":         "Stattdessen eine E-Mail-Adresse verwenden",
+	"code.label":        "Code",
+	"code.sent.email":   "Wir haben einen Code an {to} gesendet. Er läuft in wenigen Minuten ab.",
+	"code.sent.sms":     "Wir haben einen Code per SMS an {to} gesendet. Er läuft in wenigen Minuten ab.",
+	"code.submit":       "Weiter",
+	"code.resend":       "Neuen Code senden",
+	"code.other":        "Andere Adresse verwenden",
+	"error.title":       "Etwas ist schiefgelaufen",
+	"error.back":        "Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+	"expired.title":     "Diese Anmeldung ist abgelaufen",
+	"expired.text":      "Die Anmeldeseite war zu lange geöffnet oder wurde bereits verwendet. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.",
+	"browser.title":     "Öffnen Sie den Link im selben Browser",
+	"browser.text":      "Dieser Link wurde in einem anderen Browser angefordert. Öffnen Sie ihn in dem Browser, in dem Sie die Anmeldung begonnen haben, oder geben Sie dort den Code aus der Nachricht ein.",
+	"confirm.title":     "Anmeldung bestätigen",
+	"confirm.text":      "Weiter zur Anmeldung bei {app}.",
+	"confirm.submit":    "Anmelden",
+	"no.connection":     "Für diese Anwendung ist keine passwortlose Anmeldung aktiviert.",
+	"redirecting":       "Weiterleitung …",
+	"redirect.submit":   "Weiter",
+	"redirect.noscript": "JavaScript ist deaktiviert: Klicken Sie auf Weiter, um zur Anwendung zurückzukehren.",
+
+	"mismatch.title": "Callback-URL stimmt nicht überein",
+	"mismatch.text":  "Die angegebene redirect_uri steht nicht in der Liste der erlaubten Callback-URLs.",
+	"mismatch.app":   "Anwendung",
+	"mismatch.hint": "Wenn Sie diesen Server betreiben: Fügen Sie die URL genau wie angezeigt (der Vergleich ist exakt) zu den Allowed Callback URLs der Anwendung hinzu. " +
+		"Die angegebene Liste ersetzt die bisherige, nehmen Sie also die aktuellen Callbacks mit auf (latchkey client get zeigt sie).",
+
+	"callback.title":       "Angemeldet",
+	"callback.text":        "Die Anmeldung der Demo-Anwendung war erfolgreich: /authorize hat diesen Autorisierungscode an ihren Callback gesendet.",
+	"callback.exchange":    "Tauschen Sie ihn einmal innerhalb von 10 Minuten gegen Tokens (diese Seite verwendet ihn nicht). SECRET ist das client_secret, das serve --dev beim Start ausgegeben hat:",
+	"callback.error.title": "Anmeldung fehlgeschlagen",
+	"callback.error.text":  "/authorize hat diesen Fehler an den Callback der Demo-Anwendung gesendet.",
+	"callback.empty.title": "Nichts anzuzeigen",
+	"callback.empty.text": "Dies ist der Callback der Demo-Anwendung: Er zeigt den Code (oder den Fehler), den /authorize zurücksendet, und diese Anfrage enthielt keines von beiden. " +
+		"Eine Antwort im URL-Fragment (#…) erreicht den Server nie: Verwenden Sie response_type=code. Nach einer Abmeldung ist ein leerer Callback zu erwarten.",
+
+	"error.code.wrong.email": "Falsche E-Mail-Adresse oder falscher Bestätigungscode.",
+	"error.code.wrong.sms":   "Falsche Telefonnummer oder falscher Bestätigungscode.",
+	"error.code.expired":     "Der Code ist abgelaufen oder wurde zu oft versucht. Fordern Sie einen neuen an.",
+	"error.too.many":         "Aus Ihrem Netzwerk wurden zu viele Codes angefordert. Bitte versuchen Sie es später erneut.",
+	"error.blocked":          "Ihr Konto wurde nach mehreren aufeinanderfolgenden Anmeldeversuchen gesperrt.",
+}

@@ -1,0 +1,55 @@
+package loginpage
+
+// es is the Spanish catalogue.
+var es = map[string]string{
+	"title":             "Iniciar sesión",
+	"heading":           "Iniciar sesión en {app}",
+	"email.label":       "Correo electrónico",
+	"email.submit":      "Enviarme un código por correo",
+	"phone.label":       "Número de teléfono (con el prefijo del país, p. ej. +34612345678)",
+	"phone.submit":      "Enviarme un código por SMS",
+	"email.invalid":     "Introduce un correo electrónico válido.",
+	"phone.invalid":     "Introduce el número de teléfono con el prefijo del país, p. ej. +34612345678.",
+	"use.sms":           "Usar un número de teléfono",
+	"use.email":         "Usar un correo electrónico",
+	"code.label":        "Código",
+	"code.sent.email":   "Hemos enviado un código a {to}. Caduca en unos minutos.",
+	"code.sent.sms":     "Hemos enviado un código por SMS a {to}. Caduca en unos minutos.",
+	"code.submit":       "Continuar",
+	"code.resend":       "Enviar un código nuevo",
+	"code.other":        "Usar otra dirección",
+	"error.title":       "Algo salió mal",
+	"error.back":        "Vuelve a la aplicación e inténtalo de nuevo.",
+	"expired.title":     "Este inicio de sesión ha caducado",
+	"expired.text":      "La página de inicio de sesión estuvo abierta demasiado tiempo o ya se usó. Vuelve a la aplicación y empieza de nuevo.",
+	"browser.title":     "Abre el enlace en el mismo navegador",
+	"browser.text":      "Este enlace se solicitó desde otro navegador. Ábrelo en el navegador donde empezaste a iniciar sesión o escribe allí el código del mensaje.",
+	"confirm.title":     "Confirma tu inicio de sesión",
+	"confirm.text":      "Continúa para iniciar sesión en {app}.",
+	"confirm.submit":    "Iniciar sesión",
+	"no.connection":     "Esta aplicación no tiene habilitado el inicio de sesión sin contraseña.",
+	"redirecting":       "Redirigiendo…",
+	"redirect.submit":   "Continuar",
+	"redirect.noscript": "JavaScript está desactivado: pulsa Continuar para volver a la aplicación.",
+
+	"mismatch.title": "La URL de retorno no coincide",
+	"mismatch.text":  "La redirect_uri indicada no está en la lista de URL de retorno permitidas.",
+	"mismatch.app":   "Aplicación",
+	"mismatch.hint": "Si administras este servidor: añade la URL, exactamente como se muestra (la comparación es exacta), a las Allowed Callback URLs de la aplicación. " +
+		"La lista que indiques reemplaza la actual, así que incluye sus URL de retorno actuales (latchkey client get las muestra).",
+
+	"callback.title":       "Sesión iniciada",
+	"callback.text":        "El inicio de sesión de la aplicación de demostración funcionó: /authorize envió este código de autorización a su URL de retorno.",
+	"callback.exchange":    "Cámbialo por tokens una sola vez, en 10 minutos (esta página no lo usa). SECRET es el client_secret que serve --dev mostró al arrancar:",
+	"callback.error.title": "Error al iniciar sesión",
+	"callback.error.text":  "/authorize envió este error a la URL de retorno de la aplicación de demostración.",
+	"callback.empty.title": "Nada que mostrar",
+	"callback.empty.text": "Esta es la URL de retorno de la aplicación de demostración: muestra el código (o el error) que envía /authorize, y esta solicitud no traía ninguno. " +
+		"Una respuesta en el fragmento de la URL (#…) nunca llega al servidor: usa response_type=code. Tras cerrar sesión, es normal un retorno vacío.",
+
+	"error.code.wrong.email": "Correo electrónico o código de verificación incorrectos.",
+	"error.code.wrong.sms":   "Número de teléfono o código de verificación incorrectos.",
+	"error.code.expired":     "El código ha caducado o se ha intentado demasiadas veces. Solicita uno nuevo.",
+	"error.too.many":         "Se han solicitado demasiados códigos desde tu red. Inténtalo de nuevo más tarde.",
+	"error.blocked":          "Tu cuenta se ha bloqueado tras varios intentos de inicio de sesión consecutivos.",
+}

@@ -1,0 +1,55 @@
+package loginpage
+
+// fr is the French catalogue.
+var fr = map[string]string{
+	"title":             "Connexion",
+	"heading":           "Se connecter à {app}",
+	"email.label":       "Adresse e-mail",
+	"email.submit":      "Recevoir un code par e-mail",
+	"phone.label":       "Numéro de téléphone (avec l’indicatif du pays, p. ex. +33612345678)",
+	"phone.submit":      "Recevoir un code par SMS",
+	"email.invalid":     "Saisissez une adresse e-mail valide.",
+	"phone.invalid":     "Saisissez le numéro de téléphone avec l’indicatif du pays, p. ex. +33612345678.",
+	"use.sms":           "Utiliser plutôt un numéro de téléphone",
+	"use.email":         "Utiliser plutôt une adresse e-mail",
+	"code.label":        "Code",
+	"code.sent.email":   "Nous avons envoyé un code à {to}. Il expire dans quelques minutes.",
+	"code.sent.sms":     "Nous avons envoyé un code par SMS au {to}. Il expire dans quelques minutes.",
+	"code.submit":       "Continuer",
+	"code.resend":       "Envoyer un nouveau code",
+	"code.other":        "Utiliser une autre adresse",
+	"error.title":       "Un problème est survenu",
+	"error.back":        "Revenez à l’application et réessayez.",
+	"expired.title":     "Cette connexion a expiré",
+	"expired.text":      "La page de connexion est restée ouverte trop longtemps ou a déjà été utilisée. Revenez à l’application et recommencez.",
+	"browser.title":     "Ouvrez le lien dans le même navigateur",
+	"browser.text":      "Ce lien a été demandé depuis un autre navigateur. Ouvrez-le dans le navigateur où vous avez commencé à vous connecter, ou saisissez-y le code du message.",
+	"confirm.title":     "Confirmez votre connexion",
+	"confirm.text":      "Continuer pour vous connecter à {app}.",
+	"confirm.submit":    "Se connecter",
+	"no.connection":     "Aucune connexion sans mot de passe n’est activée pour cette application.",
+	"redirecting":       "Redirection…",
+	"redirect.submit":   "Continuer",
+	"redirect.noscript": "JavaScript est désactivé : appuyez sur Continuer pour revenir à l’application.",
+
+	"mismatch.title": "URL de rappel non concordante",
+	"mismatch.text":  "La redirect_uri fournie ne figure pas dans la liste des URL de rappel autorisées.",
+	"mismatch.app":   "Application",
+	"mismatch.hint": "Si vous exploitez ce serveur : ajoutez l’URL, exactement telle qu’affichée (la comparaison est exacte), aux Allowed Callback URLs de l’application. " +
+		"La liste fournie remplace l’actuelle : incluez-y donc les rappels existants (latchkey client get les affiche).",
+
+	"callback.title":       "Connecté",
+	"callback.text":        "La connexion de l’application de démonstration a réussi : /authorize a renvoyé ce code d’autorisation à son URL de rappel.",
+	"callback.exchange":    "Échangez-le contre des jetons une seule fois, dans les 10 minutes (cette page ne l’utilise pas). SECRET est le client_secret affiché par serve --dev au démarrage :",
+	"callback.error.title": "Échec de la connexion",
+	"callback.error.text":  "/authorize a renvoyé cette erreur à l’URL de rappel de l’application de démonstration.",
+	"callback.empty.title": "Rien à afficher",
+	"callback.empty.text": "Ceci est l’URL de rappel de l’application de démonstration : elle affiche le code (ou l’erreur) que renvoie /authorize, et cette requête ne contenait ni l’un ni l’autre. " +
+		"Une réponse dans le fragment de l’URL (#…) n’atteint jamais le serveur : utilisez response_type=code. Après une déconnexion, un rappel vide est normal.",
+
+	"error.code.wrong.email": "Adresse e-mail ou code de vérification incorrect.",
+	"error.code.wrong.sms":   "Numéro de téléphone ou code de vérification incorrect.",
+	"error.code.expired":     "Le code a expiré ou a été essayé trop de fois. Demandez-en un nouveau.",
+	"error.too.many":         "Trop de codes ont été demandés depuis votre réseau. Veuillez réessayer plus tard.",
+	"error.blocked":          "Votre compte a été bloqué après plusieurs tentatives de connexion consécutives.",
+}

@@ -1,0 +1,55 @@
+package loginpage
+
+// ja is the Japanese catalogue.
+var ja = map[string]string{
+	"title":             "ログイン",
+	"heading":           "{app} にログイン",
+	"email.label":       "メールアドレス",
+	"email.submit":      "メールでコードを受け取る",
+	"phone.label":       "電話番号（国番号付き、例: +819012345678）",
+	"phone.submit":      "SMS でコードを受け取る",
+	"email.invalid":     "有効なメールアドレスを入力してください。",
+	"phone.invalid":     "電話番号を国番号付きで入力してください（例: +819012345678）。",
+	"use.sms":           "代わりに電話番号を使う",
+	"use.email":         "代わりにメールアドレスを使う",
+	"code.label":        "コード",
+	"code.sent.email":   "{to} にコードを送信しました。数分で有効期限が切れます。",
+	"code.sent.sms":     "{to} に SMS でコードを送信しました。数分で有効期限が切れます。",
+	"code.submit":       "続行",
+	"code.resend":       "新しいコードを送信",
+	"code.other":        "別のアドレスを使う",
+	"error.title":       "問題が発生しました",
+	"error.back":        "アプリケーションに戻って、もう一度お試しください。",
+	"expired.title":     "このログインは期限切れです",
+	"expired.text":      "ログインページが長時間開かれていたか、すでに使用されています。アプリケーションに戻って、最初からやり直してください。",
+	"browser.title":     "同じブラウザでリンクを開いてください",
+	"browser.text":      "このリンクは別のブラウザから要求されました。ログインを始めたブラウザで開くか、そのブラウザでメッセージのコードを入力してください。",
+	"confirm.title":     "ログインの確認",
+	"confirm.text":      "続行して {app} にログインします。",
+	"confirm.submit":    "ログイン",
+	"no.connection":     "このアプリケーションではパスワードレスログインが有効になっていません。",
+	"redirecting":       "リダイレクトしています…",
+	"redirect.submit":   "続行",
+	"redirect.noscript": "JavaScript が無効です。「続行」を押してアプリケーションに戻ってください。",
+
+	"mismatch.title": "コールバック URL が一致しません",
+	"mismatch.text":  "指定された redirect_uri は、許可されたコールバック URL の一覧にありません。",
+	"mismatch.app":   "アプリケーション",
+	"mismatch.hint": "このサーバーの運用者の方へ: 表示されているとおりの URL（完全一致で比較されます）をアプリケーションの Allowed Callback URLs に追加してください。" +
+		"指定した一覧は現在の一覧を置き換えるため、現在のコールバックも含めてください（latchkey client get で表示できます）。",
+
+	"callback.title":       "ログインしました",
+	"callback.text":        "デモアプリケーションのログインに成功しました。/authorize がこの認可コードをコールバックに送り返しました。",
+	"callback.exchange":    "10 分以内に一度だけトークンと交換してください（このページでは使用しません）。SECRET は serve --dev が起動時に表示した client_secret です:",
+	"callback.error.title": "ログインに失敗しました",
+	"callback.error.text":  "/authorize がこのエラーをデモアプリケーションのコールバックに送り返しました。",
+	"callback.empty.title": "表示する内容がありません",
+	"callback.empty.text": "これはデモアプリケーションのコールバックです。/authorize が送り返すコード（またはエラー）を表示しますが、このリクエストにはどちらも含まれていません。" +
+		"URL フラグメント（#…）の応答はサーバーに届きません。response_type=code を使用してください。ログアウト後は空のコールバックが正常です。",
+
+	"error.code.wrong.email": "メールアドレスまたは確認コードが正しくありません。",
+	"error.code.wrong.sms":   "電話番号または確認コードが正しくありません。",
+	"error.code.expired":     "コードの有効期限が切れたか、試行回数が多すぎます。新しいコードを要求してください。",
+	"error.too.many":         "お使いのネットワークから要求されたコードが多すぎます。しばらくしてからもう一度お試しください。",
+	"error.blocked":          "連続したログイン試行が多すぎたため、アカウントがブロックされました。",
+}

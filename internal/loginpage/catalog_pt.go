@@ -1,0 +1,55 @@
+package loginpage
+
+// pt is the Portuguese catalogue.
+var pt = map[string]string{
+	"title":             "Entrar",
+	"heading":           "Entrar em {app}",
+	"email.label":       "Endereço de e-mail",
+	"email.submit":      "Enviar um código por e-mail",
+	"phone.label":       "Número de telefone (com o código do país, p. ex. +5511912345678)",
+	"phone.submit":      "Enviar um código por SMS",
+	"email.invalid":     "Digite um endereço de e-mail válido.",
+	"phone.invalid":     "Digite o número de telefone com o código do país, p. ex. +5511912345678.",
+	"use.sms":           "Usar um número de telefone",
+	"use.email":         "Usar um endereço de e-mail",
+	"code.label":        "Código",
+	"code.sent.email":   "Enviamos um código para {to}. Ele expira em poucos minutos.",
+	"code.sent.sms":     "Enviamos um código por SMS para {to}. Ele expira em poucos minutos.",
+	"code.submit":       "Continuar",
+	"code.resend":       "Enviar um novo código",
+	"code.other":        "Usar outro endereço",
+	"error.title":       "Algo deu errado",
+	"error.back":        "Volte ao aplicativo e tente novamente.",
+	"expired.title":     "Este login expirou",
+	"expired.text":      "A página de login ficou aberta por tempo demais ou já foi usada. Volte ao aplicativo e comece de novo.",
+	"browser.title":     "Abra o link no mesmo navegador",
+	"browser.text":      "Este link foi solicitado em outro navegador. Abra-o no navegador em que você começou a entrar ou digite lá o código da mensagem.",
+	"confirm.title":     "Confirme seu login",
+	"confirm.text":      "Continue para entrar em {app}.",
+	"confirm.submit":    "Entrar",
+	"no.connection":     "Este aplicativo não tem login sem senha ativado.",
+	"redirecting":       "Redirecionando…",
+	"redirect.submit":   "Continuar",
+	"redirect.noscript": "O JavaScript está desativado: pressione Continuar para voltar ao aplicativo.",
+
+	"mismatch.title": "URL de retorno não corresponde",
+	"mismatch.text":  "A redirect_uri informada não está na lista de URLs de retorno permitidas.",
+	"mismatch.app":   "Aplicativo",
+	"mismatch.hint": "Se você administra este servidor: adicione a URL, exatamente como mostrada (a comparação é exata), às Allowed Callback URLs do aplicativo. " +
+		"A lista informada substitui a atual, então inclua as URLs de retorno atuais (latchkey client get as mostra).",
+
+	"callback.title":       "Login feito",
+	"callback.text":        "O login do aplicativo de demonstração funcionou: /authorize enviou este código de autorização à sua URL de retorno.",
+	"callback.exchange":    "Troque-o por tokens uma única vez, em até 10 minutos (esta página não o usa). SECRET é o client_secret que serve --dev mostrou ao iniciar:",
+	"callback.error.title": "Falha no login",
+	"callback.error.text":  "/authorize enviou este erro à URL de retorno do aplicativo de demonstração.",
+	"callback.empty.title": "Nada a mostrar",
+	"callback.empty.text": "Esta é a URL de retorno do aplicativo de demonstração: ela mostra o código (ou o erro) que /authorize envia, e esta requisição não trouxe nenhum dos dois. " +
+		"Uma resposta no fragmento da URL (#…) nunca chega ao servidor: use response_type=code. Depois de um logout, um retorno vazio é esperado.",
+
+	"error.code.wrong.email": "E-mail ou código de verificação incorreto.",
+	"error.code.wrong.sms":   "Número de telefone ou código de verificação incorreto.",
+	"error.code.expired":     "O código expirou ou foi tentado vezes demais. Solicite um novo.",
+	"error.too.many":         "Foram solicitados códigos demais a partir da sua rede. Tente novamente mais tarde.",
+	"error.blocked":          "Sua conta foi bloqueada após várias tentativas de login consecutivas.",
+}
