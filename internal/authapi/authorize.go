@@ -144,9 +144,21 @@ func brandSource(u string) string {
 func (a *API) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text, detail string, cause error) error {
 	httpx.Explain(r.Context(), detail, cause)
 	nonce := secret.Token(12)
-	pageHeaders(w, nonce, false, "", store.Branding{})
+	b := a.branding(r)
+	pageHeaders(w, nonce, false, "", b)
 	w.WriteHeader(status)
-	return loginpage.RenderMessage(w, loginpage.Message{Lang: pageLang(r), Nonce: nonce, Title: title, Text: text, Detail: detail})
+	return loginpage.RenderMessage(w, loginpage.Message{Lang: pageLang(r), Nonce: nonce, Title: title, Text: text, Detail: detail, Brand: brand(b)})
+}
+
+// branding is the tenant's branding for a page; none when the settings
+// cannot be read, so that an error page still shows.
+func (a *API) branding(r *http.Request) store.Branding {
+	s, err := a.Dir.Settings(r.Context())
+	if err != nil {
+		a.Log.WarnContext(r.Context(), "read settings for a page's branding", "err", err)
+		return store.Branding{}
+	}
+	return s.Branding
 }
 
 func (a *API) authorizeError(w http.ResponseWriter, r *http.Request, pe *oauth.PageError) error {

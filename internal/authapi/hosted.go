@@ -162,7 +162,7 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		sr := passwordless.StartRequest{Client: c, Connection: conn.Name, Send: "code",
-			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: requestLanguage(r), IP: peer}
+			AuthParams: map[string]string{"state": state}, UserAgent: r.UserAgent(), Language: messageLang(r, t), IP: peer}
 		if conn.Strategy == "sms" {
 			sr.PhoneNumber = username
 		} else {
@@ -181,13 +181,23 @@ func (a *API) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.recordStart(r, c, startBody{Connection: conn.Name, AuthParams: sr.AuthParams}, res, peer, peer, requestLanguage(r))
+		a.recordStart(r, c, startBody{Connection: conn.Name, AuthParams: sr.AuthParams}, res, peer, peer, sr.Language)
 		page.Step, page.Identifier = "code", res.Email+res.PhoneNumber
 		return a.renderLogin(w, r, c, t, state, conns, page)
 	case "verify":
 		return a.loginVerify(w, r, c, t, state, conns, conn, username, f.Get("code"))
 	}
 	return a.renderLogin(w, r, c, t, state, conns, page)
+}
+
+// messageLang is the language of a code requested on the hosted page (the
+// message templates' request_language): the first of the transaction's
+// ui_locales, else the browser's language.
+func messageLang(r *http.Request, t sso.Transaction) string {
+	if f := strings.Fields(t.UILocales); len(f) > 0 {
+		return clip(f[0], 35)
+	}
+	return requestLanguage(r)
 }
 
 func inputProblem(lang, strategy string) string {

@@ -77,12 +77,13 @@ type Message struct {
 	Lang, Nonce string
 	Title, Text string
 	Detail      string
+	Brand       Brand
 }
 
 // RenderMessage writes a message page.
 func RenderMessage(w io.Writer, m Message) error {
 	m.Lang = Language(m.Lang)
-	return render(w, "message.html", m.Lang, Brand{}, m)
+	return render(w, "message.html", m.Lang, m.Brand, m)
 }
 
 // Mismatch is the page of an authorization request whose redirect_uri is

@@ -41,6 +41,7 @@ func TestBrowserHostedPageAccessible(t *testing.T) {
 			authz := e.issuer + strings.TrimPrefix(authorizeURL(browserWeb, app.origin+"/callback", "code", q), "/")
 			const email = "a11y@example.com"
 			axe := browsertest.InjectAxe(t)
+			focused := browsertest.Eval(`(() => { const a = document.activeElement; return a.getAttribute("value") || a.tagName.toLowerCase(); })()`)
 			check := browsertest.AxeViolations("serious", "critical")
 			res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
 				browsertest.Goto(authz),
@@ -60,6 +61,10 @@ func TestBrowserHostedPageAccessible(t *testing.T) {
 				browsertest.Eval(`(() => { const c = document.getElementById("code");
   return [document.activeElement.id, c.getAttribute("aria-invalid"), c.getAttribute("aria-describedby"),
     document.getElementById(c.getAttribute("aria-describedby")).getAttribute("role"), document.documentElement.lang]; })()`), // 14
+				// Focus order: the field, the primary button, the resend button, the link.
+				browsertest.Press("#code", "Tab"), focused, // 16
+				browsertest.Press(":focus", "Tab"), focused, // 18
+				browsertest.Press(":focus", "Tab"), focused, // 20
 			}})
 			for _, step := range []struct {
 				name string
@@ -72,6 +77,9 @@ func TestBrowserHostedPageAccessible(t *testing.T) {
 				for _, v := range vs {
 					t.Errorf("%s: %s (%s): %s at %v", step.name, v.ID, v.Impact, v.Help, v.Nodes)
 				}
+			}
+			if got := []string{res.String(16), res.String(18), res.String(20)}; strings.Join(got, ",") != "verify,start,a" {
+				t.Errorf("tab order from the code field: %v, want verify, start, a", got)
 			}
 			if got := res.String(3); got != `["username",true]` {
 				t.Errorf("identifier step: focus and label %s", got)

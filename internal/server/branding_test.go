@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // imageServer serves a small PNG at every path, over TLS on 127.0.0.1: a
@@ -80,5 +81,23 @@ func TestBrowserBranding(t *testing.T) {
 		if got := res.String(i); got != want {
 			t.Errorf("step %d: %q, want %q", i, got, want)
 		}
+	}
+}
+
+// TestBrandedErrorPage: the pages a login can end on (here an expired
+// login) carry the branding too, and their CSP allows its logo.
+func TestBrandedErrorPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.updateSettings(func(s *store.TenantSettings) {
+		s.Branding = store.Branding{LogoURL: "https://cdn.example.com/logo.png", Colors: store.BrandingColors{Primary: "#0059d6"}}
+	})
+	p := e.browser().get("/login?state=gone")
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `<img class="logo" src="https://cdn.example.com/logo.png" alt="">`) ||
+		!strings.Contains(p.body, "--primary:#0059d6;") {
+		t.Fatalf("expired login page: %d %s", p.status, clipBody(p.body))
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://cdn.example.com;") {
+		t.Errorf("CSP %s", csp)
 	}
 }
