@@ -37,7 +37,7 @@ type Starter interface {
 // Tokens runs the token endpoint.
 type Tokens interface {
 	Token(ctx context.Context, req oauth.TokenRequest) (*oauth.TokenResponse, error)
-	Revoke(ctx context.Context, creds oauth.ClientCredentials, token string) error
+	Revoke(ctx context.Context, creds oauth.ClientCredentials, token string) (oauth.Revocation, error)
 }
 
 // Users reads users for /userinfo.

@@ -176,8 +176,17 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := a.limit(w, r, protect.Token, httpx.PeerIP(r.Context()), store.Client{ClientID: creds.ClientID}, false); err != nil {
 		return err
 	}
-	if err := apierr.Answer(apierr.Token, a.Tokens.Revoke(r.Context(), creds, tok)); err != nil {
+	rv, err := a.Tokens.Revoke(r.Context(), creds, tok)
+	if err := apierr.Answer(apierr.Token, err); err != nil {
 		return err
+	}
+	if rv.Revoked > 0 {
+		// srrt, as Auth0 logs a revocation; nothing for a token that was
+		// unknown, not the client's or already revoked.
+		ev := eventlog.WithClient(eventlog.FromRequest(r, eventlog.TypeRefreshRevoked, httpx.PeerIP(r.Context()), httpx.PeerIP(r.Context()), a.Hostname), rv.Client)
+		ev.UserID, ev.Audience = rv.UserID, rv.Audience
+		ev.Description = "Successfully revoked a refresh token"
+		a.record(r.Context(), ev)
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

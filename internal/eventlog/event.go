@@ -18,6 +18,7 @@ const (
 	TypeFailedOTPExchange     = "fepotpft" // failed exchange of passwordless OTP for tokens
 	TypeSuccessRefresh        = "sertft"   // refresh token exchanged
 	TypeFailedRefresh         = "fertft"   // refresh token exchange failed
+	TypeRefreshRevoked        = "srrt"     // refresh token revoked (POST /oauth/revoke)
 	TypeSuccessClientCreds    = "seccft"   // client credentials exchanged for an access token
 	TypeFailedClientCreds     = "feccft"   // client credentials exchange failed
 	TypeDeprecationNotice     = "depnote"  // a deprecated behaviour was used

@@ -553,30 +553,42 @@ func (s *Service) refreshGrant(ctx context.Context, call grantCall) (*TokenRespo
 	return s.issue(ctx, client, u, api, scopes, issueOptions{refresh: next})
 }
 
+// Revocation is what a revocation request did: the client found, and the
+// user and audience of the token revoked (empty when nothing was).
+type Revocation struct {
+	Client   store.Client
+	UserID   string
+	Audience string
+	Revoked  int // refresh tokens revoked
+}
+
 // Revoke is POST /oauth/revoke: the client (authenticated as at the token
 // endpoint) revokes the refresh token tok and, as Auth0 does, every other
 // refresh token of the same user, application and audience (the grant it
 // belongs to). A token that is unknown, already revoked or expired, or
 // issued to another application, is no error and changes nothing (RFC 7009
 // §2.2: the answer reveals nothing about it).
-func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, tok string) error {
+func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, tok string) (Revocation, error) {
 	client, _, err := s.authenticate(ctx, creds)
+	rv := Revocation{Client: client}
 	if err != nil {
-		return err
+		return rv, err
 	}
 	if tok == "" {
-		return missing("token")
+		return rv, missing("token")
 	}
 	rt, err := s.st.GetRefreshToken(ctx, HashRefreshToken(s.seal, tok))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rt.ClientID != client.ClientID) {
-		return nil
+		return rv, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read refresh token: %w", err)
+		return rv, fmt.Errorf("read refresh token: %w", err)
 	}
 	aud := rt.Audience
-	if _, err := s.st.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{UserID: rt.UserID, ClientID: client.ClientID, Audience: &aud}); err != nil {
-		return fmt.Errorf("revoke refresh tokens: %w", err)
+	n, err := s.st.RevokeRefreshTokens(ctx, store.RefreshTokenFilter{UserID: rt.UserID, ClientID: client.ClientID, Audience: &aud})
+	if err != nil {
+		return rv, fmt.Errorf("revoke refresh tokens: %w", err)
 	}
-	return nil
+	rv.UserID, rv.Audience, rv.Revoked = rt.UserID, rt.Audience, n
+	return rv, nil
 }

@@ -323,6 +323,11 @@ func TestRevokeRefreshToken(t *testing.T) {
 		// The whole grant (user, application, audience) is revoked ...
 		wantError(t, e.refresh(api1), 403, "invalid_grant", "Unknown or invalid refresh token.")
 		wantError(t, e.refresh(api2), 403, "invalid_grant", "Unknown or invalid refresh token.")
+		// Logged as Auth0 logs it (srrt), once: the no-op revocations are not.
+		e.waitLogs("type:srrt", 1)
+		if got := e.searchLogs("type:srrt", nil); len(got) != 1 || got[0]["client_id"] != webID || got[0]["user_id"] == "" || got[0]["audience"] != apiID {
+			t.Errorf("srrt events %v", got)
+		}
 		// ... but not the same user's token without an audience, nor another user's.
 		for name, rt := range map[string]string{"no audience": noAud, "another user": other} {
 			if r := e.refresh(rt); r.status != 200 {

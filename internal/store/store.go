@@ -231,8 +231,9 @@ type Store interface {
 	OutboxStats(ctx context.Context) (messages int64, oldest time.Time, err error)
 
 	// PurgeExpired deletes codes, refresh tokens, ephemeral records and
-	// outbox messages that expired before before, in short batches, and says
-	// how many rows went.
+	// outbox messages that expired before before (refresh tokens also past
+	// their IdleExpiresAt, and revoked ones issued before before), in short
+	// batches, and says how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Signing keys.

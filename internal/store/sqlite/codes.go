@@ -198,6 +198,8 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, erro
 	for _, q := range []string{
 		`DELETE FROM codes WHERE (connection, identifier) IN (SELECT connection, identifier FROM codes WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT 500)`,
+		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE idle_expires_at < ? LIMIT 500)`,
+		`DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE revoked AND created_at < ? LIMIT 500)`,
 		`DELETE FROM ephemerals WHERE rowid IN (SELECT rowid FROM ephemerals WHERE expires_at < ? LIMIT 500)`,
 		`DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE expires_at < ? LIMIT 500)`,
 	} {

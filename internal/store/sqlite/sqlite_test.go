@@ -183,6 +183,8 @@ func TestOldLogsMoved(t *testing.T) {
 		`DROP TABLE m.ephemerals`,                                  // from version 5
 		`DROP TABLE m.outbox`,                                      // from version 6
 		`DROP TABLE m.tenant_file_state`,                           // from version 7
+		`DROP INDEX m.refresh_tokens_idle_expires_at`,              // from version 8
+		`DROP INDEX m.refresh_tokens_revoked`,                      // from version 8
 		`ALTER TABLE m.refresh_tokens DROP COLUMN idle_expires_at`, // from version 8
 		`INSERT INTO m.schema_migrations (version, name, applied_at) VALUES (2, 'logs', 0), (3, 'log_descriptions', 0)`,
 	} {

@@ -878,11 +878,27 @@ func testPurgeExpired(t *testing.T, s store.Store) {
 	must(t, s.CreateRefreshToken(ctx, old), "CreateRefreshToken old")
 	fresh := sampleToken("rt_fresh", "", at(0))
 	must(t, s.CreateRefreshToken(ctx, fresh), "CreateRefreshToken fresh")
+	idle := sampleToken("rt_idle", "", at(0))
+	idle.IdleExpiresAt = at(time.Minute)
+	must(t, s.CreateRefreshToken(ctx, idle), "CreateRefreshToken idle")
+	idleLive := sampleToken("rt_idle_live", "", at(0))
+	idleLive.IdleExpiresAt = at(2 * time.Hour)
+	must(t, s.CreateRefreshToken(ctx, idleLive), "CreateRefreshToken idle live")
+	revoked := sampleToken("rt_revoked", "fam_revoked", at(0))
+	revoked.Revoked = true
+	must(t, s.CreateRefreshToken(ctx, revoked), "CreateRefreshToken revoked")
 
 	n, err := s.PurgeExpired(ctx, at(time.Hour))
 	must(t, err, "PurgeExpired")
-	if n != 511 {
-		t.Errorf("purged %d rows, want 511", n)
+	if n != 513 {
+		t.Errorf("purged %d rows, want 513", n)
+	}
+	for _, gone := range []store.RefreshToken{idle, revoked} {
+		_, err = s.GetRefreshToken(ctx, gone.Hash)
+		wantErr(t, err, store.ErrNotFound, "purged "+gone.ID)
+	}
+	if _, err := s.GetRefreshToken(ctx, idleLive.Hash); err != nil {
+		t.Errorf("refresh token before its idle expiry purged: %v", err)
 	}
 	if _, err := s.ConsumeCode(ctx, live.Connection, live.Identifier, live.Hash, at(time.Hour)); err != nil {
 		t.Errorf("live code purged: %v", err)
