@@ -14,23 +14,9 @@ import (
 )
 
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("Origin") != "" {
-		a.corsAnyClient(w, r) // readable errors before the client is known
-	}
-	p, err := httpx.ReadBody(r, "invalid_request")
+	p, creds, err := a.clientRequest(w, r)
 	if err != nil {
 		return err
-	}
-	creds, err := clientCredentials(r, p)
-	if err != nil {
-		return err
-	}
-	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
-		c, err := a.Dir.Client(r.Context(), cid)
-		if err != nil {
-			c = store.Client{} // unknown: no origin is allowed
-		}
-		a.cors(w, r, c)
 	}
 	var au oauth.Audit
 	admitted := false
@@ -109,6 +95,34 @@ func (a *API) recordToken(r *http.Request, au *oauth.Audit, err error) {
 
 // clientCredentials reads the client's credentials from the body or HTTP
 // Basic, as the token and revocation endpoints take them.
+// clientRequest reads the body of a request to the token or revocation
+// endpoint and the client credentials in it (or in HTTP Basic), answering
+// CORS for the calling origin: for any application's origin until the
+// client is known, then for the client's own (an unknown client allows
+// none).
+func (a *API) clientRequest(w http.ResponseWriter, r *http.Request) (httpx.Body, oauth.ClientCredentials, error) {
+	browser := r.Header.Get("Origin") != ""
+	if browser {
+		a.corsAnyClient(w, r) // readable errors before the client is known
+	}
+	p, err := httpx.ReadBody(r, "invalid_request")
+	if err != nil {
+		return p, oauth.ClientCredentials{}, err
+	}
+	creds, err := clientCredentials(r, p)
+	if err != nil {
+		return p, creds, err
+	}
+	if cid := creds.ClientID; cid != "" && browser {
+		c, err := a.Dir.Client(r.Context(), cid)
+		if err != nil {
+			c = store.Client{} // unknown: no origin is allowed
+		}
+		a.cors(w, r, c)
+	}
+	return p, creds, nil
+}
+
 func clientCredentials(r *http.Request, p httpx.Body) (oauth.ClientCredentials, error) {
 	id, err := p.String("client_id")
 	if err != nil {
@@ -151,23 +165,9 @@ func clientCredentials(r *http.Request, p httpx.Body) (oauth.ClientCredentials, 
 // revoke is POST /oauth/revoke (Auth0's refresh-token revocation): 200 with
 // an empty body, also for a token that is unknown or not the client's.
 func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("Origin") != "" {
-		a.corsAnyClient(w, r)
-	}
-	p, err := httpx.ReadBody(r, "invalid_request")
+	p, creds, err := a.clientRequest(w, r)
 	if err != nil {
 		return err
-	}
-	creds, err := clientCredentials(r, p)
-	if err != nil {
-		return err
-	}
-	if cid := creds.ClientID; cid != "" && r.Header.Get("Origin") != "" {
-		c, err := a.Dir.Client(r.Context(), cid)
-		if err != nil {
-			c = store.Client{}
-		}
-		a.cors(w, r, c)
 	}
 	tok, err := p.String("token")
 	if err != nil {
