@@ -11,7 +11,7 @@ import (
 func runSettings(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "settings", []verb{
 		{"get", "", "show the tenant settings", oneless("settings get", "GET", "tenants/settings")},
-		{"set", "PATH=VALUE…", "change settings, e.g. flags.enforce_client_authentication_on_passwordless_start=true (VALUE is JSON when it parses, else a string)", settingsSet},
+		{"set", "PATH=VALUE…", "change settings, e.g. flags.enforce_client_authentication_on_passwordless_start=true (VALUE is JSON when it parses, else a string)", patchPaths("settings set", "tenants/settings")},
 	}, args, stdout, stderr)
 }
 
@@ -36,29 +36,33 @@ func oneless(name, method, path string) func(ctx context.Context, args []string,
 	}
 }
 
-func settingsSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var t target
-	fs, err := t.newFlagSet("settings set", stderr)
-	if err != nil {
-		return err
-	}
-	pos, err := t.parseArgs(fs, args, 1, -1)
-	if err != nil {
-		return err
-	}
-	patch := map[string]any{}
-	for _, a := range pos {
-		if err := setPath(patch, a); err != nil {
-			return usageError{err}
-		}
-	}
-	return t.with(ctx, stderr, func(a *api) error {
-		raw, err := a.call(ctx, "PATCH", "tenants/settings", nil, patch, nil)
+// patchPaths is a "set PATH=VALUE…" verb: it builds a JSON patch from the
+// arguments (setPath) and sends it to the Management API's endpoint.
+func patchPaths(name, endpoint string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		var t target
+		fs, err := t.newFlagSet(name, stderr)
 		if err != nil {
 			return err
 		}
-		return a.output(stdout, raw)
-	})
+		pos, err := t.parseArgs(fs, args, 1, -1)
+		if err != nil {
+			return err
+		}
+		patch := map[string]any{}
+		for _, a := range pos {
+			if err := setPath(patch, a); err != nil {
+				return usageError{err}
+			}
+		}
+		return t.with(ctx, stderr, func(a *api) error {
+			raw, err := a.call(ctx, "PATCH", endpoint, nil, patch, nil)
+			if err != nil {
+				return err
+			}
+			return a.output(stdout, raw)
+		})
+	}
 }
 
 // setPath sets a dotted PATH=VALUE assignment in obj, creating the objects
