@@ -217,6 +217,20 @@ func moduleRoot() (string, error) {
 	}
 }
 
+// Lock bundles Auth0's Lock widget (auth0-lock from e2e/browser/node_modules, with esbuild:
+// npm ships it as sources) into one script in a temporary directory and returns its path; the
+// script defines Auth0Lock and Auth0LockPasswordless.
+func Lock(t testing.TB) string {
+	t.Helper()
+	e := locate(t)
+	out := filepath.Join(t.TempDir(), "lock.js")
+	cmd := exec.Command("node", filepath.Join(e.dir, "bundle-lock.mjs"), out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("browsertest: bundling Lock: %v\n%s", err, b)
+	}
+	return out
+}
+
 // Auth0SPAJS returns the path of auth0-spa-js's browser bundle (UMD, the global auth0 with
 // createAuth0Client) in e2e/browser/node_modules, as Auth0JS does for auth0.js.
 func Auth0SPAJS(t testing.TB) string {
