@@ -399,6 +399,7 @@ type Client struct {
 	WebOrigins                     []string `json:"web_origins"`
 	AllowedOrigins                 []string `json:"allowed_origins"`
 	CrossOriginAuthentication      bool     `json:"cross_origin_authentication"`
+	CrossOriginLoc                 string   `json:"cross_origin_loc,omitempty"`
 	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
 	IsFirstParty                   bool     `json:"is_first_party"`
 	OIDCConformant                 bool     `json:"oidc_conformant"`

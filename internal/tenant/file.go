@@ -33,21 +33,24 @@ type File struct {
 
 // ClientSpec is an application as written in the tenant file.
 type ClientSpec struct {
-	ClientID                       string   `json:"client_id"`
-	ClientSecret                   string   `json:"client_secret,omitempty"`
-	Name                           string   `json:"name"`
-	Description                    string   `json:"description"`
-	AppType                        string   `json:"app_type"`
-	TokenEndpointAuthMethod        string   `json:"token_endpoint_auth_method"`
-	GrantTypes                     []string `json:"grant_types"`
-	Callbacks                      []string `json:"callbacks"`
-	AllowedLogoutURLs              []string `json:"allowed_logout_urls"`
-	WebOrigins                     []string `json:"web_origins"`
-	AllowedOrigins                 []string `json:"allowed_origins"`
-	CrossOriginAuthentication      bool     `json:"cross_origin_authentication"`
-	IsTokenEndpointIPHeaderTrusted bool     `json:"is_token_endpoint_ip_header_trusted"`
-	IsFirstParty                   *bool    `json:"is_first_party"`
-	OIDCConformant                 *bool    `json:"oidc_conformant"`
+	ClientID                  string   `json:"client_id"`
+	ClientSecret              string   `json:"client_secret,omitempty"`
+	Name                      string   `json:"name"`
+	Description               string   `json:"description"`
+	AppType                   string   `json:"app_type"`
+	TokenEndpointAuthMethod   string   `json:"token_endpoint_auth_method"`
+	GrantTypes                []string `json:"grant_types"`
+	Callbacks                 []string `json:"callbacks"`
+	AllowedLogoutURLs         []string `json:"allowed_logout_urls"`
+	WebOrigins                []string `json:"web_origins"`
+	AllowedOrigins            []string `json:"allowed_origins"`
+	CrossOriginAuthentication bool     `json:"cross_origin_authentication"`
+	// CrossOriginLoc is Auth0's cross-origin verification page; kept so
+	// that Auth0 tenants apply, and not used: see docs/browser-flows.md.
+	CrossOriginLoc                 string `json:"cross_origin_loc,omitempty"`
+	IsTokenEndpointIPHeaderTrusted bool   `json:"is_token_endpoint_ip_header_trusted"`
+	IsFirstParty                   *bool  `json:"is_first_party"`
+	OIDCConformant                 *bool  `json:"oidc_conformant"`
 	// RefreshToken is Auth0's refresh_token object; omitted: the defaults
 	// (DefaultRefreshToken).
 	RefreshToken *store.ClientRefreshToken `json:"refresh_token,omitempty"`
@@ -60,8 +63,9 @@ func SpecOf(c store.Client) ClientSpec {
 	return ClientSpec{ClientID: c.ClientID, Name: c.Name, Description: c.Description, AppType: c.AppType,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, GrantTypes: c.GrantTypes, Callbacks: c.Callbacks,
 		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
-		CrossOriginAuthentication: c.CrossOriginAuthentication, IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
-		IsFirstParty: &fp, OIDCConformant: &oc, RefreshToken: c.RefreshToken}
+		CrossOriginAuthentication: c.CrossOriginAuthentication, CrossOriginLoc: c.CrossOriginLoc,
+		IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
+		IsFirstParty:                   &fp, OIDCConformant: &oc, RefreshToken: c.RefreshToken}
 }
 
 // ConnectionSpec is a connection as written in the tenant file.
@@ -700,12 +704,18 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 			}
 		}
 	}
+	if s.CrossOriginLoc != "" {
+		if err := CheckURL(s.CrossOriginLoc); err != nil {
+			return c, "", fmt.Errorf("cross_origin_loc: %w", err)
+		}
+	}
 	c = store.Client{
 		ClientID: s.ClientID, Name: s.Name, Description: s.Description, AppType: s.AppType,
 		TokenEndpointAuthMethod: s.TokenEndpointAuthMethod,
 		GrantTypes:              nonNil(s.GrantTypes), Callbacks: nonNil(s.Callbacks),
 		AllowedLogoutURLs: nonNil(s.AllowedLogoutURLs), WebOrigins: nonNil(s.WebOrigins),
 		AllowedOrigins: nonNil(s.AllowedOrigins), CrossOriginAuthentication: s.CrossOriginAuthentication,
+		CrossOriginLoc:                 s.CrossOriginLoc,
 		IsTokenEndpointIPHeaderTrusted: s.IsTokenEndpointIPHeaderTrusted,
 		IsFirstParty:                   s.IsFirstParty == nil || *s.IsFirstParty,
 		OIDCConformant:                 s.OIDCConformant == nil || *s.OIDCConformant,

@@ -25,7 +25,7 @@ const good = `{
     {"client_id": "web", "client_secret": "0123456789abcdef0123", "name": "Web", "app_type": "regular_web",
      "grant_types": ["http://auth0.com/oauth/grant-type/passwordless/otp"], "callbacks": ["https://app.example.com/cb"]},
     {"client_id": "ops", "name": "Ops", "app_type": "non_interactive", "grant_types": ["client_credentials"]},
-    {"client_id": "spa", "name": "SPA", "app_type": "spa"}
+    {"client_id": "spa", "name": "SPA", "app_type": "spa", "cross_origin_loc": "https://spa.example.com/co-verify"}
   ],
   "connections": [{"name": "email", "strategy": "email", "enabled_clients": ["web", "spa"],
                    "options": {"totp": {"length": 8, "time_step": 300}, "authParams": "{\"scope\":\"openid\"}"}}],
@@ -258,5 +258,24 @@ func TestConnectionBruteForceDefaultsOn(t *testing.T) {
 	var spec tenant.ConnectionSpec
 	if err := json.Unmarshal([]byte(`{"name":"email","strategy":"email","bogus":1}`), &spec); err == nil {
 		t.Error("an unknown field was accepted")
+	}
+}
+
+// An Auth0 client's cross_origin_loc is kept (and comes back from SpecOf,
+// which TestSpecOfRoundTrip checks); a value that is not a URL is refused.
+func TestCrossOriginLoc(t *testing.T) {
+	t.Parallel()
+	st, keys := open(t)
+	if _, err := apply(t, st, keys, good, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.GetClient(context.Background(), "spa")
+	if err != nil || c.CrossOriginLoc != "https://spa.example.com/co-verify" {
+		t.Fatalf("stored cross_origin_loc %q (%v)", c.CrossOriginLoc, err)
+	}
+	spec := tenant.SpecOf(c)
+	spec.CrossOriginLoc = "javascript:alert(1)"
+	if _, _, err := tenant.BuildClient(keys, spec, nil); err == nil || !strings.Contains(err.Error(), "cross_origin_loc") {
+		t.Fatalf("a bad cross_origin_loc: %v", err)
 	}
 }
