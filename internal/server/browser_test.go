@@ -142,6 +142,63 @@ func newAppServerOn(t *testing.T, e *env, host string) *appServer {
 	return a
 }
 
+// serveOtherSite serves an application's scripts (URL path → file) and pages
+// (URL path → HTML) over TLS from https://localhost:P, another site than
+// Latchkey's https://127.0.0.1:Q, and returns that origin.
+func serveOtherSite(t *testing.T, scripts, pages map[string]string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	for path, file := range scripts {
+		js, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/javascript")
+			w.Write(js)
+		})
+	}
+	for path, html := range pages {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, html)
+		})
+	}
+	ts := httptest.NewUnstartedServer(mux)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's first, refused handshake
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
+}
+
+// registerSPA registers browserSPA as a single-page application on origin
+// (callback origin+path, cross-origin authentication on, the given grants)
+// with the email connection enabled for it.
+func registerSPA(t *testing.T, e *env, origin, path string, grants ...string) {
+	t.Helper()
+	ctx := t.Context()
+	c := store.Client{ClientID: browserSPA, Name: "Browser SPA", AppType: "spa", TokenEndpointAuthMethod: "none",
+		GrantTypes: grants, Callbacks: []string{origin + path},
+		WebOrigins: []string{origin}, AllowedOrigins: []string{origin}, CrossOriginAuthentication: true}
+	if err := e.srv.Store.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := e.srv.Store.GetConnectionByName(ctx, "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.EnabledClients = append(conn.EnabledClients, browserSPA)
+	if err := e.srv.Store.UpdateConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+}
+
+// domainOf is the issuer as the browser SDKs' domain option (host:port).
+func (e *env) domainOf() string {
+	return strings.TrimSuffix(strings.TrimPrefix(e.issuer, "https://"), "/")
+}
+
 // outbox is the capture URL of the newest message for to.
 func (e *env) outbox(to string) string {
 	return e.issuer + "dev/outbox/messages?to=" + url.QueryEscape(to)

@@ -3,16 +3,10 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // lockPage shows Lock's passwordless email-code widget, as Auth0's Lock
@@ -36,34 +30,10 @@ if (!location.hash) { lock.show(); }
 // an ID token that go-oidc verifies.
 func TestBrowserLockCrossSite(t *testing.T) {
 	e := newEnv(t)
-	js, err := os.ReadFile(browsertest.Lock(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	domain := strings.TrimSuffix(strings.TrimPrefix(e.issuer, "https://"), "/")
-	mux := http.NewServeMux()
-	a0, err := os.ReadFile(browsertest.Auth0JS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.HandleFunc("/auth0.min.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/javascript")
-		w.Write(a0)
-	})
-	mux.HandleFunc("/lock.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/javascript")
-		w.Write(js)
-	})
-	mux.HandleFunc("/lock", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, lockPage, browserSPA, domain, strings.TrimSuffix(e.issuer, "/"))
-	})
-	ts := httptest.NewUnstartedServer(mux)
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
-	registerSPA(t, e, origin, "/lock")
+	origin := serveOtherSite(t,
+		map[string]string{"/auth0.min.js": browsertest.Auth0JS(t), "/lock.js": browsertest.Lock(t)},
+		map[string]string{"/lock": fmt.Sprintf(lockPage, browserSPA, e.domainOf(), strings.TrimSuffix(e.issuer, "/"))})
+	registerSPA(t, e, origin, "/lock", "implicit", "authorization_code")
 
 	const email = "lock.user@example.com"
 	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
@@ -88,27 +58,4 @@ func TestBrowserLockCrossSite(t *testing.T) {
 	if strings.Contains(res.String(8), `"latchkey_co"`) {
 		t.Fatalf("the browser kept the cross-origin cookie: %s", res.String(8))
 	}
-}
-
-// registerSPA registers browserSPA as a single-page application on origin
-// (callback origin+path, cross-origin authentication on) with the email
-// connection enabled for it.
-func registerSPA(t *testing.T, e *env, origin, path string) {
-	t.Helper()
-	ctx := t.Context()
-	c := store.Client{ClientID: browserSPA, Name: "Browser SPA", AppType: "spa", TokenEndpointAuthMethod: "none",
-		GrantTypes: []string{"implicit", "authorization_code"}, Callbacks: []string{origin + path},
-		WebOrigins: []string{origin}, AllowedOrigins: []string{origin}, CrossOriginAuthentication: true}
-	if err := e.srv.Store.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := e.srv.Store.GetConnectionByName(ctx, "email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.EnabledClients = append(conn.EnabledClients, browserSPA)
-	if err := e.srv.Store.UpdateConnection(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	e.srv.Dir.Invalidate()
 }

@@ -1,19 +1,11 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // spaJSPage is an application built on auth0-spa-js as Auth0's React/
@@ -53,42 +45,10 @@ auth0.createAuth0Client({domain: %q, clientId: %q, useRefreshTokens: true,
 // offline_access was dropped without an audience). Both ID tokens verify.
 func TestBrowserSPAJSRefreshTokens(t *testing.T) {
 	e := newEnv(t)
-	js, err := os.ReadFile(browsertest.Auth0SPAJS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	domain := strings.TrimSuffix(strings.TrimPrefix(e.issuer, "https://"), "/")
-	mux := http.NewServeMux()
-	mux.HandleFunc("/auth0-spa-js.production.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/javascript")
-		w.Write(js)
-	})
-	mux.HandleFunc("/spa-js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, spaJSPage, domain, browserSPA)
-	})
-	ts := httptest.NewUnstartedServer(mux)
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1) // another site
-
-	c := store.Client{ClientID: browserSPA, Name: "SPA JS", AppType: "spa", TokenEndpointAuthMethod: "none",
-		GrantTypes: []string{"authorization_code", "refresh_token"}, Callbacks: []string{origin + "/spa-js"},
-		WebOrigins: []string{origin}, AllowedOrigins: []string{origin}}
-	ctx := context.Background()
-	if err := e.srv.Store.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := e.srv.Store.GetConnectionByName(ctx, "email")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.EnabledClients = append(conn.EnabledClients, browserSPA)
-	if err := e.srv.Store.UpdateConnection(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	e.srv.Dir.Invalidate()
+	origin := serveOtherSite(t,
+		map[string]string{"/auth0-spa-js.production.js": browsertest.Auth0SPAJS(t)},
+		map[string]string{"/spa-js": fmt.Sprintf(spaJSPage, e.domainOf(), browserSPA)})
+	registerSPA(t, e, origin, "/spa-js", "authorization_code", "refresh_token")
 
 	const email = "spa.js@example.com"
 	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
