@@ -99,6 +99,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/passwordless/verify_redirect", h("GET POST", a.verifyRedirect))
 	mux.Handle("/passwordless/challenge", h("POST OPTIONS", a.withCORS("POST", a.passwordlessChallenge)))
 	mux.Handle("/co/authenticate", h("POST OPTIONS", a.withCORS("POST", a.coAuthenticate)))
+	mux.Handle("/co/verify", h("POST", a.coVerify))
 	mux.Handle("/authorize", h("GET POST", a.authorize))
 	mux.Handle("GET /login", h("GET", a.loginPage))
 	mux.Handle("POST /login", h("POST", a.loginSubmit))

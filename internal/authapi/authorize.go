@@ -29,7 +29,8 @@ type Authorizer interface {
 const (
 	sessionCookie = "latchkey_session"
 	browserCookie = "latchkey_browser"
-	coCookie      = "latchkey_co" // binds a login ticket to the browser that got it
+	coCookie      = "latchkey_co"       // binds a login ticket to the browser that got it
+	coCheckCookie = "latchkey_co_check" // the cross-origin verification page's double-submit token
 )
 
 // secureCookies reports whether cookies get the Secure attribute: whenever
@@ -261,25 +262,14 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(pageLang(r), "error.title"), "The request could not be read.", "invalid_request", err)
 	}
 	q := r.Form
-	clientID := q.Get("client_id")
-	if clientID == "" {
-		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: client_id"})
-	}
-	c, err := a.Dir.Client(ctx, clientID)
-	if errors.Is(err, store.ErrNotFound) {
-		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Unknown client: " + clip(clientID, 64)})
-	}
-	if err != nil {
-		return fmt.Errorf("read client: %w", err)
-	}
-	req, ok, err := a.authorizeRequest(w, r, c, q)
+	c, req, ok, err := a.authorizeClient(w, r, q)
 	if !ok {
 		return err
 	}
 
 	// A login ticket from /co/authenticate finishes the login.
 	if t := q.Get("login_ticket"); t != "" {
-		return a.redeemTicket(w, r, c, req, t)
+		return a.redeemTicket(w, r, c, req, t, nil)
 	}
 	if req.Prompt != "login" {
 		if u, s, ok := a.sessionUser(r); ok && a.sessionFits(ctx, c, req, u) {
@@ -306,6 +296,25 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/login?"+loc.Encode(), http.StatusFound)
 	return nil
+}
+
+// authorizeClient reads the client of the authorization request q and
+// validates the request. On an error it answers itself and returns
+// ok=false.
+func (a *API) authorizeClient(w http.ResponseWriter, r *http.Request, q url.Values) (store.Client, oauth.AuthorizeRequest, bool, error) {
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		return store.Client{}, oauth.AuthorizeRequest{}, false, a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: client_id"})
+	}
+	c, err := a.Dir.Client(r.Context(), clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, oauth.AuthorizeRequest{}, false, a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Unknown client: " + clip(clientID, 64)})
+	}
+	if err != nil {
+		return c, oauth.AuthorizeRequest{}, false, fmt.Errorf("read client: %w", err)
+	}
+	req, ok, err := a.authorizeRequest(w, r, c, q)
+	return c, req, ok, err
 }
 
 // authorizeRequest validates the authorization request q of client c. On
@@ -408,8 +417,28 @@ func cookielessProof(req oauth.AuthorizeRequest, public bool) string {
 	return ""
 }
 
-// redeemTicket finishes an authorization request with a login ticket.
-func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, ticket string) error {
+// coVerification is what /co/verify brings to a ticket's redemption: the
+// verifier the application's cross-origin verification page gave back
+// ("" when it had none).
+type coVerification struct {
+	verifier string
+}
+
+// redeemTicket finishes an authorization request with a login ticket. The
+// ticket must come from the browser it was issued to: its cookie, else the
+// verifier the application's cross-origin verification page keeps (the
+// page is asked first when the application has one: v is nil until then),
+// else the application's own proof (cookielessProof). Only the first two
+// prove the browser, so only they start a Latchkey session
+// (docs/browser-flows.md).
+func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, ticket string, v *coVerification) error {
+	browser := cookieValue(r, coCookie)
+	if browser == "" && v == nil && c.CrossOriginLoc != "" {
+		if t, err := a.SSO.PeekTicket(r.Context(), ticket); err == nil && t.COID != "" &&
+			t.ClientID == c.ClientID && t.Origin == oauth.Origin(req.RedirectURI) {
+			return a.coVerifyPage(w, r, c, req, t.COID)
+		}
+	}
 	t, err := a.SSO.TakeTicket(r.Context(), ticket)
 	switch {
 	case errors.Is(err, sso.ErrNotFound):
@@ -421,18 +450,30 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 	case t.Origin != oauth.Origin(req.RedirectURI):
 		return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another origin", nil)
 	}
-	if browser := cookieValue(r, coCookie); browser != "" {
+	proven := true
+	switch {
+	case browser != "":
 		// A browser that kept the cookie /co/authenticate set must be the
 		// one the ticket was issued to.
 		if !a.SSO.TicketFromBrowser(t, browser) {
 			return a.respondError(w, r, req, "access_denied", "The login_ticket was issued to another browser", nil)
 		}
-	} else if why := cookielessProof(req, !tenant.IsConfidential(c)); why != "" {
-		// The browser dropped the cookie (third-party cookies blocked):
-		// the ticket is taken on the application's own proof instead — a
-		// state it will check, and a nonce or PKCE binding the answer to
-		// the transaction it started (docs/browser-flows.md).
-		return a.respondError(w, r, req, "access_denied", "The login_ticket needs the browser's cross-origin cookie, or "+why, nil)
+	case v != nil && v.verifier != "":
+		// The application's verification page found the verifier its
+		// auth0.js stored in this browser when it got the ticket.
+		if !a.SSO.TicketVerified(t, v.verifier) {
+			return a.respondError(w, r, req, "access_denied", "The co_verifier does not match the login_ticket", nil)
+		}
+	default:
+		// The browser dropped the cookie (third-party cookies blocked) and
+		// the application's page, if any, had no verifier (blocked in the
+		// same browsers): the ticket is taken on the application's own
+		// proof instead — a state it will check, and a nonce or PKCE
+		// binding the answer to the transaction it started.
+		if why := cookielessProof(req, !tenant.IsConfidential(c)); why != "" {
+			return a.respondError(w, r, req, "access_denied", "The login_ticket needs the browser's cross-origin cookie, or "+why, nil)
+		}
+		proven = false
 	}
 	a.setCookie(w, coCookie, "", -1, true)
 	u, err := a.Users.GetUser(r.Context(), t.UserID)
@@ -446,8 +487,12 @@ func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request, c store.Clien
 	if he, ok := apierr.Lookup(apierr.Authorize, err); ok {
 		return a.respondError(w, r, req, he.Code, he.Description, err)
 	}
-	if err := a.startSession(w, r, u, t.AuthTime); err != nil {
-		return err
+	if proven {
+		// Without proof that this browser logged in, a session here could
+		// be an attacker's, planted to log the victim in as them later.
+		if err := a.startSession(w, r, u, t.AuthTime); err != nil {
+			return err
+		}
 	}
 	return a.finish(w, r, c, req, u, t.AuthTime)
 }

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/apierr"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/loginpage"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/passwordless"
 	"github.com/latchkey/latchkey/internal/protect"
@@ -173,18 +176,97 @@ func (a *API) coAuthenticate(w http.ResponseWriter, r *http.Request) error {
 		return &httpx.Error{Status: http.StatusForbidden, Code: "access_denied", Description: desc, Cause: err}
 	}
 	now := a.Now()
-	browser := secret.Token(24)
+	browser, verifier, coID := secret.Token(24), secret.Token(24), secret.Token(9)
 	ticket, err := a.SSO.NewTicket(ctx, sso.Ticket{ClientID: c.ClientID, Origin: oauth.Origin(origin), UserID: red.User.UserID,
-		Connection: red.User.Connection, AuthTime: now}, browser)
+		Connection: red.User.Connection, AuthTime: now, COID: coID}, browser, verifier)
 	if err != nil {
 		return err
 	}
 	// The ticket works only in the browser that holds this cookie (sent with
-	// credentials), so nobody can hand a victim a ticket of their own.
+	// credentials), so nobody can hand a victim a ticket of their own; where
+	// the browser drops it, the application's verification page
+	// (cross_origin_loc) can prove it with the verifier auth0.js keeps.
 	a.setCookie(w, coCookie, browser, sso.TicketLifetime, true)
 	a.recordLogin(r, eventlog.TypeSuccessCrossOrigin, c, red.User, red.Created, "cross_origin")
 	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"login_ticket": ticket,
-		"co_verifier": secret.Token(24), "co_id": secret.Token(9)})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"login_ticket": ticket, "co_verifier": verifier, "co_id": coID})
 	return nil
+}
+
+// coVerifyTimeout is how long the cross-origin verification page waits
+// for the application's page before it posts without a verifier.
+const coVerifyTimeout = 5 * time.Second
+
+// coVerifyPage answers /authorize?login_ticket=… that came without the
+// cross-origin cookie for an application with a cross-origin verification
+// page (cross_origin_loc): Auth0's fallback. Latchkey's page frames the
+// application's page (auth0.js crossOriginVerification), asks it by
+// postMessage for the verifier auth0.js kept for the ticket's co_id, and
+// posts it to /co/verify with this request's parameters. The post carries
+// a double-submit token whose cookie is SameSite=Strict, so only this page,
+// not a form on another site, can post a verifier for this browser.
+func (a *API) coVerifyPage(w http.ResponseWriter, r *http.Request, c store.Client, req oauth.AuthorizeRequest, coID string) error {
+	frame, frameOrigin := verificationFrame(c.CrossOriginLoc, oauth.Origin(a.Minter.Issuer()))
+	if frame == "" {
+		// Not a page a browser can frame: go on without a verifier.
+		return a.redeemTicket(w, r, c, req, r.Form.Get("login_ticket"), &coVerification{})
+	}
+	check := secret.Token(24)
+	http.SetCookie(w, &http.Cookie{Name: coCheckCookie, Value: check, Path: "/co/verify", MaxAge: int(sso.TicketLifetime / time.Second),
+		HttpOnly: true, Secure: a.secureCookies(), SameSite: http.SameSiteStrictMode})
+	nonce := secret.Token(12)
+	b := a.branding(r)
+	pageHeaders(w, nonce, false, req.RedirectURI, b)
+	w.Header().Set("Content-Security-Policy", w.Header().Get("Content-Security-Policy")+"; frame-src "+frameOrigin)
+	return loginpage.RenderCOVerify(w, loginpage.COVerify{Lang: pageLang(r), Nonce: nonce, AppName: c.Name,
+		Action: "/co/verify?" + r.Form.Encode(), Frame: frame, FrameOrigin: frameOrigin, COID: coID, Check: check,
+		TimeoutMS: int(coVerifyTimeout / time.Millisecond), Brand: brand(b)})
+}
+
+// verificationFrame is the URL that frames the application's cross-origin
+// verification page loc for Latchkey's origin self (auth0.js reads it from
+// the fragment's origin parameter) and the page's origin as the browser
+// names it; "" when loc is not an http(s) URL.
+func verificationFrame(loc, self string) (frame, origin string) {
+	u, err := url.Parse(loc)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || self == "" {
+		return "", ""
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		u.Host = u.Hostname()
+		if strings.Contains(u.Host, ":") {
+			u.Host = "[" + u.Host + "]"
+		}
+	}
+	origin = u.Scheme + "://" + u.Host
+	if cspSource(origin) != " "+origin {
+		return "", ""
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String() + "#origin=" + url.QueryEscape(self), origin
+}
+
+// coVerify is POST /co/verify?<the authorization request>: the
+// verification page's answer. The ticket is then redeemed on the verifier
+// the application's page gave back or, with none, as a cookieless request.
+func (a *API) coVerify(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return a.errorPage(w, r, http.StatusBadRequest, loginpage.T(pageLang(r), "error.title"), "The request could not be read.", "invalid_request", err)
+	}
+	q := r.URL.Query()
+	c, req, ok, err := a.authorizeClient(w, r, q)
+	if !ok {
+		return err
+	}
+	ticket := q.Get("login_ticket")
+	if ticket == "" {
+		return a.authorizeError(w, r, &oauth.PageError{Code: "invalid_request", Description: "Missing required parameter: login_ticket"})
+	}
+	check := cookieValue(r, coCheckCookie)
+	http.SetCookie(w, &http.Cookie{Name: coCheckCookie, Path: "/co/verify", MaxAge: -1, HttpOnly: true, Secure: a.secureCookies(), SameSite: http.SameSiteStrictMode})
+	if check == "" || !secret.Equal([]byte(check), []byte(r.PostForm.Get("co_check"))) {
+		return a.respondError(w, r, req, "access_denied", "The cross-origin verification was not posted by Latchkey's verification page in this browser", nil)
+	}
+	return a.redeemTicket(w, r, c, req, ticket, &coVerification{verifier: r.PostForm.Get("co_verifier")})
 }

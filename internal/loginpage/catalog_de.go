@@ -31,6 +31,9 @@ var de = map[string]string{
 	"redirecting":       "Weiterleitung …",
 	"redirect.submit":   "Weiter",
 	"redirect.noscript": "JavaScript ist deaktiviert: Klicken Sie auf Weiter, um zur Anwendung zurückzukehren.",
+	"coverify.title":    "Anmeldung wird geprüft",
+	"coverify.text":     "Einen Moment: {app} bestätigt, dass diese Anmeldung in diesem Browser begonnen wurde.",
+	"coverify.noscript": "JavaScript ist deaktiviert, daher kann die Prüfung nicht laufen: Klicken Sie auf Weiter, um ohne sie fortzufahren.",
 
 	"mismatch.title": "Callback-URL stimmt nicht überein",
 	"mismatch.text":  "Die angegebene redirect_uri steht nicht in der Liste der erlaubten Callback-URLs.",

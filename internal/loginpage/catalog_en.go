@@ -32,6 +32,9 @@ var en = map[string]string{
 	"redirecting":       "Redirecting…",
 	"redirect.submit":   "Continue",
 	"redirect.noscript": "JavaScript is off: press Continue to return to the application.",
+	"coverify.title":    "Checking your login",
+	"coverify.text":     "One moment: {app} is confirming that this login started in this browser.",
+	"coverify.noscript": "JavaScript is off, so the check cannot run: press Continue to finish without it.",
 
 	// The callback-mismatch page.
 	"mismatch.title": "Callback URL mismatch",

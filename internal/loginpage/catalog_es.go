@@ -31,6 +31,9 @@ var es = map[string]string{
 	"redirecting":       "Redirigiendo…",
 	"redirect.submit":   "Continuar",
 	"redirect.noscript": "JavaScript está desactivado: pulsa Continuar para volver a la aplicación.",
+	"coverify.title":    "Comprobando tu inicio de sesión",
+	"coverify.text":     "Un momento: {app} está confirmando que este inicio de sesión comenzó en este navegador.",
+	"coverify.noscript": "JavaScript está desactivado, así que la comprobación no puede ejecutarse: pulsa Continuar para terminar sin ella.",
 
 	"mismatch.title": "La URL de retorno no coincide",
 	"mismatch.text":  "La redirect_uri indicada no está en la lista de URL de retorno permitidas.",

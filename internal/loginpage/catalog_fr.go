@@ -31,6 +31,9 @@ var fr = map[string]string{
 	"redirecting":       "Redirection…",
 	"redirect.submit":   "Continuer",
 	"redirect.noscript": "JavaScript est désactivé : appuyez sur Continuer pour revenir à l’application.",
+	"coverify.title":    "Vérification de votre connexion",
+	"coverify.text":     "Un instant : {app} confirme que cette connexion a commencé dans ce navigateur.",
+	"coverify.noscript": "JavaScript est désactivé, la vérification ne peut donc pas s’exécuter : appuyez sur Continuer pour terminer sans elle.",
 
 	"mismatch.title": "URL de rappel non concordante",
 	"mismatch.text":  "La redirect_uri fournie ne figure pas dans la liste des URL de rappel autorisées.",

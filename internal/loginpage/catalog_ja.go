@@ -31,6 +31,9 @@ var ja = map[string]string{
 	"redirecting":       "リダイレクトしています…",
 	"redirect.submit":   "続行",
 	"redirect.noscript": "JavaScript が無効です。「続行」を押してアプリケーションに戻ってください。",
+	"coverify.title":    "ログインを確認しています",
+	"coverify.text":     "しばらくお待ちください。{app} がこのログインがこのブラウザーで開始されたことを確認しています。",
+	"coverify.noscript": "JavaScript が無効なため確認を実行できません。「続行」を押すと確認なしで完了します。",
 
 	"mismatch.title": "コールバック URL が一致しません",
 	"mismatch.text":  "指定された redirect_uri は、許可されたコールバック URL の一覧にありません。",

@@ -31,6 +31,9 @@ var pt = map[string]string{
 	"redirecting":       "Redirecionando…",
 	"redirect.submit":   "Continuar",
 	"redirect.noscript": "O JavaScript está desativado: pressione Continuar para voltar ao aplicativo.",
+	"coverify.title":    "Verificando seu login",
+	"coverify.text":     "Um momento: {app} está confirmando que este login começou neste navegador.",
+	"coverify.noscript": "O JavaScript está desativado, então a verificação não pode ser feita: pressione Continuar para concluir sem ela.",
 
 	"mismatch.title": "URL de retorno não corresponde",
 	"mismatch.text":  "A redirect_uri informada não está na lista de URLs de retorno permitidas.",

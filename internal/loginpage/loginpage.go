@@ -86,6 +86,32 @@ func RenderMessage(w io.Writer, m Message) error {
 	return render(w, "message.html", m.Lang, m.Brand, m)
 }
 
+// COVerify is the page Latchkey shows when a login ticket comes to
+// /authorize without the cross-origin cookie and the application has a
+// cross-origin verification page: it frames that page (Frame, on
+// FrameOrigin), asks it for the verifier kept for COID by postMessage, and
+// posts it with Check (the page's double-submit token) to Action.
+type COVerify struct {
+	Lang, Nonce string
+	AppName     string
+	Action      string
+	Frame       string
+	FrameOrigin string
+	COID        string
+	Check       string
+	TimeoutMS   int
+	Brand       Brand
+}
+
+// Title is the page title.
+func (p COVerify) Title() string { return T(p.Lang, "coverify.title") }
+
+// RenderCOVerify writes the cross-origin verification page.
+func RenderCOVerify(w io.Writer, p COVerify) error {
+	p.Lang = Language(p.Lang)
+	return render(w, "coverify.html", p.Lang, p.Brand, p)
+}
+
 // Mismatch is the page of an authorization request whose redirect_uri is
 // not one of the application's callbacks (Auth0's "Callback URL mismatch"):
 // it names the URL received and the application, and tells the operator

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -1020,6 +1021,171 @@ func TestCrossOriginWithoutCookie(t *testing.T) {
 		v := b.get(authorizeURL(spaID, spaCallback, "token id_token", url.Values{"login_ticket": {tk}, "state": {"s"}, "nonce": {"n"}})).params(t)
 		if v.Get("error") != "access_denied" || v.Get("error_description") != "The login_ticket was issued to another browser" {
 			t.Fatalf("a browser with another cookie: %v", v)
+		}
+	})
+}
+
+// TestCrossOriginVerification: Auth0's fallback for a ticket that comes
+// without the cross-origin cookie, for an application with a verification
+// page (cross_origin_loc). /authorize shows Latchkey's page framing it
+// (without spending the ticket); /co/verify takes the verifier the page
+// found — a match proves the browser and starts a session, a mismatch is
+// refused, none falls back to the application's own proof without a
+// session — and only from that page (its SameSite=Strict double-submit
+// token).
+func TestCrossOriginVerification(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const loc = "https://spa.example.com:443/co-verify?x=1#old"
+	if _, err := e.srv.Store.ModifyClient(context.Background(), spaID, func(c *store.Client) error {
+		c.CrossOriginLoc = loc
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Dir.Invalidate()
+	type issued struct{ ticket, verifier, coID string }
+	ticket := func(t *testing.T, email string) issued {
+		t.Helper()
+		if r := e.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "code", "email": email},
+			map[string]string{"Origin": spaOrigin}); r.status != 200 {
+			t.Fatalf("start: %d %s", r.status, r.raw)
+		}
+		co := e.postJSON("/co/authenticate", map[string]any{"client_id": spaID, "username": email, "otp": e.lastMessage(email).Code,
+			"realm": "email", "credential_type": "http://auth0.com/oauth/grant-type/passwordless/otp"}, map[string]string{"Origin": spaOrigin})
+		if co.status != 200 || co.str("login_ticket") == "" || co.str("co_verifier") == "" || co.str("co_id") == "" {
+			t.Fatalf("co/authenticate: %d %s", co.status, co.raw)
+		}
+		return issued{co.str("login_ticket"), co.str("co_verifier"), co.str("co_id")}
+	}
+	withState := url.Values{"state": {"s1"}, "nonce": {"n1"}}
+	// verifyPage opens /authorize with the ticket in browser b and returns
+	// the page's form action and hidden fields.
+	verifyPage := func(t *testing.T, b *browser, tk issued, extra url.Values) (string, url.Values) {
+		t.Helper()
+		q := url.Values{"login_ticket": {tk.ticket}}
+		for k, v := range extra {
+			q[k] = v
+		}
+		p := b.get(authorizeURL(spaID, spaCallback, "token id_token", q))
+		if p.status != 200 {
+			t.Fatalf("authorize: %d %v %s", p.status, p.loc, clipBody(p.body))
+		}
+		wantFrame := `src="https://spa.example.com/co-verify?x=1#origin=` + url.QueryEscape(strings.TrimSuffix(e.issuer, "/")) + `"`
+		if !strings.Contains(htmlUnescape(p.body), wantFrame) || !strings.Contains(p.body, tk.coID) {
+			t.Fatalf("verification page lacks the frame %s or the co_id: %s", wantFrame, p.body)
+		}
+		csp := p.header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-src https://spa.example.com") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("CSP %q", csp)
+		}
+		var check *http.Cookie
+		for _, c := range (&http.Response{Header: p.header}).Cookies() {
+			if c.Name == "latchkey_co_check" {
+				check = c
+			}
+		}
+		if check == nil || check.SameSite != http.SameSiteStrictMode || !check.HttpOnly || !check.Secure || check.Path != "/co/verify" {
+			t.Fatalf("check cookie %+v", check)
+		}
+		m := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(p.body)
+		if m == nil || !strings.HasPrefix(htmlUnescape(m[1]), "/co/verify?") {
+			t.Fatalf("form action: %v", m)
+		}
+		return htmlUnescape(m[1]), p.hidden()
+	}
+	sessionSet := func(p page) bool {
+		for _, c := range (&http.Response{Header: p.header}).Cookies() {
+			if c.Name == "latchkey_session" && c.MaxAge >= 0 && c.Value != "" {
+				return true
+			}
+		}
+		return false
+	}
+
+	t.Run("the verifier proves the browser", func(t *testing.T) {
+		tk := ticket(t, "verified@example.com")
+		b := e.browser()
+		action, form := verifyPage(t, b, tk, withState)
+		form.Set("co_verifier", tk.verifier)
+		p := b.do("POST", action, form, nil)
+		if v := p.params(t); v.Get("id_token") == "" || v.Get("state") != "s1" {
+			t.Fatalf("want tokens, got %v", p.loc)
+		}
+		if !sessionSet(p) {
+			t.Errorf("a verified browser got no session")
+		}
+		// Spent: the same post again is refused, and so is the ticket.
+		if v := b.do("POST", action, form, nil).params(t); v.Get("error") != "access_denied" {
+			t.Errorf("replay: %v", v)
+		}
+		q := url.Values{"login_ticket": {tk.ticket}, "state": {"s1"}, "nonce": {"n1"}}
+		if v := e.browser().get(authorizeURL(spaID, spaCallback, "token id_token", q)).params(t); v.Get("error_description") != "Invalid or expired login_ticket" {
+			t.Errorf("the spent ticket: %v", v)
+		}
+	})
+	for _, tc := range []struct {
+		name, verifier string
+		extra          url.Values
+		want           string // error_description; "" for tokens without a session
+	}{
+		{"another verifier", "not-the-verifier", withState, "The co_verifier does not match the login_ticket"},
+		{"no verifier, the application's proof", "", withState, ""},
+		{"no verifier and no state", "", url.Values{"nonce": {"n1"}}, "The login_ticket needs the browser's cross-origin cookie, or a state"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := ticket(t, strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", "-"), ",", "")+"@example.com")
+			b := e.browser()
+			action, form := verifyPage(t, b, tk, tc.extra)
+			form.Set("co_verifier", tc.verifier)
+			p := b.do("POST", action, form, nil)
+			v := p.params(t)
+			if tc.want != "" {
+				if v.Get("error") != "access_denied" || v.Get("error_description") != tc.want {
+					t.Fatalf("want %q, got %v", tc.want, v)
+				}
+				return
+			}
+			if v.Get("id_token") == "" {
+				t.Fatalf("want tokens, got %v", v)
+			}
+			if sessionSet(p) {
+				t.Errorf("a login on the application's proof alone started a session")
+			}
+		})
+	}
+	t.Run("a post from another site", func(t *testing.T) {
+		// The attacker holds a ticket and its verifier and makes the
+		// victim's browser post them: without the page's SameSite=Strict
+		// cookie the post is refused, and the ticket is left unspent.
+		tk := ticket(t, "forged@example.com")
+		b := e.browser()
+		q := url.Values{"login_ticket": {tk.ticket}, "state": {"s1"}, "nonce": {"n1"}}
+		action := "/co/verify?" + strings.TrimPrefix(authorizeURL(spaID, spaCallback, "token id_token", q), "/authorize?")
+		v := b.do("POST", action, url.Values{"co_verifier": {tk.verifier}, "co_check": {"guess"}},
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"}).params(t)
+		if v.Get("error") != "access_denied" || !strings.Contains(v.Get("error_description"), "verification page") {
+			t.Fatalf("forged post: %v", v)
+		}
+		action, form := verifyPage(t, b, tk, withState)
+		form.Set("co_verifier", tk.verifier)
+		if v := b.do("POST", action, form, nil).params(t); v.Get("id_token") == "" {
+			t.Fatalf("the ticket after a refused post: %v", v)
+		}
+	})
+	t.Run("the cookie still comes first", func(t *testing.T) {
+		email := "with-cookie@example.com"
+		b := e.browser()
+		if r := b.postJSON("/passwordless/start", map[string]any{"client_id": spaID, "connection": "email", "send": "code", "email": email},
+			map[string]string{"Origin": spaOrigin}); r.status != 200 {
+			t.Fatalf("start: %d %s", r.status, r.raw)
+		}
+		co := b.postJSON("/co/authenticate", map[string]any{"client_id": spaID, "username": email, "otp": e.lastMessage(email).Code,
+			"realm": "email", "credential_type": "http://auth0.com/oauth/grant-type/passwordless/otp"}, map[string]string{"Origin": spaOrigin})
+		q := url.Values{"login_ticket": {co.str("login_ticket")}, "state": {"s"}, "nonce": {"n"}}
+		p := b.get(authorizeURL(spaID, spaCallback, "token id_token", q))
+		if v := p.params(t); v.Get("id_token") == "" || !sessionSet(p) {
+			t.Fatalf("with the cookie: %v", p.loc)
 		}
 	})
 }

@@ -186,12 +186,18 @@ type Ticket struct {
 	// Browser is the keyed hash of the cookie /co/authenticate set in the
 	// browser that called it: only that browser can use the ticket.
 	Browser []byte `json:"browser"`
+	// COID names the ticket to the application's cross-origin verification
+	// page, which keeps the verifier (auth0.js, under co/verifier/<domain>/
+	// <co_id>); Verifier is the verifier's keyed hash.
+	COID     string `json:"co_id,omitempty"`
+	Verifier []byte `json:"co_verifier,omitempty"`
 }
 
 // NewTicket issues a login ticket for the browser whose cookie value is
-// browser.
-func (m *Manager) NewTicket(ctx context.Context, t Ticket, browser string) (string, error) {
+// browser and whose application keeps verifier.
+func (m *Manager) NewTicket(ctx context.Context, t Ticket, browser, verifier string) (string, error) {
 	t.Browser = m.hash("ticket-browser", browser)
+	t.Verifier = m.hash("ticket-verifier", verifier)
 	return m.put(ctx, KindTicket, t.ClientID, t.UserID, TicketLifetime, t)
 }
 
@@ -199,6 +205,19 @@ func (m *Manager) NewTicket(ctx context.Context, t Ticket, browser string) (stri
 // browser the ticket was issued to.
 func (m *Manager) TicketFromBrowser(t Ticket, browser string) bool {
 	return browser != "" && secret.Equal(t.Browser, m.hash("ticket-browser", browser))
+}
+
+// TicketVerified reports whether verifier is the co_verifier issued with
+// the ticket.
+func (m *Manager) TicketVerified(t Ticket, verifier string) bool {
+	return verifier != "" && len(t.Verifier) > 0 && secret.Equal(t.Verifier, m.hash("ticket-verifier", verifier))
+}
+
+// PeekTicket reads a login ticket without consuming it.
+func (m *Manager) PeekTicket(ctx context.Context, ticket string) (Ticket, error) {
+	var t Ticket
+	_, err := m.get(ctx, KindTicket, ticket, false, &t)
+	return t, err
 }
 
 // TakeTicket consumes a login ticket: it works once.

@@ -306,7 +306,7 @@ func TestTickets(t *testing.T) {
 	tk := Ticket{ClientID: "app1", Origin: "https://app.example.com", UserID: "email|0123456789abcdef01234567", Connection: "email", AuthTime: t0}
 	issue := func(t *testing.T, f *fixture) string {
 		t.Helper()
-		tok, err := f.m.NewTicket(ctx, tk, "co-cookie")
+		tok, err := f.m.NewTicket(ctx, tk, "co-cookie", "co-verifier")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func TestTickets(t *testing.T) {
 		tok := issue(t, f)
 		e := f.st.only(t, KindTicket)
 		checkRecord(t, e, tok, TicketLifetime)
-		if e.ClientID != "app1" || e.Subject != tk.UserID || bytes.Contains(e.Data, []byte("co-cookie")) {
+		if e.ClientID != "app1" || e.Subject != tk.UserID || bytes.Contains(e.Data, []byte("co-cookie")) || bytes.Contains(e.Data, []byte("co-verifier")) {
 			t.Errorf("ticket record %+v", e)
 		}
 		got, err := f.m.TakeTicket(ctx, tok)
@@ -331,7 +331,7 @@ func TestTickets(t *testing.T) {
 	})
 	t.Run("bound to the browser", func(t *testing.T) {
 		f := newFixture(t)
-		cookieless, err := f.m.NewTicket(ctx, tk, "")
+		cookieless, err := f.m.NewTicket(ctx, tk, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,6 +349,29 @@ func TestTickets(t *testing.T) {
 		}
 		if f.m.FromBrowser(Transaction{Browser: got.Browser}, "co-cookie") {
 			t.Errorf("the ticket's browser hash passes as a transaction's")
+		}
+	})
+	t.Run("co_verifier", func(t *testing.T) {
+		f := newFixture(t)
+		tok := issue(t, f)
+		peeked, err := f.m.PeekTicket(ctx, tok)
+		if err != nil || peeked.UserID != tk.UserID {
+			t.Fatalf("PeekTicket: %+v %v", peeked, err)
+		}
+		got, err := f.m.TakeTicket(ctx, tok) // a peek leaves the ticket
+		if err != nil {
+			t.Fatalf("TakeTicket after a peek: %v", err)
+		}
+		for verifier, want := range map[string]bool{"co-verifier": true, "co-cookie": false, "another": false, "": false} {
+			if f.m.TicketVerified(got, verifier) != want {
+				t.Errorf("TicketVerified(%q) = %v", verifier, !want)
+			}
+		}
+		if f.m.TicketVerified(Ticket{}, "co-verifier") {
+			t.Errorf("a ticket without a verifier passes")
+		}
+		if _, err := f.m.PeekTicket(ctx, tok); !errors.Is(err, ErrNotFound) {
+			t.Errorf("peek at a used ticket: %v", err)
 		}
 	})
 	for _, tt := range []struct {
