@@ -2,7 +2,10 @@
 //
 // Reads one JSON program on stdin:
 //   {"executablePath": "/usr/bin/chromium", "timeout_ms": 30000, "ignoreHTTPSErrors": true,
+//    "dropCookiesFrom": ["substring of a URL", ...],
 //    "steps": [{"goto": url}, {"fill": sel, "value": v}, ...]}
+// Responses from URLs containing a dropCookiesFrom string reach the page
+// without their Set-Cookie headers.
 // runs its steps in one browser context and page, and prints one JSON result on stdout:
 //   {"ok": true, "results": [...one per step...], "url": finalURL, "console": [...]}
 //   {"ok": false, "error": "...", "step": i, "url": ..., "console": [...], "html": "..."}
@@ -118,6 +121,22 @@ async function main(prog) {
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: prog.ignoreHTTPSErrors !== false });
     api = await request.newContext({ ignoreHTTPSErrors: true });
+    for (const part of prog.dropCookiesFrom || []) {
+      await context.route((u) => u.href.includes(part), async (route) => {
+        const res = await route.fetch();
+        // route.fetch shares the context's cookie jar: take back what the
+        // response set there, then hand the page the response without it.
+        const host = new URL(route.request().url()).hostname;
+        for (const h of res.headersArray()) {
+          if (h.name.toLowerCase() === 'set-cookie') {
+            await context.clearCookies({ name: h.value.split('=')[0].trim(), domain: host });
+          }
+        }
+        const headers = { ...res.headers() };
+        delete headers['set-cookie'];
+        await route.fulfill({ response: res, headers });
+      });
+    }
     page = await context.newPage();
     page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLog.push(`pageerror: ${errText(e)}`));

@@ -36,6 +36,11 @@ const DefaultTimeout = 30 * time.Second
 type Program struct {
 	Steps   []Step
 	Timeout time.Duration
+	// DropCookiesFrom: the browser keeps no cookie that a response from a
+	// URL containing one of these strings sets (the Set-Cookie headers are
+	// removed before the page sees the response), as a browser does that
+	// refuses one site's cookies while keeping another's.
+	DropCookiesFrom []string
 }
 
 // Step is one action; set exactly one of the action fields (Goto, Fill, Click, Press,
@@ -136,10 +141,11 @@ func (r Result) String(i int) string {
 
 // wire is run.mjs's input.
 type wire struct {
-	ExecutablePath    string `json:"executablePath"`
-	TimeoutMS         int64  `json:"timeout_ms"`
-	IgnoreHTTPSErrors bool   `json:"ignoreHTTPSErrors"`
-	Steps             []Step `json:"steps"`
+	ExecutablePath    string   `json:"executablePath"`
+	TimeoutMS         int64    `json:"timeout_ms"`
+	IgnoreHTTPSErrors bool     `json:"ignoreHTTPSErrors"`
+	DropCookiesFrom   []string `json:"dropCookiesFrom,omitempty"`
+	Steps             []Step   `json:"steps"`
 }
 
 // output is run.mjs's output.
@@ -291,6 +297,7 @@ func Run(t testing.TB, prog Program) Result {
 		ExecutablePath:    e.chromium,
 		TimeoutMS:         timeout.Milliseconds(),
 		IgnoreHTTPSErrors: true,
+		DropCookiesFrom:   prog.DropCookiesFrom,
 		Steps:             prog.Steps,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -33,6 +34,8 @@ const (
 type appServer struct {
 	*httptest.Server
 	origin string
+	// verifyPageHits counts loads of the cross-origin verification page.
+	verifyPageHits atomic.Int32
 }
 
 const spaPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/auth0.min.js"></script></head><body>
@@ -53,6 +56,12 @@ document.getElementById("login").onclick = function () {
     function (err) { window.loginError = JSON.stringify(err); });
 };
 </script></body></html>`
+
+// verifyPage is the application's cross-origin verification page
+// (cross_origin_loc), as Auth0 documents it: auth0.js answering Latchkey's
+// page with the verifier it kept.
+const verifyPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/auth0.min.js"></script></head><body>
+<script>new auth0.WebAuth({domain: %q, clientID: %q}).crossOriginVerification();</script></body></html>`
 
 const callbackPage = `<!doctype html><html><head><meta charset="utf-8"><script src="/auth0.min.js"></script></head><body>
 <script>
@@ -106,11 +115,16 @@ func newAppServerOn(t *testing.T, e *env, host string) *appServer {
 	}
 	mux.HandleFunc("/spa", page(spaPage))
 	mux.HandleFunc("/callback", page(callbackPage))
+	a := &appServer{}
+	mux.HandleFunc("/co-verify", func(w http.ResponseWriter, r *http.Request) {
+		a.verifyPageHits.Add(1)
+		page(verifyPage)(w, r)
+	})
 	ts := httptest.NewUnstartedServer(mux)
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's first, refused handshake
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	a := &appServer{Server: ts, origin: strings.Replace(ts.URL, "127.0.0.1", host, 1)}
+	a.Server, a.origin = ts, strings.Replace(ts.URL, "127.0.0.1", host, 1)
 
 	// Register the applications for this origin and enable email for them.
 	ctx := context.Background()
@@ -268,12 +282,65 @@ func TestBrowserSPACrossSite(t *testing.T) {
 	}
 }
 
+// TestBrowserCrossOriginVerification: Auth0's fallback for browsers that
+// drop the cross-origin cookie, with the application's verification page
+// (cross_origin_loc, auth0.js crossOriginVerification()).
+//   - Same site (app https://127.0.0.1:P, Latchkey https://127.0.0.1:Q),
+//     Latchkey's cookie dropped by the test (DropCookiesFrom, as a browser
+//     refusing that one site's cookies does): the page framed in
+//     Latchkey's gets its own cookie, returns the verifier, and the login
+//     completes on it with a Latchkey session.
+//   - Another site, in Chromium as the tests run it (third-party cookies
+//     blocked): the framed page is a third-party context too, so auth0.js
+//     finds no verifier there; the login completes on the application's
+//     state and nonce, without a session (docs/browser-flows.md).
+func TestBrowserCrossOriginVerification(t *testing.T) {
+	for _, tc := range []struct {
+		name, host  string
+		drop        []string
+		wantSession bool
+	}{
+		{"same site, Latchkey's cookie refused", "127.0.0.1", []string{"/co/authenticate"}, true},
+		{"another site, third-party cookies blocked", "localhost", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			app := newAppServerOn(t, e, tc.host)
+			if _, err := e.srv.Store.ModifyClient(t.Context(), browserSPA, func(c *store.Client) error {
+				c.CrossOriginLoc = app.origin + "/co-verify"
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			e.srv.Dir.Invalidate()
+			email := "co-verify-" + strings.ReplaceAll(tc.host, ".", "-") + "@example.com"
+			cookies := spaLoginWith(t, e, app, email, tc.drop)
+			if n := app.verifyPageHits.Load(); n != 1 {
+				t.Errorf("the verification page was loaded %d times, want 1", n)
+			}
+			if strings.Contains(cookies, `"latchkey_co"`) {
+				t.Fatalf("the browser kept the cross-origin cookie: %s", cookies)
+			}
+			if got := strings.Contains(cookies, `"latchkey_session"`); got != tc.wantSession {
+				t.Errorf("Latchkey session after the login: %v, want %v (%s)", got, tc.wantSession, cookies)
+			}
+		})
+	}
+}
+
 // spaLogin runs the auth0.js passwordless login in app's SPA page for
 // email, checks parseHash's verified ID token and the scoa event, and
 // returns the browser's cookies at the end (JSON).
 func spaLogin(t *testing.T, e *env, app *appServer, email string) string {
 	t.Helper()
-	res := browsertest.Run(t, browsertest.Program{Steps: []browsertest.Step{
+	return spaLoginWith(t, e, app, email, nil)
+}
+
+// spaLoginWith is spaLogin in a browser that keeps no cookie set by URLs
+// containing one of drop.
+func spaLoginWith(t *testing.T, e *env, app *appServer, email string, drop []string) string {
+	t.Helper()
+	res := browsertest.Run(t, browsertest.Program{DropCookiesFrom: drop, Steps: []browsertest.Step{
 		browsertest.Goto(app.origin + "/spa"),
 		browsertest.Fill("#email", email),
 		browsertest.Click("#start"),

@@ -45,8 +45,9 @@ type ClientSpec struct {
 	WebOrigins                []string `json:"web_origins"`
 	AllowedOrigins            []string `json:"allowed_origins"`
 	CrossOriginAuthentication bool     `json:"cross_origin_authentication"`
-	// CrossOriginLoc is Auth0's cross-origin verification page; kept so
-	// that Auth0 tenants apply, and not used: see docs/browser-flows.md.
+	// CrossOriginLoc is the application's cross-origin verification page
+	// (auth0.js crossOriginVerification), framed when a login ticket comes
+	// without the cross-origin cookie: see docs/browser-flows.md.
 	CrossOriginLoc                 string `json:"cross_origin_loc,omitempty"`
 	IsTokenEndpointIPHeaderTrusted bool   `json:"is_token_endpoint_ip_header_trusted"`
 	IsFirstParty                   *bool  `json:"is_first_party"`
