@@ -82,6 +82,9 @@ func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.S
 	if d := srv.Demo; d != nil {
 		attrs = append(attrs, "dev_outbox", cfg.Issuer+"dev/outbox", "demo_client_id", d.ClientID, "demo_client_secret", d.ClientSecret)
 	}
+	if o := srv.ConsoleOwner; o != "" {
+		attrs = append(attrs, "console", cfg.Issuer+"admin/", "console_owner", o)
+	}
 	if cfg.LogFormat == "json" {
 		log.Info("latchkey started", attrs...)
 		return
@@ -104,6 +107,13 @@ func banner(stdout io.Writer, log *slog.Logger, cfg config.Config, srv *server.S
 			cfg.Issuer, d.ClientID, d.ClientSecret)
 		fmt.Fprintf(stdout, "  or log in in a browser: %sauthorize?client_id=%s&redirect_uri=%s&response_type=code&state=x\n",
 			cfg.Issuer, d.ClientID, url.QueryEscape(cfg.Issuer+"callback"))
+	}
+	if o := srv.ConsoleOwner; o != "" {
+		fmt.Fprintf(stdout, "  console: %sadmin/login?login_hint=%s (sign in as %s", cfg.Issuer, url.QueryEscape(o), o)
+		if srv.Demo != nil {
+			fmt.Fprintf(stdout, "; the code is in %sdev/outbox", cfg.Issuer)
+		}
+		fmt.Fprintln(stdout, ")")
 	}
 	log.Info("listening", "addr", cfg.Addr, "issuer", cfg.Issuer, "store", srv.StoreDesc)
 }

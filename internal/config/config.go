@@ -31,8 +31,11 @@ type Config struct {
 	// BootstrapMerge or BootstrapEnforce.
 	BootstrapMode string
 	Dev           bool
-	SMTPURL       string
-	TwilioAPIURL  string
+	// ConsoleOwner is added as an owner of the console at start, when it
+	// is not a member yet (--dev: the person running it by default).
+	ConsoleOwner string
+	SMTPURL      string
+	TwilioAPIURL string
 	// OutboxLease is how long a node holds a message it is sending before
 	// another node may take it over.
 	OutboxLease time.Duration
@@ -199,6 +202,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Bootstrap, "bootstrap", "", "tenant file to apply at start, idempotently")
 	fs.StringVar(&c.BootstrapMode, "bootstrap-mode", BootstrapMerge, "how --bootstrap treats changes made at runtime (Management API, CLI): merge keeps a change to a field the file did not change since it was last applied, and logs it as drift; enforce makes the file win for every field it states")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: capture email/SMS at /dev/outbox, seed a demo application, verbose logs")
+	fs.StringVar(&c.ConsoleOwner, "console-owner", "", "email address made an owner of the operator console at /admin/ at start, if it is not a member yet (with --dev: $USER@latchkey.localhost by default)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for email delivery: smtp://user:pass@host:587?from=login@example.com")
 	fs.StringVar(&c.TwilioAPIURL, "twilio-api-url", "https://api.twilio.com", "where Twilio API calls go")
 	fs.DurationVar(&c.OutboxLease, "outbox-lease", 10*time.Second, "how long a node's claim on a message lasts unless renewed (it is renewed every third of it while the message is being sent); another node takes over a dead node's messages when it ends")

@@ -34,7 +34,11 @@ func (a *API) audited(pattern string, f httpx.HandlerFunc) httpx.HandlerFunc {
 			peer := httpx.PeerIP(ctx)
 			ev := eventlog.FromRequest(r, eventlog.TypeSuccessManagementCall, peer, peer, tenant.Hostname(a.Issuer))
 			sub := subject(ctx)
-			ev.ClientID = strings.TrimSuffix(sub, "@clients")
+			if email, ok := strings.CutPrefix(sub, MemberSubjectPrefix); ok {
+				ev.ClientID, ev.ClientName, ev.UserName = tenant.ConsoleClientID, "Latchkey console", email
+			} else {
+				ev.ClientID = strings.TrimSuffix(sub, "@clients")
+			}
 			ev.Description = method + " " + route
 			if err != nil {
 				ev.Type = eventlog.TypeFailedManagementCall

@@ -47,6 +47,7 @@ type settingsPatch struct {
 		CustomLoginPage       *string           `json:"custom_login_page"`
 		MagicLinkConfirmation *bool             `json:"magic_link_confirmation"`
 		RateLimits            *store.RateLimits `json:"rate_limits"`
+		Members               *[]store.Member   `json:"members"`
 	} `json:"latchkey"`
 }
 
@@ -107,6 +108,10 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 		}
 		if l.MagicLinkConfirmation != nil {
 			s.Latchkey.MagicLinkConfirmation = *l.MagicLinkConfirmation
+		}
+		if l.Members != nil {
+			// The list given replaces the members.
+			s.Latchkey.Members = *l.Members
 		}
 		if rl := l.RateLimits; rl != nil {
 			// Each limit given replaces that limit; the others stay.

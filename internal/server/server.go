@@ -27,6 +27,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authapi"
 	"github.com/latchkey/latchkey/internal/buildinfo"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/httpx"
@@ -60,9 +61,11 @@ type Server struct {
 	Store   store.Store
 	Keys    *secret.Keys
 	Signing *oauth.KeyManager
-	Dir     *tenant.Directory
-	Events  *eventlog.Recorder
-	Capture *delivery.Capture // nil outside --dev
+	// ConsoleOwner is the console owner named at start ("" for none).
+	ConsoleOwner string
+	Dir          *tenant.Directory
+	Events       *eventlog.Recorder
+	Capture      *delivery.Capture // nil outside --dev
 	// Outbox delivers every message (to the capture in --dev); Run runs
 	// it, and tests that serve Handler run it themselves.
 	Outbox *outbox.Worker
@@ -202,6 +205,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 		s.Capture = delivery.NewCapture(log, now, 500)
 	}
+	if s.ConsoleOwner = consoleOwner(cfg); s.ConsoleOwner != "" {
+		added, err := ensureOwner(ctx, st, s.ConsoleOwner)
+		if err != nil {
+			return nil, err
+		}
+		if added {
+			log.Info("console owner added", "email", s.ConsoleOwner)
+		}
+	}
 	host := tenant.Hostname(cfg.Issuer)
 	c.redisClock = opt.Now // nil in production: Redis's clock
 	lim, rd, limDesc, err := c.limiter()
@@ -252,7 +264,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Limits: s.Guard, Events: s.Events, Metrics: s.Metrics, Hostname: host, Now: now}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	mux.Handle("/api/v2/", c.management(s.Guard).Handler())
+	mgmt := c.management(s.Guard)
+	mgmtHandler := mgmt.Handler()
+	mux.Handle("/api/v2/", mgmtHandler)
+	// The operator console: its built-in application signs members in
+	// through the hosted page; its changes go through the Management API.
+	s.Dir.ServeConsole(tenant.ConsoleClient(cfg.Issuer))
+	mux.Handle("/admin/", console.New(console.Deps{Log: log, Issuer: cfg.Issuer, Mgmt: mgmtHandler, Auth: mux,
+		Verify: s.Signing.Verify, Store: st, Settings: s.Dir, Scopes: mgmt.Scopes(), Keys: keys, Now: now}))
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))

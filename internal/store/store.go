@@ -363,6 +363,15 @@ type LatchkeySettings struct {
 	MagicLinkConfirmation bool `json:"magic_link_confirmation"`
 	// RateLimits overrides the endpoint limits (nil parts: the defaults).
 	RateLimits RateLimits `json:"rate_limits"`
+	// Members are the people who may sign in to the operator console.
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is a console member: an email address and a role ("owner",
+// "editor" or "viewer").
+type Member struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
 }
 
 // RateLimits are the Authentication API's limits (token buckets).

@@ -39,7 +39,12 @@ type Directory struct {
 	settings cache[store.TenantSettings]
 	grants   cache[[]store.ClientGrant]
 	all      cache[[]store.Client]
+	console  *store.Client // the built-in console application, when served
 }
+
+// ServeConsole makes the built-in console application c known to the
+// request path (Client answers it; no list shows it).
+func (d *Directory) ServeConsole(c store.Client) { d.console = &c }
 
 // NewDirectory returns a Directory over r.
 func NewDirectory(r Reader, now func() time.Time) *Directory {
@@ -48,6 +53,9 @@ func NewDirectory(r Reader, now func() time.Time) *Directory {
 
 // Client returns the application; store.ErrNotFound when unknown.
 func (d *Directory) Client(ctx context.Context, id string) (store.Client, error) {
+	if id == ConsoleClientID && d.console != nil {
+		return *d.console, nil
+	}
 	return d.clients.get(ctx, id, d.now(), d.r.GetClient)
 }
 

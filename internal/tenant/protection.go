@@ -64,6 +64,9 @@ func CheckSettings(s store.TenantSettings) error {
 	if err := CheckBranding(s.Branding); err != nil {
 		return err
 	}
+	if err := CheckMembers(s.Latchkey.Members); err != nil {
+		return err
+	}
 	return CheckAttackProtection(s.AttackProtection)
 }
 

@@ -42,6 +42,9 @@ func HasGrant(c store.Client, g string) bool { return slices.Contains(c.GrantTyp
 
 // IsEnabledFor reports whether the connection is enabled for the client.
 func IsEnabledFor(conn store.Connection, clientID string) bool {
+	if clientID == ConsoleClientID {
+		return conn.Strategy == "email" // console members sign in with an email code
+	}
 	return slices.Contains(conn.EnabledClients, clientID)
 }
 

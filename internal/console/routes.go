@@ -1,0 +1,90 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// section is an entry of the navigation.
+type section struct{ Key, Name, Path string }
+
+var sectionList = []section{
+	{"overview", "Overview", "/admin/"},
+	{"migration", "Migration", "/admin/migration"},
+	{"applications", "Applications", "/admin/applications"},
+	{"connections", "Connections", "/admin/connections"},
+	{"logs", "Logs", "/admin/logs"},
+	{"users", "Users", "/admin/users"},
+	{"protection", "Attack protection", "/admin/attack-protection"},
+	{"settings", "Tenant settings", "/admin/settings"},
+	{"keys", "Signing keys", "/admin/keys"},
+}
+
+func init() { funcs["sections"] = func() []section { return sectionList } }
+
+// memberHandler is a page handler for a signed-in member.
+type memberHandler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// member wraps h: without a live session the browser goes to sign in (and
+// comes back); a POST must carry the session's CSRF token and come from
+// the console's own origin.
+func (c *Console) member(h memberHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := c.current(r)
+		if !ok {
+			c.setCookie(w, sessionCookie, "", -1)
+			if r.Method != http.MethodGet {
+				c.message(w, r, http.StatusForbidden, "Signed out", "Your console session ended. Sign in again; nothing was changed.", "/admin/login")
+				return
+			}
+			http.Redirect(w, r, "/admin/login?"+url.Values{"return": {r.URL.RequestURI()}}.Encode(), http.StatusFound)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if err := r.ParseForm(); err != nil || !c.checkCSRF(r, s) {
+				c.message(w, r, http.StatusForbidden, "Request refused", "The form was stale or did not come from this console (CSRF check). Reload the page and try again.", "/admin/")
+				return
+			}
+		}
+		h(w, r, s)
+	})
+}
+
+// fresh wraps a dangerous action's handler: a sign-in older than FreshFor
+// must be renewed with a new code first.
+func (c *Console) needFresh(h memberHandler) memberHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if !c.fresh(s) {
+			ret := r.Header.Get("Referer")
+			if u, err := url.Parse(ret); err != nil || ret == "" {
+				ret = "/admin/"
+			} else {
+				ret = u.RequestURI()
+			}
+			c.render(w, r, s, "reauth.html", page{Title: "Confirm it is you", Data: map[string]string{"Return": safeReturn(ret)}}, http.StatusForbidden)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+func (c *Console) routes() {
+	m := c.mux
+	m.Handle("GET /admin/assets/", http.StripPrefix("/admin/assets/", http.FileServerFS(assetsFS())))
+	m.HandleFunc("GET /admin/login", c.login)
+	m.HandleFunc("GET /admin/callback", c.callback)
+	m.HandleFunc("GET /admin/signed-out", func(w http.ResponseWriter, r *http.Request) {
+		c.message(w, r, http.StatusOK, "Signed out", "You are signed out of the console.", "/admin/login")
+	})
+	m.Handle("POST /admin/logout", c.member(c.logout))
+	m.Handle("GET /admin/{$}", c.member(c.overview))
+	m.Handle("GET /admin/migration", c.member(c.migration))
+	m.Handle("POST /admin/migration/enforcement", c.member(c.setEnforcement))
+	m.Handle("GET /admin/settings", c.member(c.settings))
+	m.Handle("POST /admin/settings", c.member(c.saveSettings))
+	m.Handle("POST /admin/settings/members", c.member(c.saveMembers))
+	m.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.message(w, r, http.StatusNotFound, "Not found", "There is no console page here.", "/admin/")
+	}))
+}
