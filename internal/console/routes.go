@@ -84,6 +84,8 @@ func (c *Console) routes() {
 	m.Handle("GET /admin/settings", c.member(c.settings))
 	m.Handle("POST /admin/settings", c.member(c.saveSettings))
 	m.Handle("POST /admin/settings/members", c.member(c.saveMembers))
+	// Users, connections, attack protection.
+	// Applications, logs, signing keys.
 	m.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, http.StatusNotFound, "Not found", "There is no console page here.", "/admin/")
 	}))
