@@ -19,6 +19,7 @@
 //   {"waitForFunction": "js expression"}  result: the expression's (truthy) value
 //   {"evaluate": "js expression"}         result: its value, awaited if a promise
 //   {"text": sel}                         result: the element's textContent
+//   {"screenshot": path}                  a full-page PNG at path; result null
 //   {"fetch": url}                        fetched from Node (not the page), TLS verification off;
 //                                         result: the body as JSON when it parses, else as text
 //   {"fillFromFetch": sel, "url": url, "path": "0.code"}
@@ -31,7 +32,7 @@
 import { chromium, request } from 'playwright-core';
 
 const ACTIONS = ['goto', 'fill', 'click', 'press', 'waitForURL', 'waitForFunction', 'evaluate',
-  'text', 'fetch', 'fillFromFetch', 'cookies'];
+  'text', 'fetch', 'fillFromFetch', 'cookies', 'screenshot'];
 const FETCH_RETRY_MS = 5000;
 
 function out(obj, code) {
@@ -139,6 +140,8 @@ async function main(prog) {
     }
     page = await context.newPage();
     page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
+    // Confirmation dialogs are accepted, as the person driving the page would.
+    page.on('dialog', (d) => { consoleLog.push(`dialog: ${d.message()}`); d.accept().catch(() => {}); });
     page.on('pageerror', (e) => consoleLog.push(`pageerror: ${errText(e)}`));
     page.on('requestfailed', (r) => consoleLog.push(
       `requestfailed: ${r.method()} ${r.url()}: ${r.failure() ? r.failure().errorText : ''}`));
@@ -213,6 +216,9 @@ async function main(prog) {
         }
         case 'cookies':
           return await context.cookies();
+        case 'screenshot':
+          await page.screenshot({ path: s.screenshot, fullPage: true, timeout: left() });
+          return null;
       }
       throw new Error('unreachable');
     };

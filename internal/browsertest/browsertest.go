@@ -74,6 +74,7 @@ type Step struct {
 	URL             string `json:"url,omitempty"`
 	Path            string `json:"path,omitempty"`
 	Cookies         bool   `json:"cookies,omitempty"`
+	Screenshot      string `json:"screenshot,omitempty"`
 }
 
 // Goto navigates the page to url.
@@ -111,6 +112,9 @@ func FetchFill(selector, url, path string) Step {
 
 // Cookies returns the browser context's cookies.
 func Cookies() Step { return Step{Cookies: true} }
+
+// Screenshot saves a full-page PNG of the page at path.
+func Screenshot(path string) Step { return Step{Screenshot: path} }
 
 // Result is what a successful Run returns.
 type Result struct {

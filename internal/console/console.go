@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/secret"
@@ -71,11 +72,17 @@ type Console struct {
 	d     Deps
 	pages *template.Template
 	mux   *http.ServeMux
+	done  chan struct{} // closed by Close: long-lived streams end
+	close sync.Once
 }
+
+// Close ends the console's long-lived streams (the logs' live tail), so
+// that a graceful shutdown need not wait for them.
+func (c *Console) Close() { c.close.Do(func() { close(c.done) }) }
 
 // New returns the console.
 func New(d Deps) *Console {
-	c := &Console{d: d, pages: template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))}
+	c := &Console{d: d, done: make(chan struct{}), pages: template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))}
 	c.mux = http.NewServeMux()
 	c.routes()
 	return c
@@ -88,7 +95,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin: the console's own form posts carry their Origin (which
+	// checkCSRF compares), and nothing leaks to other sites.
+	h.Set("Referrer-Policy", "same-origin")
 	c.mux.ServeHTTP(w, r)
 }
 

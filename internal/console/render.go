@@ -39,6 +39,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"q":    url.QueryEscape,
+	"add":  func(a, b int) int { return a + b },
 	"path": url.PathEscape,
 	"join": strings.Join,
 	"lines": func(s []string) string {
@@ -132,3 +133,5 @@ func redirectFlash(w http.ResponseWriter, r *http.Request, path, key string) {
 }
 
 func flashFrom(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
+
+func asAPIError(err error, target **apiError) bool { return errors.As(err, target) }

@@ -86,6 +86,18 @@ func (c *Console) routes() {
 	m.Handle("POST /admin/settings/members", c.member(c.saveMembers))
 	// Users, connections, attack protection.
 	// Applications, logs, signing keys.
+	m.Handle("GET /admin/logs", c.member(c.logs))
+	m.Handle("GET /admin/logs/tail", c.member(c.tail))
+	m.Handle("GET /admin/logs/{id}", c.member(c.logEvent))
+	m.Handle("GET /admin/applications", c.member(c.applications))
+	m.Handle("GET /admin/applications/new", c.member(c.newApplication))
+	m.Handle("POST /admin/applications", c.member(c.createApplication))
+	m.Handle("GET /admin/applications/{id}", c.member(c.application))
+	m.Handle("POST /admin/applications/{id}", c.member(c.saveApplication))
+	m.Handle("POST /admin/applications/{id}/rotate-secret", c.member(c.needFresh(c.rotateSecret)))
+	m.Handle("POST /admin/applications/{id}/delete", c.member(c.needFresh(c.deleteApplication)))
+	m.Handle("POST /admin/applications/{id}/credentials", c.member(c.addCredential))
+	m.Handle("POST /admin/applications/{id}/credentials/{cred}/delete", c.member(c.needFresh(c.deleteCredential)))
 	m.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, http.StatusNotFound, "Not found", "There is no console page here.", "/admin/")
 	}))

@@ -41,15 +41,20 @@ func unauthorized(msg, code string) *httpx.Error {
 
 // authorize wraps f: the request must carry a valid Management API access
 // token with any of the scopes (none: any valid token).
-func (a *API) authorize(scopes []string, f httpx.HandlerFunc) httpx.HandlerFunc {
+func (a *API) authorize(pattern string, scopes []string, f httpx.HandlerFunc) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if m, ok := r.Context().Value(memberKey{}).(Member); ok {
 			// A console member's call, made in process (never set from
-			// the network: the key is this package's).
+			// the network: the key is this package's). A write the
+			// member's role does not allow is refused and, as any failed
+			// write, logged (fapi) naming the member.
+			r = r.WithContext(context.WithValue(r.Context(), subjectKey{}, MemberSubjectPrefix+m.Email))
 			if len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(m.Scopes, s) }) {
-				return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
+				return a.audited(pattern, func(http.ResponseWriter, *http.Request) error {
+					return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
+				})(w, r)
 			}
-			return f(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, MemberSubjectPrefix+m.Email)))
+			return f(w, r)
 		}
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		tok = strings.TrimSpace(tok)

@@ -124,7 +124,7 @@ func (a *API) routes() (http.Handler, []string) {
 				all = append(all, s)
 			}
 		}
-		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(strings.Fields(scopes), a.audited(pattern, f))))
+		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(pattern, strings.Fields(scopes), a.audited(pattern, f))))
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)

@@ -53,7 +53,7 @@ func TestAuthorize(t *testing.T) {
 		{"scope", tok(map[string]any{"scope": "read:connections"}), 403, "insufficient_scope"},
 		{"no scope", tok(map[string]any{"scope": ""}), 403, "insufficient_scope"},
 	}
-	h := a.authorize([]string{"read:clients", "read:client_summary"}, func(w http.ResponseWriter, r *http.Request) error {
+	h := a.authorize("GET /api/v2/clients", []string{"read:clients", "read:client_summary"}, func(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})

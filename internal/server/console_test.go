@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 const consoleOwnerEmail = "owner@example.com"
@@ -46,5 +48,143 @@ func TestBrowserConsoleSignIn(t *testing.T) {
 	cookies := res.String(8)
 	if !strings.Contains(cookies, `"name":"latchkey_admin"`) || !strings.Contains(cookies, `"sameSite":"Strict"`) {
 		t.Errorf("console cookie: %s", cookies)
+	}
+}
+
+// TestBrowserConsoleApplications: an owner creates a regular web
+// application with the email connection and the passwordless grant, logs
+// in with it through the API with the secret shown once, rotates the
+// secret (the old one stops working, the new one works), then searches
+// the logs for the application and opens an event.
+func TestBrowserConsoleApplications(t *testing.T) {
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	res := browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/applications/new", consoleOwnerEmail),
+		browsertest.Fill("#name", "Console Web"),
+		browsertest.Click(`input[value="http://auth0.com/oauth/grant-type/passwordless/otp"]`),
+		browsertest.Fill("#callbacks", "https://console-web.example.com/callback"),
+		browsertest.Click("#save-app"),
+		browsertest.Text("#secret"),    // 10
+		browsertest.Text("#client-id"), // 11
+	)})
+	secret, clientID := res.String(10), res.String(11)
+	login := func(secret string) response {
+		t.Helper()
+		const email = "app.user@example.com"
+		r := e.postJSON("/passwordless/start", map[string]any{"client_id": clientID, "client_secret": secret,
+			"connection": "email", "send": "code", "email": email}, nil)
+		if r.status != 200 {
+			return r
+		}
+		return e.otpGrant(clientID, secret, "email", email, e.lastMessage(email).Code, url.Values{"scope": {"openid email"}})
+	}
+	r := login(secret)
+	if r.status != 200 {
+		t.Fatalf("login with the new application: %d %s", r.status, r.raw)
+	}
+	verifyIDToken(t, e, clientID, r.str("id_token"), "app.user@example.com")
+
+	res = browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/applications/"+clientID, consoleOwnerEmail),
+		browsertest.Click("#rotate-secret"),
+		browsertest.Text("#secret"), // 7
+	)})
+	rotated := res.String(7)
+	if rotated == "" || rotated == secret {
+		t.Fatalf("rotated secret %q", rotated)
+	}
+	if r := login(secret); r.status != 401 {
+		t.Errorf("the old secret after a rotation: %d %s", r.status, r.raw)
+	}
+	if r := login(rotated); r.status != 200 {
+		t.Errorf("the rotated secret: %d %s", r.status, r.raw)
+	}
+	if n := e.countLogs(`type:sapi AND user_name:` + consoleOwnerEmail + ` AND description:"POST /api/v2/clients/{id}/rotate-secret"`); n != 1 {
+		t.Errorf("rotation audit events naming the member: %d", n)
+	}
+
+	res = browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/logs", consoleOwnerEmail),
+		browsertest.Fill("#q", "client_id:"+clientID),
+		browsertest.Click("#search"),
+		browsertest.WaitForURL("q="),
+		browsertest.Click("#results tbody tr a"),
+		browsertest.WaitForURL("admin/logs/"),
+		browsertest.Text("#raw"), // 11
+	)})
+	if raw := res.String(11); !strings.Contains(raw, clientID) {
+		t.Errorf("the event opened from the search: %s", raw)
+	}
+}
+
+// TestBrowserConsoleMigration: a confidential application starts a login
+// without its secret; the migration page names it; turning enforcement on
+// from the console lists it as breaking and, once confirmed, its next such
+// start answers 403.
+func TestBrowserConsoleMigration(t *testing.T) {
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	start := func() response {
+		return e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "connection": "email", "send": "code",
+			"email": "legacy@example.com"}, map[string]string{"Auth0-Client": "eyJuYW1lIjoibm9kZS1hdXRoMCIsInZlcnNpb24iOiI0LjAuMCJ9"})
+	}
+	if r := start(); r.status != 200 {
+		t.Fatalf("unauthenticated start before enforcement: %d %s", r.status, r.raw)
+	}
+	res := browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/migration", consoleOwnerEmail),
+		browsertest.Text("#migration"), // 6
+		browsertest.Text("#verdict"),   // 7
+		browsertest.Click("#enforce-on"),
+		browsertest.Text("#confirm-enforce"), // 9
+		browsertest.Click("#enforce-confirm"),
+		browsertest.Text(".flash"), // 11
+		browsertest.Text("#refused"),
+	)})
+	if row := res.String(6); !strings.Contains(row, webID) || !strings.Contains(row, "Would break") || !strings.Contains(row, "node-auth0 4.0.0") {
+		t.Errorf("migration table: %s", row)
+	}
+	if c := res.String(9); !strings.Contains(c, webID) {
+		t.Errorf("the confirmation does not name the breaking application: %s", c)
+	}
+	if f := res.String(11); !strings.Contains(f, "Enforcement is on") {
+		t.Errorf("after confirming: %s", f)
+	}
+	r := start()
+	wantError(t, r, 403, "unauthorized_client", "Client authentication is required")
+	if n := e.countLogs(`type:sapi AND user_name:` + consoleOwnerEmail + ` AND description:"PATCH /api/v2/tenants/settings"`); n != 1 {
+		t.Errorf("the enforcement change is not audited as the member: %d", n)
+	}
+}
+
+// TestBrowserConsoleViewer: a viewer sees the pages without their actions,
+// and the server refuses a POST the viewer forges with a valid CSRF token.
+func TestBrowserConsoleViewer(t *testing.T) {
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	const viewer = "viewer@example.com"
+	e.updateSettings(func(s *store.TenantSettings) {
+		s.Latchkey.Members = append(s.Latchkey.Members, store.Member{Email: viewer, Role: "viewer"})
+	})
+	forge := `fetch("/admin/migration/enforcement", {method: "POST", body: new URLSearchParams({
+  csrf: document.querySelector("input[name=csrf]").value, enforce: "true", confirmed: "yes"})}).then(r => r.status)`
+	res := browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/migration", viewer),
+		browsertest.Eval(`[document.querySelector("#enforce-on"), document.querySelector("#enforce-confirm")].every(x => x === null)`), // 6
+		browsertest.Eval(forge), // 7
+		browsertest.Goto(e.issuer+"admin/applications/"+webID),
+		browsertest.Eval(`["#save-app", "#rotate-secret", "#delete-app", "#add-credential"].every(s => document.querySelector(s) === null)`), // 9
+		browsertest.Eval(`fetch(location.pathname + "/rotate-secret", {method: "POST", body: new URLSearchParams({
+  csrf: document.querySelector("input[name=csrf]").value})}).then(r => r.status)`), // 10
+		browsertest.Goto(e.issuer+"admin/settings"),
+		browsertest.Eval(`document.querySelector("#add-member") === null && document.querySelector("#save-settings") === null`), // 12
+	)})
+	for _, i := range []int{6, 9, 12} {
+		if res.String(i) != "true" {
+			t.Errorf("step %d: a viewer sees an action", i)
+		}
+	}
+	if res.String(7) != "403" || res.String(10) != "403" {
+		t.Errorf("forged POSTs answered %s and %s, want 403", res.String(7), res.String(10))
+	}
+	s, err := e.srv.Store.GetSettings(t.Context())
+	if err != nil || s.Flags.EnforceClientAuthOnPasswordlessStart {
+		t.Errorf("a viewer turned enforcement on (%v)", err)
+	}
+	if n := e.countLogs(`type:fapi AND user_name:` + viewer); n < 1 {
+		t.Errorf("the viewer's refused calls are not in the tenant log as fapi: %d", n)
 	}
 }

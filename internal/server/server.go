@@ -63,6 +63,7 @@ type Server struct {
 	Signing *oauth.KeyManager
 	// ConsoleOwner is the console owner named at start ("" for none).
 	ConsoleOwner string
+	console      *console.Console
 	Dir          *tenant.Directory
 	Events       *eventlog.Recorder
 	Capture      *delivery.Capture // nil outside --dev
@@ -270,8 +271,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	// The operator console: its built-in application signs members in
 	// through the hosted page; its changes go through the Management API.
 	s.Dir.ServeConsole(tenant.ConsoleClient(cfg.Issuer))
-	mux.Handle("/admin/", console.New(console.Deps{Log: log, Issuer: cfg.Issuer, Mgmt: mgmtHandler, Auth: mux,
-		Verify: s.Signing.Verify, Store: st, Settings: s.Dir, Scopes: mgmt.Scopes(), Keys: keys, Now: now}))
+	s.console = console.New(console.Deps{Log: log, Issuer: cfg.Issuer, Mgmt: mgmtHandler, Auth: mux,
+		Verify: s.Signing.Verify, Store: st, Settings: s.Dir, Scopes: mgmt.Scopes(), Keys: keys, Now: now})
+	mux.Handle("/admin/", s.console)
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)
 		mux.Handle("GET /callback", demoCallback(cfg.Issuer, s.Demo.ClientID))
@@ -452,6 +454,7 @@ func (s *Server) Run(ctx context.Context, ln, opsLn net.Listener) error {
 			}
 		}
 		shutdown, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		s.console.Close() // the logs' live tails end rather than hold the shutdown
 		if serr := srv.Shutdown(shutdown); serr != nil {
 			// Requests still running after the timeout are cut off, so
 			// that none outlives the store the caller closes next.
