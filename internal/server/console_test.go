@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/config"
@@ -186,5 +189,123 @@ func TestBrowserConsoleViewer(t *testing.T) {
 	}
 	if n := e.countLogs(`type:fapi AND user_name:` + viewer); n < 1 {
 		t.Errorf("the viewer's refused calls are not in the tenant log as fapi: %d", n)
+	}
+}
+
+// consoleSession signs email in to the console through the hosted page
+// with a plain HTTP client, and returns it with the page's CSRF token.
+func consoleSession(t *testing.T, e *env, email string) (*browser, string) {
+	t.Helper()
+	b := e.browser()
+	p := b.get("/admin/settings")
+	if p.status != http.StatusFound || p.loc.Path != "/admin/login" {
+		t.Fatalf("an anonymous console page: %d %v", p.status, p.loc)
+	}
+	p = b.get(p.loc.RequestURI())
+	if p.status != http.StatusFound || p.loc.Path != "/authorize" || p.loc.Query().Get("client_id") != "latchkey-console" {
+		t.Fatalf("sign-in start: %d %v", p.status, p.loc)
+	}
+	p = b.loginOnPage(t, b.get(p.loc.RequestURI()), email)
+	if p.status != http.StatusFound || p.loc.Path != "/admin/callback" {
+		t.Fatalf("hosted page answer: %d %v %s", p.status, p.loc, clipBody(p.body))
+	}
+	p = b.get(p.loc.RequestURI())
+	if p.status != http.StatusFound || p.loc.Path != "/admin/settings" {
+		t.Fatalf("callback: %d %v %s", p.status, p.loc, clipBody(p.body))
+	}
+	p = b.get("/admin/settings")
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if p.status != 200 || m == nil {
+		t.Fatalf("settings page: %d %s", p.status, clipBody(p.body))
+	}
+	return b, m[1]
+}
+
+// TestConsoleSessions: the console's session and its checks, with the
+// test clock: a POST without the CSRF token or from another origin is
+// refused and changes nothing; a non-member cannot sign in; the session
+// ends after 30 idle minutes and after 12 hours whatever the activity; a
+// removed member is out at the next request; dangerous actions ask for a
+// fresh code after 10 minutes.
+func TestConsoleSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	const other = "second.owner@example.com"
+	e.updateSettings(func(s *store.TenantSettings) {
+		s.Latchkey.Members = append(s.Latchkey.Members, store.Member{Email: other, Role: "owner"})
+	})
+	b, csrf := consoleSession(t, e, consoleOwnerEmail)
+	post := func(form url.Values, hdr map[string]string) page {
+		return b.do("POST", "/admin/settings", form, hdr)
+	}
+	for name, tc := range map[string]struct {
+		form url.Values
+		hdr  map[string]string
+	}{
+		"no CSRF token":    {url.Values{"friendly_name": {"Hijacked"}}, nil},
+		"wrong CSRF token": {url.Values{"friendly_name": {"Hijacked"}, "csrf": {"x" + csrf}}, nil},
+		"another origin":   {url.Values{"friendly_name": {"Hijacked"}, "csrf": {csrf}}, map[string]string{"Origin": "https://evil.example.com"}},
+	} {
+		if p := post(tc.form, tc.hdr); p.status != http.StatusForbidden {
+			t.Errorf("%s: %d", name, p.status)
+		}
+	}
+	if s, _ := e.srv.Store.GetSettings(t.Context()); s.FriendlyName == "Hijacked" {
+		t.Fatal("a refused POST changed the settings")
+	}
+	if p := post(url.Values{"friendly_name": {"Renamed"}, "csrf": {csrf}}, nil); p.status != http.StatusSeeOther {
+		t.Fatalf("a good POST: %d %s", p.status, clipBody(p.body))
+	}
+	if s, _ := e.srv.Store.GetSettings(t.Context()); s.FriendlyName != "Renamed" {
+		t.Fatalf("friendly name %q", s.FriendlyName)
+	}
+
+	// Dangerous actions want a code from the last 10 minutes.
+	e.clock.Advance(11 * time.Minute)
+	p := b.do("POST", "/admin/applications/"+webID+"/rotate-secret", url.Values{"csrf": {csrf}}, nil)
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, `id="reauth"`) {
+		t.Errorf("a stale sign-in rotating a secret: %d %s", p.status, clipBody(p.body))
+	}
+
+	// Idle: 29 minutes are fine and slide the timeout; 30 end it.
+	e.clock.Advance(18 * time.Minute) // 29 since the last request
+	if p := b.get("/admin/settings"); p.status != 200 {
+		t.Fatalf("after 29 idle minutes: %d", p.status)
+	}
+	e.clock.Advance(30 * time.Minute)
+	if p := b.get("/admin/settings"); p.status != http.StatusFound || p.loc.Path != "/admin/login" {
+		t.Fatalf("after 30 idle minutes: %d %v", p.status, p.loc)
+	}
+
+	// Absolute: a session used every 20 minutes still ends at 12 hours.
+	b, _ = consoleSession(t, e, consoleOwnerEmail)
+	for i := 0; i < 35; i++ { // 11 h 40 min
+		e.clock.Advance(20 * time.Minute)
+		if p := b.get("/admin/settings"); p.status != 200 {
+			t.Fatalf("active session at %d min: %d", (i+1)*20, p.status)
+		}
+	}
+	e.clock.Advance(20 * time.Minute)
+	if p := b.get("/admin/settings"); p.status != http.StatusFound {
+		t.Fatalf("after 12 hours: %d", p.status)
+	}
+
+	// A member removed is out at once.
+	b2, _ := consoleSession(t, e, other)
+	e.updateSettings(func(s *store.TenantSettings) { s.Latchkey.Members = s.Latchkey.Members[:1] })
+	if p := b2.get("/admin/settings"); p.status != http.StatusFound {
+		t.Fatalf("a removed member: %d", p.status)
+	}
+
+	// Someone who is no member gets no session.
+	b3 := e.browser()
+	p = b3.get(b3.get("/admin/login").loc.RequestURI())
+	p = b3.loginOnPage(t, p, "stranger@example.com")
+	p = b3.get(p.loc.RequestURI())
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "not a member") {
+		t.Fatalf("a stranger's callback: %d %s", p.status, clipBody(p.body))
+	}
+	if p := b3.get("/admin/settings"); p.status != http.StatusFound {
+		t.Fatalf("a stranger reached the console: %d", p.status)
 	}
 }
