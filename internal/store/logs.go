@@ -30,8 +30,45 @@ type LogStore interface {
 	// error (returned as is) or the events run out.
 	ScanLogs(ctx context.Context, q query.Node, since, until time.Time, fn func(LogEvent) error) error
 	// PurgeLogs deletes events dated before before, in short batches, and
-	// says how many went.
+	// says how many went (their hourly counts go too).
 	PurgeLogs(ctx context.Context, before time.Time) (int64, error)
+	// LogCounts returns the hourly counts of the stored events dated in
+	// [since, until), by type and client: kept as events are appended, so
+	// that an overview of millions of events reads a few hundred rows.
+	LogCounts(ctx context.Context, since, until time.Time) ([]LogCount, error)
+}
+
+// LogCount is how many events of one type and client are dated in one hour.
+type LogCount struct {
+	Hour     time.Time // the hour's start, UTC
+	Type     string
+	ClientID string
+	N        int64
+}
+
+// HourlyCounts adds up the events that were stored (stored[i] says
+// whether events[i] was new) by hour, type and client.
+func HourlyCounts(events []LogEvent, stored []bool) []LogCount {
+	type key struct {
+		hour         int64
+		typ, clientID string
+	}
+	idx := map[key]int{}
+	var out []LogCount
+	for i, e := range events {
+		if !stored[i] {
+			continue
+		}
+		k := key{e.Date.UnixMilli() / 3_600_000, e.Type, e.ClientID}
+		j, ok := idx[k]
+		if !ok {
+			j = len(out)
+			idx[k] = j
+			out = append(out, LogCount{Hour: time.UnixMilli(k.hour * 3_600_000).UTC(), Type: e.Type, ClientID: e.ClientID})
+		}
+		out[j].N++
+	}
+	return out
 }
 
 // MaxLogTotal caps the Total that SearchLogs counts: counting further is

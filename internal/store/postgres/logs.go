@@ -23,6 +23,14 @@ var (
 
 const qPurgeLogs = `DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE date < $1 LIMIT $2)`
 
+// Hourly counts (store.LogCounts).
+const (
+	qAddCount = `INSERT INTO log_counts (hour, type, client_id, n) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (hour, type, client_id) DO UPDATE SET n = log_counts.n + excluded.n`
+	qPurgeCounts = `DELETE FROM log_counts WHERE hour < $1`
+	qLogCounts   = `SELECT hour, type, client_id, n FROM log_counts WHERE hour >= $1 AND hour < $2`
+)
+
 // purgeBatch is how many events one PurgeLogs statement deletes.
 const purgeBatch = 2000
 
@@ -47,7 +55,24 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 		b.Queue(qAppendLog, vals...)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		return tx.SendBatch(ctx, &b).Close()
+		br := tx.SendBatch(ctx, &b)
+		stored := make([]bool, len(events))
+		for i := range events {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			stored[i] = tag.RowsAffected() == 1 // 0: an event stored before, skipped
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		var counts pgx.Batch
+		for _, c := range store.HourlyCounts(events, stored) {
+			counts.Queue(qAddCount, c.Hour.UnixMilli()/3_600_000, c.Type, c.ClientID, c.N)
+		}
+		return tx.SendBatch(ctx, &counts).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: append logs: %w", err)
@@ -158,10 +183,37 @@ func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) 
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < purgeBatch {
+			// Whole hours before the cut go; the hour it falls in stays.
+			if _, err := s.pool.Exec(ctx, qPurgeCounts, before.UnixMilli()/3_600_000); err != nil {
+				return total, fmt.Errorf("postgres: purge logs: %w", err)
+			}
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("postgres: purge logs: %w", err)
 		}
 	}
+}
+
+// LogCounts returns the hourly counts dated in [since, until).
+func (s *Store) LogCounts(ctx context.Context, since, until time.Time) ([]store.LogCount, error) {
+	rows, err := s.pool.Query(ctx, qLogCounts, since.UnixMilli()/3_600_000, (until.UnixMilli()+3_599_999)/3_600_000)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: log counts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LogCount
+	for rows.Next() {
+		var c store.LogCount
+		var hour int64
+		if err := rows.Scan(&hour, &c.Type, &c.ClientID, &c.N); err != nil {
+			return nil, fmt.Errorf("postgres: log counts: %w", err)
+		}
+		c.Hour = time.UnixMilli(hour * 3_600_000).UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: log counts: %w", err)
+	}
+	return out, nil
 }

@@ -25,6 +25,11 @@ const (
 	qPruneDescriptions = `DELETE FROM log_descriptions WHERE NOT EXISTS
 	(SELECT 1 FROM logs WHERE logs.description = log_descriptions.description)`
 	qPurgeLogs = `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE date < ? LIMIT ?)`
+	// qAddCount adds to an hour's count.
+	qAddCount = `INSERT INTO log_counts (hour, type, client_id, n) VALUES (?, ?, ?, ?)
+	ON CONFLICT (hour, type, client_id) DO UPDATE SET n = n + excluded.n`
+	qPurgeCounts = `DELETE FROM log_counts WHERE hour < ?`
+	qLogCounts   = `SELECT hour, type, client_id, n FROM log_counts WHERE hour >= ? AND hour < ?`
 )
 
 // logTxQueries are the statements of log-writer transactions, prepared
@@ -63,8 +68,20 @@ func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	if err != nil {
 		return wrap("append logs", err)
 	}
-	for _, r := range rows {
-		if _, err := st.ExecContext(ctx, r...); err != nil {
+	stored := make([]bool, len(rows))
+	for i, r := range rows {
+		res, err := st.ExecContext(ctx, r...)
+		if err != nil {
+			return wrap("append logs", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return wrap("append logs", err)
+		}
+		stored[i] = n == 1 // 0: an event stored before, skipped
+	}
+	for _, c := range store.HourlyCounts(events, stored) {
+		if _, err := t.exec(ctx, qAddCount, c.Hour.UnixMilli()/3_600_000, c.Type, c.ClientID, c.N); err != nil {
 			return wrap("append logs", err)
 		}
 	}
@@ -187,6 +204,10 @@ func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) 
 		}
 		total += n
 		if n < purgeBatch {
+			// Whole hours before the cut go; the hour it falls in stays.
+			if _, err := s.lw.exec(ctx, qPurgeCounts, before.UnixMilli()/3_600_000); err != nil {
+				return total, wrap("purge logs", err)
+			}
 			if total > 0 {
 				if _, err := s.lw.exec(ctx, qPruneDescriptions); err != nil {
 					return total, wrap("purge logs", err)
@@ -198,4 +219,24 @@ func (s *Store) PurgeLogs(ctx context.Context, before time.Time) (int64, error) 
 			return total, wrap("purge logs", err)
 		}
 	}
+}
+
+// LogCounts returns the hourly counts dated in [since, until).
+func (s *Store) LogCounts(ctx context.Context, since, until time.Time) ([]store.LogCount, error) {
+	rows, err := s.lr.db.QueryContext(ctx, qLogCounts, since.UnixMilli()/3_600_000, (until.UnixMilli()+3_599_999)/3_600_000)
+	if err != nil {
+		return nil, wrap("log counts", err)
+	}
+	defer rows.Close()
+	var out []store.LogCount
+	for rows.Next() {
+		var c store.LogCount
+		var hour int64
+		if err := rows.Scan(&hour, &c.Type, &c.ClientID, &c.N); err != nil {
+			return nil, wrap("log counts", err)
+		}
+		c.Hour = time.UnixMilli(hour * 3_600_000).UTC()
+		out = append(out, c)
+	}
+	return out, wrap("log counts", rows.Err())
 }

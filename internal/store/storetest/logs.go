@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -476,5 +477,55 @@ func testLogsPurge(t *testing.T, s store.Store) {
 	}
 	if n, err := s.PurgeLogs(ctx, logDay(4)); err != nil || n != 0 {
 		t.Errorf("second PurgeLogs = %d, %v; want 0", n, err)
+	}
+}
+
+// testLogsCounts: the hourly counts follow what is stored — an event
+// appended twice counts once — and go with the events a purge removes.
+func testLogsCounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	at := func(n int, hour, minute int, typ, client string) store.LogEvent {
+		return store.LogEvent{ID: logID(n), Date: time.Date(2025, 6, 10, hour, minute, 0, 0, time.UTC), Type: typ, ClientID: client}
+	}
+	batch := []store.LogEvent{at(1, 9, 5, "s", "a"), at(2, 9, 10, "s", "a"), at(3, 9, 20, "f", "a"), at(4, 9, 30, "s", "b"),
+		at(5, 10, 0, "s", "a"), at(6, 11, 59, "cls", "")}
+	must(t, s.AppendLogs(ctx, batch), "AppendLogs")
+	must(t, s.AppendLogs(ctx, batch[:2]), "AppendLogs again") // a retried batch
+	type row struct {
+		hour    int
+		typ, cl string
+		n       int64
+	}
+	get := func(since, until time.Time) []row {
+		t.Helper()
+		cs, err := s.LogCounts(ctx, since, until)
+		must(t, err, "LogCounts")
+		var out []row
+		for _, c := range cs {
+			out = append(out, row{c.Hour.UTC().Hour(), c.Type, c.ClientID, c.N})
+		}
+		slices.SortFunc(out, func(a, b row) int {
+			switch {
+			case a.hour != b.hour:
+				return a.hour - b.hour
+			case a.typ != b.typ:
+				return strings.Compare(a.typ, b.typ)
+			}
+			return strings.Compare(a.cl, b.cl)
+		})
+		return out
+	}
+	day := time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC)
+	want := []row{{9, "f", "a", 1}, {9, "s", "a", 2}, {9, "s", "b", 1}, {10, "s", "a", 1}, {11, "cls", "", 1}}
+	if got := get(day, day.Add(24*time.Hour)); !slices.Equal(got, want) {
+		t.Errorf("counts %v, want %v", got, want)
+	}
+	if got := get(day.Add(10*time.Hour), day.Add(11*time.Hour)); !slices.Equal(got, want[3:4]) {
+		t.Errorf("counts of hour 10 %v", got)
+	}
+	_, err := s.PurgeLogs(ctx, day.Add(10*time.Hour+30*time.Minute))
+	must(t, err, "PurgeLogs")
+	if got := get(day, day.Add(24*time.Hour)); !slices.Equal(got, want[3:]) {
+		t.Errorf("counts after the purge %v, want %v", got, want[3:])
 	}
 }

@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"After", testLogsAfter},
 			{"Scan", testLogsScan},
 			{"Purge", testLogsPurge},
+			{"Counts", testLogsCounts},
 		}},
 	}
 	for _, g := range groups {
