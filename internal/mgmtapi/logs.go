@@ -25,6 +25,7 @@ type LogStore interface {
 	SearchLogs(ctx context.Context, s store.LogSearch) (store.LogPage, error)
 	LogsAfter(ctx context.Context, from string, take int) ([]store.LogEvent, error)
 	ScanLogs(ctx context.Context, q query.Node, since, until time.Time, fn func(store.LogEvent) error) error
+	LogCounts(ctx context.Context, since, until time.Time) ([]store.LogCount, error)
 }
 
 // Flusher stores the events this node has recorded but not yet written, so

@@ -95,6 +95,8 @@ type API struct {
 	// Protection answers the block routes (user-blocks, anomaly/blocks);
 	// nil: they answer 501.
 	Protection Protection
+	// Stats reads the outbox's depth for the statistics; nil: not shown.
+	Stats StatsSource
 
 	searchSlots chan struct{} // log reads running now (MaxConcurrentSearches)
 }
@@ -184,6 +186,7 @@ func (a *API) routes() (http.Handler, []string) {
 	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)
 	route("GET /api/v2/users/{id}/logs", "read:logs read:logs_users", a.userLogs)
 	route("GET /api/v2/latchkey/migration-report", "read:logs", a.migrationReport)
+	route("GET /api/v2/latchkey/stats", "read:logs", a.stats)
 
 	mux.Handle("/", httpx.Handle(a.Log, httpx.RenderManagement, func(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "Not Found")

@@ -111,9 +111,18 @@ func TestBrowserConsoleApplications(t *testing.T) {
 		browsertest.Click("#results tbody tr a"),
 		browsertest.WaitForURL("admin/logs/"),
 		browsertest.Text("#raw"), // 11
+		browsertest.Goto(e.issuer+"admin/"),
+		browsertest.Text("#logins-24h"), // 13
+		browsertest.Eval(`document.querySelectorAll("svg.chart rect.bar").length`), // 14
 	)})
 	if raw := res.String(11); !strings.Contains(raw, clientID) {
 		t.Errorf("the event opened from the search: %s", raw)
+	}
+	if n := res.String(13); n != "5" { // the application's two, and the owner's three sign-ins
+		t.Errorf("overview: %s logins in 24 hours, want 5", n)
+	}
+	if n := res.String(14); n != "54" { // 24 hourly + 30 daily bars
+		t.Errorf("overview charts: %s bars", n)
 	}
 }
 
