@@ -112,7 +112,7 @@ func TestBrowserConsoleApplications(t *testing.T) {
 		browsertest.WaitForURL("admin/logs/"),
 		browsertest.Text("#raw"), // 11
 		browsertest.Goto(e.issuer+"admin/"),
-		browsertest.Text("#logins-24h"), // 13
+		browsertest.Text("#logins-24h"),                                            // 13
 		browsertest.Eval(`document.querySelectorAll("svg.chart rect.bar").length`), // 14
 	)})
 	if raw := res.String(11); !strings.Contains(raw, clientID) {

@@ -50,7 +50,7 @@ type LogCount struct {
 // whether events[i] was new) by hour, type and client.
 func HourlyCounts(events []LogEvent, stored []bool) []LogCount {
 	type key struct {
-		hour         int64
+		hour          int64
 		typ, clientID string
 	}
 	idx := map[key]int{}
