@@ -34,6 +34,7 @@ func commands() []command {
 		{"client", "manage applications: create, list, get, update, delete, rotate-secret", runClient},
 		{"connection", "manage connections: create, list, get, update, delete", runConnection},
 		{"settings", "tenant settings: get, set PATH=VALUE", runSettings},
+		{"members", "the operator console's members: list, add EMAIL --role ROLE, remove EMAIL", runMembers},
 		{"branding", "the hosted login page's colours, logo, favicon and font: get, set PATH=VALUE", runBranding},
 		{"users", "users: list, get, block, unblock, create, delete, logs, blocks, unblock-attempts", runUsers},
 		{"attack-protection", "brute-force protection and suspicious IP throttling: get, set PATH=VALUE", runAttackProtection},
