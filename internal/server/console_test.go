@@ -203,7 +203,7 @@ func TestBrowserConsoleViewer(t *testing.T) {
 
 // consoleSession signs email in to the console through the hosted page
 // with a plain HTTP client, and returns it with the page's CSRF token.
-func consoleSession(t *testing.T, e *env, email string) (*browser, string) {
+func consoleSession(t testing.TB, e *env, email string) (*browser, string) {
 	t.Helper()
 	b := e.browser()
 	p := b.get("/admin/settings")

@@ -164,7 +164,7 @@ const (
 
 // loginOnPage goes from a /login redirect through our hosted page with an
 // email code, and returns the final redirect to the application.
-func (b *browser) loginOnPage(t *testing.T, toLogin page, email string) page {
+func (b *browser) loginOnPage(t testing.TB, toLogin page, email string) page {
 	t.Helper()
 	if toLogin.status != http.StatusFound || toLogin.loc.Path != "/login" {
 		t.Fatalf("want a redirect to /login, got %d %v %s", toLogin.status, toLogin.loc, clipBody(toLogin.body))
