@@ -131,6 +131,7 @@ func TestParseRetention(t *testing.T) {
 // default. TestEveryFlagHasItsVariable fails for a flag missing here, so a
 // new flag cannot go without a test of its variable.
 var envSamples = map[string]string{
+	"console-owner":   "owner@example.com",
 	"addr":            "127.0.0.1:4444",
 	"issuer":          "https://login.example.com/",
 	"data-dir":        "/var/lib/latchkey",
