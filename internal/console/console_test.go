@@ -71,3 +71,19 @@ func TestChart(t *testing.T) {
 		t.Errorf("bar titles: %s", svg)
 	}
 }
+
+func TestMarkError(t *testing.T) {
+	for _, tt := range []struct{ query, msg, before, at, after string }{
+		{"type:s AND AND x", "at position 11: expected a term, found AND", "type:s AND ", "A", "ND x"},
+		{"type:(s OR", "at position 10: unexpected end of query", "type:(s OR", " ", ""},
+		{"é:x", "at position 0: unknown field", "", "é", ":x"},
+		{"x", "no position here", "", "", ""},
+		{"x", "at position 99: out of range", "", "", ""},
+	} {
+		d := logsData{Query: tt.query}
+		d.markError(tt.msg)
+		if d.Before != tt.before || d.At != tt.at || d.After != tt.after {
+			t.Errorf("%q %q: %q|%q|%q", tt.query, tt.msg, d.Before, d.At, d.After)
+		}
+	}
+}

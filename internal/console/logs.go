@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // logShortcuts are the common searches offered beside the search box.
@@ -27,6 +29,33 @@ type logsData struct {
 	PerPage   int
 	More      bool
 	Shortcuts []struct{ Name, Query string }
+	// The query around the position a parse error names.
+	Before, At, After string
+	ErrorAt           bool
+}
+
+var positionRe = regexp.MustCompile(`at position (\d+):`)
+
+// markError splits the query around the position the API's parse error
+// names (the character there, or the end).
+func (d *logsData) markError(msg string) {
+	m := positionRe.FindStringSubmatch(msg)
+	if m == nil {
+		return
+	}
+	pos, err := strconv.Atoi(m[1])
+	if err != nil || pos < 0 || pos > len(d.Query) {
+		return
+	}
+	end := pos
+	if end < len(d.Query) {
+		_, size := utf8.DecodeRuneInString(d.Query[end:])
+		end += size
+	}
+	d.Before, d.At, d.After, d.ErrorAt = d.Query[:pos], d.Query[pos:end], d.Query[end:], true
+	if d.At == "" {
+		d.At = " " // the end of the query: mark the place after it
+	}
 }
 
 const logsPerPage = 50
@@ -40,7 +69,9 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, s *session) {
 	var lp logPage
 	if err := c.call(r, s, http.MethodGet, "/api/v2/logs?"+v.Encode(), nil, &lp); err != nil {
 		if msg, ok := refusal(err); ok {
-			// A query that does not parse says where: the API's message.
+			// A query that does not parse says where: the API's message,
+			// and the query marked at that position.
+			d.markError(msg)
 			c.render(w, r, s, "logs.html", page{Title: "Logs", Nav: "logs", Error: "The search could not run: " + msg, Data: d}, http.StatusBadRequest)
 			return
 		}

@@ -86,6 +86,9 @@ func (c *Console) routes() {
 	m.Handle("POST /admin/settings/members", c.member(c.saveMembers))
 	// Users, connections, attack protection.
 	// Applications, logs, signing keys.
+	m.Handle("GET /admin/keys", c.member(c.keys))
+	m.Handle("POST /admin/keys/rotate", c.member(c.needFresh(c.rotateKey)))
+	m.Handle("POST /admin/keys/{kid}/revoke", c.member(c.needFresh(c.revokeKey)))
 	m.Handle("GET /admin/logs", c.member(c.logs))
 	m.Handle("GET /admin/logs/tail", c.member(c.tail))
 	m.Handle("GET /admin/logs/{id}", c.member(c.logEvent))
