@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,25 @@ func TestCrossOriginLoc(t *testing.T) {
 	spec.CrossOriginLoc = "javascript:alert(1)"
 	if _, _, err := tenant.BuildClient(keys, spec, nil); err == nil || !strings.Contains(err.Error(), "cross_origin_loc") {
 		t.Fatalf("a bad cross_origin_loc: %v", err)
+	}
+}
+
+// TestApplyMembers: the console's members come from the tenant file
+// (settings.latchkey.members), checked like any setting.
+func TestApplyMembers(t *testing.T) {
+	t.Parallel()
+	st, keys := open(t)
+	doc := strings.Replace(good, `"friendly_name": "Acme"`, `"friendly_name": "Acme", "latchkey": {"members": [
+		{"email": "ops@example.com", "role": "owner"}, {"email": "support@example.com", "role": "viewer"}]}`, 1)
+	if _, err := apply(t, st, keys, doc, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Member{{Email: "ops@example.com", Role: "owner"}, {Email: "support@example.com", Role: "viewer"}}
+	if got := snap(t, st).Settings.Latchkey.Members; !slices.Equal(got, want) {
+		t.Errorf("stored %+v, want %+v", got, want)
+	}
+	bad := strings.Replace(doc, `"role": "viewer"`, `"role": "admin"`, 1)
+	if _, err := apply(t, st, keys, bad, time.Now()); err == nil || !strings.Contains(err.Error(), "latchkey.members[1].role") {
+		t.Errorf("a bad role: %v", err)
 	}
 }
