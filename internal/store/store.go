@@ -236,9 +236,26 @@ type Store interface {
 	// batches, and says how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 
-	// Signing keys.
+	// Signing keys. At most one key is current (it signs) and at most one
+	// is next (published, waiting to sign): CreateSigningKey of a second
+	// one is ErrConflict, as is a taken KID.
 	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every signing key, oldest first (CreatedAt,
+	// then KID).
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateSigningKey makes the next key current and the current one
+	// previous (RetiredAt = now), and stores newNext as the next key
+	// (Status is set to next), in one transaction — provided current is
+	// still the current key and next the next one; otherwise nothing
+	// changes and the result is ErrConflict. Of concurrent rotations from
+	// the same keys exactly one succeeds. It returns the key that became
+	// current.
+	RotateSigningKey(ctx context.Context, current, next string, newNext SigningKey, now time.Time) (SigningKey, error)
+	// RevokeSigningKey revokes the previous key kid (Status revoked,
+	// RevokedAt = now) and returns it. A key already revoked comes back as
+	// it is; the current or the next key is ErrConflict (only a key rotated
+	// out can be revoked); an unknown kid is ErrNotFound.
+	RevokeSigningKey(ctx context.Context, kid string, now time.Time) (SigningKey, error)
 }
 
 // TenantSettings is the tenant-wide settings document.
@@ -744,9 +761,30 @@ type SigningKey struct {
 	Alg           string
 	PublicJWK     []byte // JSON
 	PrivateSealed []byte
+	Status        SigningKeyStatus
 	CreatedAt     time.Time
-	RetiredAt     time.Time // zero while in use
+	CurrentSince  time.Time // when it became current; zero while next
+	RetiredAt     time.Time // when it stopped being current (Auth0's current_until); zero until then
+	RevokedAt     time.Time // zero unless revoked
 }
+
+// SigningKeyStatus is where a signing key is in its life: next → current →
+// previous → (revoked).
+type SigningKeyStatus string
+
+// The signing key statuses.
+const (
+	// KeyNext is published (in the JWKS) but signs nothing yet: the key
+	// the next rotation makes current.
+	KeyNext SigningKeyStatus = "next"
+	// KeyCurrent signs every token.
+	KeyCurrent SigningKeyStatus = "current"
+	// KeyPrevious was current; tokens it signed keep verifying for a grace
+	// period.
+	KeyPrevious SigningKeyStatus = "previous"
+	// KeyRevoked verifies nothing any more.
+	KeyRevoked SigningKeyStatus = "revoked"
+)
 
 // JudgeCode decides a ConsumeCode (or CheckCode) attempt on an outstanding code c. Backends
 // call it inside their transaction so that every backend applies the same

@@ -196,36 +196,3 @@ func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFil
 	}
 	return int(tag.RowsAffected()), nil
 }
-
-// CreateSigningKey stores a new signing key; ErrConflict if its kid is taken.
-func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (kid, alg, public_jwk, private_sealed,
-			created_at, retired_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.KID, k.Alg, k.PublicJWK, k.PrivateSealed, ms(k.CreatedAt), msNull(k.RetiredAt))
-	if err != nil {
-		return fmt.Errorf("postgres: create signing key %q: %w", k.KID, mapErr(err))
-	}
-	return nil
-}
-
-// ListSigningKeys returns every signing key, oldest first.
-func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at
-		FROM signing_keys ORDER BY created_at, kid`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
-	}
-	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SigningKey, error) {
-		var k store.SigningKey
-		var created int64
-		var retired *int64
-		err := row.Scan(&k.KID, &k.Alg, &k.PublicJWK, &k.PrivateSealed, &created, &retired)
-		k.CreatedAt, k.RetiredAt = fromMS(created), fromMSNull(retired)
-		return k, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list signing keys: %w", err)
-	}
-	return keys, nil
-}

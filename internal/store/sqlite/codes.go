@@ -37,11 +37,6 @@ const (
 	qGetTokenByHash = `SELECT ` + tokenCols + ` FROM refresh_tokens WHERE token_hash = ?`
 	qRotateToken    = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ?`
 	qRevokeFamily   = `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND NOT revoked`
-
-	qCreateSigningKey = `INSERT INTO signing_keys (kid, alg, public_jwk, private_sealed, created_at, retired_at)
-	VALUES (?, ?, ?, ?, ?, ?)`
-	qListSigningKeys = `SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at
-	FROM signing_keys ORDER BY created_at, kid`
 )
 
 // txQueries are the statements used inside writer transactions; Open
@@ -349,34 +344,4 @@ func (s *Store) RevokeRefreshTokens(ctx context.Context, f store.RefreshTokenFil
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
-}
-
-// --- signing keys ----------------------------------------------------------
-
-// CreateSigningKey stores a new signing key.
-func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
-	_, err := s.w.exec(ctx, qCreateSigningKey, k.KID, k.Alg, blob(k.PublicJWK), blob(k.PrivateSealed),
-		toMS(k.CreatedAt), toNullMS(k.RetiredAt))
-	return wrap("create signing key", err)
-}
-
-// ListSigningKeys returns every signing key, oldest first.
-func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.query(ctx, qListSigningKeys)
-	if err != nil {
-		return nil, wrap("list signing keys", err)
-	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created int64
-		var retired sql.NullInt64
-		if err := rows.Scan(&k.KID, &k.Alg, &k.PublicJWK, &k.PrivateSealed, &created, &retired); err != nil {
-			return nil, wrap("list signing keys", err)
-		}
-		k.CreatedAt, k.RetiredAt = fromMS(created), fromNullMS(retired)
-		out = append(out, k)
-	}
-	return out, wrap("list signing keys", rows.Err())
 }

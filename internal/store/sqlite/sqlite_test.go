@@ -186,6 +186,10 @@ func TestOldLogsMoved(t *testing.T) {
 		`DROP INDEX m.refresh_tokens_idle_expires_at`,              // from version 8
 		`DROP INDEX m.refresh_tokens_revoked`,                      // from version 8
 		`ALTER TABLE m.refresh_tokens DROP COLUMN idle_expires_at`, // from version 8
+		`DROP INDEX m.signing_keys_one_current_one_next`,           // from version 9
+		`ALTER TABLE m.signing_keys DROP COLUMN status`,            // from version 9
+		`ALTER TABLE m.signing_keys DROP COLUMN current_since`,     // from version 9
+		`ALTER TABLE m.signing_keys DROP COLUMN revoked_at`,        // from version 9
 		`INSERT INTO m.schema_migrations (version, name, applied_at) VALUES (2, 'logs', 0), (3, 'log_descriptions', 0)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -274,4 +278,73 @@ func TestErrorsCounted(t *testing.T) {
 	if n := s.Errors(); n != 1 {
 		t.Fatalf("Errors after a failed statement = %d", n)
 	}
+}
+
+// TestSigningKeysMigrated: keys stored before rotation existed get their
+// statuses from the rule that chose the signer then (the oldest key not
+// retired): it is current, the next-oldest (from two nodes that started
+// together) is next, any other key not retired was never used and is
+// retired as of its creation; retired keys are previous.
+func TestSigningKeysMigrated(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM schema_migrations WHERE version >= 9`,
+		`DROP INDEX signing_keys_one_current_one_next`,
+		`ALTER TABLE signing_keys DROP COLUMN status`,
+		`ALTER TABLE signing_keys DROP COLUMN current_since`,
+		`ALTER TABLE signing_keys DROP COLUMN revoked_at`,
+	} {
+		if _, err := s.w.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ms := func(h int) int64 { return time.Date(2025, 1, 1, h, 0, 0, 0, time.UTC).UnixMilli() }
+	for _, k := range []struct {
+		kid              string
+		created, retired any
+	}{
+		{"retired", ms(1), ms(3)}, {"signer", ms(2), nil}, {"b_second", ms(4), nil}, {"a_second", ms(4), nil}, {"third", ms(5), nil},
+	} {
+		if _, err := s.w.db.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, public_jwk, private_sealed, created_at, retired_at)
+			VALUES (?, 'RS256', x'7b7d', x'00', ?, ?)`, k.kid, k.created, k.retired); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	keys, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range keys {
+		got[k.KID] = fmt.Sprintf("%s since=%d retired=%d", k.Status, k.CurrentSince.UnixMilli()*boolInt(!k.CurrentSince.IsZero()),
+			k.RetiredAt.UnixMilli()*boolInt(!k.RetiredAt.IsZero()))
+	}
+	want := map[string]string{
+		"retired":  fmt.Sprintf("previous since=0 retired=%d", ms(3)),
+		"signer":   fmt.Sprintf("current since=%d retired=0", ms(2)),
+		"a_second": "next since=0 retired=0",
+		"b_second": fmt.Sprintf("previous since=0 retired=%d", ms(4)),
+		"third":    fmt.Sprintf("previous since=0 retired=%d", ms(5)),
+	}
+	for kid, w := range want {
+		if got[kid] != w {
+			t.Errorf("%s: %s, want %s", kid, got[kid], w)
+		}
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

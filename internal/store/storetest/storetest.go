@@ -91,7 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"Conflict", testRefreshConflict},
 			{"ConcurrentRotate", testRefreshConcurrent},
 		}},
-		{"SigningKeys", []testCase{{"RoundTrip", testSigningKeys}}},
+		{"SigningKeys", signingKeyCases},
 		{"Logs", []testCase{
 			{"AppendGet", testLogsAppendGet},
 			{"EveryColumn", testLogsEveryColumn},
@@ -1739,41 +1739,5 @@ func testRefreshConcurrent(t *testing.T, s store.Store) {
 		// The losers' reuse revoked the family, winner included.
 		_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken(fmt.Sprintf("rt_%d_after", round), "", at(2*time.Hour)), at(2*time.Hour), 0)
 		wantErr(t, err, store.ErrNotFound, "rotate the winner's token after reuse")
-	}
-}
-
-// --- signing keys ----------------------------------------------------------
-
-func testSigningKeys(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	keys, err := s.ListSigningKeys(ctx)
-	must(t, err, "ListSigningKeys empty")
-	if len(keys) != 0 {
-		t.Fatalf("ListSigningKeys on an empty store = %d keys", len(keys))
-	}
-
-	mk := func(kid string, created time.Time) store.SigningKey {
-		return store.SigningKey{
-			KID:           kid,
-			Alg:           "RS256",
-			PublicJWK:     []byte(`{"kty":"RSA","kid":"` + kid + `","n":"AQAB","e":"AQAB"}`),
-			PrivateSealed: append([]byte{0, 1, 2, 0xff, 0xfe}, hash(kid)...),
-			CreatedAt:     created,
-		}
-	}
-	k1 := mk("kid_1", at(2*time.Hour))
-	k2 := mk("kid_2", at(0))
-	k3 := mk("kid_3", at(time.Hour))
-	k3.RetiredAt = at(90 * time.Minute)
-	for _, k := range []store.SigningKey{k1, k2, k3} {
-		must(t, s.CreateSigningKey(ctx, k), "CreateSigningKey "+k.KID)
-	}
-	wantErr(t, s.CreateSigningKey(ctx, mk("kid_1", at(3*time.Hour))), store.ErrConflict, "duplicate KID")
-
-	keys, err = s.ListSigningKeys(ctx)
-	must(t, err, "ListSigningKeys")
-	diff(t, "signing keys (oldest first)", []store.SigningKey{k2, k3, k1}, keys)
-	if !keys[0].RetiredAt.IsZero() {
-		t.Fatalf("RetiredAt of a key in use = %v, want zero", keys[0].RetiredAt)
 	}
 }
