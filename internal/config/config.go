@@ -59,6 +59,9 @@ type Config struct {
 	// DrainDelay is how long readiness fails at shutdown before the
 	// public listener closes.
 	DrainDelay time.Duration
+	// SigningKeyRotation is how long a signing key signs before a node
+	// rotates it (0: never on a schedule).
+	SigningKeyRotation time.Duration
 }
 
 // The headers a trusted proxy may maintain (--proxy-header).
@@ -85,6 +88,12 @@ const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // DefaultLogRetention is how long tenant log events are kept by default.
 const DefaultLogRetention = 30 * 24 * time.Hour
+
+// MinSigningKeyRotation is the shortest --signing-key-rotation: how long a
+// key rotated out keeps verifying (oauth.RetiredKeyGrace: the 30-day
+// longest token lifetime and a day), so that the JWKS holds at most one
+// previous key besides the current and the next one.
+const MinSigningKeyRotation = 31 * 24 * time.Hour
 
 // durationDays is a flag.Value for a duration that also accepts days ("30d").
 type durationDays time.Duration
@@ -211,6 +220,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, info otherwise; info logs every request)")
 	c.LogRetention = DefaultLogRetention
 	fs.Var((*durationDays)(&c.LogRetention), "log-retention", "how long tenant log events are kept, e.g. 30d or 72h")
+	fs.Var((*durationDays)(&c.SigningKeyRotation), "signing-key-rotation", "rotate the signing key when it has signed this long, e.g. 90d (at least 31d; 0, the default: only when asked, with latchkey keys rotate or the Management API)")
 }
 
 // Environment completes a parsed flag set from the environment: every
@@ -309,6 +319,13 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--drain-delay: %v is outside 0–5m", c.DrainDelay))
+	}
+	if c.SigningKeyRotation < 0 {
+		errs = append(errs, errors.New("--signing-key-rotation: negative"))
+	} else if c.SigningKeyRotation > 0 && c.SigningKeyRotation < MinSigningKeyRotation {
+		shortest := durationDays(MinSigningKeyRotation)
+		errs = append(errs, fmt.Errorf("--signing-key-rotation: %s is shorter than %s, how long a key rotated out keeps verifying the tokens it signed (they live up to 30 days, plus a day's margin); rotate every %s or more, or 0 for no scheduled rotation",
+			(*durationDays)(&c.SigningKeyRotation), &shortest, &shortest))
 	}
 	if c.HSTSMaxAge < 0 {
 		errs = append(errs, errors.New("--hsts-max-age: negative"))

@@ -59,7 +59,7 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 		log.Info("sealed provider credentials stored in plaintext", "connections", n)
 	}
 	c := &core{cfg: cfg, log: log, now: now, store: st, storeDesc: where, keys: keys}
-	c.signing = oauth.NewKeyManager(st, keys, now)
+	c.signing = oauth.NewKeyManager(st, keys, cfg.Issuer, now)
 	if err := c.signing.Init(ctx); err != nil {
 		st.Close()
 		return nil, err

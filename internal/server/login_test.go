@@ -563,12 +563,15 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	if err := json.Unmarshal(j.raw, &set); err != nil || len(set.Keys) != 1 {
+	// The current key and the next one, published before it signs.
+	if err := json.Unmarshal(j.raw, &set); err != nil || len(set.Keys) != 2 {
 		t.Fatalf("jwks %s %v", j.raw, err)
 	}
-	k := set.Keys[0]
-	if k["kid"] == "" || k["alg"] != "RS256" || k["use"] != "sig" || k["kty"] != "RSA" || k["d"] != nil {
-		t.Errorf("jwk %v", k)
+	for _, k := range set.Keys {
+		if k["kid"] == "" || k["alg"] != "RS256" || k["use"] != "sig" || k["kty"] != "RSA" || k["d"] != nil ||
+			k["x5c"] == nil || k["x5t"] == nil {
+			t.Errorf("jwk %v", k)
+		}
 	}
 	if j.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("jwks CORS header missing")
@@ -673,11 +676,13 @@ func TestSigningKeysSealed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	keys, err := e.srv.Store.ListSigningKeys(t.Context())
-	if err != nil || len(keys) != 1 {
+	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys %v %v", keys, err)
 	}
-	if _, err := x509.ParsePKCS8PrivateKey(keys[0].PrivateSealed); err == nil {
-		t.Error("the private key is stored in clear")
+	for _, k := range keys {
+		if _, err := x509.ParsePKCS8PrivateKey(k.PrivateSealed); err == nil {
+			t.Error("the private key is stored in clear")
+		}
 	}
 	e.ts.Close()
 	e.srv.Close()

@@ -493,26 +493,63 @@ const ShutdownTimeout = 10 * time.Second
 // "expired" rather than "wrong") before the purge deletes it.
 const PurgeGrace = time.Hour
 
-// background reloads signing keys (so a rotation on another node is seen)
-// and purges expired codes and refresh tokens, until ctx is done.
+// KeyReloadInterval is how often a node rereads the signing keys: it
+// bounds how long a rotation or a revocation made on another node (or by
+// the CLI on the store) takes to be in force on this one.
+const KeyReloadInterval = 5 * time.Second
+
+// RotationCheckInterval is how often a node with --signing-key-rotation
+// checks whether the current key is due.
+const RotationCheckInterval = time.Minute
+
+// background reloads signing keys (so a rotation on another node is seen),
+// rotates them when --signing-key-rotation says so, and purges expired
+// codes and refresh tokens, until ctx is done.
 func (s *Server) background(ctx context.Context) {
-	reload := time.NewTicker(30 * time.Second)
+	reload := time.NewTicker(KeyReloadInterval)
 	defer reload.Stop()
 	purge := time.NewTicker(10 * time.Minute)
 	defer purge.Stop()
+	var rotate <-chan time.Time
+	if s.cfg.SigningKeyRotation > 0 {
+		t := time.NewTicker(RotationCheckInterval)
+		defer t.Stop()
+		rotate = t.C
+		s.RotateSigningKeyIfDue(ctx)
+	}
 	s.Purge(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-reload.C:
-			if err := s.Signing.Reload(ctx); err != nil {
+			if err := s.Signing.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("reload signing keys", "err", err)
 			}
+		case <-rotate:
+			s.RotateSigningKeyIfDue(ctx)
 		case <-purge.C:
 			s.Purge(ctx)
 		}
 	}
+}
+
+// RotateSigningKeyIfDue rotates the signing keys when the current key has
+// signed for --signing-key-rotation (by the server's clock) and says
+// whether it did. Every node checks; when several find the key due at once,
+// one rotation happens (the store's RotateSigningKey lets one win).
+func (s *Server) RotateSigningKeyIfDue(ctx context.Context) bool {
+	if s.cfg.SigningKeyRotation <= 0 {
+		return false
+	}
+	promoted, rotated, err := s.Signing.RotateIfDue(ctx, s.cfg.SigningKeyRotation)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("scheduled signing key rotation", "err", err)
+	case rotated:
+		s.log.Info("signing key rotated on schedule", "current", promoted.KID, "every", s.cfg.SigningKeyRotation)
+	}
+	return rotated
 }
 
 // Purge deletes codes and refresh tokens that expired more than PurgeGrace

@@ -872,6 +872,10 @@ var (
 	messagingSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 )
 
+// MaxTokenLifetime is the longest token_lifetime an API may have, in
+// seconds (30 days, Auth0's limit): no token Latchkey signs lives longer.
+const MaxTokenLifetime = 2592000
+
 // BuildResourceServer validates a ResourceServerSpec.
 func BuildResourceServer(s ResourceServerSpec, issuer string) (store.ResourceServer, error) {
 	if s.Identifier == "" {
@@ -896,8 +900,8 @@ func BuildResourceServer(s ResourceServerSpec, issuer string) (store.ResourceSer
 	if s.TokenLifetime == 0 {
 		s.TokenLifetime = 86400
 	}
-	if s.TokenLifetime < 60 || s.TokenLifetime > 2592000 {
-		return store.ResourceServer{}, fmt.Errorf("token_lifetime: %d is outside 60–2592000 seconds", s.TokenLifetime)
+	if s.TokenLifetime < 60 || s.TokenLifetime > MaxTokenLifetime {
+		return store.ResourceServer{}, fmt.Errorf("token_lifetime: %d is outside 60–%d seconds", s.TokenLifetime, MaxTokenLifetime)
 	}
 	for i, sc := range s.Scopes {
 		if sc.Value == "" || strings.ContainsAny(sc.Value, " \t\r\n") {
