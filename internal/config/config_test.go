@@ -66,6 +66,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bootstrap mode", []string{"--dev", "--bootstrap-mode", "replace"}, "--bootstrap-mode"},
 		{"node id with a space", []string{"--dev", "--node-id", "node 1"}, "--node-id"},
 		{"node id too long", []string{"--dev", "--node-id", strings.Repeat("n", 101)}, "--node-id"},
+		{"rotation shorter than the grace", []string{"--dev", "--signing-key-rotation", "30d"}, "--signing-key-rotation: 30d is shorter than 31d"},
+		{"rotation negative", []string{"--dev", "--signing-key-rotation", "-1h"}, "--signing-key-rotation: negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +76,23 @@ func TestValidateErrors(t *testing.T) {
 				t.Errorf("error %v; want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSigningKeyRotation: off by default; days or a Go duration, from the
+// flag or LATCHKEY_SIGNING_KEY_ROTATION; the shortest is the grace.
+func TestSigningKeyRotation(t *testing.T) {
+	c, err := parse(t, nil, "--dev")
+	if err != nil || c.SigningKeyRotation != 0 {
+		t.Fatalf("default %v, %v", c.SigningKeyRotation, err)
+	}
+	c, err = parse(t, map[string]string{"LATCHKEY_SIGNING_KEY_ROTATION": "90d"}, "--dev")
+	if err != nil || c.SigningKeyRotation != 90*24*time.Hour {
+		t.Fatalf("from the environment: %v, %v", c.SigningKeyRotation, err)
+	}
+	c, err = parse(t, nil, "--dev", "--signing-key-rotation", "744h")
+	if err != nil || c.SigningKeyRotation != MinSigningKeyRotation {
+		t.Fatalf("the shortest: %v, %v", c.SigningKeyRotation, err)
 	}
 }
 
@@ -131,31 +150,32 @@ func TestParseRetention(t *testing.T) {
 // default. TestEveryFlagHasItsVariable fails for a flag missing here, so a
 // new flag cannot go without a test of its variable.
 var envSamples = map[string]string{
-	"console-owner":   "owner@example.com",
-	"addr":            "127.0.0.1:4444",
-	"issuer":          "https://login.example.com/",
-	"data-dir":        "/var/lib/latchkey",
-	"database-url":    "postgres://db/latchkey",
-	"master-key-file": "/run/secrets/master-key",
-	"redis-url":       "redis://cache:6379/0",
-	"tls-cert":        "/etc/latchkey/cert.pem",
-	"tls-key":         "/etc/latchkey/key.pem",
-	"hsts-max-age":    "2d",
-	"trusted-proxies": "10.0.0.0/8,192.0.2.7/32",
-	"proxy-header":    "forwarded",
-	"ops-addr":        "0.0.0.0:9999",
-	"pprof":           "true",
-	"drain-delay":     "5s",
-	"bootstrap":       "/etc/latchkey/tenant.json",
-	"bootstrap-mode":  "enforce",
-	"dev":             "true",
-	"smtp-url":        "smtp://mail:25?from=a@example.com",
-	"twilio-api-url":  "https://twilio.example.com",
-	"outbox-lease":    "1m30s",
-	"node-id":         "login-1",
-	"log-format":      "json",
-	"log-level":       "warn",
-	"log-retention":   "7d",
+	"console-owner":        "owner@example.com",
+	"addr":                 "127.0.0.1:4444",
+	"issuer":               "https://login.example.com/",
+	"data-dir":             "/var/lib/latchkey",
+	"database-url":         "postgres://db/latchkey",
+	"master-key-file":      "/run/secrets/master-key",
+	"redis-url":            "redis://cache:6379/0",
+	"tls-cert":             "/etc/latchkey/cert.pem",
+	"tls-key":              "/etc/latchkey/key.pem",
+	"hsts-max-age":         "2d",
+	"trusted-proxies":      "10.0.0.0/8,192.0.2.7/32",
+	"proxy-header":         "forwarded",
+	"ops-addr":             "0.0.0.0:9999",
+	"pprof":                "true",
+	"drain-delay":          "5s",
+	"bootstrap":            "/etc/latchkey/tenant.json",
+	"bootstrap-mode":       "enforce",
+	"dev":                  "true",
+	"smtp-url":             "smtp://mail:25?from=a@example.com",
+	"twilio-api-url":       "https://twilio.example.com",
+	"outbox-lease":         "1m30s",
+	"node-id":              "login-1",
+	"log-format":           "json",
+	"log-level":            "warn",
+	"log-retention":        "7d",
+	"signing-key-rotation": "90d",
 }
 
 // TestEveryFlagHasItsVariable walks serve's flag set: each flag takes the
