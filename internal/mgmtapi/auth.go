@@ -42,6 +42,12 @@ func unauthorized(msg, code string) *httpx.Error {
 // authorize wraps f: the request must carry a valid Management API access
 // token with any of the scopes (none: any valid token).
 func (a *API) authorize(pattern string, scopes []string, f httpx.HandlerFunc) httpx.HandlerFunc {
+	return a.authorizeScopes(pattern, scopes, false, f)
+}
+
+// authorizeScopes is authorize; with every, the token (or the member)
+// needs all of the scopes.
+func (a *API) authorizeScopes(pattern string, scopes []string, every bool, f httpx.HandlerFunc) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if m, ok := r.Context().Value(memberKey{}).(Member); ok {
 			// A console member's call, made in process (never set from
@@ -49,10 +55,8 @@ func (a *API) authorize(pattern string, scopes []string, f httpx.HandlerFunc) ht
 			// member's role does not allow is refused and, as any failed
 			// write, logged (fapi) naming the member.
 			r = r.WithContext(context.WithValue(r.Context(), subjectKey{}, MemberSubjectPrefix+m.Email))
-			if len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(m.Scopes, s) }) {
-				return a.audited(pattern, func(http.ResponseWriter, *http.Request) error {
-					return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
-				})(w, r)
+			if err := checkScopes(scopes, every, m.Scopes); err != nil {
+				return a.audited(pattern, func(http.ResponseWriter, *http.Request) error { return err })(w, r)
 			}
 			return f(w, r)
 		}
@@ -80,12 +84,25 @@ func (a *API) authorize(pattern string, scopes []string, f httpx.HandlerFunc) ht
 		case c.Nbf != 0 && now < c.Nbf:
 			return unauthorized("Token is not valid yet", "invalid_token")
 		}
-		granted := strings.Fields(c.Scope)
-		if len(scopes) > 0 && !slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(granted, s) }) {
-			return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
+		if err := checkScopes(scopes, every, strings.Fields(c.Scope)); err != nil {
+			return err
 		}
 		return f(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, c.Sub)))
 	}
+}
+
+// checkScopes is nil when granted holds any of scopes (none: nothing is
+// needed) or, with every, all of them; otherwise Auth0's 403.
+func checkScopes(scopes []string, every bool, granted []string) error {
+	has := func(s string) bool { return slices.Contains(granted, s) }
+	lacks := func(s string) bool { return !has(s) }
+	switch {
+	case every && slices.ContainsFunc(scopes, lacks):
+		return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected all of: %s", strings.Join(scopes, ","))
+	case !every && len(scopes) > 0 && !slices.ContainsFunc(scopes, has):
+		return httpx.Errorf(http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: %s", strings.Join(scopes, ","))
+	}
+	return nil
 }
 
 type subjectKey struct{}

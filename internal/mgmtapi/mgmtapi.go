@@ -97,6 +97,8 @@ type API struct {
 	Protection Protection
 	// Stats reads the outbox's depth for the statistics; nil: not shown.
 	Stats StatsSource
+	// SigningKeys answers /api/v2/keys/signing; nil: it answers 501.
+	SigningKeys SigningKeys
 
 	searchSlots chan struct{} // log reads running now (MaxConcurrentSearches)
 }
@@ -120,13 +122,19 @@ func (a *API) Scopes() []string {
 func (a *API) routes() (http.Handler, []string) {
 	mux := http.NewServeMux()
 	var all []string
+	// route serves pattern to tokens with any of scopes; with "+" between
+	// them (a+b), only to tokens with all of them.
 	route := func(pattern string, scopes string, f httpx.HandlerFunc) {
-		for _, s := range strings.Fields(scopes) {
+		need, every := strings.Fields(scopes), false
+		if strings.Contains(scopes, "+") {
+			need, every = strings.Split(scopes, "+"), true
+		}
+		for _, s := range need {
 			if !slices.Contains(all, s) {
 				all = append(all, s)
 			}
 		}
-		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorize(pattern, strings.Fields(scopes), a.audited(pattern, f))))
+		mux.Handle(pattern, httpx.Handle(a.Log, httpx.RenderManagement, a.authorizeScopes(pattern, need, every, a.audited(pattern, f))))
 	}
 	route("GET /api/v2/tenants/settings", "read:tenant_settings", a.getSettings)
 	route("PATCH /api/v2/tenants/settings", "update:tenant_settings", a.patchSettings)
@@ -181,6 +189,11 @@ func (a *API) routes() (http.Handler, []string) {
 	route("DELETE /api/v2/device-credentials/{id}", "delete:device_credentials", a.deleteDeviceCredential)
 	route("GET /api/v2/anomaly/blocks/ips/{ip}", "read:anomaly_blocks", a.getIPBlock)
 	route("DELETE /api/v2/anomaly/blocks/ips/{ip}", "delete:anomaly_blocks", a.deleteIPBlock)
+
+	route("GET /api/v2/keys/signing", "read:signing_keys", a.listSigningKeys)
+	route("GET /api/v2/keys/signing/{kid}", "read:signing_keys", a.getSigningKey)
+	route("POST /api/v2/keys/signing/rotate", "create:signing_keys+update:signing_keys", a.rotateSigningKey)
+	route("PUT /api/v2/keys/signing/{kid}/revoke", "update:signing_keys", a.revokeSigningKey)
 
 	route("GET /api/v2/logs", "read:logs", a.listLogs)
 	route("GET /api/v2/logs/{id}", "read:logs", a.getLog)

@@ -155,7 +155,7 @@ func (c *core) guard(lim protect.Limiter, m protect.Metrics) *protect.Guard {
 // management is the Management API over the store; protection answers its
 // block routes (nil: 501).
 func (c *core) management(protection mgmtapi.Protection) *mgmtapi.API {
-	return &mgmtapi.API{Log: c.log, Store: c.store, Cache: c.dir, Keys: c.signing, Seal: c.keys, Logs: c.store,
+	return &mgmtapi.API{Log: c.log, Store: c.store, Cache: c.dir, Keys: c.signing, SigningKeys: c.signing, Seal: c.keys, Logs: c.store,
 		Flush: c.events, Events: c.events, Issuer: c.cfg.Issuer, Now: c.now, Protection: protection, Stats: c.store}
 }
 
