@@ -39,6 +39,7 @@ func commands() []command {
 		{"users", "users: list, get, block, unblock, create, delete, logs, blocks, unblock-attempts", runUsers},
 		{"attack-protection", "brute-force protection and suspicious IP throttling: get, set PATH=VALUE", runAttackProtection},
 		{"ips", "suspicious IP throttling blocks: blocked IP, unblock IP", runIPs},
+		{"keys", "token-signing keys: list, get KID, rotate, revoke KID", runKeys},
 		{"logs", "tenant logs: search 'QUERY', get ID, migration-report", runLogs},
 		{"apply", "apply a tenant file to the store (as serve --bootstrap)", runApply},
 		{"bench", "load driver: full email-code logins against a server started with --dev", runBench},

@@ -28,6 +28,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"no master key", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir}, exitUsage, "master key is required"},
 		{"migrate", []string{"migrate", "--data-dir", filepath.Join(dir, "m")}, exitOK, "schema up to date"},
 		{"serve help", []string{"serve", "-h"}, exitOK, "-issuer"},
+		{"rotation too often", []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dir, "--signing-key-rotation", "7d"}, exitUsage,
+			"--signing-key-rotation: 7d is shorter than 31d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
