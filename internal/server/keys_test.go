@@ -187,6 +187,10 @@ func TestSigningKeyRotation(t *testing.T) {
 		if a, b := e.do("GET", "/.well-known/jwks.json", "", nil, nil), other.do("GET", "/.well-known/jwks.json", "", nil, nil); string(a.raw) != string(b.raw) {
 			t.Fatalf("the nodes publish different JWKS:\n%s\n%s", a.raw, b.raw)
 		}
+		// Each change is a tenant-log event, the refused ones too.
+		e.waitLogs(`type:sapi AND description:"POST /api/v2/keys/signing/rotate"`, 1)
+		e.waitLogs(`type:sapi AND description:*revoke*`, 1)
+		e.waitLogs(`type:fapi AND description:*revoke*`, 2)
 	})
 }
 
