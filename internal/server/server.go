@@ -515,7 +515,6 @@ func (s *Server) background(ctx context.Context) {
 		t := time.NewTicker(RotationCheckInterval)
 		defer t.Stop()
 		rotate = t.C
-		s.RotateSigningKeyIfDue(ctx)
 	}
 	s.Purge(ctx)
 	for {
