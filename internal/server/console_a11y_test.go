@@ -19,6 +19,7 @@ var consolePages = []struct{ name, path string }{
 	{"application", "/admin/applications/" + webID},
 	{"logs", "/admin/logs?q=type:s"},
 	{"settings", "/admin/settings"},
+	{"keys", "/admin/keys"},
 }
 
 // TestBrowserConsoleAccessible: axe-core in Chromium finds no serious or

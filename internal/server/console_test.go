@@ -318,3 +318,30 @@ func TestConsoleSessions(t *testing.T) {
 		t.Fatalf("a stranger reached the console: %d", p.status)
 	}
 }
+
+// TestBrowserConsoleKeys: an owner rotates the signing key from the
+// console (the next key becomes current) and revokes the previous one.
+func TestBrowserConsoleKeys(t *testing.T) {
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	res := browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/keys", consoleOwnerEmail),
+		browsertest.Eval(`document.querySelectorAll("#keys tbody tr").length`), // 6
+		browsertest.Click("#rotate-key"),
+		browsertest.Text(".flash"), // 8
+		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(2)")).map(td => td.textContent.trim()).sort().join(",")`), // 9
+		browsertest.Click(`#keys button.danger`),
+		browsertest.Text(".flash"), // 11
+		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(2)")).map(td => td.textContent.trim()).sort().join(",")`), // 12
+	)})
+	if n := res.String(6); n != "2" {
+		t.Errorf("keys before the rotation: %s (want current and next)", n)
+	}
+	if got := res.String(9); got != "current,next,previous" {
+		t.Errorf("after the rotation: %s", got)
+	}
+	if got := res.String(12); got != "current,next,revoked" {
+		t.Errorf("after the revocation: %s", got)
+	}
+	if n := e.countLogs(`type:sapi AND user_name:` + consoleOwnerEmail + ` AND description:*signing*`); n != 2 {
+		t.Errorf("audit events of the rotation and the revocation: %d", n)
+	}
+}
