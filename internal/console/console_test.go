@@ -87,3 +87,22 @@ func TestMarkError(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksEscapedOnce: a search in a link is escaped once (html/template
+// escapes a value in a URL's query itself).
+func TestLinksEscapedOnce(t *testing.T) {
+	c := New(Deps{})
+	var b strings.Builder
+	d := logsData{Query: "type:s AND ip:1.2.3.4", Shortcuts: logShortcuts, Page: 1, More: true}
+	if err := c.pages.ExecuteTemplate(&b, "logs.html", page{Title: "Logs", Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	if strings.Contains(html, "%25") {
+		t.Errorf("a link is escaped twice: %s", html)
+	}
+	if !strings.Contains(html, `href="/admin/logs?q=type%3adepnote%20AND%20description%3a%2apasswordless%2a"`) &&
+		!strings.Contains(html, `href="/admin/logs?q=type%3Adepnote%20AND%20description%3A%2Apasswordless%2A"`) {
+		t.Errorf("the depnote shortcut: %s", html)
+	}
+}
