@@ -56,7 +56,13 @@ func (c *Console) member(h memberHandler) http.Handler {
 func (c *Console) needFresh(h memberHandler) memberHandler {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		if !c.fresh(s) {
-			ret := r.Header.Get("Referer")
+			// Where to come back to: the form's return field (the console
+			// sends no Referer: its referrer policy is no-referrer), else
+			// the Referer.
+			ret := r.PostFormValue("return")
+			if ret == "" {
+				ret = r.Header.Get("Referer")
+			}
 			if u, err := url.Parse(ret); err != nil || ret == "" {
 				ret = "/admin/"
 			} else {
@@ -85,6 +91,12 @@ func (c *Console) routes() {
 	m.Handle("POST /admin/settings", c.member(c.saveSettings))
 	m.Handle("POST /admin/settings/members", c.member(c.saveMembers))
 	// Users, connections, attack protection.
+	m.Handle("GET /admin/users", c.member(c.users))
+	m.Handle("GET /admin/users/{id}", c.member(c.user))
+	m.Handle("POST /admin/users/{id}/block", c.member(c.blockUser))
+	m.Handle("POST /admin/users/{id}/unblock-attempts", c.member(c.unblockUserAttempts))
+	m.Handle("POST /admin/users/{id}/sessions/{cred}/revoke", c.member(c.needFresh(c.revokeSession)))
+	m.Handle("POST /admin/users/{id}/delete", c.member(c.needFresh(c.deleteUser)))
 	// Applications, logs, signing keys.
 	m.Handle("GET /admin/keys", c.member(c.keys))
 	m.Handle("POST /admin/keys/rotate", c.member(c.needFresh(c.rotateKey)))
