@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/delivery"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -65,6 +66,19 @@ type Deps struct {
 	Scopes []string
 	Keys   *secret.Keys
 	Now    func() time.Time
+	// Sender sends the connections page's test messages; nil: the page
+	// offers none.
+	Sender Sender
+}
+
+// Sender sends a test message at once through the server's delivery
+// transport (SMTP and the SMS providers, or the dev capture), rendered as
+// the outbox renders a login's message: with the stored connection's
+// settings (its provider credentials, which the console never sees) and
+// the templates given (email nil: the built-in message; sms "": the
+// built-in text). An error is the transport's, for the member to see.
+type Sender interface {
+	SendTest(ctx context.Context, n delivery.Notification, connection string, email *store.EmailTemplate, sms string) error
 }
 
 // Console serves /admin/.

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +43,14 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 	"path": url.PathEscape,
 	"join": strings.Join,
+	// perDay is how many attempts a refill every ms milliseconds makes in
+	// a day.
+	"perDay": func(ms int) string {
+		if ms <= 0 {
+			return "—"
+		}
+		return strconv.FormatFloat(86400000/float64(ms), 'f', -1, 64)
+	},
 	"lines": func(s []string) string {
 		return strings.Join(s, "\n")
 	},
@@ -109,18 +118,19 @@ func refusal(err error) (string, bool) {
 // flashes are the success messages a redirect can name (by key, so that
 // a link cannot put words in the console's mouth).
 var flashes = map[string]string{
-	"saved":      "Saved.",
-	"created":    "Created.",
-	"deleted":    "Deleted.",
-	"enforced":   "Enforcement is on: confidential applications must now authenticate to start a passwordless login.",
-	"unenforced": "Enforcement is off: unauthenticated starts work again and leave deprecation notices.",
-	"blocked":    "The user is blocked.",
-	"unblocked":  "The user is unblocked.",
-	"unlocked":   "The brute-force blocks were removed.",
-	"rotated":    "Rotated.",
-	"revoked":    "Revoked.",
-	"sent":       "The test message is on its way.",
-	"member":     "The member list is saved.",
+	"saved":        "Saved.",
+	"created":      "Created.",
+	"deleted":      "Deleted.",
+	"enforced":     "Enforcement is on: confidential applications must now authenticate to start a passwordless login.",
+	"unenforced":   "Enforcement is off: unauthenticated starts work again and leave deprecation notices.",
+	"blocked":      "The user is blocked.",
+	"unblocked":    "The user is unblocked.",
+	"unlocked":     "The brute-force blocks were removed.",
+	"rotated":      "Rotated.",
+	"revoked":      "Revoked.",
+	"sent":         "The test message is on its way.",
+	"ip-unblocked": "The IP address is unblocked.",
+	"member":       "The member list is saved.",
 }
 
 // redirectFlash goes to path with the success message of key.

@@ -56,9 +56,8 @@ func (c *Console) member(h memberHandler) http.Handler {
 func (c *Console) needFresh(h memberHandler) memberHandler {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		if !c.fresh(s) {
-			// Where to come back to: the form's return field (the console
-			// sends no Referer: its referrer policy is no-referrer), else
-			// the Referer.
+			// Where to come back to: the form's return field, else the
+			// Referer (sent on the console's own requests only).
 			ret := r.PostFormValue("return")
 			if ret == "" {
 				ret = r.Header.Get("Referer")
@@ -97,6 +96,17 @@ func (c *Console) routes() {
 	m.Handle("POST /admin/users/{id}/unblock-attempts", c.member(c.unblockUserAttempts))
 	m.Handle("POST /admin/users/{id}/sessions/{cred}/revoke", c.member(c.needFresh(c.revokeSession)))
 	m.Handle("POST /admin/users/{id}/delete", c.member(c.needFresh(c.deleteUser)))
+	m.Handle("GET /admin/connections", c.member(c.connections))
+	m.Handle("GET /admin/connections/{id}", c.member(c.connection))
+	m.Handle("POST /admin/connections/{id}", c.member(c.saveConnection))
+	m.Handle("POST /admin/connections/{id}/template", c.member(c.connectionTemplate))
+	m.Handle("POST /admin/connections/{id}/preview", c.member(c.connectionPreview))
+	m.Handle("GET /admin/attack-protection", c.member(c.protection))
+	m.Handle("POST /admin/attack-protection/brute-force", c.member(c.saveBruteForce))
+	m.Handle("POST /admin/attack-protection/suspicious-ip", c.member(c.saveSuspiciousIP))
+	m.Handle("POST /admin/attack-protection/rate-limits", c.member(c.saveRateLimits))
+	m.Handle("POST /admin/attack-protection/unblock-ip", c.member(c.unblockIP))
+	m.Handle("POST /admin/attack-protection/unblock-identifier", c.member(c.unblockIdentifier))
 	// Applications, logs, signing keys.
 	m.Handle("GET /admin/keys", c.member(c.keys))
 	m.Handle("POST /admin/keys/rotate", c.member(c.needFresh(c.rotateKey)))

@@ -156,6 +156,10 @@ var defaults = map[string]store.RateLimit{
 	PerRecipient:      {Burst: 10, Rate: 10, IntervalSeconds: 3600},
 }
 
+// Limit is the endpoint limit name (PasswordlessStart, Token, …) in force
+// under rl: the configured one, else the default (a zero Burst: off).
+func Limit(rl store.RateLimits, name string) store.RateLimit { return configured(rl, name) }
+
 func configured(rl store.RateLimits, name string) store.RateLimit {
 	var p *store.RateLimit
 	switch name {

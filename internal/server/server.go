@@ -272,7 +272,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	// through the hosted page; its changes go through the Management API.
 	s.Dir.ServeConsole(tenant.ConsoleClient(cfg.Issuer))
 	s.console = console.New(console.Deps{Log: log, Issuer: cfg.Issuer, Mgmt: mgmtHandler, Auth: mux,
-		Verify: s.Signing.Verify, Store: st, Settings: s.Dir, Scopes: mgmt.Scopes(), Keys: keys, Now: now})
+		Verify: s.Signing.Verify, Store: st, Settings: s.Dir, Scopes: mgmt.Scopes(), Keys: keys, Now: now,
+		Sender: testSender{conns: s.Dir, tr: transport, from: from}})
 	mux.Handle("/admin/", s.console)
 	if s.Capture != nil {
 		delivery.RegisterCapture(mux, s.Capture)

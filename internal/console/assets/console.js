@@ -31,4 +31,24 @@
     });
     tail.textContent = "Live: new events appear at the top.";
   }
+  // The template editor's live preview: a moment after each change the
+  // server renders the form's templates (as delivery renders them) and
+  // the preview is replaced; the Preview button does the same without
+  // JavaScript.
+  var tpl = document.querySelector("form[data-preview]");
+  if (tpl && window.fetch && window.URLSearchParams) {
+    var target = document.getElementById("preview"), timer = null, seq = 0;
+    var refresh = function () {
+      var n = ++seq;
+      var body = new URLSearchParams(new FormData(tpl));
+      body.set("action", "preview");
+      fetch(tpl.getAttribute("data-preview"), {method: "POST", body: body, credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null && n === seq) { target.innerHTML = html; } })
+        .catch(function () {});
+    };
+    var later = function (ms) { return function () { clearTimeout(timer); timer = setTimeout(refresh, ms); }; };
+    tpl.addEventListener("input", later(400));
+    tpl.addEventListener("change", later(50));
+  }
 })();
