@@ -126,17 +126,17 @@ func TestBrowserConsoleConnectionsTemplate(t *testing.T) {
 		browsertest.Fill("#tpl-body", "<p>Hello {{ email }}, your code is {{ code }}. ONE</p>"),
 		browsertest.Eval(`document.getElementById("tpl-client").value = "`+webID+`"`),
 		browsertest.Click("#preview-template"),
-		browsertest.WaitForURL(path+"/template"),
+		browsertest.WaitForURL(strings.TrimPrefix(path, "/")+"/template"),
 		browsertest.Text("#preview-subject"), // 13
 		browsertest.Text("#preview-text"),    // 14
 		browsertest.Text("#preview-from"),    // 15
 		// The live preview (console.js): the server renders as one types.
 		browsertest.Fill("#tpl-body", "<p>Hello {{ email }}, your code is {{ code | prepend: 'c-' }}. TWO</p>"),
-		browsertest.WaitForFunction(`(document.getElementById("preview-text") || {}).textContent.includes("TWO")`),
+		pollFor(`(document.getElementById("preview-text") || {}).textContent.includes("TWO")`),
 		browsertest.Text("#preview-text"), // 18
 		// A syntax error is shown where the preview was.
 		browsertest.Fill("#tpl-subject", "Broken {{ code "),
-		browsertest.WaitForFunction(`document.getElementById("preview-error")`),
+		pollFor(`document.getElementById("preview-error")`),
 		browsertest.Text("#preview-error"), // 21
 		browsertest.Fill("#tpl-subject", "Your code for {{ application.name }}"),
 		browsertest.Click("#save-template"),
@@ -350,6 +350,20 @@ func TestBrowserConsoleUsersConnectionsProtectionViewer(t *testing.T) {
 	if msgs := e.messages(consoleViewerEmail); len(msgs) != 1 { // the sign-in code only
 		t.Errorf("messages to the viewer: %d", len(msgs))
 	}
+}
+
+// pollFor waits until the JavaScript expression js is truthy (10 s at
+// most). browsertest.WaitForFunction cannot run on the console's pages:
+// it evaluates a string in the page, which their CSP (no unsafe-eval)
+// forbids; an evaluated promise is not.
+func pollFor(js string) browsertest.Step {
+	return browsertest.Eval(`new Promise((resolve, reject) => {
+  const end = Date.now() + 10000;
+  (function poll() {
+    const v = (() => ` + js + `)();
+    if (v) { resolve(true); } else if (Date.now() > end) { reject(new Error("timed out waiting for: " + ` + jsString(js) + `)); } else { setTimeout(poll, 50); }
+  })();
+})`)
 }
 
 // jsString is s as a JavaScript string literal.
