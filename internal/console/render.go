@@ -39,6 +39,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
+	// q escapes a query value outside URL attributes: in an href,
+	// html/template escapes the value itself, and q would escape it twice.
 	"q":    url.QueryEscape,
 	"add":  func(a, b int) int { return a + b },
 	"path": url.PathEscape,

@@ -3,12 +3,15 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
@@ -106,6 +109,50 @@ func TestBrowserConsoleUsersBlock(t *testing.T) {
 	e.login(target) // fatal when refused
 	if n := e.countLogs(`type:sapi AND user_name:"` + consoleEditorEmail + `" AND description:"PATCH /api/v2/users/{id}"`); n != 1 {
 		t.Errorf("sapi events naming the editor: %d", n)
+	}
+}
+
+// TestBrowserConsoleUsersDelete: deleting a user needs a sign-in from the
+// last ten minutes; an older one is asked for a new code, comes back to
+// the user's page and deletes.
+func TestBrowserConsoleUsersDelete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	const target = "deleteme@example.com"
+	e.login(target)
+	id := e.userIDOf(target)
+	// The browser "waits" eleven minutes by fetching this.
+	later := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.clock.Advance(console.FreshFor + time.Minute)
+		_, _ = w.Write([]byte(`"later"`))
+	}))
+	t.Cleanup(later.Close)
+	path := consoleUserPath(id)
+	yes := browsertest.Eval(`window.confirm = () => true`) // the data-confirm question, answered
+	res := browsertest.Run(t, browsertest.Program{Timeout: time.Minute, Steps: append(consoleSignIn(e, path, consoleOwnerEmail),
+		browsertest.Fetch(later.URL), yes,
+		browsertest.Click("#delete-user"),
+		browsertest.Text("h1"), // 9
+		browsertest.Click("#reauth"),
+		browsertest.Fill("#username", consoleOwnerEmail),
+		browsertest.Click("button[value=start]"),
+		browsertest.FetchFill("#code", e.outbox(consoleOwnerEmail), "1.code"), // waits for the second code…
+		browsertest.FetchFill("#code", e.outbox(consoleOwnerEmail), "0.code"), // …and enters it
+		browsertest.Click("button[value=verify]"),
+		browsertest.WaitForURL(strings.TrimPrefix(path, "/")),
+		yes,
+		browsertest.Click("#delete-user"),
+		browsertest.WaitForURL("done=deleted"),
+		browsertest.Text(".flash"), // 20
+	)})
+	if got := res.String(9); got != "Confirm it is you" {
+		t.Errorf("a stale sign-in deleting: %q", got)
+	}
+	if got := res.String(20); got != "Deleted." {
+		t.Errorf("flash: %q", got)
+	}
+	if r := e.mgmt("GET", "users/"+url.PathEscape(id), e.mgmtToken(""), nil); r.status != 404 {
+		t.Errorf("user after the delete: %d %s", r.status, r.raw)
 	}
 }
 
@@ -295,7 +342,8 @@ func TestBrowserConsoleUsersConnectionsProtectionViewer(t *testing.T) {
 	e.login(target)
 	id := e.userIDOf(target)
 	conn := e.connectionID("email")
-	actions := `document.querySelectorAll("main form[method=post] button, main form[method=post] input[type=submit]").length`
+	actions := `[document.querySelector("h1").textContent,
+  document.querySelectorAll("main form[method=post] button, main form[method=post] input[type=submit]").length]`
 	forge := func(path string, form map[string]string) browsertest.Step {
 		body, _ := json.Marshal(form)
 		return browsertest.Eval(`(async () => {
@@ -328,9 +376,9 @@ func TestBrowserConsoleUsersConnectionsProtectionViewer(t *testing.T) {
 		forge("/admin/attack-protection/unblock-identifier", map[string]string{"identifier": target}),                         // 19
 		forge("/admin/attack-protection/unblock-ip", map[string]string{"ip": "127.0.0.1"}),                                    // 20
 	)})
-	for i, page := range map[int]string{6: "user", 8: "connection", 10: "attack protection"} {
-		if got := res.String(i); got != "0" {
-			t.Errorf("%s page: a viewer sees %s action buttons", page, got)
+	for i, want := range map[int]string{6: `["User ` + target + `",0]`, 8: `["Connection email",0]`, 10: `["Attack protection and rate limits",0]`} {
+		if got := res.String(i); got != want {
+			t.Errorf("a viewer's page: %s, want %s (no action buttons)", got, want)
 		}
 	}
 	for i := 11; i <= 20; i++ {
