@@ -218,7 +218,19 @@ func (c *Console) showConnection(w http.ResponseWriter, r *http.Request, s *sess
 // connectionData reads the connection and the applications.
 func (c *Console) connectionData(r *http.Request, s *session) (connectionData, error) {
 	d := connectionData{Providers: tenant.SMSProviders, CanTest: c.d.Sender != nil && c.can(s, "update:connections")}
-	if err := c.call(r, s, http.MethodGet, connectionPath(r.PathValue("id")), nil, &d.Conn); err != nil {
+	id := r.PathValue("id")
+	if !strings.HasPrefix(id, "con_") {
+		// A name (/admin/connections/email): the connection of that name.
+		var found []connectionView
+		if err := c.call(r, s, http.MethodGet, "/api/v2/connections?"+url.Values{"name": {id}}.Encode(), nil, &found); err != nil {
+			return d, err
+		}
+		if len(found) != 1 {
+			return d, &apiError{Status: http.StatusNotFound, Message: "There is no connection " + id + "."}
+		}
+		id = found[0].ID
+	}
+	if err := c.call(r, s, http.MethodGet, connectionPath(id), nil, &d.Conn); err != nil {
 		return d, err
 	}
 	clients, err := c.allClients(r, s)

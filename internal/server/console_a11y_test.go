@@ -20,6 +20,10 @@ var consolePages = []struct{ name, path string }{
 	{"logs", "/admin/logs?q=type:s"},
 	{"settings", "/admin/settings"},
 	{"keys", "/admin/keys"},
+	{"users", "/admin/users"},
+	{"connections", "/admin/connections"},
+	{"connection", "/admin/connections/email"},
+	{"attack-protection", "/admin/attack-protection"},
 }
 
 // TestBrowserConsoleAccessible: axe-core in Chromium finds no serious or

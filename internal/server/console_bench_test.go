@@ -60,6 +60,9 @@ var consoleBenchPages = append(append([]struct{ name, path string }{}, consolePa
 	struct{ name, path string }{"logs-failures", "/admin/logs?q=type:fepotpft"},
 	struct{ name, path string }{"logs-user", "/admin/logs?q=user_name:user4242@example.com"},
 	struct{ name, path string }{"logs-depnotes", "/admin/logs?q=" + "type:depnote%20AND%20description:*passwordless*"},
+	struct{ name, path string }{"users-last-page", "/admin/users?page=1999"},
+	struct{ name, path string }{"users-search", "/admin/users?q=user4242@example.com"},
+	struct{ name, path string }{"user", "/admin/users/email%7C" + fmt.Sprintf("%024x", 4242)},
 )
 
 // benchConsoleEvent is event i of a synthetic tenant log dated at: mostly
