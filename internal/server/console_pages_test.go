@@ -332,8 +332,8 @@ func TestBrowserConsoleProtectionUnblock(t *testing.T) {
 
 // TestBrowserConsoleUsersConnectionsProtectionViewer: a viewer sees the
 // users, connection and attack-protection pages without a single action,
-// and every change forged with their own CSRF token is refused by the
-// Management API (403, a fapi event naming them) and changes nothing.
+// and every change forged with their own CSRF token is refused (403; by
+// the Management API, with a fapi event naming them) and changes nothing.
 func TestBrowserConsoleUsersConnectionsProtectionViewer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
@@ -397,6 +397,11 @@ func TestBrowserConsoleUsersConnectionsProtectionViewer(t *testing.T) {
 	}
 	if msgs := e.messages(consoleViewerEmail); len(msgs) != 1 { // the sign-in code only
 		t.Errorf("messages to the viewer: %d", len(msgs))
+	}
+	// Each refusal of the API is a failed Management API call naming the
+	// viewer (the test message is the console's own refusal: no API call).
+	if n := e.countLogs(`type:fapi AND user_name:"` + consoleViewerEmail + `"`); n != 9 {
+		t.Errorf("fapi events naming the viewer: %d, want 9", n)
 	}
 }
 
