@@ -130,11 +130,7 @@ func (c *Console) showProtection(w http.ResponseWriter, r *http.Request, s *sess
 // formList splits a textarea or text field into entries (lines, commas,
 // spaces); never nil.
 func formList(v string) []string {
-	out := []string{}
-	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t' }) {
-		out = append(out, e)
-	}
-	return out
+	return append([]string{}, strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t' })...)
 }
 
 // formInts reads whole numbers from the form; bad names the fields that

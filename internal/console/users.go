@@ -70,10 +70,14 @@ type usersData struct {
 	Prev, Next int // page numbers; -1 when there is none
 }
 
+// userSearchHelp is what the users page says to a search it cannot make.
+const userSearchHelp = "Search by a whole email address (ana@example.com), a phone number with its country code (+14155550100) or a user id (email|…)."
+
 // userSearch turns what the member typed into the Management API's user
 // query: an email address, an E.164 phone number or a user id, found
-// exactly (Latchkey's user search is one exact lookup).
-func userSearch(q string) (string, error) {
+// exactly (Latchkey's user search is one exact lookup); false when it is
+// none of them.
+func userSearch(q string) (string, bool) {
 	var field string
 	switch {
 	case strings.Contains(q, "|"):
@@ -84,9 +88,9 @@ func userSearch(q string) (string, error) {
 		field = "phone_number"
 		q = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(q)
 	default:
-		return "", errors.New("Search by a whole email address (ana@example.com), a phone number with its country code (+14155550100) or a user id (email|…).")
+		return "", false
 	}
-	return field + `:"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(q) + `"`, nil
+	return field + `:"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(q) + `"`, true
 }
 
 // users lists the users a page at a time, or finds one by email address,
@@ -98,9 +102,9 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, s *session) {
 		d.Query = d.Query[:512]
 	}
 	if d.Query != "" {
-		q, err := userSearch(d.Query)
-		if err != nil {
-			p.Error = err.Error()
+		q, ok := userSearch(d.Query)
+		if !ok {
+			p.Error = userSearchHelp
 			c.render(w, r, s, "users.html", p, http.StatusBadRequest)
 			return
 		}
