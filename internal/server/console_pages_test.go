@@ -235,7 +235,7 @@ func TestBrowserConsoleConnectionsTemplate(t *testing.T) {
 
 // TestBrowserConsoleConnectionsCredentials: provider credentials are
 // write-only: the page never shows them, a new value is stored, an empty
-// field keeps the stored one.
+// field keeps the stored one. A test SMS goes to the number given.
 func TestBrowserConsoleConnectionsCredentials(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
@@ -253,6 +253,11 @@ func TestBrowserConsoleConnectionsCredentials(t *testing.T) {
 		browsertest.Fill("#totp_length", "7"),
 		browsertest.Click("#save-connection"),
 		browsertest.WaitForURL("done=saved"),
+		// A test SMS of an unsaved template, through the stored provider.
+		browsertest.Fill("#tpl-template", "Code @@password@@ for {{ application.name }}"),
+		browsertest.Fill("#tpl-phone", "+14155550123"),
+		browsertest.Click("#send-test"),
+		browsertest.WaitForURL("done=sent"),
 	)})
 	if got := res.String(11); got != `["","A token is stored; it is never shown. Leave empty to keep it.",false]` {
 		t.Errorf("token field after the save: %s", got)
@@ -267,12 +272,18 @@ func TestBrowserConsoleConnectionsCredentials(t *testing.T) {
 	if r := e.mgmt("GET", "connections/"+id, e.mgmtToken(""), nil); str(r.body, "options.twilio_token") != tenant.Redacted {
 		t.Errorf("API shows the token: %s", r.raw)
 	}
+	if m := e.lastMessage("+14155550123"); m.Channel != "sms" || !strings.HasPrefix(m.Text, "Code 1234567 for ") {
+		t.Errorf("test SMS: %+v", m)
+	}
+	if conn, _ := e.srv.Store.GetConnectionByName(context.Background(), "sms"); conn.Options.Template != "" {
+		t.Errorf("the test saved the template: %q", conn.Options.Template)
+	}
 }
 
 // TestBrowserConsoleProtectionUnblock: an identifier blocked by
 // brute-force protection is found on the attack-protection page and
 // unblocked there: the code it could not use now works. The brute-force
-// settings are changed from the page too.
+// and suspicious-IP settings and a rate limit are changed from the page too.
 func TestBrowserConsoleProtectionUnblock(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
@@ -306,6 +317,14 @@ func TestBrowserConsoleProtectionUnblock(t *testing.T) {
 		browsertest.Fill("#ip", "198.51.100.9"),
 		browsertest.Click("#lookup-ip"),
 		browsertest.Text("#ip-clear"), // 19
+		browsertest.Fill("#sit-login-max", "200"),
+		browsertest.Click("#save-suspicious-ip"),
+		browsertest.WaitForURL("done=saved"),
+		browsertest.Goto(e.issuer+"admin/attack-protection?ip=198.51.100.9"), // a URL without done=saved
+		browsertest.Fill("#passwordless_start_burst", "77"),
+		browsertest.Click("#save-rate-limits"),
+		browsertest.WaitForURL("done=saved"),
+		browsertest.Eval(`document.getElementById("passwordless_start_burst").value`), // 27
 	)})
 	if got := res.String(8); !strings.Contains(got, target) || !strings.Contains(got, "127.0.0.1") {
 		t.Errorf("blocks: %q", got)
@@ -327,6 +346,27 @@ func TestBrowserConsoleProtectionUnblock(t *testing.T) {
 	}
 	if r := e.mgmt("GET", "attack-protection/brute-force-protection", e.mgmtToken(""), nil); r.body["max_attempts"] != 7.0 {
 		t.Errorf("brute force after the save: %s", r.raw)
+	}
+	var sit store.SuspiciousIPThrottling
+	if r := e.mgmt("GET", "attack-protection/suspicious-ip-throttling", e.mgmtToken(""), nil); json.Unmarshal(r.raw, &sit) != nil ||
+		sit.Stage.PreLogin.MaxAttempts != 200 || sit.Stage.PreUserRegistration.MaxAttempts != 50 {
+		t.Errorf("suspicious IP throttling after the save: %s", r.raw)
+	}
+	// The limit changed is set; the others are as they were.
+	r := e.mgmt("GET", "tenants/settings", e.mgmtToken(""), nil)
+	var st struct {
+		Latchkey struct {
+			RateLimits store.RateLimits `json:"rate_limits"`
+		} `json:"latchkey"`
+	}
+	if err := json.Unmarshal(r.raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	if rl := st.Latchkey.RateLimits; rl.PasswordlessStart == nil || rl.PasswordlessStart.Burst != 77 || rl.Token == nil || rl.Token.Burst != 100000 || rl.Global != nil {
+		t.Errorf("rate limits after the save: %s", r.raw)
+	}
+	if got := res.String(27); got != "77" {
+		t.Errorf("the start limit's row: %q", got)
 	}
 }
 
