@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -223,5 +224,17 @@ func TestPagesByRole(t *testing.T) {
 	mux.ServeHTTP(w, r)
 	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "Your role does not allow this") {
 		t.Errorf("forged block: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestQueryLinks: a search put in a link with q is escaped once.
+func TestQueryLinks(t *testing.T) {
+	tpl := template.Must(template.New("").Funcs(funcs).Parse(`<a href="/admin/logs?q={{q .}}&amp;page=1">logs</a>`))
+	var b strings.Builder
+	if err := tpl.Execute(&b, `user_id:"email|1"`); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<a href="/admin/logs?q=user_id%3A%22email%7C1%22&amp;page=1">logs</a>`; b.String() != want {
+		t.Errorf("link: %s, want %s", b.String(), want)
 	}
 }

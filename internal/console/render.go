@@ -39,9 +39,11 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	// q escapes a query value outside URL attributes: in an href,
-	// html/template escapes the value itself, and q would escape it twice.
-	"q":    url.QueryEscape,
+	// q escapes a query value. It is a template.URL so that html/template
+	// does not escape it a second time in an href (%3A became %253A: the
+	// links to log searches searched for the escapes); QueryEscape's
+	// output holds no scheme, so it cannot smuggle one in either.
+	"q":    func(s string) template.URL { return template.URL(url.QueryEscape(s)) },
 	"add":  func(a, b int) int { return a + b },
 	"path": url.PathEscape,
 	"join": strings.Join,
