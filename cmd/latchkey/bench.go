@@ -11,15 +11,21 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // runBench is the load driver: it runs full email-code logins (start, read
-// the code from the dev capture, exchange it) against a running
-// `latchkey serve --dev` and prints throughput and latency percentiles.
+// the code, exchange it) against a running server and prints throughput,
+// each stage's latency percentiles, failures by stage and, with --ops, the
+// server's CPU per login. Codes come from the dev capture of a server
+// started with --dev, or with --smtp-listen from real mail: the driver runs
+// an SMTP server and the server under test delivers to it.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -32,6 +38,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scope := fs.String("scope", "openid email", "scope to request (openid adds a signed ID token)")
 	insecure := fs.Bool("insecure", false, "skip TLS certificate checks (self-signed test servers)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	smtpListen := fs.String("smtp-listen", "", "run an SMTP server on this address (e.g. 127.0.0.1:2525) and read each code from the mail the server under test delivers to it (start that server with --smtp-url smtp://ADDR); without it, codes are read from the dev capture")
+	codePattern := fs.String("code-pattern", defaultCodePattern, "with --smtp-listen: regular expression whose first group is the code in a message's text")
+	ops := fs.String("ops", "", "the server's ops listener (e.g. http://127.0.0.1:9464/): its process_cpu_seconds_total before and after gives the server's CPU per login")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,73 +60,188 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	d := &driver{base: base.ResolveReference(&url.URL{Path: "/"}).String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		clientID: *clientID, secret: *clientSecret, scope: *scope, run: fmt.Sprintf("%x", time.Now().UnixNano())}
+	if *smtpListen != "" {
+		re, err := regexp.Compile(*codePattern)
+		if err != nil || re.NumSubexp() < 1 {
+			return usageError{fmt.Errorf("--code-pattern: want a regular expression with a group (%v)", err)}
+		}
+		if d.mail, err = startMailbox(*smtpListen, re); err != nil {
+			return err
+		}
+		defer d.mail.close()
+	}
+	cpuBefore, cpuErr := processCPU(ctx, d.client, *ops)
 
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
 	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		failures  atomic.Int64
-		firstErr  atomic.Value
-		issued    atomic.Int64
-		wg        sync.WaitGroup
+		mu       sync.Mutex
+		samples  []sample
+		failures = map[string]int{}
+		firstErr string
+		issued   atomic.Int64
+		wg       sync.WaitGroup
 	)
 	start := time.Now()
 	for w := 0; w < *concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine []time.Duration
+			var mine []sample
 			for ctx.Err() == nil {
 				n := issued.Add(1)
 				if *maxLogins > 0 && n > int64(*maxLogins) {
 					break
 				}
-				t0 := time.Now()
-				if err := d.login(ctx, n); err != nil {
+				smp, stage, err := d.login(ctx, n)
+				if err != nil {
 					if ctx.Err() != nil {
 						break
 					}
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					mu.Lock()
+					failures[stage]++
+					if firstErr == "" {
+						firstErr = stage + ": " + err.Error()
+					}
+					mu.Unlock()
 					continue
 				}
-				mine = append(mine, time.Since(t0))
+				mine = append(mine, smp)
 			}
 			mu.Lock()
-			latencies = append(latencies, mine...)
+			samples = append(samples, mine...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	slices.Sort(latencies)
-	pct := func(p float64) time.Duration {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))]
+	res := benchResult{Logins: len(samples), Seconds: elapsed.Seconds(), Concurrency: *concurrency, Failures: failures,
+		LoginsPerSecond: float64(len(samples)) / elapsed.Seconds(), FirstError: firstErr, Delivery: "dev capture"}
+	if d.mail != nil {
+		res.Delivery = "SMTP to " + *smtpListen
 	}
-	res := map[string]any{"logins": len(latencies), "failures": failures.Load(), "seconds": elapsed.Seconds(),
-		"logins_per_second": float64(len(latencies)) / elapsed.Seconds(), "concurrency": *concurrency,
-		"p50_ms": ms(pct(0.50)), "p90_ms": ms(pct(0.90)), "p99_ms": ms(pct(0.99))}
-	if e, ok := firstErr.Load().(string); ok {
-		res["first_error"] = e
+	for _, st := range []struct {
+		name string
+		get  func(sample) time.Duration
+	}{{"start", func(s sample) time.Duration { return s.start }}, {"code_arrival", func(s sample) time.Duration { return s.arrival }},
+		{"token", func(s sample) time.Duration { return s.token }}, {"login", func(s sample) time.Duration { return s.total }}} {
+		ds := make([]time.Duration, len(samples))
+		for i, s := range samples {
+			ds[i] = st.get(s)
+		}
+		res.Stages = append(res.Stages, percentiles(st.name, ds))
+	}
+	if *ops != "" {
+		cpuAfter, err := processCPU(context.WithoutCancel(ctx), d.client, *ops)
+		switch {
+		case cpuErr != nil:
+			res.CPUError = cpuErr.Error()
+		case err != nil:
+			res.CPUError = err.Error()
+		case len(samples) > 0:
+			res.CPUPerLoginMS = (cpuAfter - cpuBefore) * 1000 / float64(len(samples))
+		}
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		fmt.Fprintf(stdout, "%d logins in %.1fs: %.0f logins/s (concurrency %d), %d failures\nlatency p50 %.1fms  p90 %.1fms  p99 %.1fms\n",
-			len(latencies), elapsed.Seconds(), res["logins_per_second"], *concurrency, failures.Load(), res["p50_ms"], res["p90_ms"], res["p99_ms"])
-		if e, ok := res["first_error"]; ok {
-			fmt.Fprintf(stdout, "first error: %s\n", e)
-		}
+		res.print(stdout)
 	}
-	if len(latencies) == 0 {
+	if len(samples) == 0 {
 		return errors.New("no login succeeded")
 	}
 	return nil
+}
+
+// sample is one login's stages: the start's answer, the code's arrival
+// after it, the token exchange, and the whole login.
+type sample struct{ start, arrival, token, total time.Duration }
+
+// stageStats are one stage's latency percentiles.
+type stageStats struct {
+	Stage string  `json:"stage"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+func percentiles(name string, ds []time.Duration) stageStats {
+	slices.Sort(ds)
+	at := func(p float64) float64 {
+		if len(ds) == 0 {
+			return 0
+		}
+		return ms(ds[min(len(ds)-1, int(p*float64(len(ds))))])
+	}
+	return stageStats{Stage: name, P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: at(1)}
+}
+
+// benchResult is what bench prints.
+type benchResult struct {
+	Logins          int            `json:"logins"`
+	Seconds         float64        `json:"seconds"`
+	LoginsPerSecond float64        `json:"logins_per_second"`
+	Concurrency     int            `json:"concurrency"`
+	Delivery        string         `json:"delivery"`
+	Stages          []stageStats   `json:"stages"`
+	Failures        map[string]int `json:"failures_by_stage"`
+	FirstError      string         `json:"first_error,omitempty"`
+	CPUPerLoginMS   float64        `json:"server_cpu_ms_per_login,omitempty"`
+	CPUError        string         `json:"server_cpu_error,omitempty"`
+}
+
+func (r benchResult) print(w io.Writer) {
+	total := 0
+	for _, n := range r.Failures {
+		total += n
+	}
+	fmt.Fprintf(w, "%d logins in %.1fs: %.0f logins/s (concurrency %d, codes by %s), %d failures\n",
+		r.Logins, r.Seconds, r.LoginsPerSecond, r.Concurrency, r.Delivery, total)
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "  %-13s p50 %6.1fms  p95 %6.1fms  p99 %6.1fms  max %6.1fms\n", s.Stage, s.P50, s.P95, s.P99, s.Max)
+	}
+	if r.CPUPerLoginMS > 0 {
+		fmt.Fprintf(w, "server CPU: %.2f ms per login\n", r.CPUPerLoginMS)
+	}
+	if r.CPUError != "" {
+		fmt.Fprintf(w, "server CPU unknown: %s\n", r.CPUError)
+	}
+	for stage, n := range r.Failures {
+		fmt.Fprintf(w, "failures at %s: %d\n", stage, n)
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
+	}
+}
+
+// processCPU reads process_cpu_seconds_total from an ops listener's
+// /metrics (0 and no error when ops is "").
+func processCPU(ctx context.Context, c *http.Client, ops string) (float64, error) {
+	if ops == "" {
+		return 0, nil
+	}
+	u := strings.TrimSuffix(ops, "/") + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, fmt.Errorf("--ops: %w", err)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("--ops: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil {
+		return 0, fmt.Errorf("--ops: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "process_cpu_seconds_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, errors.New("--ops: no process_cpu_seconds_total in " + u + " (not Linux?)")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -128,10 +252,12 @@ type forwardedKey struct{}
 type driver struct {
 	base, clientID, secret, scope, run string
 	client                             *http.Client
+	mail                               *mailbox // --smtp-listen; nil: the dev capture
 }
 
-// login runs one full email-code login for a fresh address.
-func (d *driver) login(ctx context.Context, n int64) error {
+// login runs one full email-code login for a fresh address and says how
+// long each stage took, or at which stage it failed.
+func (d *driver) login(ctx context.Context, n int64) (sample, string, error) {
 	email := fmt.Sprintf("bench-%s-%d@example.com", d.run, n)
 	start := map[string]string{"client_id": d.clientID, "connection": "email", "send": "code", "email": email}
 	if d.secret != "" {
@@ -142,20 +268,49 @@ func (d *driver) login(ctx context.Context, n int64) error {
 	// a backend passes its users' IPs; per-IP rate limits then see many
 	// users, as in production (honoured for a trusted confidential app).
 	ctx = context.WithValue(ctx, forwardedKey{}, fmt.Sprintf("198.18.%d.%d", (n>>8)&0xff, n&0xff))
+	var got chan arrival
+	if d.mail != nil {
+		got = d.mail.expect(email)
+		defer d.mail.forget(email)
+	}
+	var s sample
+	t0 := time.Now()
 	if _, err := d.do(ctx, "POST", "passwordless/start", "application/json", body); err != nil {
-		return err
+		return s, "start", err
 	}
-	code, err := d.captured(ctx, email)
-	if err != nil {
-		return err
+	t1 := time.Now()
+	s.start = t1.Sub(t0)
+	var code string
+	if got != nil {
+		select {
+		case a := <-got:
+			if a.err != nil {
+				return s, "code_arrival", a.err
+			}
+			code, s.arrival = a.code, a.at.Sub(t1)
+		case <-time.After(CaptureWait):
+			return s, "code_arrival", fmt.Errorf("no message for %s after %v (does the server send to --smtp-listen?)", email, CaptureWait)
+		case <-ctx.Done():
+			return s, "code_arrival", ctx.Err()
+		}
+	} else {
+		c, err := d.captured(ctx, email)
+		if err != nil {
+			return s, "code_arrival", err
+		}
+		code, s.arrival = c, time.Since(t1)
 	}
+	t2 := time.Now()
 	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/passwordless/otp"}, "client_id": {d.clientID},
 		"realm": {"email"}, "username": {email}, "otp": {code}, "scope": {d.scope}}
 	if d.secret != "" {
 		form.Set("client_secret", d.secret)
 	}
-	_, err = d.do(ctx, "POST", "oauth/token", "application/x-www-form-urlencoded", []byte(form.Encode()))
-	return err
+	if _, err := d.do(ctx, "POST", "oauth/token", "application/x-www-form-urlencoded", []byte(form.Encode())); err != nil {
+		return s, "token", err
+	}
+	s.token, s.total = time.Since(t2), time.Since(t0)
+	return s, "", nil
 }
 
 // captured waits for the message to email in the dev capture (the outbox

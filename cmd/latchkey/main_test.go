@@ -104,10 +104,14 @@ func TestBench(t *testing.T) {
 	var out bytes.Buffer
 	code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", secret, "-n", "20", "--concurrency", "4", "--json"}, &out, &out)
 	var res struct {
-		Logins   int `json:"logins"`
-		Failures int `json:"failures"`
+		Logins   int            `json:"logins"`
+		Failures map[string]int `json:"failures_by_stage"`
+		Stages   []struct {
+			Stage string  `json:"stage"`
+			P50   float64 `json:"p50_ms"`
+		} `json:"stages"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || res.Failures != 0 {
+	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || len(res.Failures) != 0 || len(res.Stages) != 4 {
 		t.Fatalf("bench exit %d: %s", code, out.String())
 	}
 	out.Reset()

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestBenchSMTP: bench --smtp-listen against a real `latchkey serve`
+// delivering by SMTP to the driver's own server: every login reads its
+// code from the mail, the stages are timed, and the server's CPU per login
+// comes from its ops listener.
+func TestBenchSMTP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "tenant.json")
+	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mail, addr, ops := freeAddr(t), freeAddr(t), freeAddr(t)
+	startProcess(t, []string{"serve", "--addr", addr, "--ops-addr", ops, "--data-dir", filepath.Join(dir, "data"), "--bootstrap", tf,
+		"--smtp-url", "smtp://" + mail + "?from=login%40latchkey.test", "--log-level", "warn"}, "http://"+addr+"/")
+	var out bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "web", "--client-secret",
+		"web-secret-0123456789abcdefghij", "--smtp-listen", mail, "--ops", "http://" + ops + "/", "-n", "30", "--concurrency", "4", "--json"}, &out, &out)
+	var res benchResult
+	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil {
+		t.Fatalf("bench exit %d: %s", code, out.String())
+	}
+	if res.Logins != 30 || len(res.Failures) != 0 || !strings.HasPrefix(res.Delivery, "SMTP") || res.CPUPerLoginMS <= 0 {
+		t.Fatalf("bench: %s", out.String())
+	}
+	for _, s := range res.Stages {
+		if s.P50 <= 0 || s.P99 < s.P50 {
+			t.Errorf("stage %+v", s)
+		}
+	}
+}
+
+const benchMessage = "From: Latchkey <login@latchkey.test>\r\nTo: a@example.com\r\nSubject: Welcome\r\nMIME-Version: 1.0\r\n" +
+	"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n" +
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\nYour verification code for Web is: 12345=\r\n6\r\n\r\nIt expires in 5 minutes.\r\n" +
+	"--b1\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\nPGI+Nzc3Nzc3PC9iPg==\r\n--b1--\r\n"
+
+func TestMessageCode(t *testing.T) {
+	re := regexp.MustCompile(defaultCodePattern)
+	for _, tt := range []struct{ name, msg, want string }{
+		{"multipart, quoted-printable text", benchMessage, "123456"},
+		{"plain", "Subject: x\r\n\r\nYour code is 424242.\r\n", "424242"},
+		{"base64 html only", "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPHA+Q29kZTogOTg3NjU0PC9wPg==\r\n", "987654"},
+		{"no code", "Subject: x\r\n\r\nHello 2026.\r\n", ""},
+	} {
+		got, err := messageCode([]byte(tt.msg), re)
+		if got != tt.want || (tt.want != "" && err != nil) || (tt.want == "" && err == nil) {
+			t.Errorf("%s: %q, %v", tt.name, got, err)
+		}
+	}
+}
+
+// FuzzMessageCode: any message the driver's SMTP server accepts is read
+// without a panic, and a code found is digits only.
+func FuzzMessageCode(f *testing.F) {
+	f.Add([]byte(benchMessage))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: multipart/alternative; boundary=y\r\n\r\n--y\r\n\r\ncode 1234\r\n--y--\r\n--x--\r\n"))
+	re := regexp.MustCompile(defaultCodePattern)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		code, err := messageCode(raw, re)
+		if err == nil && strings.Trim(code, "0123456789") != "" {
+			t.Fatalf("code %q", code)
+		}
+	})
+}
