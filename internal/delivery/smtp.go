@@ -14,12 +14,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/latchkey/latchkey/internal/secret"
 )
@@ -38,8 +38,10 @@ type Email struct {
 }
 
 // SMTP sends email through one SMTP server (--smtp-url). It is safe for
-// concurrent use: each Send opens its own connection.
+// concurrent use; sessions are kept and reused across messages (RSET
+// between them), up to MaxIdleSMTP idle ones.
 type SMTP struct {
+	pool        chan *smtpConn
 	host        string
 	port        int
 	implicitTLS bool // smtps://
@@ -71,7 +73,7 @@ func NewSMTP(rawURL string, timeout time.Duration) (*SMTP, error) {
 	if err != nil {
 		return nil, smtpURLError(describeURLError(err))
 	}
-	s := &SMTP{timeout: timeout, now: time.Now}
+	s := &SMTP{timeout: timeout, now: time.Now, pool: make(chan *smtpConn, MaxIdleSMTP)}
 	if s.timeout <= 0 {
 		s.timeout = DefaultSMTPTimeout
 	}
@@ -212,18 +214,135 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 	if err := ctx.Err(); err != nil || timeout <= 0 {
 		return &SendError{Temporary: true, Message: "SMTP: timeout"}
 	}
-	tlsConf := &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.skipVerify}
+	deadline := time.Now().Add(timeout)
+	// A kept connection first: if the server closed it meanwhile, the
+	// message goes on a new one (nothing was accepted on the old one).
+	if c := s.idle(); c != nil {
+		sent, err := c.send(ctx, deadline, from.Address, to.Address, msg)
+		if err == nil {
+			s.keep(c)
+			return nil
+		}
+		c.close()
+		if sent || ctx.Err() != nil {
+			return s.sendError(ctx, err)
+		}
+	}
+	c, err := s.dial(ctx, timeout)
+	if err != nil {
+		return err
+	}
+	if _, err := c.send(ctx, deadline, from.Address, to.Address, msg); err != nil {
+		c.close()
+		return s.sendError(ctx, err)
+	}
+	s.keep(c)
+	return nil
+}
 
+// Connections are kept between messages: up to MaxIdleSMTP per server, for
+// at most IdleSMTP each (servers drop idle sessions after a minute or more).
+const (
+	MaxIdleSMTP = 8
+	IdleSMTP    = 30 * time.Second
+)
+
+// smtpConn is an open, authenticated SMTP session.
+type smtpConn struct {
+	c    *gosmtp.Client
+	raw  net.Conn  // the TCP connection under any TLS, for deadlines and cancellation
+	sent int       // messages sent on it
+	used time.Time // when it was last put back
+}
+
+// send sends one message; sent reports whether the server may have taken
+// it (DATA begun), after which it must not be sent again on another
+// connection.
+func (c *smtpConn) send(ctx context.Context, deadline time.Time, from, to string, msg *gomail.Msg) (sent bool, err error) {
+	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
+	defer stop()
+	_ = c.raw.SetDeadline(deadline)
+	if c.sent > 0 {
+		// A session that sent before starts a new transaction.
+		if err := c.c.Reset(); err != nil {
+			return false, err
+		}
+	}
+	if err := c.c.Mail(from); err != nil {
+		return false, err
+	}
+	if err := c.c.Rcpt(to); err != nil {
+		return false, err
+	}
+	w, err := c.c.Data()
+	if err != nil {
+		return false, err
+	}
+	if _, err := msg.WriteTo(w); err != nil {
+		w.Close()
+		return true, err
+	}
+	if err := w.Close(); err != nil {
+		return true, err
+	}
+	_ = c.raw.SetDeadline(time.Time{})
+	c.sent++
+	return true, nil
+}
+
+func (c *smtpConn) close() { c.c.Close() }
+
+// idle takes a kept connection that has not idled too long.
+func (s *SMTP) idle() *smtpConn {
+	for {
+		select {
+		case c := <-s.pool:
+			if s.now().Sub(c.used) < IdleSMTP {
+				return c
+			}
+			go func() { _ = c.c.Quit(); c.close() }()
+		default:
+			return nil
+		}
+	}
+}
+
+// keep puts a connection back for the next message, or ends it when
+// enough are kept.
+func (s *SMTP) keep(c *smtpConn) {
+	c.used = s.now()
+	select {
+	case s.pool <- c:
+	default:
+		go func() { _ = c.c.Quit(); c.close() }()
+	}
+}
+
+// Close ends the kept connections (QUIT).
+func (s *SMTP) Close() {
+	for {
+		select {
+		case c := <-s.pool:
+			_ = c.c.Quit()
+			c.close()
+		default:
+			return
+		}
+	}
+}
+
+// dial opens and authenticates a session (STARTTLS as the URL asks).
+func (s *SMTP) dial(ctx context.Context, timeout time.Duration) (*smtpConn, error) {
+	tlsConf := &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.skipVerify}
 	// go-mail bounds the session with its timeout but does not watch the
-	// context once connected: the dialer closes the socket when ctx ends.
-	var mu sync.Mutex
-	var stops []func() bool
+	// context once connected: the socket is closed when ctx ends, until
+	// the session is set up.
+	var raw net.Conn
+	var stop func() bool
 	defer func() {
-		mu.Lock()
-		for _, stop := range stops {
+		if stop != nil {
 			stop()
 		}
-		mu.Unlock()
 	}()
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
@@ -231,9 +350,7 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 		if err != nil {
 			return nil, err
 		}
-		mu.Lock()
-		stops = append(stops, context.AfterFunc(ctx, func() { c.Close() }))
-		mu.Unlock()
+		raw, stop = c, context.AfterFunc(ctx, func() { c.Close() })
 		if !s.implicitTLS {
 			return c, nil
 		}
@@ -269,37 +386,15 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 			opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover))
 		}
 	}
-	c, err := gomail.NewClient(s.host, opts...)
+	gc, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
-		return &SendError{Message: "SMTP: " + redact(err.Error(), s.secrets()...)}
+		return nil, &SendError{Message: "SMTP: " + redact(err.Error(), s.secrets()...)}
 	}
-	sc, err := c.DialToSMTPClientWithContext(ctx)
+	sc, err := gc.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		return s.sendError(ctx, err)
+		return nil, s.sendError(ctx, err)
 	}
-	err = func() error {
-		if err := sc.Mail(from.Address); err != nil {
-			return err
-		}
-		if err := sc.Rcpt(to.Address); err != nil {
-			return err
-		}
-		w, err := sc.Data()
-		if err != nil {
-			return err
-		}
-		if _, err := msg.WriteTo(w); err != nil {
-			w.Close()
-			return err
-		}
-		return w.Close()
-	}()
-	if err != nil {
-		sc.Close()
-		return s.sendError(ctx, err)
-	}
-	_ = sc.Quit() // delivered; a failing QUIT changes nothing
-	return nil
+	return &smtpConn{c: sc, raw: raw}, nil
 }
 
 // message builds the MIME message.

@@ -43,9 +43,16 @@ type smtpBackend struct {
 	mu         sync.Mutex
 	msgs       []received
 	authTries  []string // passwords the server was sent
+	sessions   int      // connections opened
+	// oneMailPerSession refuses (421) a session's second MAIL FROM, as a
+	// server closing a connection it no longer wants does.
+	oneMailPerSession bool
 }
 
 func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.mu.Lock()
+	b.sessions++
+	b.mu.Unlock()
 	_, isTLS := c.TLSConnectionState()
 	s := &smtpSession{b: b, r: received{tls: isTLS}}
 	if b.user != "" {
@@ -64,6 +71,7 @@ type smtpSession struct {
 	b      *smtpBackend
 	r      received
 	authed bool
+	mails  int
 }
 
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
@@ -72,6 +80,9 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	}
 	if s.b.rejectMail != nil {
 		return s.b.rejectMail
+	}
+	if s.mails++; s.b.oneMailPerSession && s.mails > 1 {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Closing: too many messages"}
 	}
 	s.r.from = from
 	return nil
@@ -557,6 +568,86 @@ func FuzzNewSMTP(f *testing.F) {
 					t.Fatalf("accepted from %q", s.from)
 				}
 			}
+		}
+	})
+}
+
+func (b *smtpBackend) sessionCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sessions
+}
+
+// TestSMTPKeepsConnections: messages share a kept session (RSET between
+// them); one idle too long is ended and a new one opened; a session the
+// server no longer wants (421 before DATA) is replaced and the message
+// sent once on the new one.
+func TestSMTPKeepsConnections(t *testing.T) {
+	t.Run("reuse", func(t *testing.T) {
+		be := &smtpBackend{}
+		addr := startSMTP(t, be, "plain", false)
+		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
+		for range 5 {
+			if err := s.Send(t.Context(), testEmail()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, got := be.sessionCount(), len(be.messages()); n != 1 || got != 5 {
+			t.Fatalf("%d sessions for %d messages, want 1 for 5", n, got)
+		}
+		for _, m := range be.messages() {
+			checkMessage(t, m, testEmail())
+		}
+		s.Close()
+	})
+	t.Run("idle too long", func(t *testing.T) {
+		be := &smtpBackend{}
+		addr := startSMTP(t, be, "plain", false)
+		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
+		now := time.Now()
+		s.now = func() time.Time { return now }
+		for _, wait := range []time.Duration{0, IdleSMTP - time.Second, IdleSMTP} {
+			now = now.Add(wait)
+			if err := s.Send(t.Context(), testEmail()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := be.sessionCount(); n != 2 {
+			t.Fatalf("%d sessions, want 2 (the third message after %v idle)", n, IdleSMTP)
+		}
+	})
+	t.Run("server refuses the kept session", func(t *testing.T) {
+		be := &smtpBackend{oneMailPerSession: true}
+		addr := startSMTP(t, be, "plain", false)
+		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
+		for range 3 {
+			if err := s.Send(t.Context(), testEmail()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, got := be.sessionCount(), len(be.messages()); n != 3 || got != 3 {
+			t.Fatalf("%d sessions for %d messages, want 3 for 3", n, got)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		be := &smtpBackend{}
+		addr := startSMTP(t, be, "plain", false)
+		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 25 {
+					if err := s.Send(t.Context(), testEmail()); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n, got := be.sessionCount(), len(be.messages()); got != 100 || n > 4 {
+			t.Fatalf("%d sessions for %d messages, want at most 4 for 100", n, got)
 		}
 	})
 }

@@ -64,6 +64,7 @@ type Server struct {
 	// ConsoleOwner is the console owner named at start ("" for none).
 	ConsoleOwner string
 	console      *console.Console
+	smtp         *delivery.SMTP // nil in --dev
 	Dir          *tenant.Directory
 	Events       *eventlog.Recorder
 	Capture      *delivery.Capture // nil outside --dev
@@ -232,6 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
+		s.smtp = smtp
 		// nil clients: the senders' own (30 s timeout, no redirects).
 		transport = &delivery.Providers{SMTP: smtp, Twilio: delivery.NewTwilio(cfg.TwilioAPIURL, nil), Gateway: delivery.NewGateway(nil)}
 		from = smtp.DefaultFrom()
@@ -385,6 +387,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close writes the tenant log events still queued, then releases the store.
 func (s *Server) Close() error {
 	err := s.core.close()
+	if s.smtp != nil {
+		s.smtp.Close() // the kept SMTP sessions end with QUIT
+	}
 	s.releaseNode()
 	return err
 }
