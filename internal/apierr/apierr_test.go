@@ -50,6 +50,7 @@ var sentinels = map[string]error{
 	"oauth.ErrUserBlocked":                  oauth.ErrUserBlocked,
 	"oauth.ErrInvalidAssertion":             oauth.ErrInvalidAssertion,
 	"oauth.ErrInvalidToken":                 oauth.ErrInvalidToken,
+	"oauth.ErrKeysChanged":                  oauth.ErrKeysChanged,
 	"passwordless.ErrUnknownConnection":     passwordless.ErrUnknownConnection,
 	"passwordless.ErrConnectionDisabled":    passwordless.ErrConnectionDisabled,
 	"passwordless.ErrSignupDisabled":        passwordless.ErrSignupDisabled,
@@ -87,6 +88,7 @@ var sentinels = map[string]error{
 // and who answers them instead.
 var unanswered = map[string]string{
 	"oauth.ErrInvalidAssertion": "CheckClient refuses the assertion: the answer is oauth.ErrClientUnauthorized, whose cause it is",
+	"oauth.ErrKeysChanged":      "the Management API's rotate answers 409 conflict (another rotation won)",
 	"protect.ErrBlocked":        "passwordless refuses the attempt with ErrTooManyAttempts",
 	"protect.ErrSuspiciousIP":   "passwordless refuses with its ErrSuspiciousIP",
 	"ratelimit.ErrInvalid":      "a limit configured wrong: a 500",
