@@ -243,7 +243,7 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 // Connections are kept between messages: up to MaxIdleSMTP per server, for
 // at most IdleSMTP each (servers drop idle sessions after a minute or more).
 const (
-	MaxIdleSMTP = 8
+	MaxIdleSMTP = 32
 	IdleSMTP    = 30 * time.Second
 )
 

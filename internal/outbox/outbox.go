@@ -81,7 +81,7 @@ type Metrics interface {
 const (
 	DefaultLease = 10 * time.Second // how long a claim holds a message unless renewed
 	BatchSize    = 32               // messages per claim
-	Concurrency  = 8                // sends in flight per node
+	Concurrency  = 32               // sends in flight per node (SMTP sessions are kept: a send is a few round trips)
 	IdleWait     = 5 * time.Second  // longest sleep when nothing is known to be due
 	BaseBackoff  = time.Second
 	MaxBackoff   = 60 * time.Second
