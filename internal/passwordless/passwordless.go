@@ -36,9 +36,9 @@ type Directory interface {
 type Store interface {
 	FindUser(ctx context.Context, connection, identifier string) (store.User, error)
 	PutCode(ctx context.Context, c store.Code, msg *store.OutboxMessage) error
-	ConsumeCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
 	CheckCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time) (store.Code, error)
-	RecordLogin(ctx context.Context, l store.Login, allowSignup bool) (store.User, bool, error)
+	RedeemCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time,
+		login func(store.Code) store.Login, allowSignup bool) (store.Code, store.User, bool, error)
 }
 
 // Queue prepares durable messages: Message renders and seals n as an
@@ -458,19 +458,30 @@ func (s *Service) redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 		return out, err
 	}
 	now := s.now()
-	c, err := s.st.ConsumeCode(ctx, conn.Name, ident, s.codeHash(conn.Name, ident, r.ClientID, r.Code), now)
-	if err != nil {
-		s.afterFailure(ctx, conn, ident, r, err)
-		return out, codeError(err)
+	login := func(c store.Code) store.Login {
+		l := store.Login{UserID: conn.Strategy + "|" + c.UserIDHint, Connection: conn.Name, Identifier: ident, IP: r.IP, At: now}
+		if conn.Strategy == "email" {
+			l.Email, l.EmailVerified = ident, true
+		} else {
+			l.PhoneNumber, l.PhoneVerified = ident, true
+		}
+		return l
+	}
+	// The code is spent and the login recorded in one write transaction,
+	// done whatever the request's fate: a client that hangs up meanwhile
+	// leaves neither a spent code without its login nor half a login.
+	c, u, created, err := s.st.RedeemCode(context.WithoutCancel(ctx), conn.Name, ident,
+		s.codeHash(conn.Name, ident, r.ClientID, r.Code), now, login, !conn.Options.DisableSignup)
+	if err != nil && c.ID == "" {
+		// Nothing was spent: the code's verdict (none, wrong, expired,
+		// exhausted), or the store's failure.
+		if isCodeVerdict(err) {
+			s.afterFailure(ctx, conn, ident, r, err)
+			return out, codeError(err)
+		}
+		return out, fmt.Errorf("redeem code: %w", err)
 	}
 	out.AuthParams = c.AuthParams
-	l := store.Login{UserID: conn.Strategy + "|" + c.UserIDHint, Connection: conn.Name, Identifier: ident, IP: r.IP, At: now}
-	if conn.Strategy == "email" {
-		l.Email, l.EmailVerified = ident, true
-	} else {
-		l.PhoneNumber, l.PhoneVerified = ident, true
-	}
-	u, created, err := s.st.RecordLogin(ctx, l, !conn.Options.DisableSignup)
 	if s.guard != nil && err == nil {
 		s.guard.AfterSuccess(ctx, conn, ident, r.IP)
 	}
@@ -478,7 +489,7 @@ func (s *Service) redeem(ctx context.Context, r Redemption) (Redeemed, error) {
 	case errors.Is(err, store.ErrNotFound):
 		return out, ErrSignupDisabled
 	case err != nil:
-		return out, fmt.Errorf("record login: %w", err)
+		return out, fmt.Errorf("record login: %w", err) // nothing spent (see above)
 	case u.Blocked:
 		out.User = u
 		return out, ErrUserBlocked
@@ -581,6 +592,13 @@ func (s *Service) locate(ctx context.Context, r Redemption) (store.Connection, s
 }
 
 // codeError maps the store's code verdicts to the service's errors.
+// isCodeVerdict reports whether err is a code's verdict rather than a
+// failure of the store.
+func isCodeVerdict(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrCodeWrong) ||
+		errors.Is(err, store.ErrCodeExhausted) || errors.Is(err, store.ErrCodeExpired)
+}
+
 func codeError(err error) error {
 	switch {
 	case err == nil:

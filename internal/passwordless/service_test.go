@@ -133,6 +133,16 @@ func (s *fakeStore) CheckCode(_ context.Context, connection, ident string, hash 
 	return s.judge(connection, ident, hash, now, false)
 }
 
+func (s *fakeStore) RedeemCode(ctx context.Context, connection, ident string, hash []byte, now time.Time,
+	login func(store.Code) store.Login, allowSignup bool) (store.Code, store.User, bool, error) {
+	c, err := s.judge(connection, ident, hash, now, true)
+	if err != nil {
+		return c, store.User{}, false, err
+	}
+	u, created, err := s.RecordLogin(ctx, login(c), allowSignup)
+	return c, u, created, err
+}
+
 func (s *fakeStore) RecordLogin(_ context.Context, l store.Login, allowSignup bool) (store.User, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -120,6 +120,15 @@ type Store interface {
 	// ErrNotFound. A blocked user is not updated: the stored user comes back
 	// with Blocked set and no error.
 	RecordLogin(ctx context.Context, l Login, allowSignup bool) (u User, created bool, err error)
+	// RedeemCode is ConsumeCode and RecordLogin in one write transaction:
+	// the outstanding code of (connection, identifier) is judged as
+	// ConsumeCode judges it (a wrong code counted, its verdict returned);
+	// on a match it is deleted and the login that login(code) describes is
+	// recorded as RecordLogin records it. A signup refused (ErrNotFound,
+	// with the spent code returned) still consumes the code; any other
+	// failure (ErrConflict included) leaves everything as it was.
+	RedeemCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time,
+		login func(Code) Login, allowSignup bool) (c Code, u User, created bool, err error)
 
 	// One-time codes. PutCode replaces any outstanding code for the same
 	// (Connection, Identifier): only the newest code works. With msg set it

@@ -113,6 +113,49 @@ func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string
 	return code, nil
 }
 
+// RedeemCode consumes the code and records the login in one transaction
+// (see store.Store).
+func (s *Store) RedeemCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time,
+	login func(store.Code) store.Login, allowSignup bool) (store.Code, store.User, bool, error) {
+	var (
+		code    store.Code
+		user    store.User
+		created bool
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		c, err := lockCode(ctx, tx, connection, identifier)
+		if err != nil {
+			return err
+		}
+		verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+		switch {
+		case verdict == nil:
+		case errors.Is(verdict, store.ErrCodeWrong),
+			errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+			if _, err := tx.Exec(ctx, `UPDATE codes SET attempts = attempts + 1
+				WHERE connection = $1 AND identifier = $2`, connection, identifier); err != nil {
+				return err
+			}
+			return commitThen{verdict}
+		default:
+			return verdict
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2", connection, identifier); err != nil {
+			return err
+		}
+		code = c
+		user, created, err = recordLoginTx(ctx, tx, login(c), allowSignup)
+		if errors.Is(err, store.ErrNotFound) {
+			return commitThen{err} // signup refused; the code is spent all the same
+		}
+		return err
+	})
+	if err != nil {
+		return code, store.User{}, false, fmt.Errorf("postgres: redeem code for %s/%s: %w", connection, identifier, mapErr(err))
+	}
+	return code, user, created, nil
+}
+
 func lockCode(ctx context.Context, tx pgx.Tx, connection, identifier string) (store.Code, error) {
 	c := store.Code{Connection: connection, Identifier: identifier}
 	var params []byte

@@ -210,3 +210,37 @@ func (s *Store) UpdateUserFlags(ctx context.Context, userID string, f store.User
 	}
 	return u, nil
 }
+
+// recordLoginTx is RecordLogin inside tx.
+func recordLoginTx(ctx context.Context, tx pgx.Tx, l store.Login, allowSignup bool) (store.User, bool, error) {
+	query := recordLoginUpdate
+	args := []any{l.Connection, l.Identifier, l.EmailVerified, l.PhoneVerified, l.IP, ms(l.At)}
+	if allowSignup {
+		query = recordLoginUpsert
+		args = []any{l.UserID, l.Connection, l.Identifier, l.Email, l.PhoneNumber,
+			l.EmailVerified, l.PhoneVerified, l.IP, ms(l.At)}
+	}
+	var created bool
+	u, err := scanUser(tx.QueryRow(ctx, query, args...), &created)
+	if err == nil {
+		return u, created, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.User{}, false, err
+	}
+	// Skipped: a blocked user (returned unchanged), or none and signup
+	// refused, or an insert that hit another user's id.
+	u, err = scanUser(tx.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE connection = $1 AND identifier = $2",
+		l.Connection, l.Identifier))
+	switch {
+	case err == nil && u.Blocked:
+		return u, false, nil
+	case err == nil:
+		return store.User{}, false, store.ErrConflict // changed under us: the caller may try again
+	case errors.Is(err, pgx.ErrNoRows) && !allowSignup:
+		return store.User{}, false, store.ErrNotFound
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.User{}, false, store.ErrConflict
+	}
+	return store.User{}, false, err
+}

@@ -158,6 +158,51 @@ func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string
 	return c, nil
 }
 
+// RedeemCode consumes the code and records the login in one immediate
+// transaction (see store.Store).
+func (s *Store) RedeemCode(ctx context.Context, connection, identifier string, hash []byte, now time.Time,
+	login func(store.Code) store.Login, allowSignup bool) (store.Code, store.User, bool, error) {
+	const op = "redeem code"
+	t, err := s.begin(ctx)
+	if err != nil {
+		return store.Code{}, store.User{}, false, wrap(op, err)
+	}
+	defer t.rollback()
+	var c store.Code
+	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
+		return store.Code{}, store.User{}, false, wrap(op, err)
+	}
+	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+	switch {
+	case verdict == nil:
+		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
+			return store.Code{}, store.User{}, false, wrap(op, err)
+		}
+	case errors.Is(verdict, store.ErrCodeWrong),
+		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
+			return store.Code{}, store.User{}, false, wrap(op, err)
+		}
+		if err := t.commit(); err != nil {
+			return store.Code{}, store.User{}, false, wrap(op, err)
+		}
+		return store.Code{}, store.User{}, false, fmt.Errorf("sqlite: %s: %w", op, verdict)
+	default:
+		return store.Code{}, store.User{}, false, fmt.Errorf("sqlite: %s: %w", op, verdict)
+	}
+	u, created, lerr := recordLoginTx(ctx, t, login(c), allowSignup)
+	if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
+		return store.Code{}, store.User{}, false, wrap(op, lerr) // rolled back: the code stays
+	}
+	if err := t.commit(); err != nil {
+		return store.Code{}, store.User{}, false, wrap(op, err)
+	}
+	if lerr != nil {
+		return c, store.User{}, false, fmt.Errorf("sqlite: %s: %w", op, lerr)
+	}
+	return c, u, created, nil
+}
+
 // --- refresh tokens --------------------------------------------------------
 
 // CreateRefreshToken stores a new refresh token; an empty FamilyID starts a

@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			{"Expired", testCodeExpired},
 			{"ConcurrentRight", testCodeConcurrentRight},
 			{"ConcurrentWrong", testCodeConcurrentWrong},
+			{"Redeem", testRedeem},
+			{"RedeemConcurrent", testRedeemConcurrent},
 		}},
 		{"CheckCode", checkCodeCases},
 		{"Ephemerals", ephemeralCases},
@@ -1739,5 +1741,92 @@ func testRefreshConcurrent(t *testing.T, s store.Store) {
 		// The losers' reuse revoked the family, winner included.
 		_, err := s.RotateRefreshToken(ctx, hash("token-"+winner), sampleToken(fmt.Sprintf("rt_%d_after", round), "", at(2*time.Hour)), at(2*time.Hour), 0)
 		wantErr(t, err, store.ErrNotFound, "rotate the winner's token after reuse")
+	}
+}
+
+// redeemLogin is the login RedeemCode records for a code of the email
+// connection.
+func redeemLogin(c store.Code) store.Login {
+	return store.Login{UserID: "email|" + c.UserIDHint, Connection: c.Connection, Identifier: c.Identifier,
+		Email: c.Identifier, EmailVerified: true, IP: "203.0.113.9", At: at(time.Minute)}
+}
+
+// testRedeem: RedeemCode spends the code and records the login together —
+// a signup, then a returning user; a wrong code is counted and spends
+// nothing; a refused signup and a blocked user still spend the code.
+func testRedeem(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := sampleCode("code_r1", "new@example.com", "123456")
+	must(t, s.PutCode(ctx, c, nil), "PutCode")
+	_, _, _, err := s.RedeemCode(ctx, c.Connection, c.Identifier, hash("654321"), at(time.Minute), redeemLogin, true)
+	wantErr(t, err, store.ErrCodeWrong, "wrong code")
+	got, u, created, err := s.RedeemCode(ctx, c.Connection, c.Identifier, hash("123456"), at(time.Minute), redeemLogin, true)
+	must(t, err, "RedeemCode")
+	if got.ID != c.ID || !created || u.UserID != "email|"+c.UserIDHint || u.LoginsCount != 1 || u.LastIP != "203.0.113.9" {
+		t.Fatalf("redeemed %+v, user %+v, created %v", got, u, created)
+	}
+	_, _, _, err = s.RedeemCode(ctx, c.Connection, c.Identifier, hash("123456"), at(time.Minute), redeemLogin, true)
+	wantErr(t, err, store.ErrNotFound, "spent code")
+
+	// A returning user.
+	c2 := sampleCode("code_r2", "new@example.com", "111111")
+	must(t, s.PutCode(ctx, c2, nil), "PutCode")
+	_, u, created, err = s.RedeemCode(ctx, c2.Connection, c2.Identifier, hash("111111"), at(time.Minute), redeemLogin, false)
+	must(t, err, "RedeemCode returning")
+	if created || u.LoginsCount != 2 {
+		t.Errorf("returning user %+v, created %v", u, created)
+	}
+
+	// Signup refused: the code is spent all the same, and it says so.
+	c3 := sampleCode("code_r3", "stranger@example.com", "222222")
+	c3.UserIDHint = "222222222222222222222222"
+	must(t, s.PutCode(ctx, c3, nil), "PutCode")
+	got, _, _, err = s.RedeemCode(ctx, c3.Connection, c3.Identifier, hash("222222"), at(time.Minute), redeemLogin, false)
+	wantErr(t, err, store.ErrNotFound, "signup refused")
+	if got.ID != c3.ID {
+		t.Errorf("a refused signup does not name the spent code: %+v", got)
+	}
+	_, err = s.ConsumeCode(ctx, c3.Connection, c3.Identifier, hash("222222"), at(time.Minute))
+	wantErr(t, err, store.ErrNotFound, "the code after a refused signup")
+	if _, err := s.FindUser(ctx, "email", "stranger@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused signup created a user: %v", err)
+	}
+
+	// A blocked user: the login is not counted, the code is spent.
+	blocked := true
+	_, err = s.UpdateUserFlags(ctx, u.UserID, store.UserFlags{Blocked: &blocked})
+	must(t, err, "block")
+	c4 := sampleCode("code_r4", "new@example.com", "333333")
+	must(t, s.PutCode(ctx, c4, nil), "PutCode")
+	_, u, _, err = s.RedeemCode(ctx, c4.Connection, c4.Identifier, hash("333333"), at(time.Minute), redeemLogin, true)
+	must(t, err, "RedeemCode blocked")
+	if !u.Blocked || u.LoginsCount != 2 {
+		t.Errorf("blocked user %+v", u)
+	}
+	_, err = s.ConsumeCode(ctx, c4.Connection, c4.Identifier, hash("333333"), at(time.Minute))
+	wantErr(t, err, store.ErrNotFound, "the code after a blocked user's redemption")
+}
+
+// testRedeemConcurrent: of concurrent redemptions of one right code,
+// exactly one logs in (once).
+func testRedeemConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for round := range rounds {
+		c := sampleCode(fmt.Sprintf("code_rc%d", round), fmt.Sprintf("rc%d@example.com", round), "123456")
+		c.UserIDHint = fmt.Sprintf("%024d", round+100)
+		must(t, s.PutCode(ctx, c, nil), "PutCode")
+		errs := race(racers, func(int) error {
+			_, _, _, err := s.RedeemCode(ctx, c.Connection, c.Identifier, c.Hash, at(time.Minute), redeemLogin, true)
+			return err
+		})
+		counts := tally(t, errs, store.ErrNotFound)
+		if counts[nil] != 1 || counts[store.ErrNotFound] != racers-1 {
+			t.Fatalf("round %d: %d logged in, %d not found; want 1 and %d", round, counts[nil], counts[store.ErrNotFound], racers-1)
+		}
+		u, err := s.FindUser(ctx, c.Connection, c.Identifier)
+		must(t, err, "FindUser")
+		if u.LoginsCount != 1 {
+			t.Fatalf("round %d: %d logins recorded", round, u.LoginsCount)
+		}
 	}
 }
