@@ -45,6 +45,7 @@ import (
 type Store interface {
 	ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error)
 	CompleteOutbox(ctx context.Context, id, node string) error
+	CompleteOutboxMany(ctx context.Context, node string, ids []string) (int64, error)
 	RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error
 	RenewOutbox(ctx context.Context, node string, until time.Time) (int64, error)
 	ReleaseOutbox(ctx context.Context, node string) (int64, error)
@@ -139,7 +140,13 @@ type Worker struct {
 	sem      chan struct{}
 	wg       sync.WaitGroup
 	lease    time.Duration
+	// sent carries the ids of messages delivered, deleted in batches by
+	// completer (one write for many sends).
+	sent chan string
 }
+
+// CompleteBatch bounds the messages one completion deletes.
+const CompleteBatch = 128
 
 // Deps are what a Worker works with.
 type Deps struct {
@@ -175,7 +182,7 @@ func NewWorker(d Deps) *Worker {
 	}
 	return &Worker{st: d.Store, conns: d.Connections, tr: d.Transport, keys: d.Keys, events: d.Events, metrics: d.Metrics,
 		health: newHealth(d.Log, d.Now), log: d.Log, now: d.Now, node: node, hostname: d.Hostname,
-		wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency), lease: lease}
+		wake: make(chan struct{}, 1), sem: make(chan struct{}, Concurrency), lease: lease, sent: make(chan string, 4*Concurrency)}
 }
 
 // Wake tells the worker a message was just committed (no waiting on a
@@ -195,8 +202,14 @@ func (w *Worker) Node() string { return w.node }
 // flight. While any is in flight their leases are renewed.
 func (w *Worker) Run(ctx context.Context) {
 	stopRenew := w.startRenewing()
-	defer stopRenew()
-	defer w.wg.Wait()
+	completed := make(chan struct{})
+	go func() { defer close(completed); w.completer() }()
+	defer func() {
+		w.wg.Wait()   // the sends in flight end,
+		close(w.sent) // their completions are written,
+		<-completed
+		stopRenew() // and only then do the leases stop being renewed
+	}()
 	if n, err := w.st.ReleaseOutbox(ctx, w.node); err != nil {
 		w.log.Warn("outbox: release this node's earlier claims", "node", w.node, "err", err)
 	} else if n > 0 {
@@ -224,6 +237,49 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// completer deletes the messages sent, as many as are waiting in one
+// write, until sent is closed.
+func (w *Worker) completer() {
+	for id := range w.sent {
+		w.completeBatch(id)
+	}
+}
+
+// completeWaiting completes the messages sent and not yet deleted, if any.
+func (w *Worker) completeWaiting() {
+	select {
+	case id := <-w.sent:
+		w.completeBatch(id)
+	default:
+	}
+}
+
+// completeBatch deletes first and as many more sent messages as are
+// waiting (up to CompleteBatch) in one write.
+func (w *Worker) completeBatch(first string) {
+	ids := []string{first}
+more:
+	for len(ids) < CompleteBatch {
+		select {
+		case id, ok := <-w.sent:
+			if !ok {
+				break more
+			}
+			ids = append(ids, id)
+		default:
+			break more
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.lease)
+	_, err := w.st.CompleteOutboxMany(ctx, w.node, ids)
+	cancel()
+	if err != nil {
+		// Left claimed: when the lease ends (or this node restarts) they
+		// are sent again, as after a crash.
+		w.log.Warn("outbox: complete", "messages", len(ids), "err", err)
 	}
 }
 
@@ -313,9 +369,10 @@ func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.health.observe(provider, err, temporary)
 	}
 	if err == nil {
-		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {
-			w.log.Warn("outbox: complete", "id", m.ID, "err", err)
-		}
+		// Deleted with others sent at about the same time: until then
+		// the message stays claimed (and its lease renewed), as during the
+		// send, so a crash meanwhile sends it again, as before.
+		w.sent <- m.ID
 		return
 	}
 	next := w.now().Add(Backoff(m.Attempts))

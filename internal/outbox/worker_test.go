@@ -109,6 +109,16 @@ func (o *fakeOutbox) CompleteOutbox(_ context.Context, id, node string) error {
 	return nil
 }
 
+func (o *fakeOutbox) CompleteOutboxMany(ctx context.Context, node string, ids []string) (int64, error) {
+	var n int64
+	for _, id := range ids {
+		if o.CompleteOutbox(ctx, id, node) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (o *fakeOutbox) RetryOutbox(_ context.Context, id, node string, next time.Time, lastError string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -471,6 +481,7 @@ func TestDeliver(t *testing.T) {
 				t.Fatalf("claimed %d", len(claimed))
 			}
 			f.w.deliver(context.Background(), claimed[0])
+			f.w.completeWaiting()
 
 			if got := len(f.tr.calls()) == 1; got != tt.sent {
 				t.Errorf("sent: %v, want %v", got, tt.sent)
@@ -554,6 +565,7 @@ func TestDeliverLeaseLost(t *testing.T) {
 			f.st.lost[m.ID] = true
 			f.st.mu.Unlock()
 			f.w.deliver(context.Background(), claimed[0])
+			f.w.completeWaiting()
 			left, kept := f.st.get(m.ID)
 			if !kept || left.Attempts != 0 || left.LastError != "" {
 				t.Errorf("the other claim's message was changed: %+v %v", left, kept)
@@ -587,6 +599,7 @@ func TestProviderHealth(t *testing.T) {
 	for range 3 {
 		for _, m := range f.claim(t) {
 			f.w.deliver(context.Background(), m)
+			f.w.completeWaiting()
 		}
 		f.now = f.now.Add(MaxBackoff)
 	}
@@ -611,6 +624,7 @@ func TestSendTimeout(t *testing.T) {
 		m := f.message(t, "msg_1", "ana@example.com", "email", time.Now(), 5*time.Minute)
 		start := time.Now()
 		f.w.deliver(context.Background(), f.claim(t)[0])
+		f.w.completeWaiting()
 		calls := f.tr.calls()
 		if len(calls) != 1 || !calls[0].deadline.Equal(start.Add(SendTimeout)) {
 			t.Fatalf("send deadline %v, want %v", calls, start.Add(SendTimeout))

@@ -218,6 +218,9 @@ type Store interface {
 	ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 	// CompleteOutbox deletes the message id that node holds.
 	CompleteOutbox(ctx context.Context, id, node string) error
+	// CompleteOutboxMany deletes, in one write transaction, those of the
+	// messages ids that node holds, and says how many it deleted.
+	CompleteOutboxMany(ctx context.Context, node string, ids []string) (int64, error)
 	// RetryOutbox releases the message id that node holds for another
 	// attempt at next: Attempts+1, LastError set (cut to
 	// MaxOutboxErrorBytes), NextAttemptAt = next, unclaimed.

@@ -89,6 +89,19 @@ func (s *Store) CompleteOutbox(ctx context.Context, id, node string) error {
 	return nil
 }
 
+// CompleteOutboxMany deletes the messages of ids that node holds, in one
+// statement.
+func (s *Store) CompleteOutboxMany(ctx context.Context, node string, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE claimed_by = $1 AND claimed_by <> '' AND id = ANY($2)`, node, ids)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: complete outbox messages of %q: %w", node, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // RetryOutbox releases the message id that node holds for another attempt
 // at next.
 func (s *Store) RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error {

@@ -110,6 +110,39 @@ func (s *Store) CompleteOutbox(ctx context.Context, id, node string) error {
 	return nil
 }
 
+// CompleteOutboxMany deletes the messages of ids that node holds, in one
+// transaction.
+func (s *Store) CompleteOutboxMany(ctx context.Context, node string, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	t, err := s.w.begin(ctx)
+	if err != nil {
+		return 0, wrap("complete outbox messages", err)
+	}
+	defer t.rollback()
+	st, err := t.stmt(ctx, qCompleteOutbox)
+	if err != nil {
+		return 0, wrap("complete outbox messages", err)
+	}
+	var n int64
+	for _, id := range ids {
+		res, err := st.ExecContext(ctx, id, node)
+		if err != nil {
+			return 0, wrap("complete outbox messages", err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, wrap("complete outbox messages", err)
+		}
+		n += k
+	}
+	if err := t.commit(); err != nil {
+		return 0, wrap("complete outbox messages", err)
+	}
+	return n, nil
+}
+
 // RetryOutbox releases the message id that node holds for another attempt
 // at next.
 func (s *Store) RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error {

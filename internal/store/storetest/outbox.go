@@ -19,6 +19,7 @@ var outboxCases = []testCase{
 	{"ConcurrentClaim", testOutboxConcurrentClaim},
 	{"LeaseExpiry", testOutboxLeaseExpiry},
 	{"WrongNode", testOutboxWrongNode},
+	{"CompleteMany", testOutboxCompleteMany},
 	{"Renew", testOutboxRenew},
 	{"Release", testOutboxRelease},
 	{"Retry", testOutboxRetry},
@@ -591,4 +592,38 @@ func testOutboxRelease(t *testing.T, s store.Store) {
 	wantDue(t, s, m1.NextAttemptAt, "after the release")
 	diff(t, "claim by node-a again at once", []store.OutboxMessage{claimed(m1, "node-a", now, time.Second)},
 		claim(t, s, "node-a", now, time.Second, 10))
+}
+
+// testOutboxCompleteMany: one call deletes the messages the node holds
+// and leaves every other (another node's, unclaimed, unknown).
+func testOutboxCompleteMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(time.Minute)
+	for i := range 5 {
+		queue(t, s, sampleMessage(fmt.Sprintf("msg_%d", i), fmt.Sprintf("u%d@example.com", i), at(0)))
+	}
+	if got := claim(t, s, "node-a", now, time.Minute, 3); len(got) != 3 {
+		t.Fatalf("node-a claimed %d", len(got))
+	}
+	if got := claim(t, s, "node-b", now, time.Minute, 1); len(got) != 1 {
+		t.Fatalf("node-b claimed %d", len(got))
+	}
+	// msg_0..2 are node-a's, msg_3 node-b's, msg_4 unclaimed.
+	n, err := s.CompleteOutboxMany(ctx, "node-a", []string{"msg_0", "msg_2", "msg_3", "msg_4", "msg_none"})
+	must(t, err, "CompleteOutboxMany")
+	if n != 2 {
+		t.Errorf("deleted %d, want 2", n)
+	}
+	if n, err := s.CompleteOutboxMany(ctx, "", []string{"msg_4"}); err != nil || n != 0 {
+		t.Errorf("the empty node id: %d %v", n, err)
+	}
+	if n, err := s.CompleteOutboxMany(ctx, "node-a", nil); err != nil || n != 0 {
+		t.Errorf("no ids: %d %v", n, err)
+	}
+	left, _, err := s.OutboxStats(ctx)
+	must(t, err, "OutboxStats")
+	if left != 3 {
+		t.Errorf("%d messages left, want 3 (msg_1, msg_3, msg_4)", left)
+	}
+	must(t, s.CompleteOutbox(ctx, "msg_1", "node-a"), "msg_1 is still node-a's")
 }
