@@ -79,38 +79,46 @@ func (s *Store) CheckCode(ctx context.Context, connection, identifier string, ha
 // wins and every failed attempt is counted.
 func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string, hash []byte, now time.Time, consume bool) (store.Code, error) {
 	var code store.Code
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		c, err := lockCode(ctx, tx, connection, identifier)
-		if err != nil {
-			return err
-		}
-		verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
-		switch {
-		case verdict == nil:
-			if consume {
-				if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2",
-					connection, identifier); err != nil {
-					return err
-				}
-			}
-			code = c
-			return nil
-		case errors.Is(verdict, store.ErrCodeWrong),
-			errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
-			// A failed attempt (possibly the one that exhausts the code).
-			if _, err := tx.Exec(ctx, `UPDATE codes SET attempts = attempts + 1
-				WHERE connection = $1 AND identifier = $2`, connection, identifier); err != nil {
-				return err
-			}
-			return commitThen{verdict}
-		default:
-			return verdict
-		}
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		code, err = judgeTx(ctx, tx, connection, identifier, hash, now, consume)
+		return err
 	})
 	if err != nil {
 		return store.Code{}, fmt.Errorf("postgres: %s code for %s/%s: %w", op, connection, identifier, mapErr(err))
 	}
 	return code, nil
+}
+
+// judgeTx judges hash against the outstanding code, locked within tx (the
+// verdict is store.JudgeCode's): a match deletes the code when consume is
+// set; a failed attempt is counted and returned as commitThen (the count
+// is kept).
+func judgeTx(ctx context.Context, tx pgx.Tx, connection, identifier string, hash []byte, now time.Time, consume bool) (store.Code, error) {
+	c, err := lockCode(ctx, tx, connection, identifier)
+	if err != nil {
+		return store.Code{}, err
+	}
+	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+	switch {
+	case verdict == nil:
+		if consume {
+			if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2",
+				connection, identifier); err != nil {
+				return store.Code{}, err
+			}
+		}
+		return c, nil
+	case errors.Is(verdict, store.ErrCodeWrong),
+		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+		// A failed attempt (possibly the one that exhausts the code).
+		if _, err := tx.Exec(ctx, `UPDATE codes SET attempts = attempts + 1
+			WHERE connection = $1 AND identifier = $2`, connection, identifier); err != nil {
+			return store.Code{}, err
+		}
+		return store.Code{}, commitThen{verdict}
+	default:
+		return store.Code{}, verdict
+	}
 }
 
 // RedeemCode consumes the code and records the login in one transaction
@@ -123,24 +131,9 @@ func (s *Store) RedeemCode(ctx context.Context, connection, identifier string, h
 		created bool
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		c, err := lockCode(ctx, tx, connection, identifier)
+		code = store.Code{} // a retried transaction starts over
+		c, err := judgeTx(ctx, tx, connection, identifier, hash, now, true)
 		if err != nil {
-			return err
-		}
-		verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
-		switch {
-		case verdict == nil:
-		case errors.Is(verdict, store.ErrCodeWrong),
-			errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
-			if _, err := tx.Exec(ctx, `UPDATE codes SET attempts = attempts + 1
-				WHERE connection = $1 AND identifier = $2`, connection, identifier); err != nil {
-				return err
-			}
-			return commitThen{verdict}
-		default:
-			return verdict
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM codes WHERE connection = $1 AND identifier = $2", connection, identifier); err != nil {
 			return err
 		}
 		code = c

@@ -126,36 +126,42 @@ func (s *Store) judgeCode(ctx context.Context, op, connection, identifier string
 		return store.Code{}, wrap(op, err)
 	}
 	defer t.rollback()
-
-	var c store.Code
-	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
+	c, verdict, wrote, err := judgeTx(ctx, t, connection, identifier, hash, now, consume)
+	if err != nil {
 		return store.Code{}, wrap(op, err)
 	}
-	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
-	switch {
-	case verdict == nil && !consume:
-		return c, nil // nothing to write
-	case verdict == nil:
-		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
+	if wrote {
+		if err := t.commit(); err != nil {
 			return store.Code{}, wrap(op, err)
 		}
-	case errors.Is(verdict, store.ErrCodeWrong),
-		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
-		// A wrong code: count it (the one that reaches the cap kills the code).
-		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
-			return store.Code{}, wrap(op, err)
-		}
-	default:
-		// Expired, or exhausted before this attempt: nothing to write.
-		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
-	}
-	if err := t.commit(); err != nil {
-		return store.Code{}, wrap(op, err)
 	}
 	if verdict != nil {
 		return store.Code{}, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	return c, nil
+}
+
+// judgeTx judges hash against the outstanding code within t (the verdict
+// is store.JudgeCode's): a match deletes the code when consume is set, a
+// wrong code counts the attempt. wrote says whether t must be committed.
+func judgeTx(ctx context.Context, t *tx, connection, identifier string, hash []byte, now time.Time, consume bool) (c store.Code, verdict error, wrote bool, err error) {
+	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
+		return c, nil, false, err
+	}
+	verdict = store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
+	switch {
+	case verdict == nil && !consume:
+		return c, nil, false, nil // nothing to write
+	case verdict == nil:
+		_, err = t.exec(ctx, qDeleteCode, connection, identifier)
+	case errors.Is(verdict, store.ErrCodeWrong),
+		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
+		// A wrong code: count it (the one that reaches the cap kills the code).
+		_, err = t.exec(ctx, qCountAttempt, connection, identifier)
+	default:
+		return c, verdict, false, nil // expired, or exhausted before this attempt
+	}
+	return c, verdict, err == nil, err
 }
 
 // RedeemCode consumes the code and records the login in one immediate
@@ -168,26 +174,16 @@ func (s *Store) RedeemCode(ctx context.Context, connection, identifier string, h
 		return store.Code{}, store.User{}, false, wrap(op, err)
 	}
 	defer t.rollback()
-	var c store.Code
-	if err := t.queryRow(ctx, func(sc scanner) error { return scanCode(sc, &c) }, qGetCode, connection, identifier); err != nil {
+	c, verdict, wrote, err := judgeTx(ctx, t, connection, identifier, hash, now, true)
+	if err != nil {
 		return store.Code{}, store.User{}, false, wrap(op, err)
 	}
-	verdict := store.JudgeCode(c, hmac.Equal(hash, c.Hash), now)
-	switch {
-	case verdict == nil:
-		if _, err := t.exec(ctx, qDeleteCode, connection, identifier); err != nil {
-			return store.Code{}, store.User{}, false, wrap(op, err)
+	if verdict != nil {
+		if wrote {
+			if err := t.commit(); err != nil {
+				return store.Code{}, store.User{}, false, wrap(op, err)
+			}
 		}
-	case errors.Is(verdict, store.ErrCodeWrong),
-		errors.Is(verdict, store.ErrCodeExhausted) && c.Attempts < store.MaxCodeAttempts:
-		if _, err := t.exec(ctx, qCountAttempt, connection, identifier); err != nil {
-			return store.Code{}, store.User{}, false, wrap(op, err)
-		}
-		if err := t.commit(); err != nil {
-			return store.Code{}, store.User{}, false, wrap(op, err)
-		}
-		return store.Code{}, store.User{}, false, fmt.Errorf("sqlite: %s: %w", op, verdict)
-	default:
 		return store.Code{}, store.User{}, false, fmt.Errorf("sqlite: %s: %w", op, verdict)
 	}
 	u, created, lerr := recordLoginTx(ctx, t, login(c), allowSignup)
