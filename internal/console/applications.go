@@ -188,28 +188,22 @@ func (c *Console) createApplication(w http.ResponseWriter, r *http.Request, s *s
 	c.showApplication(w, r, s, a.ClientID, a.ClientSecret, msg, http.StatusCreated)
 }
 
+// appShow shows the application again with a refusal.
+func (c *Console) appShow(w http.ResponseWriter, r *http.Request, s *session, id string) func(string, int) {
+	return func(msg string, status int) { c.showApplication(w, r, s, id, "", msg, status) }
+}
+
 func (c *Console) saveApplication(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	if err := c.call(r, s, http.MethodPatch, "/api/v2/clients/"+url.PathEscape(id), appBody(r, false), nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showApplication(w, r, s, id, "", msg, http.StatusBadRequest)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/applications/"+url.PathEscape(id), "saved")
+	c.write(w, r, s, http.MethodPatch, "/api/v2/clients/"+url.PathEscape(id), appBody(r, false), c.appShow(w, r, s, id),
+		"/admin/applications/"+url.PathEscape(id), "saved")
 }
 
 func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	var a application
 	if err := c.call(r, s, http.MethodPost, "/api/v2/clients/"+url.PathEscape(id)+"/rotate-secret", nil, &a); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showApplication(w, r, s, id, "", msg, http.StatusForbidden)
-			return
-		}
-		c.fail(w, r, err)
+		c.refused(w, r, err, c.appShow(w, r, s, id))
 		return
 	}
 	c.showApplication(w, r, s, id, a.ClientSecret, "", http.StatusOK)
@@ -217,15 +211,7 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, s *sessio
 
 func (c *Console) deleteApplication(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	if err := c.call(r, s, http.MethodDelete, "/api/v2/clients/"+url.PathEscape(id), nil, nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showApplication(w, r, s, id, "", msg, http.StatusForbidden)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/applications", "deleted")
+	c.write(w, r, s, http.MethodDelete, "/api/v2/clients/"+url.PathEscape(id), nil, c.appShow(w, r, s, id), "/admin/applications", "deleted")
 }
 
 func (c *Console) addCredential(w http.ResponseWriter, r *http.Request, s *session) {
@@ -235,41 +221,20 @@ func (c *Console) addCredential(w http.ResponseWriter, r *http.Request, s *sessi
 	if alg := r.PostFormValue("alg"); alg != "" {
 		body["alg"] = alg
 	}
-	if err := c.call(r, s, http.MethodPost, "/api/v2/clients/"+url.PathEscape(id)+"/credentials", body, nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showApplication(w, r, s, id, "", msg, http.StatusBadRequest)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/applications/"+url.PathEscape(id), "created")
+	c.write(w, r, s, http.MethodPost, "/api/v2/clients/"+url.PathEscape(id)+"/credentials", body, c.appShow(w, r, s, id),
+		"/admin/applications/"+url.PathEscape(id), "created")
 }
 
 func (c *Console) deleteCredential(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
-	if err := c.call(r, s, http.MethodDelete, "/api/v2/clients/"+url.PathEscape(id)+"/credentials/"+url.PathEscape(r.PathValue("cred")), nil, nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showApplication(w, r, s, id, "", msg, http.StatusForbidden)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/applications/"+url.PathEscape(id), "deleted")
+	c.write(w, r, s, http.MethodDelete, "/api/v2/clients/"+url.PathEscape(id)+"/credentials/"+url.PathEscape(r.PathValue("cred")), nil,
+		c.appShow(w, r, s, id), "/admin/applications/"+url.PathEscape(id), "deleted")
 }
 
 // apiFailure renders a page whose data could not be read: a refusal
 // (not found, no scope) as a message, anything else as a failure.
 func (c *Console) apiFailure(w http.ResponseWriter, r *http.Request, s *session, tpl, title, nav string, err error) {
-	if msg, ok := refusal(err); ok {
-		status := http.StatusBadRequest
-		var ae *apiError
-		if asAPIError(err, &ae) {
-			status = ae.Status
-		}
+	c.refused(w, r, err, func(msg string, status int) {
 		c.render(w, r, s, tpl, page{Title: title, Nav: nav, Error: msg}, status)
-		return
-	}
-	c.fail(w, r, err)
+	})
 }

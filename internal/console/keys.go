@@ -34,26 +34,16 @@ func (c *Console) showKeys(w http.ResponseWriter, r *http.Request, s *session, m
 
 // rotateKey makes the next key current (fresh sign-in).
 func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := c.call(r, s, http.MethodPost, "/api/v2/keys/signing/rotate", nil, nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showKeys(w, r, s, msg, http.StatusForbidden)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/keys", "rotated")
+	c.write(w, r, s, http.MethodPost, "/api/v2/keys/signing/rotate", nil, c.keysShow(w, r, s), "/admin/keys", "rotated")
+}
+
+// keysShow shows the keys again with a refusal.
+func (c *Console) keysShow(w http.ResponseWriter, r *http.Request, s *session) func(string, int) {
+	return func(msg string, status int) { c.showKeys(w, r, s, msg, status) }
 }
 
 // revokeKey revokes a previous key (fresh sign-in).
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := c.call(r, s, http.MethodPut, "/api/v2/keys/signing/"+url.PathEscape(r.PathValue("kid"))+"/revoke", nil, nil); err != nil {
-		if msg, ok := refusal(err); ok {
-			c.showKeys(w, r, s, msg, http.StatusBadRequest)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/keys", "revoked")
+	c.write(w, r, s, http.MethodPut, "/api/v2/keys/signing/"+url.PathEscape(r.PathValue("kid"))+"/revoke", nil,
+		c.keysShow(w, r, s), "/admin/keys", "revoked")
 }

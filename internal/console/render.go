@@ -148,4 +148,32 @@ func redirectFlash(w http.ResponseWriter, r *http.Request, path, key string) {
 
 func flashFrom(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
 
-func asAPIError(err error, target **apiError) bool { return errors.As(err, target) }
+// write makes a change through the Management API as the member: on
+// success the browser goes to next with the flash of key; a refusal shows
+// the page again (show) with the API's message and status; anything else
+// is a failure.
+func (c *Console) write(w http.ResponseWriter, r *http.Request, s *session, method, path string, body any,
+	show func(msg string, status int), next, key string) {
+	err := c.call(r, s, method, path, body, nil)
+	if err == nil {
+		redirectFlash(w, r, next, key)
+		return
+	}
+	c.refused(w, r, err, show)
+}
+
+// refused answers err: a refusal through show with the API's status, any
+// other error as a failure.
+func (c *Console) refused(w http.ResponseWriter, r *http.Request, err error, show func(msg string, status int)) {
+	msg, ok := refusal(err)
+	if !ok {
+		c.fail(w, r, err)
+		return
+	}
+	status := http.StatusBadRequest
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status >= 400 {
+		status = ae.Status
+	}
+	show(msg, status)
+}

@@ -101,13 +101,7 @@ func (c *Console) saveMembers(w http.ResponseWriter, r *http.Request, s *session
 }
 
 func (c *Console) patchSettings(w http.ResponseWriter, r *http.Request, s *session, body any, flash string) {
-	if err := c.call(r, s, http.MethodPatch, "/api/v2/tenants/settings", body, nil); err != nil {
-		if m, ok := refusal(err); ok {
-			c.showSettings(w, r, s, m, http.StatusBadRequest)
-			return
-		}
-		c.fail(w, r, err)
-		return
-	}
-	redirectFlash(w, r, "/admin/settings", flash)
+	c.write(w, r, s, http.MethodPatch, "/api/v2/tenants/settings", body, func(msg string, status int) {
+		c.showSettings(w, r, s, msg, status)
+	}, "/admin/settings", flash)
 }
