@@ -4,8 +4,6 @@ import (
 	"html/template"
 	"net/http"
 	"time"
-
-	"github.com/latchkey/latchkey/internal/eventlog"
 )
 
 // stats is GET /api/v2/latchkey/stats.
@@ -13,13 +11,17 @@ type stats struct {
 	Until       time.Time `json:"until"`
 	Hourly      []bucket  `json:"hourly"`
 	Daily       []bucket  `json:"daily"`
-	TopFailures []struct {
-		ClientID   string `json:"client_id"`
-		ClientName string `json:"client_name"`
-		Failures   int64  `json:"failures"`
-	} `json:"top_failures"`
+	TopFailures  []clientCount `json:"top_failures"`
+	Notices      []clientCount `json:"deprecation_notices"`
 	OutboxDepth  int64      `json:"outbox_messages"`
 	OutboxOldest *time.Time `json:"outbox_oldest"`
+}
+
+// clientCount is a count of one application's events.
+type clientCount struct {
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	Count      int64  `json:"count"`
 }
 
 // totals adds up a series.
@@ -41,8 +43,7 @@ type overviewData struct {
 	Day, Month   bucket
 	HourChart    template.HTML
 	DayChart     template.HTML
-	Report       eventlog.MigrationReport
-	Breaking     []eventlog.ReportClient
+	Enforced     bool
 	OutboxAge    string
 }
 
@@ -62,10 +63,16 @@ func (c *Console) overviewData(r *http.Request, s *session) (overviewData, error
 	if o := d.Stats.OutboxOldest; o != nil {
 		d.OutboxAge = c.d.Now().Sub(*o).Round(time.Second).String()
 	}
-	m, err := c.migrationData(r, s)
-	if err != nil {
+	// The migration's state from the notices' counts: the page itself
+	// builds the full report.
+	var st struct {
+		Flags struct {
+			Enforce bool `json:"enforce_client_authentication_on_passwordless_start"`
+		} `json:"flags"`
+	}
+	if err := c.call(r, s, http.MethodGet, "/api/v2/tenants/settings", nil, &st); err != nil {
 		return d, err
 	}
-	d.Report, d.Breaking = m.Report, m.Breaking
+	d.Enforced = st.Flags.Enforce
 	return d, nil
 }

@@ -37,18 +37,21 @@ type statsBucket struct {
 	Limits   int64     `json:"limit_refusals"`
 }
 
-// statsClient is an application's failures over the last 30 days.
+// statsClient is a count of one application's events over the last 30 days.
 type statsClient struct {
 	ClientID   string `json:"client_id"`
 	ClientName string `json:"client_name"`
-	Failures   int64  `json:"failures"`
+	Count      int64  `json:"count"`
 }
 
 type statsJSON struct {
-	Until        time.Time     `json:"until"`
-	Hourly       []statsBucket `json:"hourly"` // the last 24 hours, oldest first
-	Daily        []statsBucket `json:"daily"`  // the last 30 days
-	TopFailures  []statsClient `json:"top_failures"`
+	Until       time.Time     `json:"until"`
+	Hourly      []statsBucket `json:"hourly"` // the last 24 hours, oldest first
+	Daily       []statsBucket `json:"daily"`  // the last 30 days
+	TopFailures []statsClient `json:"top_failures"`
+	// Notices are the deprecation notices of the last 30 days by
+	// application: its unauthenticated passwordless starts.
+	Notices      []statsClient `json:"deprecation_notices"`
 	OutboxDepth  int64         `json:"outbox_messages"`
 	OutboxOldest *time.Time    `json:"outbox_oldest,omitempty"`
 }
@@ -66,7 +69,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := statsJSON{Until: now, Hourly: make([]statsBucket, 24), Daily: make([]statsBucket, 30), TopFailures: []statsClient{}}
+	out := statsJSON{Until: now, Hourly: make([]statsBucket, 24), Daily: make([]statsBucket, 30)}
 	for i := range out.Hourly {
 		out.Hourly[i].Start = hourEnd.Add(time.Duration(i-24) * time.Hour)
 	}
@@ -85,7 +88,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 			b.Limits += c.N
 		}
 	}
-	fails := map[string]int64{}
+	fails, notices := map[string]int64{}, map[string]int64{}
 	for _, c := range counts {
 		if h := int(c.Hour.Sub(hourEnd.Add(-24*time.Hour)) / time.Hour); h >= 0 && h < 24 {
 			add(&out.Hourly[h], c)
@@ -93,22 +96,18 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 		if d := int(c.Hour.Sub(since) / (24 * time.Hour)); d >= 0 && d < 30 {
 			add(&out.Daily[d], c)
 		}
+		if c.Hour.Before(since) {
+			continue
+		}
 		if slices.Contains(failureTypes, c.Type) && c.ClientID != "" {
 			fails[c.ClientID] += c.N
 		}
-	}
-	for id, n := range fails {
-		out.TopFailures = append(out.TopFailures, statsClient{ClientID: id, ClientName: id, Failures: n})
-	}
-	slices.SortFunc(out.TopFailures, func(x, y statsClient) int {
-		return cmp.Or(cmp.Compare(y.Failures, x.Failures), strings.Compare(x.ClientID, y.ClientID))
-	})
-	out.TopFailures = out.TopFailures[:min(len(out.TopFailures), 5)]
-	for i, c := range out.TopFailures {
-		if cl, err := a.Store.GetClient(ctx, c.ClientID); err == nil {
-			out.TopFailures[i].ClientName = cl.Name
+		if c.Type == eventlog.TypeDeprecationNotice {
+			notices[c.ClientID] += c.N
 		}
 	}
+	out.TopFailures = a.byClient(ctx, fails, 5)
+	out.Notices = a.byClient(ctx, notices, 0)
 	if a.Stats != nil {
 		n, oldest, err := a.Stats.OutboxStats(ctx)
 		if err != nil {
@@ -121,4 +120,25 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// byClient lists counts by application, most first (at most limit when
+// limit > 0), with the applications' names.
+func (a *API) byClient(ctx context.Context, counts map[string]int64, limit int) []statsClient {
+	out := []statsClient{}
+	for id, n := range counts {
+		out = append(out, statsClient{ClientID: id, ClientName: id, Count: n})
+	}
+	slices.SortFunc(out, func(x, y statsClient) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.ClientID, y.ClientID))
+	})
+	if limit > 0 {
+		out = out[:min(len(out), limit)]
+	}
+	for i, c := range out {
+		if cl, err := a.Store.GetClient(ctx, c.ClientID); err == nil {
+			out[i].ClientName = cl.Name
+		}
+	}
+	return out
 }

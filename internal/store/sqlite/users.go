@@ -13,9 +13,14 @@ const userCols = `user_id, connection, identifier, email, phone_number, email_ve
 	blocked, logins_count, last_ip, created_at, updated_at, last_login`
 
 const (
-	qGetUser    = `SELECT ` + userCols + ` FROM users WHERE user_id = ?`
-	qFindUser   = `SELECT ` + userCols + ` FROM users WHERE connection = ? AND identifier = ?`
-	qListUsers  = `SELECT ` + userCols + ` FROM users ORDER BY created_at, user_id LIMIT ? OFFSET ?`
+	qGetUser  = `SELECT ` + userCols + ` FROM users WHERE user_id = ?`
+	qFindUser = `SELECT ` + userCols + ` FROM users WHERE connection = ? AND identifier = ?`
+	// qListUsers skips its offset in the (created_at, user_id) index alone
+	// (a covering subquery), then reads the page's rows: a deep page costs
+	// index steps, not row reads.
+	qListUsers = `SELECT ` + userCols + ` FROM users WHERE user_id IN
+		(SELECT user_id FROM users ORDER BY created_at, user_id LIMIT ? OFFSET ?)
+	ORDER BY created_at, user_id`
 	qCreateUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qDeleteUser = `DELETE FROM users WHERE user_id = ?`
 	// A deleted user's refresh tokens go with it.
