@@ -8,13 +8,13 @@ import (
 
 // stats is GET /api/v2/latchkey/stats.
 type stats struct {
-	Until       time.Time `json:"until"`
-	Hourly      []bucket  `json:"hourly"`
-	Daily       []bucket  `json:"daily"`
+	Until        time.Time     `json:"until"`
+	Hourly       []bucket      `json:"hourly"`
+	Daily        []bucket      `json:"daily"`
 	TopFailures  []clientCount `json:"top_failures"`
 	Notices      []clientCount `json:"deprecation_notices"`
-	OutboxDepth  int64      `json:"outbox_messages"`
-	OutboxOldest *time.Time `json:"outbox_oldest"`
+	OutboxDepth  int64         `json:"outbox_messages"`
+	OutboxOldest *time.Time    `json:"outbox_oldest"`
 }
 
 // clientCount is a count of one application's events.
