@@ -6,27 +6,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
 
-// application is a client as the Management API shows it.
-type application struct {
-	ClientID                       string                    `json:"client_id"`
-	ClientSecret                   string                    `json:"client_secret,omitempty"`
-	Name                           string                    `json:"name"`
-	Description                    string                    `json:"description"`
-	AppType                        string                    `json:"app_type"`
-	TokenEndpointAuthMethod        string                    `json:"token_endpoint_auth_method"`
-	GrantTypes                     []string                  `json:"grant_types"`
-	Callbacks                      []string                  `json:"callbacks"`
-	AllowedLogoutURLs              []string                  `json:"allowed_logout_urls"`
-	WebOrigins                     []string                  `json:"web_origins"`
-	AllowedOrigins                 []string                  `json:"allowed_origins"`
-	CrossOriginAuthentication      bool                      `json:"cross_origin_authentication"`
-	IsTokenEndpointIPHeaderTrusted bool                      `json:"is_token_endpoint_ip_header_trusted"`
-	RefreshToken                   *store.ClientRefreshToken `json:"refresh_token,omitempty"`
-}
+// application is a client as the Management API shows it: the tenant
+// file's shape.
+type application = tenant.ClientSpec
 
 // credential is a Private Key JWT credential.
 type credential struct {
