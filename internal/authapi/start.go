@@ -108,6 +108,9 @@ func decodeStart(b httpx.Body) (startBody, error) {
 	return s, nil
 }
 
+var errConsoleStart = &httpx.Error{Status: http.StatusUnauthorized, Code: "unauthorized_client",
+	Description: "The console's application starts logins only from the hosted login page"}
+
 var errClientAuthRequired = &httpx.Error{Status: http.StatusForbidden, Code: "unauthorized_client", Description: "Client authentication is required"}
 
 func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
@@ -197,6 +200,16 @@ func (a *API) passwordlessStart(w http.ResponseWriter, r *http.Request) error {
 // /passwordless/start (spec §3.2). It reports whether the client proved
 // itself with a credential (which lets auth0-forwarded-for count).
 func (a *API) authenticateStart(r *http.Request, c store.Client, b startBody) (bool, error) {
+	if c.ClientID == tenant.ConsoleClientID {
+		// The console's built-in application is public, but not a way for
+		// anyone to send codes: it starts logins only from its own
+		// hosted-login transaction (a Classic page forwarding its state).
+		st := b.AuthParams["state"]
+		if st == "" || a.SSO == nil || !a.SSO.LiveTransaction(r.Context(), c.ClientID, st, b.AuthParams["_csrf"]) {
+			return false, errConsoleStart
+		}
+		return false, nil
+	}
 	if !tenant.IsConfidential(c) {
 		return false, nil
 	}

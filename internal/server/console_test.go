@@ -345,3 +345,25 @@ func TestBrowserConsoleKeys(t *testing.T) {
 		t.Errorf("audit events of the rotation and the revocation: %d", n)
 	}
 }
+
+// TestConsoleClientStartsOnlyFromItsPage: the console's built-in
+// application is public, yet /passwordless/start refuses it unless the
+// start forwards a live hosted-login transaction of its own: nobody can
+// use it to send codes (or sign people up) from a script.
+func TestConsoleClientStartsOnlyFromItsPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConsoleOwner(consoleOwnerEmail))
+	for _, params := range []map[string]any{nil, {"state": "not-a-transaction"}} {
+		body := map[string]any{"client_id": "latchkey-console", "connection": "email", "send": "code", "email": "victim@example.com"}
+		if params != nil {
+			body["authParams"] = params
+		}
+		r := e.postJSON("/passwordless/start", body, nil)
+		wantError(t, r, http.StatusUnauthorized, "unauthorized_client", "The console's application starts logins only from the hosted login page")
+	}
+	if msgs := e.messages("victim@example.com"); len(msgs) != 0 {
+		t.Fatalf("%d messages sent through the console's application", len(msgs))
+	}
+	// Its own page still works.
+	consoleSession(t, e, consoleOwnerEmail)
+}
