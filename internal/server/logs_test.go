@@ -698,3 +698,73 @@ func TestLogQueriesNeverFail(t *testing.T) {
 		}
 	})
 }
+
+// TestStats: the tenant statistics count what the log holds — logins,
+// failures, codes sent, limit refusals, notices by application — in the
+// hour and the day they happened, and days later still.
+func TestStats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const email = "stats@example.com"
+	if r := e.otpGrant(webID, webSecret, "email", email, e.startEmail(email), nil); r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	e.startEmail(email)
+	if r := e.otpGrant(webID, webSecret, "email", email, "000000", nil); r.status != 403 {
+		t.Fatalf("a wrong code: %d %s", r.status, r.raw)
+	}
+	for range 2 { // unauthenticated starts of the confidential web app
+		if r := e.postJSON("/passwordless/start", map[string]any{"client_id": webID, "connection": "email", "send": "code",
+			"email": "legacy@example.com"}, nil); r.status != 200 {
+			t.Fatalf("start: %d %s", r.status, r.raw)
+		}
+	}
+	type bucket struct {
+		Logins   int64 `json:"logins"`
+		Failures int64 `json:"failures"`
+		Codes    int64 `json:"codes_sent"`
+	}
+	type count struct {
+		ClientID string `json:"client_id"`
+		Name     string `json:"client_name"`
+		Count    int64  `json:"count"`
+	}
+	var st struct {
+		Hourly  []bucket `json:"hourly"`
+		Daily   []bucket `json:"daily"`
+		Top     []count  `json:"top_failures"`
+		Notices []count  `json:"deprecation_notices"`
+	}
+	get := func() {
+		t.Helper()
+		r := e.mgmt("GET", "latchkey/stats", e.mgmtToken("read:logs"), nil) // a token of the test clock's now
+		if r.status != 200 || json.Unmarshal(r.raw, &st) != nil || len(st.Hourly) != 24 || len(st.Daily) != 30 {
+			t.Fatalf("stats: %d %s", r.status, r.raw)
+		}
+	}
+	get()
+	want := bucket{Logins: 1, Failures: 1, Codes: 4}
+	if got := st.Hourly[23]; got != want {
+		t.Errorf("this hour %+v, want %+v", got, want)
+	}
+	if got := st.Daily[29]; got != want {
+		t.Errorf("today %+v, want %+v", got, want)
+	}
+	if len(st.Top) != 1 || st.Top[0] != (count{webID, "Web", 1}) {
+		t.Errorf("top failures %+v", st.Top)
+	}
+	if len(st.Notices) != 1 || st.Notices[0] != (count{webID, "Web", 2}) {
+		t.Errorf("notices %+v", st.Notices)
+	}
+	// Three days later the day has moved back, and the last 24 hours are empty.
+	e.clock.Advance(72 * time.Hour)
+	get()
+	if got := st.Daily[26]; got != want {
+		t.Errorf("three days later, that day %+v, want %+v", got, want)
+	}
+	for i, b := range st.Hourly {
+		if b != (bucket{}) {
+			t.Errorf("hour %d of the last 24: %+v", i, b)
+		}
+	}
+}
