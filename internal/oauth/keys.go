@@ -98,7 +98,7 @@ func (m *KeyManager) generate(status store.SigningKeyStatus) (store.SigningKey, 
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
-	kid := secret.Token(16)
+	kid := keyID()
 	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("encode public key: %w", err)
@@ -442,4 +442,14 @@ func (m *KeyManager) issuerHost() string {
 		return "latchkey"
 	}
 	return h
+}
+
+// keyID is a random key ID that does not start with '-' or '_', so that a
+// command line (latchkey keys revoke KID) never takes it for a flag.
+func keyID() string {
+	for {
+		if k := secret.Token(16); k[0] != '-' && k[0] != '_' {
+			return k
+		}
+	}
 }

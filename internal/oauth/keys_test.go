@@ -401,3 +401,11 @@ func TestRetiredKeyGrace(t *testing.T) {
 		t.Errorf("config.MinSigningKeyRotation %v != RetiredKeyGrace %v", config.MinSigningKeyRotation, RetiredKeyGrace)
 	}
 }
+
+func TestKeyIDNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 { // a leading '-' or '_' comes once in 32 draws
+		if k := keyID(); k[0] == '-' || k[0] == '_' || len(k) < 16 {
+			t.Fatalf("key ID %q", k)
+		}
+	}
+}
