@@ -155,7 +155,7 @@ func TestSessions(t *testing.T) {
 	}{
 		{"live", 0, tok, nil},
 		{"again (sessions are not single use)", 0, tok, nil},
-		{"unknown token", 0, "x" + tok[1:], ErrNotFound},
+		{"unknown token", 0, otherToken(tok), ErrNotFound},
 		{"just before expiry", SessionLifetime - time.Second, tok, nil},
 		{"expired", time.Second, tok, ErrNotFound},
 	}
@@ -435,4 +435,13 @@ func TestStoreErrors(t *testing.T) {
 	if f.m.LiveTransaction(ctx, "app1", tok, "") {
 		t.Errorf("LiveTransaction with the store down: true")
 	}
+}
+
+// otherToken is tok with its first character changed: a token that is
+// surely not tok ("x"+tok[1:] was tok itself when tok began with x).
+func otherToken(tok string) string {
+	if tok[0] == 'x' {
+		return "y" + tok[1:]
+	}
+	return "x" + tok[1:]
 }
