@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apierr"
@@ -82,12 +84,18 @@ type API struct {
 	Metrics  Observer
 	Hostname string // the tenant's host name, for log events
 	Now      func() time.Time
-	discover []byte
+	discover atomic.Pointer[discoveryDoc]
+}
+
+// discoveryDoc is the discovery document as served, for the algorithms
+// the tenant's keys signed with when it was made.
+type discoveryDoc struct {
+	algs string
+	body []byte
 }
 
 // Register adds the routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	a.discover = a.discovery()
 	h := func(methods string, f httpx.HandlerFunc) http.Handler {
 		return httpx.Handle(a.Log, httpx.RenderAuth, allow(methods, f))
 	}
@@ -161,11 +169,21 @@ func (a *API) openidConfiguration(w http.ResponseWriter, r *http.Request) error 
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=900")
 	h.Set("Access-Control-Allow-Origin", "*")
-	w.Write(a.discover)
+	algs := a.Keys.Algs()
+	key := strings.Join(algs, " ")
+	d := a.discover.Load()
+	if d == nil || d.algs != key {
+		d = &discoveryDoc{algs: key, body: a.discovery(algs)}
+		a.discover.Store(d)
+	}
+	w.Write(d.body)
 	return nil
 }
 
-func (a *API) discovery() []byte {
+// discovery is the OpenID Provider metadata. The ID-token algorithms are
+// those the tenant's keys sign with now (ES256 only once an application
+// chose it) and HS256, which signs with an application's secret.
+func (a *API) discovery(algs []string) []byte {
 	iss := a.Minter.Issuer()
 	b, _ := json.Marshal(map[string]any{
 		"issuer":                                           iss,
@@ -180,7 +198,7 @@ func (a *API) discovery() []byte {
 		"code_challenge_methods_supported":                 []string{"S256"},
 		"end_session_endpoint":                             iss + "v2/logout",
 		"subject_types_supported":                          []string{"public"},
-		"id_token_signing_alg_values_supported":            []string{"RS256"},
+		"id_token_signing_alg_values_supported":            append(slices.Clone(algs), oauth.AlgHS256),
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": oauth.AssertionAlgs,
 		"grant_types_supported":                            tenant.GrantNames(),

@@ -29,7 +29,23 @@ func clientOut(c store.Client, sec string) clientJSON {
 	// application states none.
 	rt := tenant.RefreshPolicy(c)
 	spec.RefreshToken = &rt
+	jc := tenant.JWTConfig(c)
+	spec.JWTConfiguration = &jc
 	return clientJSON{ClientSpec: spec, ClientAuthenticationMethods: authMethodsOf(c)}
+}
+
+// ensureSigningKey creates the tenant key family that signs c's ID tokens
+// when it is the first application to ask for it (ES256), so that the key
+// is in the JWKS before the first token it signs.
+func (a *API) ensureSigningKey(ctx context.Context, c store.Client) error {
+	alg := tenant.JWTConfig(c).Alg
+	if alg == tenant.DefaultJWTAlg || alg == "HS256" || a.SigningKeys == nil {
+		return nil
+	}
+	if err := a.SigningKeys.Ensure(ctx, alg); err != nil {
+		return fmt.Errorf("signing key for %s: %w", alg, err)
+	}
+	return nil
 }
 
 var errNoClient = httpx.Errorf(http.StatusNotFound, "inexistent_client", "The client does not exist")
@@ -89,6 +105,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("%s", err.Error())
 	}
+	if err := a.ensureSigningKey(r.Context(), c); err != nil {
+		return err
+	}
 	c.CreatedAt = a.Now()
 	c.UpdatedAt = c.CreatedAt
 	if err := a.Store.CreateClient(r.Context(), c); errors.Is(err, store.ErrConflict) {
@@ -130,9 +149,12 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 		if err := mergePatch(tenant.SpecOf(old), patch, &spec); err != nil {
 			return err
 		}
-		next, gen, err := tenant.BuildClient(a.Seal, spec, old.SecretHash)
+		next, gen, err := tenant.BuildClient(a.Seal, spec, &old)
 		if err != nil {
 			return badRequest("%s", err.Error())
+		}
+		if err := a.ensureSigningKey(r.Context(), next); err != nil {
+			return err
 		}
 		next.Credentials = old.Credentials
 		next.CreatedAt, next.UpdatedAt = old.CreatedAt, a.Now()
@@ -202,9 +224,8 @@ func (a *API) forgetClient(ctx context.Context, clientID string) error {
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	sec := tenant.NewClientSecret()
 	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
-		c.SecretHash = tenant.HashClientSecret(a.Seal, c.ClientID, sec)
 		c.UpdatedAt = a.Now()
-		return nil
+		return tenant.SetClientSecret(a.Seal, c, sec)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoClient

@@ -18,6 +18,8 @@ type SigningKeys interface {
 	Keys(ctx context.Context) ([]store.SigningKey, error)
 	// Certificate is a key's self-signed certificate.
 	Certificate(k store.SigningKey) (*x509.Certificate, error)
+	// Ensure creates the key family that signs alg if it has no key yet.
+	Ensure(ctx context.Context, alg string) error
 	// Rotate makes the next key current and returns it.
 	Rotate(ctx context.Context) (store.SigningKey, error)
 	// Revoke revokes a previous key (store.ErrConflict for the current or
@@ -33,6 +35,7 @@ var (
 // signingKeyJSON is Auth0's signing key.
 type signingKeyJSON struct {
 	KID          string `json:"kid"`
+	Alg          string `json:"alg"` // beyond Auth0: RS256 (RSA) or ES256 (P-256)
 	Cert         string `json:"cert"`
 	PKCS7        string `json:"pkcs7"`
 	Current      bool   `json:"current"`
@@ -72,7 +75,7 @@ func (a *API) signingKeyOut(sk SigningKeys, k store.SigningKey) (signingKeyJSON,
 		return signingKeyJSON{}, err
 	}
 	return signingKeyJSON{
-		KID: k.KID, Cert: oauth.CertPEM(c), PKCS7: p7,
+		KID: k.KID, Alg: k.Alg, Cert: oauth.CertPEM(c), PKCS7: p7,
 		Current: k.Status == store.KeyCurrent, Next: k.Status == store.KeyNext,
 		Previous:     k.Status == store.KeyPrevious && oauth.Published(k, a.Now()),
 		CurrentSince: timeJSON(k.CurrentSince), CurrentUntil: timeJSON(k.RetiredAt),

@@ -291,7 +291,7 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 	if r.Has("token") {
 		// The authorization endpoint's own tokens never carry offline_access.
 		scopes := slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
-		resp, err := s.accessToken(c, u, api, scopes, now)
+		resp, err := s.accessToken(ctx, c, u, api, scopes, now)
 		if err != nil {
 			return nil, err
 		}
@@ -302,8 +302,8 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 		out.Set("scope", strings.Join(scopes, " "))
 	}
 	if r.Has("id_token") {
-		idt, err := s.mint.IDToken(u, c.ClientID, scopes, IDExtras{Nonce: r.Nonce, AuthTime: authTime,
-			AtHash: halfHash(access), CHash: halfHash(code)}, now)
+		idt, err := s.mint.IDToken(ctx, u, c, scopes, IDExtras{Nonce: r.Nonce, AuthTime: authTime,
+			AccessToken: access, Code: code}, now)
 		if err != nil {
 			return nil, err
 		}
@@ -313,16 +313,6 @@ func (s *Service) Authorized(ctx context.Context, c store.Client, r AuthorizeReq
 		out.Set("state", r.State)
 	}
 	return out, nil
-}
-
-// halfHash is at_hash/c_hash for RS256: the left half of the SHA-256 of v,
-// base64url; "" for "".
-func halfHash(v string) string {
-	if v == "" {
-		return ""
-	}
-	h := sha256.Sum256([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])
 }
 
 func (s *Service) authzCodeHash(code string) []byte { return s.seal.Hash(KindAuthzCode, code) }

@@ -85,10 +85,14 @@ func TestParseAuthorize(t *testing.T) {
 
 func TestHalfHash(t *testing.T) {
 	// OIDC Core A.3: at_hash of this access token.
-	if got := halfHash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"); got != "77QmUPtjPfzWtF2AnpK9RQ" {
+	if got := halfHash(AlgRS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"); got != "77QmUPtjPfzWtF2AnpK9RQ" {
 		t.Fatalf("at_hash = %s", got)
 	}
-	if halfHash("") != "" {
+	// RS512 takes the left half of the SHA-512: 32 bytes, 43 characters.
+	if got := halfHash(AlgRS512, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"); len(got) != 43 {
+		t.Fatalf("RS512 at_hash = %s", got)
+	}
+	if halfHash(AlgES256, "") != "" {
 		t.Fatal("empty")
 	}
 }

@@ -63,7 +63,7 @@ func (s *Service) clientCredentialsGrant(ctx context.Context, call grantCall) (*
 	}
 	scopes := grantScopes(strings.Fields(str(p, "scope")), g.Scope)
 	now := s.now()
-	at, err := s.mint.JWTAccessToken(client.ClientID+"@clients", client.ClientID, aud, scopes, GtyClientCredentials, lifetime, now)
+	at, err := s.mint.JWTAccessToken(ctx, client.ClientID+"@clients", client.ClientID, aud, scopes, GtyClientCredentials, lifetime, now)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -10,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/big"
 	"strings"
 	"time"
@@ -23,7 +26,8 @@ const KeyCertLifetime = 10 * 365 * 24 * time.Hour
 // Certificate returns k's self-signed X.509 certificate (what Auth0 shows
 // as a signing key's cert and publishes in the JWKS as x5c). It is made
 // from the key and its stored fields only — subject the issuer's host,
-// serial from the kid, valid from its creation, PKCS #1 v1.5 signature — so
+// serial from the kid, valid from its creation, a deterministic signature
+// (PKCS #1 v1.5, or ECDSA per RFC 6979) — so
 // every node makes the same one; each node makes it once per key.
 func (m *KeyManager) Certificate(k store.SigningKey) (*x509.Certificate, error) {
 	m.mu.RLock()
@@ -51,7 +55,12 @@ func (m *KeyManager) Certificate(k store.SigningKey) (*x509.Certificate, error) 
 		IsCA:                  true,
 		SignatureAlgorithm:    x509.SHA256WithRSA,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	signer := priv
+	if ec, ok := priv.(*ecdsa.PrivateKey); ok {
+		tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256
+		signer = deterministic{ec}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("certificate of signing key %s: %w", k.KID, err)
 	}
@@ -66,6 +75,15 @@ func (m *KeyManager) Certificate(k store.SigningKey) (*x509.Certificate, error) 
 	}
 	m.mu.Unlock()
 	return c, nil
+}
+
+// deterministic signs with an ECDSA key without randomness (RFC 6979),
+// so that every node makes the same certificate for an EC key, as PKCS #1
+// v1.5 does for an RSA key.
+type deterministic struct{ *ecdsa.PrivateKey }
+
+func (d deterministic) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return d.PrivateKey.Sign(nil, digest, opts)
 }
 
 // thumbprint is the SHA-1 digest of the certificate's DER.

@@ -4,6 +4,9 @@ package oauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -40,6 +43,36 @@ type KeyStore interface {
 // the old key, and clocks that disagree. Revoking the key ends it sooner.
 const RetiredKeyGrace = tenant.MaxTokenLifetime*time.Second + 24*time.Hour
 
+// The JWS algorithms Latchkey signs with. The tenant's keys come in
+// families, one per key type, named by the stored alg of their keys: the
+// RSA family (RS256) signs RS256, PS256 and RS512, the P-256 family (ES256)
+// signs ES256. HS256 signs with the application's client secret.
+const (
+	AlgRS256 = "RS256"
+	AlgPS256 = "PS256"
+	AlgRS512 = "RS512"
+	AlgES256 = "ES256"
+	AlgHS256 = "HS256"
+)
+
+// KeyFamily returns the key family that signs alg; ok is false for an
+// algorithm no tenant key signs (HS256, or one Latchkey does not know).
+func KeyFamily(alg string) (family string, ok bool) {
+	switch alg {
+	case AlgRS256, AlgPS256, AlgRS512:
+		return AlgRS256, true
+	case AlgES256:
+		return AlgES256, true
+	}
+	return "", false
+}
+
+// familyAlgs are the JWS algorithms each key family signs.
+var familyAlgs = map[string][]jose.SignatureAlgorithm{
+	AlgRS256: {jose.RS256, jose.PS256, jose.RS512},
+	AlgES256: {jose.ES256},
+}
+
 // missReloadEvery bounds the reloads a token with an unknown kid causes.
 const missReloadEvery = time.Second
 
@@ -55,15 +88,16 @@ type KeyManager struct {
 
 	reload sync.Mutex // one Reload at a time
 
-	mu      sync.RWMutex
-	signer  jose.Signer
-	current string                    // kid
-	public  map[string]*rsa.PublicKey // the published keys: they verify
-	jwks    []byte
-	shape   string                       // the current kid and the published kids, to skip unchanged reloads
-	parsed  map[string]*jose.JSONWebKey  // public JWKs by kid (immutable)
-	certs   map[string]*x509.Certificate // self-signed certificates by kid (deterministic)
-	missed  atomic.Int64                 // unix nanoseconds of the last reload for an unknown kid
+	mu       sync.RWMutex
+	signers  map[string]jose.Signer      // by JWS algorithm
+	current  map[string]string           // the current kid by key family
+	families []string                    // the families with a current key, RS256 first
+	public   map[string]crypto.PublicKey // the published keys: they verify
+	jwks     []byte
+	shape    string                       // the current kids and the published kids, to skip unchanged reloads
+	parsed   map[string]*jose.JSONWebKey  // public JWKs by kid (immutable)
+	certs    map[string]*x509.Certificate // self-signed certificates by kid (deterministic)
+	missed   atomic.Int64                 // unix nanoseconds of the last reload for an unknown kid
 }
 
 // NewKeyManager returns a KeyManager; call Init before use. issuer names
@@ -73,33 +107,87 @@ func NewKeyManager(st KeyStore, seal *secret.Keys, issuer string, now func() tim
 		parsed: map[string]*jose.JSONWebKey{}, certs: map[string]*x509.Certificate{}}
 }
 
-// Init loads the keys, generating the current key and the next one when
-// the store lacks them. Nodes that start together on an empty store race
-// to create them: the store keeps one of each, and every node reads those.
+// Init loads the keys, generating the RSA family's current key and next
+// key when the store lacks them (and the next key of any other family
+// that has a current one). Nodes that start together on an empty store
+// race to create them: the store keeps one of each, and every node reads
+// those.
 func (m *KeyManager) Init(ctx context.Context) error {
 	keys, err := m.st.ListSigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
-	for _, status := range []store.SigningKeyStatus{store.KeyCurrent, store.KeyNext} {
-		if find(keys, status) != nil {
-			continue
+	families := []string{AlgRS256}
+	for _, k := range keys {
+		if (k.Status == store.KeyCurrent || k.Status == store.KeyNext) && !slices.Contains(families, k.Alg) {
+			families = append(families, k.Alg)
 		}
-		if _, err := m.create(ctx, status); err != nil && !errors.Is(err, store.ErrConflict) {
+	}
+	for _, f := range families {
+		if err := m.fill(ctx, keys, f); err != nil {
 			return err
 		}
 	}
 	return m.Reload(ctx)
 }
 
-// generate makes a new RS256 key with status, its private half sealed.
-func (m *KeyManager) generate(status store.SigningKeyStatus) (store.SigningKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+// fill creates family's current and next keys where keys lacks them.
+func (m *KeyManager) fill(ctx context.Context, keys []store.SigningKey, family string) error {
+	for _, status := range []store.SigningKeyStatus{store.KeyCurrent, store.KeyNext} {
+		if find(keys, family, status) != nil {
+			continue
+		}
+		if _, err := m.create(ctx, family, status); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ensure makes sure the key family that signs alg has a current key,
+// creating the family (its current and next key) the first time an
+// application asks for it: the ES256 keys are published only from then.
+func (m *KeyManager) Ensure(ctx context.Context, alg string) error {
+	family, ok := KeyFamily(alg)
+	if !ok {
+		return fmt.Errorf("no signing key signs %s", alg)
+	}
+	if m.has(family) {
+		return nil
+	}
+	keys, err := m.st.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list signing keys: %w", err)
+	}
+	if err := m.fill(ctx, keys, family); err != nil {
+		return err
+	}
+	return m.Reload(ctx)
+}
+
+func (m *KeyManager) has(family string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.current[family] != ""
+}
+
+// generate makes a new key of family with status, its private half sealed.
+func (m *KeyManager) generate(family string, status store.SigningKeyStatus) (store.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch family {
+	case AlgRS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case AlgES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return store.SigningKey{}, fmt.Errorf("generate signing key: no key family %q", family)
+	}
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	kid := keyID()
-	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
+	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: family, Use: "sig"})
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("encode public key: %w", err)
 	}
@@ -108,7 +196,7 @@ func (m *KeyManager) generate(status store.SigningKeyStatus) (store.SigningKey, 
 		return store.SigningKey{}, fmt.Errorf("encode private key: %w", err)
 	}
 	now := m.now().UTC().Truncate(time.Millisecond)
-	k := store.SigningKey{KID: kid, Alg: "RS256", PublicJWK: pub, PrivateSealed: m.seal.Seal(der, []byte("signing-key:"+kid)),
+	k := store.SigningKey{KID: kid, Alg: family, PublicJWK: pub, PrivateSealed: m.seal.Seal(der, []byte("signing-key:"+kid)),
 		Status: status, CreatedAt: now}
 	if status == store.KeyCurrent {
 		k.CurrentSince = now
@@ -116,22 +204,23 @@ func (m *KeyManager) generate(status store.SigningKeyStatus) (store.SigningKey, 
 	return k, nil
 }
 
-// create generates and stores a key with status (ErrConflict when the
-// store has a key with that status already).
-func (m *KeyManager) create(ctx context.Context, status store.SigningKeyStatus) (store.SigningKey, error) {
-	k, err := m.generate(status)
+// create generates and stores a key of family with status (ErrConflict
+// when the store has a key of that family with that status already).
+func (m *KeyManager) create(ctx context.Context, family string, status store.SigningKeyStatus) (store.SigningKey, error) {
+	k, err := m.generate(family, status)
 	if err != nil {
 		return k, err
 	}
 	if err := m.st.CreateSigningKey(ctx, k); err != nil {
-		return k, fmt.Errorf("store the %s signing key: %w", status, err)
+		return k, fmt.Errorf("store the %s %s signing key: %w", status, family, err)
 	}
 	return k, nil
 }
 
-func find(keys []store.SigningKey, status store.SigningKeyStatus) *store.SigningKey {
+// find returns family's key with status in keys, or nil.
+func find(keys []store.SigningKey, family string, status store.SigningKeyStatus) *store.SigningKey {
 	for i := range keys {
-		if keys[i].Status == status {
+		if keys[i].Status == status && keys[i].Alg == family {
 			return &keys[i]
 		}
 	}
@@ -168,6 +257,9 @@ func SortKeys(keys []store.SigningKey) {
 		if ra != rb {
 			return ra - rb
 		}
+		if a.Alg != b.Alg && ra < 2 {
+			return strings.Compare(b.Alg, a.Alg) // RS256 before ES256
+		}
 		if c := b.RetiredAt.Compare(a.RetiredAt); c != 0 {
 			return c
 		}
@@ -185,11 +277,17 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
 	now := m.now()
-	found := find(keys, store.KeyCurrent)
-	if found == nil {
+	if find(keys, AlgRS256, store.KeyCurrent) == nil {
 		return errors.New("no current signing key")
 	}
-	cur := *found
+	current := map[string]string{}
+	var families []string
+	for _, f := range []string{AlgRS256, AlgES256} {
+		if k := find(keys, f, store.KeyCurrent); k != nil {
+			current[f] = k.KID
+			families = append(families, f)
+		}
+	}
 	var published []store.SigningKey
 	for _, k := range keys {
 		if Published(k, now) {
@@ -197,47 +295,57 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 		}
 	}
 	SortKeys(published)
-	shape := cur.KID
+	shape := ""
+	for _, f := range families {
+		shape += f + ":" + current[f] + " "
+	}
 	for _, k := range published {
 		shape += " " + k.KID
 	}
 	m.mu.RLock()
-	same, sameSigner := m.shape == shape, m.current == cur.KID
+	same, old, oldSigners := m.shape == shape, m.current, m.signers
 	m.mu.RUnlock()
 	if same {
 		return nil
 	}
 
 	var set jose.JSONWebKeySet
-	public := map[string]*rsa.PublicKey{}
+	public := map[string]crypto.PublicKey{}
 	for _, k := range published {
 		jwk, err := m.publicJWK(k)
 		if err != nil {
 			return err
 		}
-		public[k.KID] = jwk.Key.(*rsa.PublicKey)
+		public[k.KID] = jwk.Key
 		set.Keys = append(set.Keys, *jwk)
 	}
 	jwks, err := json.Marshal(set)
 	if err != nil {
 		return fmt.Errorf("encode JWKS: %w", err)
 	}
-	var signer jose.Signer
-	if !sameSigner {
-		priv, err := m.private(cur)
+	signers := map[string]jose.Signer{}
+	for _, f := range families {
+		if old[f] == current[f] {
+			for _, alg := range familyAlgs[f] {
+				signers[string(alg)] = oldSigners[string(alg)]
+			}
+			continue
+		}
+		priv, err := m.private(*find(keys, f, store.KeyCurrent))
 		if err != nil {
 			return err
 		}
-		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: cur.KID}},
-			(&jose.SignerOptions{}).WithType("JWT"))
-		if err != nil {
-			return fmt.Errorf("signer for %s: %w", cur.KID, err)
+		for _, alg := range familyAlgs[f] {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: current[f]}},
+				(&jose.SignerOptions{}).WithType("JWT"))
+			if err != nil {
+				return fmt.Errorf("%s signer for %s: %w", alg, current[f], err)
+			}
+			signers[string(alg)] = s
 		}
 	}
 	m.mu.Lock()
-	if signer != nil {
-		m.signer, m.current = signer, cur.KID
-	}
+	m.signers, m.current, m.families = signers, current, families
 	m.public, m.jwks, m.shape = public, jwks, shape
 	m.mu.Unlock()
 	return nil
@@ -256,8 +364,10 @@ func (m *KeyManager) publicJWK(k store.SigningKey) (*jose.JSONWebKey, error) {
 	if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", k.KID, err)
 	}
-	if _, ok := jwk.Key.(*rsa.PublicKey); !ok {
-		return nil, fmt.Errorf("signing key %s: not an RSA public key", k.KID)
+	switch jwk.Key.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, fmt.Errorf("signing key %s: not an RSA or EC public key", k.KID)
 	}
 	cert, err := m.Certificate(k)
 	if err != nil {
@@ -272,7 +382,7 @@ func (m *KeyManager) publicJWK(k store.SigningKey) (*jose.JSONWebKey, error) {
 }
 
 // private unseals k's private half.
-func (m *KeyManager) private(k store.SigningKey) (*rsa.PrivateKey, error) {
+func (m *KeyManager) private(k store.SigningKey) (crypto.Signer, error) {
 	der, err := m.seal.Open(k.PrivateSealed, []byte("signing-key:"+k.KID))
 	if err != nil {
 		return nil, fmt.Errorf("unseal signing key %s (wrong master key?): %w", k.KID, err)
@@ -281,12 +391,14 @@ func (m *KeyManager) private(k store.SigningKey) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", k.KID, err)
 	}
-	priv, ok := pk.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s: not an RSA key", k.KID)
+	switch priv := pk.(type) {
+	case *rsa.PrivateKey:
+		priv.Precompute()
+		return priv, nil
+	case *ecdsa.PrivateKey:
+		return priv, nil
 	}
-	priv.Precompute()
-	return priv, nil
+	return nil, fmt.Errorf("signing key %s: not an RSA or EC key", k.KID)
 }
 
 // Keys returns every signing key as stored now (not as this node last
@@ -303,25 +415,46 @@ func (m *KeyManager) Keys(ctx context.Context) ([]store.SigningKey, error) {
 // (another rotation, on this node or another, won).
 var ErrKeysChanged = errors.New("the signing keys changed during the rotation")
 
-// Rotate makes the next key current and the current one previous, and
-// generates a new next key; it returns the key that now signs. The new
-// next key is published at once and signs nothing until the following
-// rotation.
+// Rotate rotates every key family: the next key becomes current and the
+// current one previous, and a new next key is generated. It returns the
+// RSA key that now signs. A new next key is published at once and signs
+// nothing until the following rotation.
 func (m *KeyManager) Rotate(ctx context.Context) (store.SigningKey, error) {
 	keys, err := m.st.ListSigningKeys(ctx)
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("list signing keys: %w", err)
 	}
-	return m.rotate(ctx, keys)
+	var promoted store.SigningKey
+	for _, f := range storedFamilies(keys) {
+		p, err := m.rotate(ctx, keys, f)
+		if err != nil {
+			return store.SigningKey{}, err
+		}
+		if f == AlgRS256 {
+			promoted = p
+		}
+	}
+	return promoted, nil
 }
 
-func (m *KeyManager) rotate(ctx context.Context, keys []store.SigningKey) (store.SigningKey, error) {
-	cur, next := find(keys, store.KeyCurrent), find(keys, store.KeyNext)
+// storedFamilies are the key families with a current key in keys, RSA first.
+func storedFamilies(keys []store.SigningKey) []string {
+	var out []string
+	for _, f := range []string{AlgRS256, AlgES256} {
+		if find(keys, f, store.KeyCurrent) != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (m *KeyManager) rotate(ctx context.Context, keys []store.SigningKey, family string) (store.SigningKey, error) {
+	cur, next := find(keys, family, store.KeyCurrent), find(keys, family, store.KeyNext)
 	if cur == nil || next == nil {
 		// Init creates both; a store without them was changed by hand.
-		return store.SigningKey{}, errors.New("rotate signing keys: the store has no current or no next key (restart a node to create them)")
+		return store.SigningKey{}, fmt.Errorf("rotate signing keys: the store has no current or no next %s key (restart a node to create them)", family)
 	}
-	fresh, err := m.generate(store.KeyNext)
+	fresh, err := m.generate(family, store.KeyNext)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
@@ -335,24 +468,32 @@ func (m *KeyManager) rotate(ctx context.Context, keys []store.SigningKey) (store
 	return promoted, m.Reload(ctx)
 }
 
-// RotateIfDue rotates when the current key has signed for every or longer
-// (by the injected clock); rotated says whether this call rotated. When
-// another node rotates at the same moment, its rotation stands and this
-// one reports none.
-func (m *KeyManager) RotateIfDue(ctx context.Context, every time.Duration) (promoted store.SigningKey, rotated bool, err error) {
+// RotateIfDue rotates each key family whose current key has signed for
+// every or longer (by the injected clock); it returns the keys this call
+// promoted. When another node rotates at the same moment, its rotation
+// stands and this one reports none.
+func (m *KeyManager) RotateIfDue(ctx context.Context, every time.Duration) (promoted []store.SigningKey, err error) {
 	keys, err := m.st.ListSigningKeys(ctx)
 	if err != nil {
-		return store.SigningKey{}, false, fmt.Errorf("list signing keys: %w", err)
+		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
-	cur := find(keys, store.KeyCurrent)
-	if cur == nil || m.now().Before(cur.CurrentSince.Add(every)) {
-		return store.SigningKey{}, false, nil
+	for _, f := range storedFamilies(keys) {
+		if m.now().Before(find(keys, f, store.KeyCurrent).CurrentSince.Add(every)) {
+			continue
+		}
+		p, err := m.rotate(ctx, keys, f)
+		if errors.Is(err, ErrKeysChanged) {
+			if err := m.Reload(ctx); err != nil {
+				return promoted, err
+			}
+			continue
+		}
+		if err != nil {
+			return promoted, err
+		}
+		promoted = append(promoted, p)
 	}
-	promoted, err = m.rotate(ctx, keys)
-	if errors.Is(err, ErrKeysChanged) {
-		return store.SigningKey{}, false, m.Reload(ctx)
-	}
-	return promoted, err == nil, err
+	return promoted, nil
 }
 
 // Revoke revokes a previous key: it leaves the JWKS and tokens it signed
@@ -374,18 +515,45 @@ func (m *KeyManager) JWKS() []byte {
 	return m.jwks
 }
 
-// Current returns the kid of the key that signs.
+// Current returns the kid of the RSA key that signs.
 func (m *KeyManager) Current() string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.current
+	return m.current[AlgRS256]
 }
 
-// Sign signs a JSON payload as a compact JWS with the current key.
-func (m *KeyManager) Sign(payload []byte) (string, error) {
+// Algs returns the JWS algorithms the tenant's keys sign with now: those
+// of the RSA family, and ES256 once an application asked for it.
+func (m *KeyManager) Algs() []string {
 	m.mu.RLock()
-	s := m.signer
+	defer m.mu.RUnlock()
+	var out []string
+	for _, f := range m.families {
+		for _, a := range familyAlgs[f] {
+			out = append(out, string(a))
+		}
+	}
+	return out
+}
+
+// Sign signs a JSON payload as a compact JWS with the current key of the
+// family that signs alg (RS256, PS256, RS512 or ES256), creating the
+// family the first time it is asked for.
+func (m *KeyManager) Sign(ctx context.Context, alg string, payload []byte) (string, error) {
+	m.mu.RLock()
+	s := m.signers[alg]
 	m.mu.RUnlock()
+	if s == nil {
+		if err := m.Ensure(ctx, alg); err != nil {
+			return "", fmt.Errorf("sign %s: %w", alg, err)
+		}
+		m.mu.RLock()
+		s = m.signers[alg]
+		m.mu.RUnlock()
+		if s == nil {
+			return "", fmt.Errorf("sign: no %s key", alg)
+		}
+	}
 	jws, err := s.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
@@ -420,7 +588,7 @@ func (m *KeyManager) Verify(token string) ([]byte, error) {
 	return jws.Verify(pk)
 }
 
-func (m *KeyManager) publicKey(kid string) *rsa.PublicKey {
+func (m *KeyManager) publicKey(kid string) crypto.PublicKey {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.public[kid]

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 type testClock struct {
@@ -88,7 +89,7 @@ func byStatus(t *testing.T, st *sqlite.Store) map[store.SigningKeyStatus][]strin
 
 func sign(t *testing.T, m *KeyManager) string {
 	t.Helper()
-	tok, err := m.Sign([]byte(`{"sub":"x"}`))
+	tok, err := m.Sign(t.Context(), AlgRS256, []byte(`{"sub":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +270,11 @@ func TestRotateIfDue(t *testing.T) {
 	ms, clk, st := keyNodes(t, 4)
 	ctx := t.Context()
 	every := 90 * 24 * time.Hour
-	if _, rotated, err := ms[0].RotateIfDue(ctx, every); err != nil || rotated {
+	if rotated, err := ms[0].RotateIfDue(ctx, every); err != nil || len(rotated) != 0 {
 		t.Fatalf("fresh key: rotated=%v err=%v", rotated, err)
 	}
 	clk.advance(every - time.Second)
-	if _, rotated, err := ms[0].RotateIfDue(ctx, every); err != nil || rotated {
+	if rotated, err := ms[0].RotateIfDue(ctx, every); err != nil || len(rotated) != 0 {
 		t.Fatalf("a second early: rotated=%v err=%v", rotated, err)
 	}
 	clk.advance(time.Second)
@@ -282,11 +283,11 @@ func TestRotateIfDue(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, m := range ms {
 		wg.Go(func() {
-			_, rotated, err := m.RotateIfDue(ctx, every)
+			rotated, err := m.RotateIfDue(ctx, every)
 			if err != nil {
 				t.Error(err)
 			}
-			if rotated {
+			if len(rotated) > 0 {
 				mu.Lock()
 				n++
 				mu.Unlock()
@@ -308,7 +309,7 @@ func TestRotateIfDue(t *testing.T) {
 			t.Fatal("nodes disagree on the current key after the scheduled rotation")
 		}
 	}
-	if _, rotated, _ := ms[1].RotateIfDue(ctx, every); rotated {
+	if rotated, _ := ms[1].RotateIfDue(ctx, every); len(rotated) > 0 {
 		t.Fatal("rotated again at once")
 	}
 }
@@ -391,7 +392,7 @@ func TestKeyCertificate(t *testing.T) {
 // TestRetiredKeyGrace: the grace covers the longest token Latchkey signs,
 // and the shortest schedule serve accepts is the grace.
 func TestRetiredKeyGrace(t *testing.T) {
-	for name, life := range map[string]time.Duration{"ID token": IDTokenLifetime, "Management API token": ManagementTokenLifetime,
+	for name, life := range map[string]time.Duration{"longest ID token": tenant.MaxIDTokenLifetime * time.Second, "Management API token": ManagementTokenLifetime,
 		"longest API token": 2592000 * time.Second} {
 		if RetiredKeyGrace <= life {
 			t.Errorf("RetiredKeyGrace %v does not outlast the %s (%v)", RetiredKeyGrace, name, life)

@@ -404,7 +404,7 @@ type issueOptions struct {
 
 // accessToken mints the access token for user u: a JWT for an API, an
 // opaque (sealed) token for /userinfo otherwise.
-func (s *Service) accessToken(client store.Client, u store.User, api *store.ResourceServer, scopes []string, now time.Time) (*TokenResponse, error) {
+func (s *Service) accessToken(ctx context.Context, client store.Client, u store.User, api *store.ResourceServer, scopes []string, now time.Time) (*TokenResponse, error) {
 	resp := &TokenResponse{TokenType: "Bearer", Scope: strings.Join(scopes, " ")}
 	if api == nil {
 		resp.ExpiresIn = int(OpaqueTokenLifetime / time.Second)
@@ -413,19 +413,19 @@ func (s *Service) accessToken(client store.Client, u store.User, api *store.Reso
 	}
 	resp.ExpiresIn = api.TokenLifetime
 	var err error
-	resp.AccessToken, err = s.mint.JWTAccessToken(u.UserID, client.ClientID, api.Identifier, scopes, "", time.Duration(api.TokenLifetime)*time.Second, now)
+	resp.AccessToken, err = s.mint.JWTAccessToken(ctx, u.UserID, client.ClientID, api.Identifier, scopes, "", time.Duration(api.TokenLifetime)*time.Second, now)
 	return resp, err
 }
 
 // issue mints the token response for user u.
 func (s *Service) issue(ctx context.Context, client store.Client, u store.User, api *store.ResourceServer, scopes []string, o issueOptions) (*TokenResponse, error) {
 	now := s.now()
-	resp, err := s.accessToken(client, u, api, scopes, now)
+	resp, err := s.accessToken(ctx, client, u, api, scopes, now)
 	if err != nil {
 		return nil, err
 	}
 	if slices.Contains(scopes, "openid") {
-		if resp.IDToken, err = s.mint.IDToken(u, client.ClientID, scopes, IDExtras{Nonce: o.nonce, AuthTime: o.authTime}, now); err != nil {
+		if resp.IDToken, err = s.mint.IDToken(ctx, u, client, scopes, IDExtras{Nonce: o.nonce, AuthTime: o.authTime}, now); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,9 @@
 package oauth
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,13 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/tenant"
 )
 
 // Lifetimes (Auth0's defaults).
 const (
-	IDTokenLifetime       = 36000 * time.Second
 	OpaqueTokenLifetime   = 86400 * time.Second
 	opaqueTokenPrefix     = "lk1."
 	opaqueTokenAssociated = "access_token"
@@ -55,10 +60,10 @@ type idClaims struct {
 
 // IDExtras are the optional claims of an ID token.
 type IDExtras struct {
-	Nonce    string
-	AuthTime time.Time // zero: no auth_time
-	AtHash   string    // of the access token issued with it
-	CHash    string    // of the authorization code issued with it
+	Nonce       string
+	AuthTime    time.Time // zero: no auth_time
+	AccessToken string    // issued with it, for at_hash
+	Code        string    // issued with it, for c_hash
 }
 
 type profileClaims struct {
@@ -101,11 +106,14 @@ func UserinfoJSON(u store.User, scopes []string) ([]byte, error) {
 
 func boolPtr(b bool) *bool { return &b }
 
-// IDToken mints an RS256 ID token for u and the client, with the extra
-// claims x.
-func (m *Minter) IDToken(u store.User, clientID string, scopes []string, x IDExtras, now time.Time) (string, error) {
-	c := idClaims{Iss: m.issuer, Sub: u.UserID, Aud: clientID, Iat: now.Unix(),
-		Exp: now.Add(IDTokenLifetime).Unix(), Jti: newJTI(), Nonce: x.Nonce, AtHash: x.AtHash, CHash: x.CHash, profileClaims: Profile(u, scopes)}
+// IDToken mints an ID token for u and the client, with the extra claims
+// x, signed as the client's jwt_configuration says: with the tenant's key
+// (RS256 by default, PS256, RS512, ES256) or its client secret (HS256).
+func (m *Minter) IDToken(ctx context.Context, u store.User, client store.Client, scopes []string, x IDExtras, now time.Time) (string, error) {
+	jc := tenant.JWTConfig(client)
+	c := idClaims{Iss: m.issuer, Sub: u.UserID, Aud: client.ClientID, Iat: now.Unix(),
+		Exp: now.Add(time.Duration(jc.LifetimeInSeconds) * time.Second).Unix(), Jti: newJTI(), Nonce: x.Nonce,
+		AtHash: halfHash(jc.Alg, x.AccessToken), CHash: halfHash(jc.Alg, x.Code), profileClaims: Profile(u, scopes)}
 	if !x.AuthTime.IsZero() {
 		c.AuthTime = x.AuthTime.Unix()
 	}
@@ -113,7 +121,39 @@ func (m *Minter) IDToken(u store.User, clientID string, scopes []string, x IDExt
 	if err != nil {
 		return "", fmt.Errorf("encode id token: %w", err)
 	}
-	return m.keys.Sign(b)
+	if jc.Alg != AlgHS256 {
+		return m.keys.Sign(ctx, jc.Alg, b)
+	}
+	key, err := tenant.HMACKey(m.seal, client)
+	if err != nil {
+		return "", err
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", fmt.Errorf("HS256 signer: %w", err)
+	}
+	jws, err := s.Sign(b)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// halfHash is at_hash or c_hash (OIDC Core §3.1.3.6, §3.3.2.11): the left
+// half of v's hash by the hash of the ID token's alg, base64url; "" for "".
+func halfHash(alg, v string) string {
+	if v == "" {
+		return ""
+	}
+	var h []byte
+	if alg == AlgRS512 {
+		s := sha512.Sum512([]byte(v))
+		h = s[:]
+	} else {
+		s := sha256.Sum256([]byte(v))
+		h = s[:]
+	}
+	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])
 }
 
 // newJTI is a JWT's unique id: 128 random bits (crypto/rand), so that no two
@@ -133,7 +173,7 @@ type atClaims struct {
 }
 
 // JWTAccessToken mints an RS256 access token for an API audience.
-func (m *Minter) JWTAccessToken(sub, clientID, audience string, scopes []string, gty string, lifetime time.Duration, now time.Time) (string, error) {
+func (m *Minter) JWTAccessToken(ctx context.Context, sub, clientID, audience string, scopes []string, gty string, lifetime time.Duration, now time.Time) (string, error) {
 	var aud any = audience
 	if slices.Contains(scopes, "openid") {
 		aud = []string{audience, m.UserinfoAudience()}
@@ -143,7 +183,7 @@ func (m *Minter) JWTAccessToken(sub, clientID, audience string, scopes []string,
 	if err != nil {
 		return "", fmt.Errorf("encode access token: %w", err)
 	}
-	return m.keys.Sign(b)
+	return m.keys.Sign(ctx, AlgRS256, b)
 }
 
 // opaque is the sealed content of an opaque access token.

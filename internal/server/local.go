@@ -93,7 +93,7 @@ func LocalManagement(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	// a refused request is logged only when it is the server's own failure.
 	api.Log = slog.New(minLevel{Handler: log.Handler(), level: slog.LevelError})
 	minter := oauth.NewMinter(cfg.Issuer, c.signing, c.keys)
-	tok, err := minter.JWTAccessToken(LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
+	tok, err := minter.JWTAccessToken(ctx, LocalClientID+"@clients", LocalClientID, tenant.ManagementAudience(cfg.Issuer),
 		api.Scopes(), oauth.GtyClientCredentials, LocalTokenLifetime, now())
 	if err != nil {
 		return nil, fmt.Errorf("mint management token: %w", err)

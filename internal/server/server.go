@@ -547,14 +547,14 @@ func (s *Server) RotateSigningKeyIfDue(ctx context.Context) bool {
 	if s.cfg.SigningKeyRotation <= 0 {
 		return false
 	}
-	promoted, rotated, err := s.Signing.RotateIfDue(ctx, s.cfg.SigningKeyRotation)
-	switch {
-	case err != nil && ctx.Err() == nil:
+	promoted, err := s.Signing.RotateIfDue(ctx, s.cfg.SigningKeyRotation)
+	if err != nil && ctx.Err() == nil {
 		s.log.Warn("scheduled signing key rotation", "err", err)
-	case rotated:
-		s.log.Info("signing key rotated on schedule", "current", promoted.KID, "every", s.cfg.SigningKeyRotation)
 	}
-	return rotated
+	for _, k := range promoted {
+		s.log.Info("signing key rotated on schedule", "current", k.KID, "alg", k.Alg, "every", s.cfg.SigningKeyRotation)
+	}
+	return len(promoted) > 0
 }
 
 // Purge deletes codes and refresh tokens that expired more than PurgeGrace

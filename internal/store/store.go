@@ -447,7 +447,14 @@ type Client struct {
 	// RefreshToken is the application's refresh-token settings; nil:
 	// Latchkey's defaults (tenant.RefreshPolicy).
 	RefreshToken *ClientRefreshToken `json:"refresh_token,omitempty"`
-	CreatedAt    time.Time           `json:"created_at"`
+	// JWTConfiguration is how the application's ID tokens are signed and
+	// how long they live; nil: RS256 for 36,000 seconds.
+	JWTConfiguration *JWTConfiguration `json:"jwt_configuration,omitempty"`
+	// SecretSealed is the client secret sealed under the master key. It is
+	// kept only while the application's ID tokens are signed with its
+	// secret (HS256), the one case where the secret must be read back.
+	SecretSealed []byte    `json:"secret_sealed,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time           `json:"updated_at"`
 }
 
@@ -461,6 +468,14 @@ type ClientRefreshToken struct {
 	InfiniteTokenLifetime     bool   `json:"infinite_token_lifetime"`
 	IdleTokenLifetime         int    `json:"idle_token_lifetime"`
 	InfiniteIdleTokenLifetime bool   `json:"infinite_idle_token_lifetime"`
+}
+
+// JWTConfiguration is an application's ID-token settings, Auth0's client
+// jwt_configuration object.
+type JWTConfiguration struct {
+	Alg               string `json:"alg"`                 // RS256, PS256, RS512, HS256, or ES256 (beyond Auth0)
+	LifetimeInSeconds int    `json:"lifetime_in_seconds"` // 0: 36,000
+	SecretEncoded     bool   `json:"secret_encoded"`      // HS256: the secret is base64url, its bytes the key
 }
 
 // ClientCredential is a public key a client signs its client assertions

@@ -55,6 +55,9 @@ type ClientSpec struct {
 	// RefreshToken is Auth0's refresh_token object; omitted: the defaults
 	// (DefaultRefreshToken).
 	RefreshToken *store.ClientRefreshToken `json:"refresh_token,omitempty"`
+	// JWTConfiguration is Auth0's jwt_configuration object (alg,
+	// lifetime_in_seconds, secret_encoded); omitted: RS256, 36,000 s.
+	JWTConfiguration *store.JWTConfiguration `json:"jwt_configuration,omitempty"`
 }
 
 // SpecOf turns a stored client back into the spec it was built from,
@@ -66,7 +69,7 @@ func SpecOf(c store.Client) ClientSpec {
 		AllowedLogoutURLs: c.AllowedLogoutURLs, WebOrigins: c.WebOrigins, AllowedOrigins: c.AllowedOrigins,
 		CrossOriginAuthentication: c.CrossOriginAuthentication, CrossOriginLoc: c.CrossOriginLoc,
 		IsTokenEndpointIPHeaderTrusted: c.IsTokenEndpointIPHeaderTrusted,
-		IsFirstParty:                   &fp, OIDCConformant: &oc, RefreshToken: c.RefreshToken}
+		IsFirstParty:                   &fp, OIDCConformant: &oc, RefreshToken: c.RefreshToken, JWTConfiguration: c.JWTConfiguration}
 }
 
 // ConnectionSpec is a connection as written in the tenant file.
@@ -327,7 +330,7 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 	clientKind := recordKind[ClientSpec, store.Client]{
 		section: "clients", keyFields: []string{"client_id"}, specOf: SpecOf,
 		build: func(s ClientSpec, old store.Client) (store.Client, string, error) {
-			c, gen, err := BuildClient(keys, s, old.SecretHash)
+			c, gen, err := BuildClient(keys, s, &old)
 			// The file does not carry Private Key JWT credentials: keep
 			// those registered through the Management API.
 			c.Credentials, c.CreatedAt, c.UpdatedAt = old.Credentials, old.CreatedAt, old.UpdatedAt
@@ -344,7 +347,7 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 		}
 		seen[spec.ClientID] = true
 		old, exists := ex.clients[spec.ClientID]
-		c, gen, err := BuildClient(keys, spec, old.SecretHash)
+		c, gen, err := BuildClient(keys, spec, &old)
 		if err != nil {
 			return Applied{}, fmt.Errorf("%s.%w", field, err)
 		}
@@ -659,11 +662,12 @@ func HashClientSecret(keys *secret.Keys, clientID, sec string) []byte {
 	return keys.Hash("client_secret", clientID, sec)
 }
 
-// BuildClient validates a ClientSpec and turns it into a record. keepHash is
-// the stored secret hash to keep when the spec carries no secret. For a new
-// confidential client without a secret, one is generated and returned.
-// Errors start with the bad field's name.
-func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Client, generated string, err error) {
+// BuildClient validates a ClientSpec and turns it into a record. keep is
+// the stored client whose secret to keep when the spec carries none (nil
+// or a zero client for a new one). For a new confidential client without
+// a secret, one is generated and returned. Errors start with the bad
+// field's name.
+func BuildClient(keys *secret.Keys, s ClientSpec, keep *store.Client) (c store.Client, generated string, err error) {
 	if s.ClientID == "" {
 		s.ClientID = NewClientID()
 	} else if len(s.ClientID) > 128 || strings.ContainsAny(s.ClientID, " \t\r\n/?#") {
@@ -728,17 +732,26 @@ func BuildClient(keys *secret.Keys, s ClientSpec, keepHash []byte) (c store.Clie
 		}
 		c.RefreshToken = &rt
 	}
+	if s.JWTConfiguration != nil {
+		j, err := buildJWTConfig(*s.JWTConfiguration)
+		if err != nil {
+			return c, "", err
+		}
+		c.JWTConfiguration = &j
+	}
+	plain := s.ClientSecret
 	switch {
-	case s.ClientSecret != "":
-		if len(s.ClientSecret) < 16 {
+	case plain != "":
+		if len(plain) < 16 {
 			return c, "", errors.New("client_secret: must be at least 16 characters")
 		}
-		c.SecretHash = HashClientSecret(keys, c.ClientID, s.ClientSecret)
-	case keepHash != nil:
-		c.SecretHash = keepHash
+	case keep != nil && keep.SecretHash != nil:
 	case IsConfidential(c):
 		generated = NewClientSecret()
-		c.SecretHash = HashClientSecret(keys, c.ClientID, generated)
+		plain = generated
+	}
+	if err := applySecret(keys, &c, plain, keep); err != nil {
+		return c, "", err
 	}
 	return c, generated, nil
 }

@@ -217,7 +217,7 @@ func TestSpecOfRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range snap(t, st).Clients {
-		got, _, err := tenant.BuildClient(keys, tenant.SpecOf(c), c.SecretHash)
+		got, _, err := tenant.BuildClient(keys, tenant.SpecOf(c), &c)
 		if err != nil {
 			t.Fatalf("%s: %v", c.ClientID, err)
 		}

@@ -186,7 +186,7 @@ func TestOldLogsMoved(t *testing.T) {
 		`DROP INDEX m.refresh_tokens_idle_expires_at`,              // from version 8
 		`DROP INDEX m.refresh_tokens_revoked`,                      // from version 8
 		`ALTER TABLE m.refresh_tokens DROP COLUMN idle_expires_at`, // from version 8
-		`DROP INDEX m.signing_keys_one_current_one_next`,           // from version 9
+		`DROP INDEX m.signing_keys_one_current_one_next_per_alg`,   // from version 10
 		`ALTER TABLE m.signing_keys DROP COLUMN status`,            // from version 9
 		`ALTER TABLE m.signing_keys DROP COLUMN current_since`,     // from version 9
 		`ALTER TABLE m.signing_keys DROP COLUMN revoked_at`,        // from version 9
@@ -294,7 +294,7 @@ func TestSigningKeysMigrated(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DELETE FROM schema_migrations WHERE version >= 9`,
-		`DROP INDEX signing_keys_one_current_one_next`,
+		`DROP INDEX signing_keys_one_current_one_next_per_alg`,
 		`ALTER TABLE signing_keys DROP COLUMN status`,
 		`ALTER TABLE signing_keys DROP COLUMN current_since`,
 		`ALTER TABLE signing_keys DROP COLUMN revoked_at`,

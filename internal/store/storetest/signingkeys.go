@@ -15,6 +15,7 @@ import (
 var signingKeyCases = []testCase{
 	{"RoundTrip", testSigningKeys},
 	{"OneCurrentOneNext", testSigningKeysUnique},
+	{"Families", testSigningKeyFamilies},
 	{"Rotate", testSigningKeyRotate},
 	{"RotateStale", testSigningKeyRotateStale},
 	{"ConcurrentRotate", testSigningKeyConcurrentRotate},
@@ -85,6 +86,33 @@ func testSigningKeysUnique(t *testing.T, s store.Store) {
 	if n := len(listKeys(t, s)); n != 6 {
 		t.Fatalf("%d keys after the refused ones, want 6", n)
 	}
+}
+
+// testSigningKeyFamilies: each key type (alg) has its own current and next
+// key, and rotating one family leaves the other alone.
+func testSigningKeyFamilies(t *testing.T, s store.Store) {
+	ec := func(k store.SigningKey) store.SigningKey {
+		k.Alg, k.PublicJWK = "ES256", []byte(`{"kty":"EC","kid":"`+k.KID+`","crv":"P-256","x":"AQAB","y":"AQAB"}`)
+		return k
+	}
+	rsCur, rsNext := sampleSigningKey("rs_cur", store.KeyCurrent, at(0)), sampleSigningKey("rs_nxt", store.KeyNext, at(0))
+	esCur, esNext := ec(sampleSigningKey("es_cur", store.KeyCurrent, at(time.Hour))), ec(sampleSigningKey("es_nxt", store.KeyNext, at(time.Hour)))
+	createKeys(t, s, rsCur, rsNext, esCur, esNext)
+	wantErr(t, s.CreateSigningKey(t.Context(), ec(sampleSigningKey("es_cur_2", store.KeyCurrent, at(2*time.Hour)))), store.ErrConflict, "a second current ES256 key")
+
+	fresh := ec(sampleSigningKey("es_fresh", "", at(2*time.Hour)))
+	now := at(3 * time.Hour)
+	promoted, err := s.RotateSigningKey(t.Context(), "es_cur", "es_nxt", fresh, now)
+	must(t, err, "RotateSigningKey (ES256)")
+	if promoted.KID != "es_nxt" || promoted.Alg != "ES256" {
+		t.Fatalf("promoted %s (%s), want es_nxt (ES256)", promoted.KID, promoted.Alg)
+	}
+	wantEsCur := esCur
+	wantEsCur.Status, wantEsCur.RetiredAt = store.KeyPrevious, now
+	wantEsNext := esNext
+	wantEsNext.Status, wantEsNext.CurrentSince = store.KeyCurrent, now
+	fresh.Status = store.KeyNext
+	diff(t, "keys after rotating the ES256 family", []store.SigningKey{rsCur, rsNext, wantEsCur, wantEsNext, fresh}, listKeys(t, s))
 }
 
 func testSigningKeyRotate(t *testing.T, s store.Store) {
