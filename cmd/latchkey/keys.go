@@ -48,10 +48,10 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		rows := make([][]string, 0, len(keys))
 		for _, k := range keys {
-			rows = append(rows, []string{str(k, "kid"), keyStatus(k), str(k, "current_since"), str(k, "current_until"),
+			rows = append(rows, []string{str(k, "kid"), str(k, "alg"), keyStatus(k), str(k, "current_since"), str(k, "current_until"),
 				str(k, "revoked_at"), str(k, "fingerprint")})
 		}
-		return printTable(stdout, []string{"KID", "STATUS", "CURRENT_SINCE", "CURRENT_UNTIL", "REVOKED_AT", "FINGERPRINT"}, rows)
+		return printTable(stdout, []string{"KID", "ALG", "STATUS", "CURRENT_SINCE", "CURRENT_UNTIL", "REVOKED_AT", "FINGERPRINT"}, rows)
 	})
 }
 
@@ -74,7 +74,7 @@ func keysGet(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if a.asJSON {
 			return printRaw(stdout, raw)
 		}
-		rows := [][]string{{"kid", str(k, "kid")}, {"status", keyStatus(k)}}
+		rows := [][]string{{"kid", str(k, "kid")}, {"alg", str(k, "alg")}, {"status", keyStatus(k)}}
 		for _, f := range []string{"current_since", "current_until", "revoked_at", "fingerprint", "thumbprint"} {
 			if v := str(k, f); v != "" {
 				rows = append(rows, []string{f, v})
@@ -110,7 +110,7 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if a.asJSON {
 			return printRaw(stdout, raw)
 		}
-		_, err = fmt.Fprintf(stdout, "rotated: key %s signs from now on (on other nodes within seconds); the key it replaces keeps verifying the tokens it signed until they expire, unless you revoke it (latchkey keys list shows it as previous)\n",
+		_, err = fmt.Fprintf(stdout, "rotated: key %s signs from now on (and the next key of any other key type) (on other nodes within seconds); the key it replaces keeps verifying the tokens it signed until they expire, unless you revoke it (latchkey keys list shows it as previous)\n",
 			str(k, "kid"))
 		return err
 	})

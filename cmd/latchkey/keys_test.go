@@ -28,8 +28,8 @@ func TestKeysCommands(t *testing.T) {
 			}
 			first, next := keys[1].KID, keys[0].KID
 			out := cliOK(t, with("keys", "list")...)
-			if !strings.Contains(out, "KID") || !strings.Contains(out, "STATUS") || !strings.Contains(out, first+"  current") ||
-				!strings.Contains(out, next+"  next") {
+			if !strings.Contains(out, "KID") || !strings.Contains(out, "STATUS") || !strings.Contains(out, first+"  RS256  current") ||
+				!strings.Contains(out, next+"  RS256  next") {
 				t.Errorf("list table:\n%s", out)
 			}
 
@@ -54,7 +54,7 @@ func TestKeysCommands(t *testing.T) {
 			if out := cliOK(t, with("keys", "revoke", next)...); !strings.Contains(out, "revoked "+next) {
 				t.Errorf("revoke: %s", out)
 			}
-			if out := cliOK(t, with("keys", "list")...); !strings.Contains(out, next+"  revoked") {
+			if out := cliOK(t, with("keys", "list")...); !strings.Contains(out, next+"  RS256  revoked") {
 				t.Errorf("list after the revocation:\n%s", out)
 			}
 

@@ -34,6 +34,7 @@ type appForm struct {
 	Methods     []string
 	Rotations   []string
 	Expirations []string
+	Algs        []string     // the ID-token algorithms the form offers
 	Connections []connection // the passwordless connections, for a new application
 }
 
@@ -64,7 +65,19 @@ func newAppForm(a application) appForm {
 	return appForm{App: a, AppTypes: []string{"regular_web", "spa", "native", "non_interactive"},
 		Grants:    []string{"authorization_code", "implicit", "refresh_token", "client_credentials", tenant.GrantPasswordlessOTP},
 		Methods:   []string{"client_secret_post", "client_secret_basic", "private_key_jwt", "none"},
-		Rotations: []string{"rotating", "non-rotating"}, Expirations: []string{"expiring", "non-expiring"}}
+		Rotations: []string{"rotating", "non-rotating"}, Expirations: []string{"expiring", "non-expiring"}, Algs: formAlgs(a)}
+}
+
+// formAlgs are the ID-token algorithms the form offers: all but HS256,
+// which needs the secret in the same change, unless a has it already.
+func formAlgs(a application) []string {
+	out := []string{}
+	for _, alg := range tenant.JWTAlgs {
+		if alg != "HS256" || (a.JWTConfiguration != nil && a.JWTConfiguration.Alg == alg) {
+			out = append(out, alg)
+		}
+	}
+	return out
 }
 
 func (c *Console) applications(w http.ResponseWriter, r *http.Request, s *session) {
@@ -132,6 +145,9 @@ func appBody(r *http.Request, creating bool) map[string]any {
 			"leeway": num("leeway"), "token_lifetime": num("token_lifetime"), "idle_token_lifetime": num("idle_token_lifetime"),
 			"infinite_token_lifetime":      r.PostFormValue("infinite_token_lifetime") == "on",
 			"infinite_idle_token_lifetime": r.PostFormValue("infinite_idle_token_lifetime") == "on"}
+		if alg := r.PostFormValue("jwt_alg"); alg != "" {
+			b["jwt_configuration"] = map[string]any{"alg": alg, "lifetime_in_seconds": num("jwt_lifetime")}
+		}
 	}
 	return b
 }

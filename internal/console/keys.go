@@ -8,6 +8,7 @@ import (
 // signingKey is a key as GET /api/v2/keys/signing shows it.
 type signingKey struct {
 	KID          string `json:"kid"`
+	Alg          string `json:"alg"`
 	Current      bool   `json:"current"`
 	Next         bool   `json:"next"`
 	Previous     bool   `json:"previous"`

@@ -153,9 +153,6 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return badRequest("%s", err.Error())
 		}
-		if err := a.ensureSigningKey(r.Context(), next); err != nil {
-			return err
-		}
 		next.Credentials = old.Credentials
 		next.CreatedAt, next.UpdatedAt = old.CreatedAt, a.Now()
 		*c, generated = next, gen
@@ -167,6 +164,9 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("update client: %w", err)
 	}
 	a.Cache.Invalidate()
+	if err := a.ensureSigningKey(r.Context(), c); err != nil {
+		return err
+	}
 	httpx.WriteJSON(w, http.StatusOK, clientOut(c, generated))
 	return nil
 }

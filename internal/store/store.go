@@ -455,7 +455,7 @@ type Client struct {
 	// secret (HS256), the one case where the secret must be read back.
 	SecretSealed []byte    `json:"secret_sealed,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time           `json:"updated_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // ClientRefreshToken is an application's refresh-token settings, Auth0's
