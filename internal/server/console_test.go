@@ -327,10 +327,10 @@ func TestBrowserConsoleKeys(t *testing.T) {
 		browsertest.Eval(`document.querySelectorAll("#keys tbody tr").length`), // 6
 		browsertest.Click("#rotate-key"),
 		browsertest.Text(".flash"), // 8
-		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(2)")).map(td => td.textContent.trim()).sort().join(",")`), // 9
+		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(3)")).map(td => td.textContent.trim()).sort().join(",")`), // 9
 		browsertest.Click(`#keys button.danger`),
 		browsertest.Text(".flash"), // 11
-		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(2)")).map(td => td.textContent.trim()).sort().join(",")`), // 12
+		browsertest.Eval(`Array.from(document.querySelectorAll("#keys tbody tr td:nth-child(3)")).map(td => td.textContent.trim()).sort().join(",")`), // 12
 	)})
 	if n := res.String(6); n != "2" {
 		t.Errorf("keys before the rotation: %s (want current and next)", n)
