@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,10 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // Renderer writes an *Error in one API's shape.
 type Renderer func(w http.ResponseWriter, e *Error)
 
+// StatusClientClosedRequest is the status logged (and, for the record,
+// written) when a request fails because its client went away: nginx's 499.
+const StatusClientClosedRequest = 499
+
 // Handle adapts h. An *Error is rendered with render; any other error
 // becomes an opaque 500 whose cause is the error. A cause is logged with the
 // request id, method and route (at warn for a 4xx, error for a 5xx) and
@@ -67,6 +72,11 @@ func Handle(log *slog.Logger, render Renderer, h HandlerFunc) http.Handler {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Internal error", Cause: err}
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				// The client hung up and the work it asked for was cut
+				// short (and rolled back): its failure, not the server's.
+				e = &Error{Status: StatusClientClosedRequest, Code: "client_closed_request", Description: "The client closed the request", Cause: err}
+			}
 		}
 		st := stateOf(ctx)
 		started := st != nil && st.w.wrote
@@ -82,8 +92,11 @@ func Handle(log *slog.Logger, render Renderer, h HandlerFunc) http.Handler {
 		}
 		if cause != nil {
 			level := slog.LevelWarn
-			if e.Status >= 500 || started {
+			switch {
+			case e.Status >= 500 || started:
 				level = slog.LevelError
+			case e.Status == StatusClientClosedRequest:
+				level = slog.LevelInfo
 			}
 			attrs := []slog.Attr{slog.String("request_id", RequestID(ctx)), slog.String("method", r.Method),
 				slog.String("route", routeOf(r.Pattern)), slog.String("path", clip(r.URL.Path, 256)),

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,5 +238,40 @@ func TestPanicExplained(t *testing.T) {
 	a := withMsg(logs.records(t), "request")
 	if rec.Code != 500 || len(a) != 1 || a[0]["error"] != "server_error" || !strings.Contains(fmt.Sprint(a[0]["cause"]), "kaboom") {
 		t.Errorf("%d, access lines %v", rec.Code, a)
+	}
+}
+
+// TestHandleClientGone: a request that fails because its client hung up
+// is the client's failure: 499, logged at info, not a 500 at error.
+func TestHandleClientGone(t *testing.T) {
+	var logs logLines
+	log := logs.logger()
+	mux := http.NewServeMux()
+	mux.Handle("POST /things", httpx.Handle(log, httpx.RenderAuth, func(w http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done()
+		return fmt.Errorf("store code: %w", r.Context().Err())
+	}))
+	srv := httpx.Middleware(httpx.Options{Log: log, MaxBody: 1 << 16}, mux)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("POST", "/things", nil).WithContext(ctx))
+	if rec.Code != httpx.StatusClientClosedRequest {
+		t.Errorf("status %d, want 499", rec.Code)
+	}
+	failed := withMsg(logs.records(t), "request failed")
+	if len(failed) != 1 || failed[0]["level"] != "INFO" || failed[0]["status"] != float64(499) {
+		t.Errorf("logged %v", failed)
+	}
+	// A cancellation the client did not cause is still the server's.
+	logs = logLines{}
+	mux = http.NewServeMux()
+	mux.Handle("POST /things", httpx.Handle(logs.logger(), httpx.RenderAuth, func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("job: %w", context.Canceled)
+	}))
+	rec = httptest.NewRecorder()
+	httpx.Middleware(httpx.Options{Log: logs.logger(), MaxBody: 1 << 16}, mux).ServeHTTP(rec, httptest.NewRequest("POST", "/things", nil))
+	if rec.Code != 500 {
+		t.Errorf("status %d for a cancellation of the server's own, want 500", rec.Code)
 	}
 }
