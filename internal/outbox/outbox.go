@@ -143,6 +143,13 @@ type Worker struct {
 	// sent carries the ids of messages delivered, deleted in batches by
 	// completer (one write for many sends).
 	sent chan string
+
+	// mu guards running: while Run claims (after it has taken back this
+	// node's earlier claims, before it waits for the sends in flight), a
+	// start may commit its message already claimed by this node and hand
+	// it over (reserve, hand), which spares the claim's write.
+	mu      sync.Mutex
+	running bool
 }
 
 // CompleteBatch bounds the messages one completion deletes.
@@ -205,6 +212,9 @@ func (w *Worker) Run(ctx context.Context) {
 	completed := make(chan struct{})
 	go func() { defer close(completed); w.completer() }()
 	defer func() {
+		w.mu.Lock()
+		w.running = false // no more hand-overs,
+		w.mu.Unlock()
 		w.wg.Wait()   // the sends in flight end,
 		close(w.sent) // their completions are written,
 		<-completed
@@ -215,6 +225,9 @@ func (w *Worker) Run(ctx context.Context) {
 	} else if n > 0 {
 		w.log.Info("outbox: sending again the messages this node was sending when it stopped", "node", w.node, "messages", n)
 	}
+	w.mu.Lock()
+	w.running = true
+	w.mu.Unlock()
 	for ctx.Err() == nil {
 		n, err := w.claimAndSend(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -326,7 +339,10 @@ func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, m := range msgs {
-		w.sem <- struct{}{} // never blocks: only free slots were claimed (and only this loop takes them)
+		// Only free slots were claimed; a start may have reserved one
+		// since, and then this waits for a send to end (the leases are
+		// renewed meanwhile: a send is in flight).
+		w.sem <- struct{}{}
 		w.wg.Add(1)
 		go func() {
 			defer func() { <-w.sem; w.wg.Done(); w.Wake() }()
@@ -334,6 +350,43 @@ func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 		}()
 	}
 	return len(msgs), nil
+}
+
+// reserve takes a send slot for a message that a start is about to commit
+// already claimed by this node (ClaimedBy w.node, ClaimedUntil a lease
+// from now): false when every slot is busy or the worker is not running,
+// and the message is then committed unclaimed, for the claim loop. A
+// reserved slot is handed its message (hand) or given back (release).
+func (w *Worker) reserve() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running {
+		return false
+	}
+	select {
+	case w.sem <- struct{}{}:
+		w.wg.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// hand sends m, committed claimed by this node, in the slot reserve took.
+// Its claim is what a claim transaction would have written: a crash
+// before it is sent leaves it to this node's restart or to another node
+// when the lease ends, as for any claimed message.
+func (w *Worker) hand(m store.OutboxMessage) {
+	go func() {
+		defer func() { <-w.sem; w.wg.Done(); w.Wake() }()
+		w.deliver(context.Background(), m)
+	}()
+}
+
+// release gives back a slot reserve took, its message not committed.
+func (w *Worker) release() {
+	<-w.sem
+	w.wg.Done()
 }
 
 // deliver sends one claimed message and settles it.

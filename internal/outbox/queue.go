@@ -11,8 +11,8 @@ import (
 )
 
 // Queue turns notifications into sealed outbox messages, which the
-// passwordless service commits together with their code, and wakes the
-// worker once they are committed.
+// passwordless service commits together with their code, and hands them
+// to the worker once they are committed.
 type Queue struct {
 	log    *slog.Logger
 	keys   *secret.Keys
@@ -46,9 +46,29 @@ func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.C
 		return nil, err
 	}
 	now := q.now()
-	return &store.OutboxMessage{ID: id, Channel: n.Channel, Recipient: n.To, ClientID: n.ClientID, Connection: conn.Name,
-		Payload: payload, CreatedAt: now, ExpiresAt: expires, NextAttemptAt: now}, nil
+	m := &store.OutboxMessage{ID: id, Channel: n.Channel, Recipient: n.To, ClientID: n.ClientID, Connection: conn.Name,
+		Payload: payload, CreatedAt: now, ExpiresAt: expires, NextAttemptAt: now}
+	if q.worker.reserve() {
+		// Committed already claimed by this node, and sent by it without
+		// a claim transaction (Committed).
+		m.ClaimedBy, m.ClaimedUntil = q.worker.node, q.worker.now().Add(q.worker.lease)
+	}
+	return m, nil
 }
 
-// Wake starts delivery of what was just committed.
-func (q *Queue) Wake() { q.worker.Wake() }
+// Committed starts the delivery of m, just committed: this node sends it
+// at once when it holds its claim, else the claim loop is woken.
+func (q *Queue) Committed(m *store.OutboxMessage) {
+	if m.ClaimedBy != "" && m.ClaimedBy == q.worker.node {
+		q.worker.hand(*m)
+		return
+	}
+	q.worker.Wake()
+}
+
+// Abandoned gives back what Message took for m, which was not committed.
+func (q *Queue) Abandoned(m *store.OutboxMessage) {
+	if m.ClaimedBy != "" && m.ClaimedBy == q.worker.node {
+		q.worker.release()
+	}
+}

@@ -311,3 +311,115 @@ func TestMessageIDStableAcrossAttempts(t *testing.T) {
 		}
 	})
 }
+
+// claimCounter counts the claims that took messages.
+type claimCounter struct {
+	store.Store
+	mu     sync.Mutex
+	claims int
+}
+
+func (c *claimCounter) ClaimOutbox(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+	got, err := c.Store.ClaimOutbox(ctx, node, now, lease, limit)
+	if len(got) > 0 {
+		c.mu.Lock()
+		c.claims++
+		c.mu.Unlock()
+	}
+	return got, err
+}
+
+// handedMessage composes a message through q until the running worker
+// takes it (Run has started claiming), and commits it with its code.
+func handedMessage(t *testing.T, st store.Store, q *outbox.Queue, node, to string) *store.OutboxMessage {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		now := time.Now()
+		m, err := q.Message(t.Context(), delivery.Notification{Channel: "email", To: to, Code: "123456", Send: "code",
+			AppName: "Web", ExpiresIn: 3 * time.Minute}, store.Connection{Name: "email", Strategy: "email"}, now.Add(3*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ClaimedBy == "" {
+			if time.Now().After(deadline) {
+				t.Fatal("the running worker never took a message")
+			}
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		if m.ClaimedBy != node || !m.ClaimedUntil.After(now) {
+			t.Fatalf("message claimed by %q until %v, want %s", m.ClaimedBy, m.ClaimedUntil, node)
+		}
+		c := store.Code{ID: "code_" + m.ID, Connection: "email", Identifier: to, Hash: []byte("h"), ClientID: "web",
+			UserIDHint: "0123456789abcdef01234567", Send: "code", CreatedAt: now, ExpiresAt: now.Add(3 * time.Minute)}
+		if err := st.PutCode(t.Context(), c, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+}
+
+// TestHandOff: a start's message is committed already claimed by the
+// node that composed it, whose worker sends it at once with no claim
+// transaction. The claim is a lease like any other: if the node dies
+// between the commit and the send, another node sends it when the lease
+// ends. A worker that is not running takes no message.
+func TestHandOff(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		sink := newMailSink(t, 0, false)
+		counted := &claimCounter{Store: st}
+		idle := newWorker(t, counted, sink, "node-idle", time.Hour)
+		if m := handedOrNot(t, outbox.NewQueue(testKeys, "login@latchkey.test", idle, time.Now)); m.ClaimedBy != "" {
+			t.Fatalf("a worker that is not running took a message (claimed by %q)", m.ClaimedBy)
+		}
+
+		a := newWorker(t, counted, sink, "node-a", time.Hour)
+		start(t, a)
+		qa := outbox.NewQueue(testKeys, "login@latchkey.test", a, time.Now)
+		m := handedMessage(t, st, qa, "node-a", "ana@example.com")
+		qa.Committed(m)
+		wantArrival(t, sink, 5*time.Second)
+		waitDelivered(t, st, 5*time.Second)
+		if _, ok := sink.seen(); len(ok) != 1 || ok[0] != "<"+m.ID+"@latchkey.test>" {
+			t.Fatalf("delivered %q, want <%s@latchkey.test>", ok, m.ID)
+		}
+		counted.mu.Lock()
+		claims := counted.claims
+		counted.mu.Unlock()
+		if claims != 0 {
+			t.Errorf("%d claim transactions took messages; the hand-off needs none", claims)
+		}
+
+		// node-b commits its message claimed, then dies before sending it.
+		const lease = 300 * time.Millisecond
+		b := newWorker(t, st, sink, "node-b", lease)
+		stopB := start(t, b)
+		qb := outbox.NewQueue(testKeys, "login@latchkey.test", b, time.Now)
+		lost := handedMessage(t, st, qb, "node-b", "bo@example.com")
+		qb.Abandoned(lost) // its slot back, so that the worker can stop; the row stays claimed
+		stopB()
+		// node-a looks again (any start on it would wake it; else it
+		// looks within IdleWait), finds the lease's end and waits for it.
+		a.Wake()
+		wantArrival(t, sink, 5*time.Second)
+		if early := lost.ClaimedUntil.Truncate(time.Millisecond).Sub(time.Now()); early > 0 {
+			t.Errorf("node-a sent node-b's message %v before node-b's lease ended", early)
+		}
+		waitDelivered(t, st, 5*time.Second)
+		if _, ok := sink.seen(); len(ok) != 2 || ok[1] != "<"+lost.ID+"@latchkey.test>" {
+			t.Fatalf("delivered %q, want node-b's <%s@latchkey.test> second", ok, lost.ID)
+		}
+	})
+}
+
+// handedOrNot composes one message through q.
+func handedOrNot(t *testing.T, q *outbox.Queue) *store.OutboxMessage {
+	t.Helper()
+	m, err := q.Message(t.Context(), delivery.Notification{Channel: "email", To: "x@example.com", Code: "123456", Send: "code",
+		AppName: "Web", ExpiresIn: 3 * time.Minute}, store.Connection{Name: "email", Strategy: "email"}, time.Now().Add(3*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -42,11 +42,13 @@ type Store interface {
 }
 
 // Queue prepares durable messages: Message renders and seals n as an
-// outbox message, committed in the same transaction as its code; Wake
-// starts its delivery once committed.
+// outbox message, committed in the same transaction as its code;
+// Committed starts its delivery once committed, Abandoned gives back
+// what Message took when the commit failed.
 type Queue interface {
 	Message(ctx context.Context, n delivery.Notification, conn store.Connection, expires time.Time) (*store.OutboxMessage, error)
-	Wake()
+	Committed(m *store.OutboxMessage)
+	Abandoned(m *store.OutboxMessage)
 }
 
 // Errors. Start, Redeem and Check refuse a request with one of these, in a
@@ -353,9 +355,10 @@ func (s *Service) start(ctx context.Context, req StartRequest) (StartResult, err
 		return res, fmt.Errorf("compose message: %w", err)
 	}
 	if err := s.st.PutCode(ctx, c, msg); err != nil {
+		s.queue.Abandoned(msg)
 		return res, fmt.Errorf("store code: %w", err)
 	}
-	s.queue.Wake()
+	s.queue.Committed(msg)
 	res.Sent = !n.Withheld
 	return res, nil
 }

@@ -169,11 +169,12 @@ func (s *fakeStore) RecordLogin(_ context.Context, l store.Login, allowSignup bo
 
 // fakeQueue records the notifications it is asked to turn into messages.
 type fakeQueue struct {
-	mu    sync.Mutex
-	sent  []delivery.Notification
-	conns []store.Connection
-	err   error
-	wakes int
+	mu        sync.Mutex
+	sent      []delivery.Notification
+	conns     []store.Connection
+	err       error
+	wakes     int
+	abandoned int
 }
 
 func (q *fakeQueue) Message(_ context.Context, n delivery.Notification, conn store.Connection, expires time.Time) (*store.OutboxMessage, error) {
@@ -192,9 +193,15 @@ func (q *fakeQueue) Message(_ context.Context, n delivery.Notification, conn sto
 		Connection: conn.Name, ExpiresAt: expires}, nil
 }
 
-func (q *fakeQueue) Wake() {
+func (q *fakeQueue) Committed(*store.OutboxMessage) {
 	q.mu.Lock()
 	q.wakes++
+	q.mu.Unlock()
+}
+
+func (q *fakeQueue) Abandoned(*store.OutboxMessage) {
+	q.mu.Lock()
+	q.abandoned++
 	q.mu.Unlock()
 }
 
@@ -674,8 +681,8 @@ func TestStartFailures(t *testing.T) {
 	var ie *Refusal
 	f = newFixture(t)
 	f.st.putErr = errors.New("disk full")
-	if _, err := f.svc.Start(context.Background(), emailStart("ana@example.com")); err == nil || errors.As(err, &ie) || f.queue.wakes != 0 {
-		t.Errorf("store failure: err %v, wakes %d", err, f.queue.wakes)
+	if _, err := f.svc.Start(context.Background(), emailStart("ana@example.com")); err == nil || errors.As(err, &ie) || f.queue.wakes != 0 || f.queue.abandoned != 1 {
+		t.Errorf("store failure: err %v, wakes %d, abandoned %d", err, f.queue.wakes, f.queue.abandoned)
 	}
 }
 
