@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/delivery"
@@ -150,10 +151,18 @@ type Worker struct {
 	// it over (reserve, hand), which spares the claim's write.
 	mu      sync.Mutex
 	running bool
+	// starved is set while the claim loop found every slot busy: a
+	// handed send that ends then wakes it (else nothing waits for it).
+	starved atomic.Bool
 }
 
-// CompleteBatch bounds the messages one completion deletes.
-const CompleteBatch = 128
+// CompleteBatch bounds the messages one completion deletes, and
+// CompleteLinger how long a sent message waits for others to be deleted
+// with (one write for many sends).
+const (
+	CompleteBatch  = 128
+	CompleteLinger = 20 * time.Millisecond
+)
 
 // Deps are what a Worker works with.
 type Deps struct {
@@ -270,10 +279,14 @@ func (w *Worker) completeWaiting() {
 	}
 }
 
-// completeBatch deletes first and as many more sent messages as are
-// waiting (up to CompleteBatch) in one write.
+// completeBatch deletes first and the sent messages that arrive within
+// CompleteLinger after it (up to CompleteBatch) in one write. Until then
+// they stay claimed, their leases renewed: a crash meanwhile sends them
+// again, as a crash between a send and its deletion always could.
 func (w *Worker) completeBatch(first string) {
 	ids := []string{first}
+	linger := time.NewTimer(CompleteLinger)
+	defer linger.Stop()
 more:
 	for len(ids) < CompleteBatch {
 		select {
@@ -282,7 +295,7 @@ more:
 				break more
 			}
 			ids = append(ids, id)
-		default:
+		case <-linger.C:
 			break more
 		}
 	}
@@ -331,6 +344,7 @@ func (w *Worker) startRenewing() (stop func()) {
 // (and is claimed again, and sent twice).
 func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 	free := cap(w.sem) - len(w.sem)
+	w.starved.Store(free == 0)
 	if free == 0 {
 		return 0, nil
 	}
@@ -378,7 +392,13 @@ func (w *Worker) reserve() bool {
 // when the lease ends, as for any claimed message.
 func (w *Worker) hand(m store.OutboxMessage) {
 	go func() {
-		defer func() { <-w.sem; w.wg.Done(); w.Wake() }()
+		defer func() {
+			<-w.sem
+			w.wg.Done()
+			if w.starved.Load() {
+				w.Wake()
+			}
+		}()
 		w.deliver(context.Background(), m)
 	}()
 }

@@ -777,6 +777,8 @@ func TestRunClaimsOnlyFreeSlots(t *testing.T) {
 		}
 		close(f.tr.block)
 		synctest.Wait()
+		time.Sleep(CompleteLinger) // the sent messages are deleted together
+		synctest.Wait()
 		if f.st.len() != 0 || len(f.tr.calls()) != Concurrency+5 {
 			t.Errorf("after the slots freed: %d left, %d sends", f.st.len(), len(f.tr.calls()))
 		}
