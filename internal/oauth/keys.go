@@ -131,14 +131,29 @@ func (m *KeyManager) Init(ctx context.Context) error {
 	return m.Reload(ctx)
 }
 
-// fill creates family's current and next keys where keys lacks them.
+// fill creates family's current and next keys where keys lacks them. Both
+// are generated at once, side by side: a first start makes two RSA keys,
+// and each takes a random time.
 func (m *KeyManager) fill(ctx context.Context, keys []store.SigningKey, family string) error {
+	var missing []store.SigningKeyStatus
 	for _, status := range []store.SigningKeyStatus{store.KeyCurrent, store.KeyNext} {
-		if find(keys, family, status) != nil {
-			continue
+		if find(keys, family, status) == nil {
+			missing = append(missing, status)
 		}
-		if _, err := m.create(ctx, family, status); err != nil && !errors.Is(err, store.ErrConflict) {
-			return err
+	}
+	made := make([]store.SigningKey, len(missing))
+	errs := make([]error, len(missing))
+	var wg sync.WaitGroup
+	for i, status := range missing {
+		wg.Go(func() { made[i], errs[i] = m.generate(family, status) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, k := range made {
+		if err := m.st.CreateSigningKey(ctx, k); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("store the %s %s signing key: %w", k.Status, family, err)
 		}
 	}
 	return nil
@@ -200,19 +215,6 @@ func (m *KeyManager) generate(family string, status store.SigningKeyStatus) (sto
 		Status: status, CreatedAt: now}
 	if status == store.KeyCurrent {
 		k.CurrentSince = now
-	}
-	return k, nil
-}
-
-// create generates and stores a key of family with status (ErrConflict
-// when the store has a key of that family with that status already).
-func (m *KeyManager) create(ctx context.Context, family string, status store.SigningKeyStatus) (store.SigningKey, error) {
-	k, err := m.generate(family, status)
-	if err != nil {
-		return k, err
-	}
-	if err := m.st.CreateSigningKey(ctx, k); err != nil {
-		return k, fmt.Errorf("store the %s %s signing key: %w", status, family, err)
 	}
 	return k, nil
 }
