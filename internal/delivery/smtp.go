@@ -38,8 +38,8 @@ type Email struct {
 }
 
 // SMTP sends email through one SMTP server (--smtp-url). It is safe for
-// concurrent use; sessions are kept and reused across messages (RSET
-// between them), up to MaxIdleSMTP idle ones.
+// concurrent use; sessions are kept and reused across messages (a new
+// MAIL after each accepted one), up to MaxIdleSMTP idle ones.
 type SMTP struct {
 	pool        chan *smtpConn
 	host        string
@@ -262,12 +262,10 @@ func (c *smtpConn) send(ctx context.Context, deadline time.Time, from, to string
 	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
 	defer stop()
 	_ = c.raw.SetDeadline(deadline)
-	if c.sent > 0 {
-		// A session that sent before starts a new transaction.
-		if err := c.c.Reset(); err != nil {
-			return false, err
-		}
-	}
+	// A kept session is only one whose last transaction ended with its
+	// data accepted, which ends the transaction (RFC 5321 §4.1.1.4): MAIL
+	// starts the next one, no RSET needed. MAIL is also what finds a
+	// session the server dropped, before any data.
 	if err := c.c.Mail(from); err != nil {
 		return false, err
 	}

@@ -578,8 +578,8 @@ func (b *smtpBackend) sessionCount() int {
 	return b.sessions
 }
 
-// TestSMTPKeepsConnections: messages share a kept session (RSET between
-// them); one idle too long is ended and a new one opened; a session the
+// TestSMTPKeepsConnections: messages share a kept session (a new MAIL
+// after each accepted message); one idle too long is ended and a new one opened; a session the
 // server no longer wants (421 before DATA) is replaced and the message
 // sent once on the new one.
 func TestSMTPKeepsConnections(t *testing.T) {
