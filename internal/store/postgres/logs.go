@@ -3,9 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/eventlog/query"
 	"github.com/latchkey/latchkey/internal/store"
@@ -16,7 +15,6 @@ import (
 // definition (store.LogColumns).
 var (
 	logCols    = logsql.ColumnList()
-	qAppendLog = logsql.InsertQuery(logsql.Postgres)
 	qGetLog    = `SELECT ` + logCols + ` FROM logs WHERE id = $1`
 	qLogsAfter = `SELECT ` + logCols + ` FROM logs WHERE id > $1 ORDER BY id LIMIT $2`
 )
@@ -25,8 +23,6 @@ const qPurgeLogs = `DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE date
 
 // Hourly counts (store.LogCounts).
 const (
-	qAddCount = `INSERT INTO log_counts (hour, type, client_id, n) VALUES ($1, $2, $3, $4)
-	ON CONFLICT (hour, type, client_id) DO UPDATE SET n = log_counts.n + excluded.n`
 	qPurgeCounts = `DELETE FROM log_counts WHERE hour < $1`
 	qLogCounts   = `SELECT hour, type, client_id, n FROM log_counts WHERE hour >= $1 AND hour < $2`
 )
@@ -37,48 +33,108 @@ const purgeBatch = 2000
 // scanBatch is how many events ScanLogs reads per query.
 const scanBatch = 500
 
-// AppendLogs stores events in one transaction (one round trip), skipping
-// IDs already stored.
+// AppendLogs stores events in one statement (one round trip, atomic):
+// the events, each column bound as one array and unnested, skipping IDs
+// already stored, and the hourly counts of those it stored
+// (store.HourlyCounts, grouped in SQL from what the insert returned).
 func (s *Store) AppendLogs(ctx context.Context, events []store.LogEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var b pgx.Batch
-	for i, e := range events {
+	cols := make([]logColumn, len(appendKinds))
+	for i, k := range appendKinds {
+		cols[i] = k.make(len(events))
+	}
+	for i := range events {
+		e := &events[i]
 		if e.ID == "" {
 			return fmt.Errorf("postgres: append logs: event %d has no ID", i)
 		}
-		vals, err := logsql.Values(&e)
+		vals, err := logsql.Values(e)
 		if err != nil {
 			return fmt.Errorf("postgres: append logs: %w", err)
 		}
-		b.Queue(qAppendLog, vals...)
+		for j, v := range vals {
+			cols[j].add(v)
+		}
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, &b)
-		stored := make([]bool, len(events))
-		for i := range events {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return err
-			}
-			stored[i] = tag.RowsAffected() == 1 // 0: an event stored before, skipped
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		var counts pgx.Batch
-		for _, c := range store.HourlyCounts(events, stored) {
-			counts.Queue(qAddCount, c.Hour.UnixMilli()/3_600_000, c.Type, c.ClientID, c.N)
-		}
-		return tx.SendBatch(ctx, &counts).Close()
+	args := make([]any, len(cols))
+	for i := range cols {
+		args[i] = cols[i].array()
+	}
+	err := s.retrying(ctx, func() error {
+		_, err := s.pool.Exec(ctx, qAppendLogs, args...)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: append logs: %w", err)
 	}
 	return nil
 }
+
+// logColumn gathers one column's values for a batch.
+type logColumn struct {
+	add   func(v any)
+	array func() any
+}
+
+// logKind is a column's Go type in logsql.Values, its SQL array type, and
+// the cast its unnested value takes.
+type logKind struct {
+	array, cast string
+	make        func(n int) logColumn
+}
+
+func column[T any](n int) logColumn {
+	vals := make([]T, 0, n)
+	return logColumn{add: func(v any) { vals = append(vals, v.(T)) }, array: func() any { return vals }}
+}
+
+// appendKinds are the logs columns' kinds, in logsql.Values' order, read
+// off the values of an empty event.
+var appendKinds = func() []logKind {
+	vals, err := logsql.Values(&store.LogEvent{})
+	if err != nil {
+		panic(err)
+	}
+	out := make([]logKind, len(vals))
+	for i, v := range vals {
+		switch v.(type) {
+		case string:
+			out[i] = logKind{"text[]", "", column[string]}
+		case bool:
+			out[i] = logKind{"boolean[]", "", column[bool]}
+		case int64:
+			out[i] = logKind{"bigint[]", "", column[int64]}
+		case *string: // a JSON object, or NULL
+			out[i] = logKind{"text[]", "::jsonb", column[*string]}
+		default:
+			panic(fmt.Sprintf("logs column %d: unexpected value type %T", i, v))
+		}
+	}
+	return out
+}()
+
+// qAppendLogs inserts a batch of events from one array per column and adds
+// the hourly counts of the rows it inserted.
+var qAppendLogs = func() string {
+	params := make([]string, len(appendKinds))
+	names := make([]string, len(appendKinds))
+	sel := make([]string, len(appendKinds))
+	for i, k := range appendKinds {
+		params[i] = fmt.Sprintf("$%d::%s", i+1, k.array)
+		names[i] = fmt.Sprintf("c%d", i+1)
+		sel[i] = names[i] + k.cast
+	}
+	return `WITH stored AS (
+		INSERT INTO logs (` + logCols + `)
+		SELECT ` + strings.Join(sel, ", ") + ` FROM unnest(` + strings.Join(params, ", ") + `) AS u(` + strings.Join(names, ", ") + `)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING date, type, client_id)
+	INSERT INTO log_counts (hour, type, client_id, n)
+	SELECT date / 3600000, type, client_id, count(*) FROM stored GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+	ON CONFLICT (hour, type, client_id) DO UPDATE SET n = log_counts.n + excluded.n`
+}()
 
 // GetLog returns the event with this ID.
 func (s *Store) GetLog(ctx context.Context, id string) (store.LogEvent, error) {

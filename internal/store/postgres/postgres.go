@@ -266,6 +266,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	}
 }
 
+// retrying runs one statement (its own transaction), again when it lost
+// a deadlock or a serialization conflict, as inTx does.
+func (s *Store) retrying(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if attempt < maxTxAttempts && retryable(err) && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
 func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
