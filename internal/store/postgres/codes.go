@@ -132,12 +132,14 @@ func (s *Store) RedeemCode(ctx context.Context, connection, identifier string, h
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		code = store.Code{} // a retried transaction starts over
-		c, err := judgeTx(ctx, tx, connection, identifier, hash, now, true)
+		// Judged without deleting: the statement that records the login
+		// deletes the code too.
+		c, err := judgeTx(ctx, tx, connection, identifier, hash, now, false)
 		if err != nil {
 			return err
 		}
 		code = c
-		user, created, err = recordLoginTx(ctx, tx, login(c), allowSignup)
+		user, created, err = recordLoginWith(ctx, tx, login(c), allowSignup, &spend{connection, identifier})
 		if errors.Is(err, store.ErrNotFound) {
 			return commitThen{err} // signup refused; the code is spent all the same
 		}

@@ -213,12 +213,28 @@ func (s *Store) UpdateUserFlags(ctx context.Context, userID string, f store.User
 
 // recordLoginTx is RecordLogin inside tx.
 func recordLoginTx(ctx context.Context, tx pgx.Tx, l store.Login, allowSignup bool) (store.User, bool, error) {
+	return recordLoginWith(ctx, tx, l, allowSignup, nil)
+}
+
+// spend names the code a login spends in the same statement that records
+// it (RedeemCode): one round trip fewer.
+type spend struct{ connection, identifier string }
+
+// recordLoginWith is recordLoginTx; with spent set, the statement also
+// deletes that code, as a data-modifying WITH, which runs whether or not
+// the login is recorded (a refused signup spends the code all the same).
+func recordLoginWith(ctx context.Context, tx pgx.Tx, l store.Login, allowSignup bool, spent *spend) (store.User, bool, error) {
 	query := recordLoginUpdate
 	args := []any{l.Connection, l.Identifier, l.EmailVerified, l.PhoneVerified, l.IP, ms(l.At)}
 	if allowSignup {
 		query = recordLoginUpsert
 		args = []any{l.UserID, l.Connection, l.Identifier, l.Email, l.PhoneNumber,
 			l.EmailVerified, l.PhoneVerified, l.IP, ms(l.At)}
+	}
+	if spent != nil {
+		n := len(args)
+		query = fmt.Sprintf("WITH spent AS (DELETE FROM codes WHERE connection = $%d AND identifier = $%d) ", n+1, n+2) + query
+		args = append(args, spent.connection, spent.identifier)
 	}
 	var created bool
 	u, err := scanUser(tx.QueryRow(ctx, query, args...), &created)
