@@ -146,7 +146,10 @@ func appBody(r *http.Request, creating bool) map[string]any {
 			"infinite_token_lifetime":      r.PostFormValue("infinite_token_lifetime") == "on",
 			"infinite_idle_token_lifetime": r.PostFormValue("infinite_idle_token_lifetime") == "on"}
 		if alg := r.PostFormValue("jwt_alg"); alg != "" {
-			b["jwt_configuration"] = map[string]any{"alg": alg, "lifetime_in_seconds": num("jwt_lifetime")}
+			// The whole object: a merge patch replaces it. secret_encoded
+			// is not on the form; the stored value comes back as it was.
+			b["jwt_configuration"] = map[string]any{"alg": alg, "lifetime_in_seconds": num("jwt_lifetime"),
+				"secret_encoded": r.PostFormValue("jwt_secret_encoded") == "true"}
 		}
 	}
 	return b

@@ -39,8 +39,8 @@ func clientOut(c store.Client, sec string) clientJSON {
 // is in the JWKS before the first token it signs.
 func (a *API) ensureSigningKey(ctx context.Context, c store.Client) error {
 	alg := tenant.JWTConfig(c).Alg
-	if alg == tenant.DefaultJWTAlg || alg == "HS256" || a.SigningKeys == nil {
-		return nil
+	if alg != "ES256" || a.SigningKeys == nil {
+		return nil // the RSA keys are always there; HS256 and unknown algorithms need no key
 	}
 	if err := a.SigningKeys.Ensure(ctx, alg); err != nil {
 		return fmt.Errorf("signing key for %s: %w", alg, err)
@@ -132,6 +132,18 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A key the new algorithm needs is made (and published) before the
+	// change is stored, so that a failure leaves the application as it was.
+	var probe struct {
+		JWTConfiguration *struct {
+			Alg string `json:"alg"`
+		} `json:"jwt_configuration"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && probe.JWTConfiguration != nil {
+		if err := a.ensureSigningKey(r.Context(), store.Client{JWTConfiguration: &store.JWTConfiguration{Alg: probe.JWTConfiguration.Alg}}); err != nil {
+			return err
+		}
+	}
 	var generated string
 	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
 		old := *c
@@ -164,9 +176,6 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("update client: %w", err)
 	}
 	a.Cache.Invalidate()
-	if err := a.ensureSigningKey(r.Context(), c); err != nil {
-		return err
-	}
 	httpx.WriteJSON(w, http.StatusOK, clientOut(c, generated))
 	return nil
 }

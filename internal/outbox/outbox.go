@@ -403,10 +403,23 @@ func (w *Worker) hand(m store.OutboxMessage) {
 	}()
 }
 
-// release gives back a slot reserve took, its message not committed.
-func (w *Worker) release() {
-	<-w.sem
-	w.wg.Done()
+// release gives back a slot reserve took for message id, whose commit
+// failed. A failure does not always mean no commit (a connection lost
+// during it, a client gone while PostgreSQL commits), so the message's
+// claim, if it was stored, is lifted: the claim loop sends it then, as it
+// would any message, rather than after the claim's lease runs out (or
+// never, while this node renews its leases).
+func (w *Worker) release(id string) {
+	defer func() { <-w.sem; w.wg.Done() }()
+	ctx, cancel := context.WithTimeout(context.Background(), w.lease)
+	defer cancel()
+	err := w.st.RetryOutbox(ctx, id, w.node, w.now(), "the start that queued it failed")
+	switch {
+	case err == nil:
+		w.Wake()
+	case !errors.Is(err, store.ErrNotFound):
+		w.log.Warn("outbox: lift the claim of a message whose commit failed", "id", id, "err", err)
+	}
 }
 
 // deliver sends one claimed message and settles it.

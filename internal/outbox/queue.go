@@ -66,9 +66,9 @@ func (q *Queue) Committed(m *store.OutboxMessage) {
 	q.worker.Wake()
 }
 
-// Abandoned gives back what Message took for m, which was not committed.
+// Abandoned gives back what Message took for m, whose commit failed.
 func (q *Queue) Abandoned(m *store.OutboxMessage) {
 	if m.ClaimedBy != "" && m.ClaimedBy == q.worker.node {
-		q.worker.release()
+		q.worker.release(m.ID)
 	}
 }

@@ -351,11 +351,7 @@ func handedMessage(t *testing.T, st store.Store, q *outbox.Queue, node, to strin
 		if m.ClaimedBy != node || !m.ClaimedUntil.After(now) {
 			t.Fatalf("message claimed by %q until %v, want %s", m.ClaimedBy, m.ClaimedUntil, node)
 		}
-		c := store.Code{ID: "code_" + m.ID, Connection: "email", Identifier: to, Hash: []byte("h"), ClientID: "web",
-			UserIDHint: "0123456789abcdef01234567", Send: "code", CreatedAt: now, ExpiresAt: now.Add(3 * time.Minute)}
-		if err := st.PutCode(t.Context(), c, m); err != nil {
-			t.Fatal(err)
-		}
+		commitCode(t, st, m, to)
 		return m
 	}
 }
@@ -364,7 +360,8 @@ func handedMessage(t *testing.T, st store.Store, q *outbox.Queue, node, to strin
 // node that composed it, whose worker sends it at once with no claim
 // transaction. The claim is a lease like any other: if the node dies
 // between the commit and the send, another node sends it when the lease
-// ends. A worker that is not running takes no message.
+// ends. A commit that reported a failure but happened lifts the claim. A
+// worker that is not running takes no message.
 func TestHandOff(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st store.Store) {
 		sink := newMailSink(t, 0, false)
@@ -391,17 +388,13 @@ func TestHandOff(t *testing.T) {
 			t.Errorf("%d claim transactions took messages; the hand-off needs none", claims)
 		}
 
-		// node-b commits its message claimed, then dies before sending it.
+		// node-b committed its message claimed, then died before sending
+		// it: another node sends it once the lease has ended, not before.
 		const lease = 300 * time.Millisecond
-		b := newWorker(t, st, sink, "node-b", lease)
-		stopB := start(t, b)
-		qb := outbox.NewQueue(testKeys, "login@latchkey.test", b, time.Now)
-		lost := handedMessage(t, st, qb, "node-b", "bo@example.com")
-		qb.Abandoned(lost) // its slot back, so that the worker can stop; the row stays claimed
-		stopB()
-		// node-a looks again (any start on it would wake it; else it
-		// looks within IdleWait), finds the lease's end and waits for it.
-		a.Wake()
+		lost := handedOrNot(t, outbox.NewQueue(testKeys, "login@latchkey.test", idle, time.Now))
+		lost.ClaimedBy, lost.ClaimedUntil = "node-b", time.Now().Add(lease)
+		commitCode(t, st, lost, "bo@example.com")
+		a.Wake() // node-a looks again (any start on it would wake it)
 		wantArrival(t, sink, 5*time.Second)
 		if early := lost.ClaimedUntil.Truncate(time.Millisecond).Sub(time.Now()); early > 0 {
 			t.Errorf("node-a sent node-b's message %v before node-b's lease ended", early)
@@ -410,7 +403,29 @@ func TestHandOff(t *testing.T) {
 		if _, ok := sink.seen(); len(ok) != 2 || ok[1] != "<"+lost.ID+"@latchkey.test>" {
 			t.Fatalf("delivered %q, want node-b's <%s@latchkey.test> second", ok, lost.ID)
 		}
+
+		// A start whose commit failed, but the message was stored after
+		// all (a connection lost during the commit): its claim is lifted
+		// and the message sent now, not when the hour-long lease ends.
+		ambiguous := handedMessage(t, st, qa, "node-a", "cy@example.com")
+		qa.Abandoned(ambiguous)
+		wantArrival(t, sink, 5*time.Second)
+		waitDelivered(t, st, 5*time.Second)
+		if _, ok := sink.seen(); len(ok) != 3 || ok[2] != "<"+ambiguous.ID+"@latchkey.test>" {
+			t.Fatalf("delivered %q, want <%s@latchkey.test> third", ok, ambiguous.ID)
+		}
 	})
+}
+
+// commitCode commits m with a code for to, as a start does.
+func commitCode(t *testing.T, st store.Store, m *store.OutboxMessage, to string) {
+	t.Helper()
+	now := time.Now()
+	c := store.Code{ID: "code_" + m.ID, Connection: "email", Identifier: to, Hash: []byte("h"), ClientID: "web",
+		UserIDHint: "0123456789abcdef01234567", Send: "code", CreatedAt: now, ExpiresAt: now.Add(3 * time.Minute)}
+	if err := st.PutCode(t.Context(), c, m); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // handedOrNot composes one message through q.

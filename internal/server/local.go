@@ -127,13 +127,13 @@ func localMasterKey(cfg config.Config) ([]byte, error) {
 // ApplyFile applies a tenant file to the store, as --bootstrap does
 // (opt.Enforce: as --bootstrap-mode=enforce; opt.DryRun: only the report).
 func (l *Local) ApplyFile(ctx context.Context, path string, opt tenant.ApplyOptions) (tenant.Applied, error) {
-	return applyTenantFile(ctx, l.core.store, l.core.keys, l.cfg.Issuer, path, l.core.now(), opt)
+	return applyTenantFile(ctx, l.core.store, l.core.keys, l.core.signing, l.cfg.Issuer, path, l.core.now(), opt)
 }
 
 // Close writes the recorded tenant-log events, then releases the store.
 func (l *Local) Close() error { return l.core.close() }
 
-func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, issuer, path string, now time.Time, opt tenant.ApplyOptions) (tenant.Applied, error) {
+func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, signing *oauth.KeyManager, issuer, path string, now time.Time, opt tenant.ApplyOptions) (tenant.Applied, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return tenant.Applied{}, err
@@ -146,6 +146,23 @@ func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, iss
 	res, err := tenant.Apply(ctx, st, keys, tf, issuer, now, opt)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	if opt.DryRun {
+		return res, nil
+	}
+	// An application the file gives ES256 gets the tenant's P-256 keys
+	// now, so that they are in the JWKS before the first token they sign.
+	clients, err := st.ListClients(ctx)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, c := range clients {
+		if alg := tenant.JWTConfig(c).Alg; alg == oauth.AlgES256 {
+			if err := signing.Ensure(ctx, alg); err != nil {
+				return res, fmt.Errorf("%s: signing key for %s: %w", path, alg, err)
+			}
+			break
+		}
 	}
 	return res, nil
 }

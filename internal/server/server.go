@@ -373,24 +373,11 @@ const RedisTimeout = ratelimit.DefaultTimeout
 
 func (s *Server) applyFile(ctx context.Context, path string) error {
 	opt := tenant.ApplyOptions{Enforce: s.cfg.BootstrapMode == config.BootstrapEnforce}
-	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.cfg.Issuer, path, s.now(), opt)
+	res, err := applyTenantFile(ctx, s.Store, s.Keys, s.Signing, s.cfg.Issuer, path, s.now(), opt)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	logApplied(ctx, s.log, path, res)
-	// A file that gives an application ES256 gets the tenant's P-256 keys
-	// now, so that they are in the JWKS before the first token they sign.
-	clients, err := s.Store.ListClients(ctx)
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	for _, c := range clients {
-		if alg := tenant.JWTConfig(c).Alg; alg == oauth.AlgES256 {
-			if err := s.Signing.Ensure(ctx, alg); err != nil {
-				return fmt.Errorf("bootstrap: %w", err)
-			}
-		}
-	}
 	return nil
 }
 

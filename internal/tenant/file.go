@@ -327,9 +327,24 @@ func Apply(ctx context.Context, st Store, keys *secret.Keys, f *File, issuer str
 		known[id] = true
 	}
 	seen := map[string]bool{}
+	// The secrets the file states, by client. A record is built from the
+	// fields that change; a stated secret that matches the stored hash is
+	// no change of its own, but HS256 needs the secret itself to seal it,
+	// so a build gets it back (a secret rotated since, which the file
+	// does not match, is left alone).
+	fileSecrets := map[string]string{}
+	for _, spec := range f.Clients {
+		if spec.ClientSecret != "" {
+			fileSecrets[spec.ClientID] = spec.ClientSecret
+		}
+	}
 	clientKind := recordKind[ClientSpec, store.Client]{
 		section: "clients", keyFields: []string{"client_id"}, specOf: SpecOf,
 		build: func(s ClientSpec, old store.Client) (store.Client, string, error) {
+			if sec := fileSecrets[s.ClientID]; s.ClientSecret == "" && sec != "" &&
+				secret.Equal(HashClientSecret(keys, s.ClientID, sec), old.SecretHash) {
+				s.ClientSecret = sec // the stored secret itself: no change, and HS256 can seal it
+			}
 			c, gen, err := BuildClient(keys, s, &old)
 			// The file does not carry Private Key JWT credentials: keep
 			// those registered through the Management API.

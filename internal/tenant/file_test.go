@@ -300,3 +300,57 @@ func TestApplyMembers(t *testing.T) {
 		t.Errorf("a bad role: %v", err)
 	}
 }
+
+// TestApplyHS256: a tenant file moves an application to HS256 by stating
+// its (unchanged) secret with the algorithm; applying it again changes
+// nothing; a secret rotated through the API since is not put back by a
+// later change of the file; without the secret the file is refused.
+func TestApplyHS256(t *testing.T) {
+	st, keys := open(t)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const sec = "a-client-secret-long-enough-for-hs256-0123456789"
+	file := func(name, jwt string) string {
+		return `{"clients": [{"client_id": "web", "name": "` + name + `", "app_type": "regular_web", "client_secret": "` + sec + `"` + jwt + `}]}`
+	}
+	if _, err := apply(t, st, keys, file("Web", ""), now); err != nil {
+		t.Fatal(err)
+	}
+	hs := `, "jwt_configuration": {"alg": "HS256"}`
+	if _, err := apply(t, st, keys, file("Web", hs), now); err != nil {
+		t.Fatalf("switch to HS256 with the secret stated: %v", err)
+	}
+	c := snap(t, st).Clients[0]
+	key, err := tenant.HMACKey(keys, c)
+	if err != nil || string(key) != sec || tenant.JWTConfig(c).Alg != "HS256" {
+		t.Fatalf("HS256 key %q, %v; config %+v", key, err, c.JWTConfiguration)
+	}
+	res, err := apply(t, st, keys, file("Web", hs), now)
+	if err != nil || res.Changed != 0 {
+		t.Fatalf("applying the same file again: %d changed, %v (%v)", res.Changed, err, res.Fields)
+	}
+
+	// The secret is rotated at runtime; the file then renames the app.
+	rotated := "another-secret-long-enough-for-hs256-9876543210"
+	if _, err := st.ModifyClient(t.Context(), "web", func(c *store.Client) error {
+		return tenant.SetClientSecret(keys, c, rotated)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(t, st, keys, file("Web app", hs), now); err != nil {
+		t.Fatal(err)
+	}
+	c = snap(t, st).Clients[0]
+	if key, err := tenant.HMACKey(keys, c); err != nil || string(key) != rotated || c.Name != "Web app" {
+		t.Fatalf("after renaming: key %q (%v), name %q; want the rotated secret kept", key, err, c.Name)
+	}
+
+	// Without a secret, a file cannot switch an application to HS256.
+	st2, _ := open(t)
+	if _, err := apply(t, st2, keys, `{"clients": [{"client_id": "web", "name": "Web", "app_type": "regular_web"}]}`, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(t, st2, keys, `{"clients": [{"client_id": "web", "name": "Web", "app_type": "regular_web"`+hs+`}]}`, now); err == nil ||
+		!strings.Contains(err.Error(), "give client_secret in the same change") {
+		t.Fatalf("HS256 without the secret: %v", err)
+	}
+}

@@ -125,7 +125,15 @@ func applySecret(keys *secret.Keys, c *store.Client, plain string, keep *store.C
 		if hs && !IsConfidential(*c) {
 			return errors.New("jwt_configuration.alg: HS256 signs with the client secret, and a public application (spa, native) cannot keep one")
 		}
-		return SetClientSecret(keys, c, plain)
+		if err := SetClientSecret(keys, c, plain); err != nil {
+			return err
+		}
+		if hs && keep != nil && len(keep.SecretSealed) > 0 && secret.Equal(c.SecretHash, keep.SecretHash) {
+			// The same secret: keep its sealed copy (a new one differs by
+			// its nonce only, and would make every apply a change).
+			c.SecretSealed = keep.SecretSealed
+		}
+		return nil
 	}
 	if keep != nil {
 		c.SecretHash = keep.SecretHash
