@@ -376,11 +376,7 @@ func TestHandOff(t *testing.T) {
 		qa := outbox.NewQueue(testKeys, "login@latchkey.test", a, time.Now)
 		m := handedMessage(t, st, qa, "node-a", "ana@example.com")
 		qa.Committed(m)
-		wantArrival(t, sink, 5*time.Second)
-		waitDelivered(t, st, 5*time.Second)
-		if _, ok := sink.seen(); len(ok) != 1 || ok[0] != "<"+m.ID+"@latchkey.test>" {
-			t.Fatalf("delivered %q, want <%s@latchkey.test>", ok, m.ID)
-		}
+		wantDeliveredNth(t, st, sink, 1, m.ID)
 		counted.mu.Lock()
 		claims := counted.claims
 		counted.mu.Unlock()
@@ -399,22 +395,26 @@ func TestHandOff(t *testing.T) {
 		if early := lost.ClaimedUntil.Truncate(time.Millisecond).Sub(time.Now()); early > 0 {
 			t.Errorf("node-a sent node-b's message %v before node-b's lease ended", early)
 		}
-		waitDelivered(t, st, 5*time.Second)
-		if _, ok := sink.seen(); len(ok) != 2 || ok[1] != "<"+lost.ID+"@latchkey.test>" {
-			t.Fatalf("delivered %q, want node-b's <%s@latchkey.test> second", ok, lost.ID)
-		}
+		wantDeliveredNth(t, st, sink, 2, lost.ID)
 
 		// A start whose commit failed, but the message was stored after
 		// all (a connection lost during the commit): its claim is lifted
 		// and the message sent now, not when the hour-long lease ends.
 		ambiguous := handedMessage(t, st, qa, "node-a", "cy@example.com")
 		qa.Abandoned(ambiguous)
-		wantArrival(t, sink, 5*time.Second)
-		waitDelivered(t, st, 5*time.Second)
-		if _, ok := sink.seen(); len(ok) != 3 || ok[2] != "<"+ambiguous.ID+"@latchkey.test>" {
-			t.Fatalf("delivered %q, want <%s@latchkey.test> third", ok, ambiguous.ID)
-		}
+		wantDeliveredNth(t, st, sink, 3, ambiguous.ID)
 	})
+}
+
+// wantDeliveredNth waits until the outbox is empty (its messages sent and
+// deleted) and checks that the sink has accepted n messages, the last one
+// id.
+func wantDeliveredNth(t *testing.T, st store.Store, sink *mailSink, n int, id string) {
+	t.Helper()
+	waitDelivered(t, st, 5*time.Second)
+	if _, ok := sink.seen(); len(ok) != n || ok[n-1] != "<"+id+"@latchkey.test>" {
+		t.Fatalf("delivered %q, want %d with <%s@latchkey.test> last", ok, n, id)
+	}
 }
 
 // commitCode commits m with a code for to, as a start does.
