@@ -412,6 +412,9 @@ func TestHandOff(t *testing.T) {
 func wantDeliveredNth(t *testing.T, st store.Store, sink *mailSink, n int, id string) {
 	t.Helper()
 	waitDelivered(t, st, 5*time.Second)
+	for len(sink.arrived) > 0 {
+		<-sink.arrived // counted: the next wantArrival waits for the next message
+	}
 	if _, ok := sink.seen(); len(ok) != n || ok[n-1] != "<"+id+"@latchkey.test>" {
 		t.Fatalf("delivered %q, want %d with <%s@latchkey.test> last", ok, n, id)
 	}
