@@ -392,7 +392,7 @@ func TestHandOff(t *testing.T) {
 		commitCode(t, st, lost, "bo@example.com")
 		a.Wake() // node-a looks again (any start on it would wake it)
 		wantArrival(t, sink, 5*time.Second)
-		if early := lost.ClaimedUntil.Truncate(time.Millisecond).Sub(time.Now()); early > 0 {
+		if early := time.Until(lost.ClaimedUntil.Truncate(time.Millisecond)); early > 0 {
 			t.Errorf("node-a sent node-b's message %v before node-b's lease ended", early)
 		}
 		wantDeliveredNth(t, st, sink, 2, lost.ID)

@@ -198,7 +198,7 @@ func TestIDTokenSigningAlgs(t *testing.T) {
 			t.Fatalf("PATCH HS256 with a secret: %d %s", r.status, r.raw)
 		}
 		verifyHS := func(idt, secret string) error {
-			jws, err := jose.ParseSigned(idt, []jose.SignatureAlgorithm{jose.HS256})
+			jws, err := jose.ParseSignedCompact(idt, []jose.SignatureAlgorithm{jose.HS256})
 			if err != nil {
 				return err
 			}

@@ -211,16 +211,11 @@ func (s *Store) UpdateUserFlags(ctx context.Context, userID string, f store.User
 	return u, nil
 }
 
-// recordLoginTx is RecordLogin inside tx.
-func recordLoginTx(ctx context.Context, tx pgx.Tx, l store.Login, allowSignup bool) (store.User, bool, error) {
-	return recordLoginWith(ctx, tx, l, allowSignup, nil)
-}
-
 // spend names the code a login spends in the same statement that records
 // it (RedeemCode): one round trip fewer.
 type spend struct{ connection, identifier string }
 
-// recordLoginWith is recordLoginTx; with spent set, the statement also
+// recordLoginWith is RecordLogin inside tx; with spent set, the statement also
 // deletes that code, as a data-modifying WITH, which runs whether or not
 // the login is recorded (a refused signup spends the code all the same).
 func recordLoginWith(ctx context.Context, tx pgx.Tx, l store.Login, allowSignup bool, spent *spend) (store.User, bool, error) {
