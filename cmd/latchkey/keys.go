@@ -110,7 +110,7 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if a.asJSON {
 			return printRaw(stdout, raw)
 		}
-		_, err = fmt.Fprintf(stdout, "rotated: key %s signs from now on (and the next key of any other key type) (on other nodes within seconds); the key it replaces keeps verifying the tokens it signed until they expire, unless you revoke it (latchkey keys list shows it as previous)\n",
+		_, err = fmt.Fprintf(stdout, "rotated: key %s signs from now on, and the keys of any other type rotated with it (on other nodes within seconds); the key it replaces keeps verifying the tokens it signed until they expire, unless you revoke it (latchkey keys list shows it as previous)\n",
 			str(k, "kid"))
 		return err
 	})

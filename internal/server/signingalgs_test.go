@@ -186,10 +186,23 @@ func TestIDTokenSigningAlgs(t *testing.T) {
 		wantMgmtError(t, r, 400, "invalid_body", "Payload validation error: jwt_configuration.alg: HS256 signs with the client secret, and a public application (spa, native) cannot keep one")
 		r = e.mgmt("PATCH", "clients/"+webID, tok, map[string]any{"jwt_configuration": map[string]any{"alg": "HS256"}, "client_secret": "too-short-for-hs256-0123456789"})
 		wantMgmtError(t, r, 400, "invalid_body", "Payload validation error: jwt_configuration.alg: HS256 needs a client secret of at least 32 bytes")
-		for _, bad := range []map[string]any{{"alg": "none"}, {"alg": "HS512"}, {"lifetime_in_seconds": -1}, {"lifetime_in_seconds": 2592001}, {"alg": "RS256", "secret_encoded": true}} {
-			if r := e.mgmt("PATCH", "clients/"+webID, tok, map[string]any{"jwt_configuration": bad}); r.status != 400 {
+		for _, bad := range []any{
+			map[string]any{"alg": "none"}, map[string]any{"alg": "HS512"}, map[string]any{"alg": "rs256"},
+			map[string]any{"lifetime_in_seconds": -1}, map[string]any{"lifetime_in_seconds": 2592001},
+			map[string]any{"alg": "RS256", "secret_encoded": true}, map[string]any{"alg": 5},
+			map[string]any{"lifetime_in_seconds": "600"}, map[string]any{"lifetime_in_seconds": 1e30},
+			map[string]any{"scopes": map[string]any{}}, "RS256", []any{"RS256"},
+		} {
+			r := e.mgmt("PATCH", "clients/"+webID, tok, map[string]any{"jwt_configuration": bad})
+			if r.status != 400 || r.str("errorCode") != "invalid_body" {
 				t.Errorf("jwt_configuration %v: %d %s", bad, r.status, r.raw)
 			}
+			if r := e.mgmt("POST", "clients", tok, map[string]any{"name": "Bad", "jwt_configuration": bad}); r.status != 400 {
+				t.Errorf("new client with jwt_configuration %v: %d %s", bad, r.status, r.raw)
+			}
+		}
+		if jc := e.mgmt("GET", "clients/"+webID, tok, nil).body["jwt_configuration"].(map[string]any); jc["alg"] != "ES256" {
+			t.Errorf("refused changes changed the application: %v", jc)
 		}
 
 		hsSecret := "a-client-secret-long-enough-for-hs256-0123456789"
