@@ -35,6 +35,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	concurrency := fs.Int("concurrency", 16, "logins in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run (bounded: at most 10m)")
 	maxLogins := fs.Int("n", 0, "stop after this many logins (0: run for --duration)")
+	users := fs.Int("users", 0, "log in this many existing users in turn, signed up before the run starts and not measured (at least --concurrency; 0: every login signs up a new user)")
 	scope := fs.String("scope", "openid email", "scope to request (openid adds a signed ID token)")
 	insecure := fs.Bool("insecure", false, "skip TLS certificate checks (self-signed test servers)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -49,6 +50,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 10*time.Minute || *maxLogins < 0 {
 		return usageError{errors.New("--concurrency must be 1–1024, --duration up to 10m, -n ≥ 0")}
+	}
+	if *users != 0 && (*users < *concurrency || *users > 1_000_000) {
+		return usageError{errors.New("--users must be 0 or from --concurrency to 1,000,000 (each login in flight has a user of its own)")}
 	}
 	base, err := url.Parse(*server)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") {
@@ -70,6 +74,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer d.mail.close()
 	}
+	if *users > 0 {
+		if err := d.signUp(ctx, *users, *concurrency); err != nil {
+			return err
+		}
+	}
 	cpuBefore, cpuErr := processCPU(ctx, d.client, *ops)
 
 	ctx, cancel := context.WithTimeout(ctx, *duration)
@@ -88,12 +97,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() {
 			defer wg.Done()
 			var mine []sample
-			for ctx.Err() == nil {
+			for k := int64(0); ctx.Err() == nil; k++ {
 				n := issued.Add(1)
 				if *maxLogins > 0 && n > int64(*maxLogins) {
 					break
 				}
-				smp, stage, err := d.login(ctx, n)
+				user := n // a new user each time
+				if *users > 0 {
+					user = ownUser(*users, *concurrency, w, k)
+				}
+				smp, stage, err := d.login(ctx, n, user)
 				if err != nil {
 					if ctx.Err() != nil {
 						break
@@ -115,7 +128,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	res := benchResult{Logins: len(samples), Seconds: elapsed.Seconds(), Concurrency: *concurrency, Failures: failures,
+	res := benchResult{Logins: len(samples), Seconds: elapsed.Seconds(), Concurrency: *concurrency, Users: *users, Failures: failures,
 		LoginsPerSecond: float64(len(samples)) / elapsed.Seconds(), FirstError: firstErr, Delivery: "dev capture"}
 	if d.mail != nil {
 		res.Delivery = "SMTP to " + *smtpListen
@@ -184,6 +197,7 @@ type benchResult struct {
 	Seconds         float64        `json:"seconds"`
 	LoginsPerSecond float64        `json:"logins_per_second"`
 	Concurrency     int            `json:"concurrency"`
+	Users           int            `json:"existing_users,omitempty"`
 	Delivery        string         `json:"delivery"`
 	Stages          []stageStats   `json:"stages"`
 	Failures        map[string]int `json:"failures_by_stage"`
@@ -197,8 +211,12 @@ func (r benchResult) print(w io.Writer) {
 	for _, n := range r.Failures {
 		total += n
 	}
-	fmt.Fprintf(w, "%d logins in %.1fs: %.0f logins/s (concurrency %d, codes by %s), %d failures\n",
-		r.Logins, r.Seconds, r.LoginsPerSecond, r.Concurrency, r.Delivery, total)
+	who := "a new user each"
+	if r.Users > 0 {
+		who = fmt.Sprintf("%d existing users in turn", r.Users)
+	}
+	fmt.Fprintf(w, "%d logins in %.1fs: %.0f logins/s (concurrency %d, %s, codes by %s), %d failures\n",
+		r.Logins, r.Seconds, r.LoginsPerSecond, r.Concurrency, who, r.Delivery, total)
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %-13s p50 %6.1fms  p95 %6.1fms  p99 %6.1fms  max %6.1fms\n", s.Stage, s.P50, s.P95, s.P99, s.Max)
 	}
@@ -255,10 +273,48 @@ type driver struct {
 	mail                               *mailbox // --smtp-listen; nil: the dev capture
 }
 
-// login runs one full email-code login for a fresh address and says how
-// long each stage took, or at which stage it failed.
-func (d *driver) login(ctx context.Context, n int64) (sample, string, error) {
-	email := fmt.Sprintf("bench-%s-%d@example.com", d.run, n)
+// ownUser is the user of worker w's k-th login when the run cycles through
+// users existing users: worker w has those whose number is w modulo
+// concurrency, so that no user is in two logins at once (a start replaces
+// the user's outstanding code).
+func ownUser(users, concurrency, w int, k int64) int64 {
+	mine := int64((users - w + concurrency - 1) / concurrency)
+	return int64(w) + (k%mine)*int64(concurrency)
+}
+
+// signUp signs up users 0…users-1 with one login each, concurrency at a
+// time, before the measured run.
+func (d *driver) signUp(ctx context.Context, users, concurrency int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, concurrency)
+	for w := range concurrency {
+		go func() {
+			for k := range int64((users - w + concurrency - 1) / concurrency) {
+				user := ownUser(users, concurrency, w, k)
+				if _, stage, err := d.login(ctx, user, user); err != nil {
+					cancel()
+					errs <- fmt.Errorf("signing up user %d before the run: %s: %w", user, stage, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range concurrency {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// login runs one full email-code login of user (a new one the first time
+// the address is used) and says how long each stage took, or at which
+// stage it failed; n numbers the login (its user IP).
+func (d *driver) login(ctx context.Context, n, user int64) (sample, string, error) {
+	email := fmt.Sprintf("bench-%s-%d@example.com", d.run, user)
 	start := map[string]string{"client_id": d.clientID, "connection": "email", "send": "code", "email": email}
 	if d.secret != "" {
 		start["client_secret"] = d.secret

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,16 +16,13 @@ import (
 func TestBenchSMTP(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	tf := filepath.Join(dir, "tenant.json")
-	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tf := "../../scripts/bench-tenant.json" // scripts/bench-smtp's: limits raised, the user IP header trusted
 	mail, addr, ops := freeAddr(t), freeAddr(t), freeAddr(t)
 	startProcess(t, []string{"serve", "--addr", addr, "--ops-addr", ops, "--data-dir", filepath.Join(dir, "data"), "--bootstrap", tf,
 		"--smtp-url", "smtp://" + mail + "?from=login%40latchkey.test", "--log-level", "warn"}, "http://"+addr+"/")
 	var out bytes.Buffer
-	code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "web", "--client-secret",
-		"web-secret-0123456789abcdefghij", "--smtp-listen", mail, "--ops", "http://" + ops + "/", "-n", "30", "--concurrency", "4", "--json"}, &out, &out)
+	code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--client-secret",
+		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "--ops", "http://" + ops + "/", "-n", "30", "--concurrency", "4", "--json"}, &out, &out)
 	var res benchResult
 	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil {
 		t.Fatalf("bench exit %d: %s", code, out.String())
@@ -37,6 +33,47 @@ func TestBenchSMTP(t *testing.T) {
 	for _, s := range res.Stages {
 		if s.P50 <= 0 || s.P99 < s.P50 {
 			t.Errorf("stage %+v", s)
+		}
+	}
+
+	// --users: five users signed up first, then logged in again in turn.
+	out.Reset()
+	code = run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--client-secret",
+		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "-n", "20", "--concurrency", "4", "--users", "5", "--json"}, &out, &out)
+	res = benchResult{}
+	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || res.Users != 5 || len(res.Failures) != 0 {
+		t.Fatalf("bench --users: exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench",
+		"--concurrency", "4", "--users", "3"}, &out, &out); code != exitUsage {
+		t.Errorf("--users below --concurrency: exit %d, %s", code, out.String())
+	}
+}
+
+// TestOwnUser: with --users, the workers' users are disjoint, every user
+// is someone's, and each worker cycles through its own.
+func TestOwnUser(t *testing.T) {
+	for _, tt := range []struct{ users, concurrency int }{{8, 8}, {9, 8}, {1000, 8}, {5, 4}, {7, 1}, {33, 32}} {
+		owner := map[int64]int{}
+		for w := range tt.concurrency {
+			mine := map[int64]bool{}
+			for k := range int64(3 * tt.users) {
+				u := ownUser(tt.users, tt.concurrency, w, k)
+				if u < 0 || u >= int64(tt.users) {
+					t.Fatalf("%+v: worker %d login %d: user %d out of range", tt, w, k, u)
+				}
+				if o, ok := owner[u]; ok && o != w {
+					t.Fatalf("%+v: user %d is worker %d's and %d's", tt, u, o, w)
+				}
+				owner[u], mine[u] = w, true
+			}
+			if want := (tt.users - w + tt.concurrency - 1) / tt.concurrency; len(mine) != want {
+				t.Errorf("%+v: worker %d has %d users, want %d", tt, w, len(mine), want)
+			}
+		}
+		if len(owner) != tt.users {
+			t.Errorf("%+v: %d users reached", tt, len(owner))
 		}
 	}
 }
