@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -47,6 +48,7 @@ type smtpBackend struct {
 	// oneMailPerSession refuses (421) a session's second MAIL FROM, as a
 	// server closing a connection it no longer wants does.
 	oneMailPerSession bool
+	discard           bool // keep no messages (benchmarks)
 }
 
 func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -102,6 +104,9 @@ func (s *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	s.r.data = b
+	if s.b.discard {
+		return nil
+	}
 	s.b.mu.Lock()
 	s.b.msgs = append(s.b.msgs, s.r)
 	s.b.mu.Unlock()
@@ -650,4 +655,135 @@ func TestSMTPKeepsConnections(t *testing.T) {
 			t.Fatalf("%d sessions for %d messages, want at most 4 for 100", n, got)
 		}
 	})
+}
+
+// tapListener hands out connections that record what the client sends,
+// one entry per read, and can hide PIPELINING from the server's EHLO.
+type tapListener struct {
+	net.Listener
+	hidePipelining bool
+	discard        bool // record nothing (benchmarks)
+	mu             sync.Mutex
+	reads          []string
+}
+
+func (l *tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tapConn{Conn: c, l: l}, nil
+}
+
+func (l *tapListener) chunks() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.reads...)
+}
+
+type tapConn struct {
+	net.Conn
+	l *tapListener
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.l.discard {
+		c.l.mu.Lock()
+		c.l.reads = append(c.l.reads, string(p[:n]))
+		c.l.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *tapConn) Write(p []byte) (int, error) {
+	if c.l.hidePipelining && bytes.Contains(p, []byte("250-PIPELINING\r\n")) {
+		if _, err := c.Conn.Write(bytes.Replace(p, []byte("250-PIPELINING\r\n"), nil, 1)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// TestSMTPPipelining: to a server that offers PIPELINING, MAIL, RCPT and
+// DATA go in one write, with the envelope addresses in angle brackets
+// (RFC 5321); to one that does not, each command waits for its reply. The
+// messages arrive whole either way, several on one session.
+func TestSMTPPipelining(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hidden=%v", hide), func(t *testing.T) {
+			be := &smtpBackend{}
+			srv := smtp.NewServer(be)
+			srv.Domain = "localhost"
+			srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tap := &tapListener{Listener: ln, hidePipelining: hide}
+			go srv.Serve(tap)
+			t.Cleanup(func() { srv.Close() })
+			s := newSMTP(t, "smtp://"+ln.Addr().String()+"?from=login@example.com")
+			defer s.Close()
+			for range 3 {
+				if err := s.Send(t.Context(), testEmail()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, got := be.sessionCount(), len(be.messages()); n != 1 || got != 3 {
+				t.Fatalf("%d sessions for %d messages, want 1 for 3", n, got)
+			}
+			for _, m := range be.messages() {
+				checkMessage(t, m, testEmail())
+			}
+			together, mails := 0, 0
+			for _, c := range tap.chunks() {
+				if !strings.Contains(c, "MAIL FROM:") {
+					continue
+				}
+				mails++
+				if !strings.HasPrefix(c, "MAIL FROM:<login@example.com>") {
+					t.Errorf("MAIL: %q", c)
+				}
+				if strings.Contains(c, "\r\nRCPT TO:<ana@example.org>\r\nDATA\r\n") {
+					together++
+				}
+			}
+			if want := map[bool]int{false: 3, true: 0}[hide]; mails != 3 || together != want {
+				t.Errorf("%d MAIL commands, %d sent with RCPT and DATA; want 3, %d", mails, together, want)
+			}
+		})
+	}
+}
+
+// BenchmarkSMTPSend: one message on a kept session to a real SMTP server
+// in this process, with and without PIPELINING offered (the time of both
+// sides: with PIPELINING, two round trips a message instead of four).
+func BenchmarkSMTPSend(b *testing.B) {
+	for _, hide := range []bool{false, true} {
+		b.Run(map[bool]string{false: "pipelined", true: "in-turn"}[hide], func(b *testing.B) {
+			be := &smtpBackend{discard: true}
+			srv := smtp.NewServer(be)
+			srv.Domain = "localhost"
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(&tapListener{Listener: ln, hidePipelining: hide, discard: true})
+			defer srv.Close()
+			s, err := NewSMTP("smtp://"+ln.Addr().String()+"?from=login@example.com", 10*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			m := testEmail()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Send(b.Context(), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
