@@ -360,7 +360,7 @@ func (w *Worker) claimAndSend(ctx context.Context) (int, error) {
 		w.wg.Add(1)
 		go func() {
 			defer func() { <-w.sem; w.wg.Done(); w.Wake() }()
-			w.deliver(context.WithoutCancel(ctx), m)
+			w.deliver(context.WithoutCancel(ctx), m, nil)
 		}()
 	}
 	return len(msgs), nil
@@ -386,11 +386,12 @@ func (w *Worker) reserve() bool {
 	}
 }
 
-// hand sends m, committed claimed by this node, in the slot reserve took.
+// hand sends m, committed claimed by this node, in the slot reserve took;
+// plain is its payload unsealed, when the caller has it (nil: unseal it).
 // Its claim is what a claim transaction would have written: a crash
 // before it is sent leaves it to this node's restart or to another node
 // when the lease ends, as for any claimed message.
-func (w *Worker) hand(m store.OutboxMessage) {
+func (w *Worker) hand(m store.OutboxMessage, plain *Payload) {
 	go func() {
 		defer func() {
 			<-w.sem
@@ -399,7 +400,7 @@ func (w *Worker) hand(m store.OutboxMessage) {
 				w.Wake()
 			}
 		}()
-		w.deliver(context.Background(), m)
+		w.deliver(context.Background(), m, plain)
 	}()
 }
 
@@ -422,9 +423,16 @@ func (w *Worker) release(id string) {
 	}
 }
 
-// deliver sends one claimed message and settles it.
-func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage) {
-	p, err := Open(w.keys, m)
+// deliver sends one claimed message and settles it; plain is its payload
+// when the caller has it unsealed (nil: unsealed here).
+func (w *Worker) deliver(ctx context.Context, m store.OutboxMessage, plain *Payload) {
+	var p Payload
+	var err error
+	if plain != nil {
+		p = *plain // sealed into m.Payload by this process's Queue.Message
+	} else {
+		p, err = Open(w.keys, m)
+	}
 	if err == nil && p.Withheld {
 		// Never meant to be sent, expired or not: no failure to report.
 		if err := w.st.CompleteOutbox(ctx, m.ID, w.node); err != nil && !errors.Is(err, store.ErrNotFound) {

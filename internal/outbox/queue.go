@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/delivery"
@@ -19,6 +20,10 @@ type Queue struct {
 	from   string
 	worker *Worker
 	now    func() time.Time
+	// opened holds, from Message to Committed or Abandoned, the payloads
+	// of the messages this node will send itself: handed over as they are,
+	// they need not be unsealed again.
+	opened sync.Map // message id → *Payload
 }
 
 // NewQueue returns a Queue; defaultFrom is the sender of emails whose
@@ -41,7 +46,8 @@ func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.C
 		}
 	}
 	id := "msg_" + secret.Hex(12)
-	payload, err := Seal(q.keys, id, Payload{Email: email, SMS: sms, Withheld: n.Withheld})
+	plain := &Payload{Email: email, SMS: sms, Withheld: n.Withheld}
+	payload, err := Seal(q.keys, id, *plain)
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +58,7 @@ func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.C
 		// Committed already claimed by this node, and sent by it without
 		// a claim transaction (Committed).
 		m.ClaimedBy, m.ClaimedUntil = q.worker.node, q.worker.now().Add(q.worker.lease)
+		q.opened.Store(id, plain)
 	}
 	return m, nil
 }
@@ -60,7 +67,9 @@ func (q *Queue) Message(_ context.Context, n delivery.Notification, conn store.C
 // at once when it holds its claim, else the claim loop is woken.
 func (q *Queue) Committed(m *store.OutboxMessage) {
 	if m.ClaimedBy != "" && m.ClaimedBy == q.worker.node {
-		q.worker.hand(*m)
+		p, _ := q.opened.LoadAndDelete(m.ID)
+		plain, _ := p.(*Payload)
+		q.worker.hand(*m, plain)
 		return
 	}
 	q.worker.Wake()
@@ -69,6 +78,7 @@ func (q *Queue) Committed(m *store.OutboxMessage) {
 // Abandoned gives back what Message took for m, whose commit failed.
 func (q *Queue) Abandoned(m *store.OutboxMessage) {
 	if m.ClaimedBy != "" && m.ClaimedBy == q.worker.node {
+		q.opened.Delete(m.ID)
 		q.worker.release(m.ID)
 	}
 }

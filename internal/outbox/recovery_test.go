@@ -375,6 +375,9 @@ func TestHandOff(t *testing.T) {
 		start(t, a)
 		qa := outbox.NewQueue(testKeys, "login@latchkey.test", a, time.Now)
 		m := handedMessage(t, st, qa, "node-a", "ana@example.com")
+		// The node sends what it composed, without unsealing its copy: a
+		// copy it could not unseal is not what it sends.
+		m.Payload = []byte("not what was sealed")
 		qa.Committed(m)
 		wantDeliveredNth(t, st, sink, 1, m.ID)
 		counted.mu.Lock()

@@ -480,7 +480,7 @@ func TestDeliver(t *testing.T) {
 			if len(claimed) != 1 {
 				t.Fatalf("claimed %d", len(claimed))
 			}
-			f.w.deliver(context.Background(), claimed[0])
+			f.w.deliver(context.Background(), claimed[0], nil)
 			f.w.completeWaiting()
 
 			if got := len(f.tr.calls()) == 1; got != tt.sent {
@@ -564,7 +564,7 @@ func TestDeliverLeaseLost(t *testing.T) {
 			f.st.mu.Lock()
 			f.st.lost[m.ID] = true
 			f.st.mu.Unlock()
-			f.w.deliver(context.Background(), claimed[0])
+			f.w.deliver(context.Background(), claimed[0], nil)
 			f.w.completeWaiting()
 			left, kept := f.st.get(m.ID)
 			if !kept || left.Attempts != 0 || left.LastError != "" {
@@ -598,7 +598,7 @@ func TestProviderHealth(t *testing.T) {
 	f.message(t, "msg_2", "ana@example.com", "email", t0, 5*time.Minute)
 	for range 3 {
 		for _, m := range f.claim(t) {
-			f.w.deliver(context.Background(), m)
+			f.w.deliver(context.Background(), m, nil)
 			f.w.completeWaiting()
 		}
 		f.now = f.now.Add(MaxBackoff)
@@ -623,7 +623,7 @@ func TestSendTimeout(t *testing.T) {
 		f.tr.wait = true
 		m := f.message(t, "msg_1", "ana@example.com", "email", time.Now(), 5*time.Minute)
 		start := time.Now()
-		f.w.deliver(context.Background(), f.claim(t)[0])
+		f.w.deliver(context.Background(), f.claim(t)[0], nil)
 		f.w.completeWaiting()
 		calls := f.tr.calls()
 		if len(calls) != 1 || !calls[0].deadline.Equal(start.Add(SendTimeout)) {
