@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/eventlog"
 	"github.com/latchkey/latchkey/internal/testpg"
 )
 
@@ -26,9 +27,18 @@ func TestAuditSurvivesCrash(t *testing.T) {
 		t.Parallel()
 		auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash")})
 	})
+	// With --log-spool the answers wait for the node's spool, not for
+	// PostgreSQL: the restarted node stores what the killed one spooled.
+	t.Run("postgres with --log-spool", func(t *testing.T) {
+		t.Parallel()
+		auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash_spool")}, "--log-spool")
+	})
 }
 
-func auditCrashTest(t *testing.T, extra []string) {
+// auditCrashTest answers starts, kills the node, and finds every answered
+// start's event in the store; with serveOnly flags (the node's own), the
+// node is started again first, over the same data directory.
+func auditCrashTest(t *testing.T, extra []string, serveOnly ...string) {
 	dir := t.TempDir()
 	tf := filepath.Join(dir, "tenant.json")
 	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
@@ -44,7 +54,7 @@ func auditCrashTest(t *testing.T, extra []string) {
 	// Messages go to a port nobody listens on: they stay in the outbox,
 	// which is not what this test is about.
 	args := append([]string{"serve", "--addr", addr, "--bootstrap", tf, "--smtp-url", "smtp://" + freeAddr(t) + "?from=login%40latchkey.test",
-		"--log-level", "warn"}, store...)
+		"--log-level", "warn"}, append(store, serveOnly...)...)
 	a := startProcess(t, args, base)
 
 	const n = 40
@@ -76,6 +86,12 @@ func auditCrashTest(t *testing.T, extra []string) {
 	a.Wait()
 	if answered != n {
 		t.Fatalf("%d of %d starts answered 200", answered, n)
+	}
+	if spooled := eventlog.SpoolLeft(filepath.Join(dir, "data")); spooled != (len(extra) == 0 || len(serveOnly) > 0) {
+		t.Errorf("events left in the spool: %v", spooled)
+	}
+	if len(serveOnly) > 0 {
+		startProcess(t, args, base)
 	}
 
 	// The events are read from the store the killed node wrote.

@@ -46,6 +46,10 @@ type Config struct {
 	LogLevel  string
 	// LogRetention is how long tenant log events are kept.
 	LogRetention time.Duration
+	// LogSpool makes a PostgreSQL node spool each answered request's
+	// tenant-log events in its data directory, as SQLite nodes always do,
+	// instead of holding the answer until the database commits them.
+	LogSpool bool
 	// TrustedProxies are the peers whose ProxyHeader names the client.
 	TrustedProxies []netip.Prefix
 	// ProxyHeader is ProxyXForwardedFor or ProxyForwarded.
@@ -220,6 +224,7 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (default: debug with --dev, info otherwise; info logs every request)")
 	c.LogRetention = DefaultLogRetention
 	fs.Var((*durationDays)(&c.LogRetention), "log-retention", "how long tenant log events are kept, e.g. 30d or 72h")
+	fs.BoolVar(&c.LogSpool, "log-spool", false, "with --database-url: make each answer's tenant-log events durable in a spool in --data-dir (as SQLite nodes always do) instead of waiting for PostgreSQL to commit them; for nodes whose data directory survives a restart, which stores what the spool holds")
 	fs.Var((*durationDays)(&c.SigningKeyRotation), "signing-key-rotation", "rotate the signing key when it has signed this long, e.g. 90d (at least 31d; 0, the default: only when asked, with latchkey keys rotate or the Management API)")
 }
 

@@ -175,6 +175,7 @@ var envSamples = map[string]string{
 	"log-format":           "json",
 	"log-level":            "warn",
 	"log-retention":        "7d",
+	"log-spool":            "true",
 	"signing-key-rotation": "90d",
 }
 

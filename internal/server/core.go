@@ -68,10 +68,11 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 	// The spool lives beside the SQLite database, in the data directory
 	// that must persist anyway. PostgreSQL nodes are often replaced with
 	// their disks (a node that never comes back would take its spool
-	// along), so their answers wait for the shared database's commit.
+	// along), so their answers wait for the shared database's commit
+	// unless the operator says their data directory persists (--log-spool).
 	var sp *eventlog.Spool
 	switch {
-	case cfg.DatabaseURL != "":
+	case cfg.DatabaseURL != "" && !(spooled && cfg.LogSpool):
 	case spooled:
 		sp = c.openSpool(ctx)
 	default:
