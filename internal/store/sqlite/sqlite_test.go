@@ -103,6 +103,29 @@ func TestReadersAreReadOnly(t *testing.T) {
 	}
 }
 
+// TestWriterSettings: both files' writers are in WAL mode with
+// synchronous=NORMAL and checkpoint every walCheckpointPages pages.
+func TestWriterSettings(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	for name, p := range map[string]*pool{"main": s.w, "logs": s.lw} {
+		var mode string
+		var sync, pages int
+		db := p.db
+		if err := db.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(t.Context(), `PRAGMA synchronous`).Scan(&sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || sync != 1 || pages != walCheckpointPages {
+			t.Errorf("%s: journal_mode %s, synchronous %d, wal_autocheckpoint %d; want wal, 1 (NORMAL), %d", name, mode, sync, pages, walCheckpointPages)
+		}
+	}
+}
+
 func TestOpenRejectsMemory(t *testing.T) {
 	if _, err := Open(t.Context(), ":memory:"); err == nil {
 		t.Fatal("Open(:memory:) succeeded")
