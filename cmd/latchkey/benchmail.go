@@ -29,7 +29,7 @@ const defaultCodePattern = `(?i)code[^0-9]{0,60}([0-9]{4,10})`
 type mailbox struct {
 	pattern *regexp.Regexp
 	srv     *smtp.Server
-	ln      net.Listener
+	ln      *cutListener
 
 	mu      sync.Mutex
 	waiting map[string]chan arrival
@@ -48,18 +48,50 @@ func startMailbox(addr string, pattern *regexp.Regexp) (*mailbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--smtp-listen: %w", err)
 	}
-	m := &mailbox{pattern: pattern, ln: ln, waiting: map[string]chan arrival{}}
+	m := &mailbox{pattern: pattern, ln: &cutListener{Listener: ln, conns: map[net.Conn]bool{}}, waiting: map[string]chan arrival{}}
 	m.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{m: m}, nil }))
 	m.srv.Domain = "bench.latchkey.invalid"
 	m.srv.MaxMessageBytes = 1 << 20
 	m.srv.MaxRecipients = 10
 	m.srv.ReadTimeout, m.srv.WriteTimeout = time.Minute, time.Minute
 	m.srv.AllowInsecureAuth = true
-	go func() { _ = m.srv.Serve(ln) }()
+	go func() { _ = m.srv.Serve(m.ln) }()
 	return m, nil
 }
 
-func (m *mailbox) close() { _ = m.srv.Close() }
+// close stops accepting connections and cuts those open, which the server
+// under test keeps for its next messages. (go-smtp's own Close clears each
+// session while its connection may still be handling a command, which
+// then panics; a cut connection ends its handler with a read error.)
+func (m *mailbox) close() { m.ln.cut() }
+
+// cutListener remembers the connections it accepted, so as to cut them.
+type cutListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (l *cutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.conns[c] = true
+	l.mu.Unlock()
+	return c, nil
+}
+
+// cut closes the listener and every connection it accepted.
+func (l *cutListener) cut() {
+	_ = l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+}
 
 // expect registers a login waiting for a message to email.
 func (m *mailbox) expect(email string) chan arrival {

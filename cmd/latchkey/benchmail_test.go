@@ -49,6 +49,10 @@ func TestBenchSMTP(t *testing.T) {
 		"--concurrency", "4", "--users", "3"}, &out, &out); code != exitUsage {
 		t.Errorf("--users below --concurrency: exit %d, %s", code, out.String())
 	}
+	out.Reset()
+	if code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--procs", "0"}, &out, &out); code != exitUsage {
+		t.Errorf("--procs 0: exit %d, %s", code, out.String())
+	}
 }
 
 // TestOwnUser: with --users, the workers' users are disjoint, every user
