@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,17 +29,22 @@ func TestAuditSurvivesCrash(t *testing.T) {
 		auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash")})
 	})
 	// With --log-spool the answers wait for the node's spool, not for
-	// PostgreSQL: the restarted node stores what the killed one spooled.
-	t.Run("postgres with --log-spool", func(t *testing.T) {
-		t.Parallel()
-		auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash_spool")}, "--log-spool")
-	})
+	// PostgreSQL: the restarted node stores what the killed one spooled,
+	// whether it is restarted with the flag or without it.
+	for _, again := range [][]string{{"--log-spool"}, {}} {
+		t.Run(fmt.Sprintf("postgres with --log-spool, restarted with %q", again), func(t *testing.T) {
+			t.Parallel()
+			auditCrashTest(t, []string{"--database-url", testpg.SchemaURL(t, "auditcrash_spool_"+strconv.Itoa(len(again)))},
+				[]string{"--log-spool"}, again)
+		})
+	}
 }
 
 // auditCrashTest answers starts, kills the node, and finds every answered
-// start's event in the store; with serveOnly flags (the node's own), the
-// node is started again first, over the same data directory.
-func auditCrashTest(t *testing.T, extra []string, serveOnly ...string) {
+// start's event in the store. With serveOnly flags (the node's own), the
+// node is started again first, over the same data directory, with the
+// flags restart.
+func auditCrashTest(t *testing.T, extra []string, serveOnly ...[]string) {
 	dir := t.TempDir()
 	tf := filepath.Join(dir, "tenant.json")
 	if err := os.WriteFile(tf, []byte(crashTenant), 0o600); err != nil {
@@ -53,9 +59,15 @@ func auditCrashTest(t *testing.T, extra []string, serveOnly ...string) {
 	base := "http://" + addr + "/"
 	// Messages go to a port nobody listens on: they stay in the outbox,
 	// which is not what this test is about.
-	args := append([]string{"serve", "--addr", addr, "--bootstrap", tf, "--smtp-url", "smtp://" + freeAddr(t) + "?from=login%40latchkey.test",
-		"--log-level", "warn"}, append(store, serveOnly...)...)
-	a := startProcess(t, args, base)
+	serve := func(flags []string) []string {
+		return append(append([]string{"serve", "--addr", addr, "--bootstrap", tf, "--smtp-url", "smtp://" + freeAddr(t) + "?from=login%40latchkey.test",
+			"--log-level", "warn"}, store...), flags...)
+	}
+	var first, restart []string
+	if len(serveOnly) == 2 {
+		first, restart = serveOnly[0], serveOnly[1]
+	}
+	a := startProcess(t, serve(first), base)
 
 	const n = 40
 	var wg sync.WaitGroup
@@ -87,11 +99,11 @@ func auditCrashTest(t *testing.T, extra []string, serveOnly ...string) {
 	if answered != n {
 		t.Fatalf("%d of %d starts answered 200", answered, n)
 	}
-	if spooled := eventlog.SpoolLeft(filepath.Join(dir, "data")); spooled != (len(extra) == 0 || len(serveOnly) > 0) {
+	if spooled := eventlog.SpoolLeft(filepath.Join(dir, "data")); spooled != (len(extra) == 0 || first != nil) {
 		t.Errorf("events left in the spool: %v", spooled)
 	}
-	if len(serveOnly) > 0 {
-		startProcess(t, args, base)
+	if first != nil {
+		startProcess(t, serve(restart), base)
 	}
 
 	// The events are read from the store the killed node wrote.

@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	concurrency := fs.Int("concurrency", 16, "logins in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run (bounded: at most 10m)")
 	maxLogins := fs.Int("n", 0, "stop after this many logins (0: run for --duration)")
-	procs := fs.Int("procs", 1, "Go processors (GOMAXPROCS) the driver runs on: 1 leaves the other cores to a server on the same machine and spares the driver's own scheduling; raise it when the driver has a machine of its own and is the bottleneck")
+	procs := fs.Int("procs", 1, "Go processors (GOMAXPROCS) the driver runs on: 1 leaves the other cores to a server on the same machine and spares the driver's own scheduling; raise it when the driver has a machine of its own and is the bottleneck; 0 leaves the process's setting as it is")
 	users := fs.Int("users", 0, "log in this many existing users in turn, signed up before the run starts and not measured (at least --concurrency; 0: every login signs up a new user)")
 	scope := fs.String("scope", "openid email", "scope to request (openid adds a signed ID token)")
 	insecure := fs.Bool("insecure", false, "skip TLS certificate checks (self-signed test servers)")
@@ -53,12 +53,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 10*time.Minute || *maxLogins < 0 {
 		return usageError{errors.New("--concurrency must be 1–1024, --duration up to 10m, -n ≥ 0")}
 	}
-	if *procs < 1 || *procs > 1024 {
-		return usageError{errors.New("--procs must be 1–1024")}
+	if *procs < 0 || *procs > 1024 {
+		return usageError{errors.New("--procs must be 0–1024")}
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*procs))
 	if *users != 0 && (*users < *concurrency || *users > 1_000_000) {
 		return usageError{errors.New("--users must be 0 or from --concurrency to 1,000,000 (each login in flight has a user of its own)")}
+	}
+	if *procs > 0 {
+		// (Tests run the driver in their own process with --procs 0.)
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*procs))
 	}
 	base, err := url.Parse(*server)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") {
@@ -299,8 +302,10 @@ func (d *driver) signUp(ctx context.Context, users, concurrency int) error {
 			for k := range int64((users - w + concurrency - 1) / concurrency) {
 				user := ownUser(users, concurrency, w, k)
 				if _, stage, err := d.login(ctx, user, user); err != nil {
-					cancel()
+					// Sent before the others are cancelled: the first
+					// error received is the cause, not a cancellation.
 					errs <- fmt.Errorf("signing up user %d before the run: %s: %w", user, stage, err)
+					cancel()
 					return
 				}
 			}

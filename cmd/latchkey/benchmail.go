@@ -65,10 +65,12 @@ func startMailbox(addr string, pattern *regexp.Regexp) (*mailbox, error) {
 // then panics; a cut connection ends its handler with a read error.)
 func (m *mailbox) close() { m.ln.cut() }
 
-// cutListener remembers the connections it accepted, so as to cut them.
+// cutListener remembers the connections it accepted and still open, so
+// as to cut them.
 type cutListener struct {
 	net.Listener
 	mu    sync.Mutex
+	cuts  bool // cut: any connection accepted since is closed at once
 	conns map[net.Conn]bool
 }
 
@@ -78,19 +80,42 @@ func (l *cutListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.mu.Lock()
-	l.conns[c] = true
-	l.mu.Unlock()
-	return c, nil
+	defer l.mu.Unlock()
+	if l.cuts {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = true
+	return tc, nil
 }
 
 // cut closes the listener and every connection it accepted.
 func (l *cutListener) cut() {
 	_ = l.Listener.Close()
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.cuts = true
+	conns := make([]net.Conn, 0, len(l.conns))
 	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
 		_ = c.Close()
 	}
+}
+
+// trackedConn leaves its listener's set when closed.
+type trackedConn struct {
+	net.Conn
+	l *cutListener
+}
+
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // expect registers a login waiting for a message to email.

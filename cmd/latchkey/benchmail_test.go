@@ -22,7 +22,7 @@ func TestBenchSMTP(t *testing.T) {
 		"--smtp-url", "smtp://" + mail + "?from=login%40latchkey.test", "--log-level", "warn"}, "http://"+addr+"/")
 	var out bytes.Buffer
 	code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--client-secret",
-		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "--ops", "http://" + ops + "/", "-n", "30", "--concurrency", "4", "--json"}, &out, &out)
+		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "--ops", "http://" + ops + "/", "-n", "30", "--concurrency", "4", "--procs", "0", "--json"}, &out, &out)
 	var res benchResult
 	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil {
 		t.Fatalf("bench exit %d: %s", code, out.String())
@@ -39,7 +39,7 @@ func TestBenchSMTP(t *testing.T) {
 	// --users: five users signed up first, then logged in again in turn.
 	out.Reset()
 	code = run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--client-secret",
-		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "-n", "20", "--concurrency", "4", "--users", "5", "--json"}, &out, &out)
+		"bench-secret-0123456789abcdefghij", "--smtp-listen", mail, "-n", "20", "--concurrency", "4", "--users", "5", "--procs", "0", "--json"}, &out, &out)
 	res = benchResult{}
 	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || res.Users != 5 || len(res.Failures) != 0 {
 		t.Fatalf("bench --users: exit %d: %s", code, out.String())
@@ -50,8 +50,8 @@ func TestBenchSMTP(t *testing.T) {
 		t.Errorf("--users below --concurrency: exit %d, %s", code, out.String())
 	}
 	out.Reset()
-	if code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--procs", "0"}, &out, &out); code != exitUsage {
-		t.Errorf("--procs 0: exit %d, %s", code, out.String())
+	if code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench", "--procs", "-1"}, &out, &out); code != exitUsage {
+		t.Errorf("--procs -1: exit %d, %s", code, out.String())
 	}
 }
 

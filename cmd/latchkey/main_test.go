@@ -102,7 +102,7 @@ func TestBench(t *testing.T) {
 	go io.Copy(io.Discard, pr)
 	defer func() { cancel(); <-done }()
 	var out bytes.Buffer
-	code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", secret, "-n", "20", "--concurrency", "4", "--json"}, &out, &out)
+	code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", secret, "-n", "20", "--concurrency", "4", "--procs", "0", "--json"}, &out, &out)
 	var res struct {
 		Logins   int            `json:"logins"`
 		Failures map[string]int `json:"failures_by_stage"`
@@ -115,7 +115,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench exit %d: %s", code, out.String())
 	}
 	out.Reset()
-	if code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", "wrong", "-n", "2"}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "401") {
+	if code := run(t.Context(), []string{"bench", "--server", addr, "--client-id", id, "--client-secret", "wrong", "-n", "2", "--procs", "0"}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "401") {
 		t.Errorf("bench with a wrong secret: exit %d, %s", code, out.String())
 	}
 }

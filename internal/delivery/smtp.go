@@ -206,6 +206,9 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 	if err != nil {
 		return &SendError{Message: "SMTP: invalid recipient address"}
 	}
+	if strings.ContainsAny(from.Address, "\r\n") || strings.ContainsAny(to.Address, "\r\n") {
+		return &SendError{Message: "SMTP: a line break in an address"} // commands are lines
+	}
 	msg := s.message(from, to, m)
 
 	timeout := s.timeout
@@ -262,9 +265,6 @@ type smtpConn struct {
 // it (DATA begun), after which it must not be sent again on another
 // connection.
 func (c *smtpConn) send(ctx context.Context, deadline time.Time, from, to string, msg *gomail.Msg) (sent bool, err error) {
-	if strings.ContainsAny(from, "\r\n") || strings.ContainsAny(to, "\r\n") {
-		return false, errors.New("smtp: a line break in an address")
-	}
 	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
 	defer stop()
 	_ = c.raw.SetDeadline(deadline)
@@ -454,7 +454,9 @@ func (s *SMTP) dial(ctx context.Context, timeout time.Duration) (*smtpConn, erro
 	}
 	c := &smtpConn{c: sc, raw: raw, mailCmd: "MAIL FROM:<%s>"}
 	c.pipelining, _ = sc.Extension("PIPELINING")
-	// The parameters go-mail's Mail adds, for the pipelined MAIL.
+	// The parameters go-mail's Mail adds, for the pipelined MAIL, with the
+	// options this client uses: no DSN (RET=, NOTIFY=) and SMTPUTF8 not
+	// skipped. Enabling either in dial means adding it here too.
 	if ok, _ := sc.Extension("8BITMIME"); ok {
 		c.mailCmd += " BODY=8BITMIME"
 	}

@@ -72,10 +72,13 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger, master [
 	// unless the operator says their data directory persists (--log-spool).
 	var sp *eventlog.Spool
 	switch {
-	case cfg.DatabaseURL != "" && !(spooled && cfg.LogSpool):
-	case spooled:
+	case spooled && (cfg.DatabaseURL == "" || cfg.LogSpool):
 		sp = c.openSpool(ctx)
-	default:
+	case spooled || cfg.DatabaseURL == "":
+		// What a killed process left in the spool is stored: by the CLI in
+		// local mode on SQLite, and by a PostgreSQL node started without
+		// --log-spool after a run with it. (The CLI does not store a
+		// PostgreSQL node's spool: start the node.)
 		c.restoreSpool(ctx)
 	}
 	c.events = eventlog.NewRecorder(log, st, eventlog.Options{Now: now, Spool: sp})
