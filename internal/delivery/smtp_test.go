@@ -583,6 +583,23 @@ func (b *smtpBackend) sessionCount() int {
 	return b.sessions
 }
 
+// sendOnOneSession sends n test messages and checks that they arrived
+// whole, all on one session.
+func sendOnOneSession(t *testing.T, s *SMTP, be *smtpBackend, n int) {
+	t.Helper()
+	for range n {
+		if err := s.Send(t.Context(), testEmail()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sessions, got := be.sessionCount(), len(be.messages()); sessions != 1 || got != n {
+		t.Fatalf("%d sessions for %d messages, want 1 for %d", sessions, got, n)
+	}
+	for _, m := range be.messages() {
+		checkMessage(t, m, testEmail())
+	}
+}
+
 // TestSMTPKeepsConnections: messages share a kept session (a new MAIL
 // after each accepted message); one idle too long is ended and a new one opened; a session the
 // server no longer wants (421 before DATA) is replaced and the message
@@ -592,17 +609,7 @@ func TestSMTPKeepsConnections(t *testing.T) {
 		be := &smtpBackend{}
 		addr := startSMTP(t, be, "plain", false)
 		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
-		for range 5 {
-			if err := s.Send(t.Context(), testEmail()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n, got := be.sessionCount(), len(be.messages()); n != 1 || got != 5 {
-			t.Fatalf("%d sessions for %d messages, want 1 for 5", n, got)
-		}
-		for _, m := range be.messages() {
-			checkMessage(t, m, testEmail())
-		}
+		sendOnOneSession(t, s, be, 5)
 		s.Close()
 	})
 	t.Run("idle too long", func(t *testing.T) {
@@ -726,17 +733,7 @@ func TestSMTPPipelining(t *testing.T) {
 			t.Cleanup(func() { srv.Close() })
 			s := newSMTP(t, "smtp://"+ln.Addr().String()+"?from=login@example.com")
 			defer s.Close()
-			for range 3 {
-				if err := s.Send(t.Context(), testEmail()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if n, got := be.sessionCount(), len(be.messages()); n != 1 || got != 3 {
-				t.Fatalf("%d sessions for %d messages, want 1 for 3", n, got)
-			}
-			for _, m := range be.messages() {
-				checkMessage(t, m, testEmail())
-			}
+			sendOnOneSession(t, s, be, 3)
 			together, mails := 0, 0
 			for _, c := range tap.chunks() {
 				if !strings.Contains(c, "MAIL FROM:") {
