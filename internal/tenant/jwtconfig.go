@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -43,12 +45,11 @@ func JWTConfig(c store.Client) store.JWTConfiguration {
 
 // buildJWTConfig validates a jwt_configuration; errors name the field.
 func buildJWTConfig(j store.JWTConfiguration) (store.JWTConfiguration, error) {
-	switch j.Alg {
-	case "":
+	switch {
+	case j.Alg == "":
 		j.Alg = DefaultJWTAlg
-	case "RS256", "PS256", "RS512", "HS256", "ES256":
-	default:
-		return j, fmt.Errorf("jwt_configuration.alg: %q is not one of RS256, PS256, RS512, HS256, ES256", j.Alg)
+	case !slices.Contains(JWTAlgs, j.Alg):
+		return j, fmt.Errorf("jwt_configuration.alg: %q is not one of %s", j.Alg, strings.Join(JWTAlgs, ", "))
 	}
 	switch {
 	case j.LifetimeInSeconds == 0:
