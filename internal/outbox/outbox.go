@@ -409,19 +409,34 @@ func (w *Worker) hand(m store.OutboxMessage, plain *Payload) {
 // during it, a client gone while PostgreSQL commits), so the message's
 // claim, if it was stored, is lifted: the claim loop sends it then, as it
 // would any message, rather than after the claim's lease runs out (or
-// never, while this node renews its leases).
+// never, while this node renews its leases). It works in the background,
+// so that the failed start answers at once, and while the store fails it
+// tries again (releaseTries in all, after 1 s, 2 s, 4 s): a store well
+// enough to renew this node's leases again must not find the claim there.
 func (w *Worker) release(id string) {
-	defer func() { <-w.sem; w.wg.Done() }()
-	ctx, cancel := context.WithTimeout(context.Background(), w.lease)
-	defer cancel()
-	err := w.st.RetryOutbox(ctx, id, w.node, w.now(), "the start that queued it failed")
-	switch {
-	case err == nil:
-		w.Wake()
-	case !errors.Is(err, store.ErrNotFound):
-		w.log.Warn("outbox: lift the claim of a message whose commit failed", "id", id, "err", err)
-	}
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		for try := 0; ; try++ {
+			ctx, cancel := context.WithTimeout(context.Background(), w.lease/3)
+			err := w.st.RetryOutbox(ctx, id, w.node, w.now(), "the start that queued it failed")
+			cancel()
+			switch {
+			case err == nil:
+				w.Wake()
+				return
+			case errors.Is(err, store.ErrNotFound):
+				return // never committed
+			case try == releaseTries-1:
+				w.log.Warn("outbox: lift the claim of a message whose commit failed", "id", id, "err", err)
+				return
+			}
+			time.Sleep(min(time.Second<<try, w.lease/3))
+		}
+	}()
 }
+
+// releaseTries is how often release tries to lift a claim.
+const releaseTries = 4
 
 // deliver sends one claimed message and settles it; plain is its payload
 // when the caller has it unsealed (nil: unsealed here).

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/textproto"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,7 +408,45 @@ func TestHandOff(t *testing.T) {
 		ambiguous := handedMessage(t, st, qa, "node-a", "cy@example.com")
 		qa.Abandoned(ambiguous)
 		wantDeliveredNth(t, st, sink, 3, ambiguous.ID)
+
+		// The same while the store is failing: the failed start does not
+		// wait for the claim to be lifted, and the lift is tried again.
+		flaky := &failingLift{Store: st, gate: make(chan struct{})}
+		c := newWorker(t, flaky, sink, "node-c", time.Hour)
+		start(t, c)
+		qc := outbox.NewQueue(testKeys, "login@latchkey.test", c, time.Now)
+		stuck := handedMessage(t, st, qc, "node-c", "di@example.com")
+		abandoned := make(chan struct{})
+		go func() { qc.Abandoned(stuck); close(abandoned) }()
+		select {
+		case <-abandoned:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Abandoned waited for the store")
+		}
+		close(flaky.gate) // the first try fails now; the next one lifts the claim
+		wantDeliveredNth(t, st, sink, 4, stuck.ID)
+		if n := flaky.tries.Load(); n < 2 {
+			t.Errorf("the claim was lifted in %d tries, want a failed one first", n)
+		}
 	})
+}
+
+// failingLift is a store whose first RetryOutbox waits for gate and fails.
+type failingLift struct {
+	store.Store
+	gate  chan struct{}
+	tries atomic.Int32
+}
+
+func (f *failingLift) RetryOutbox(ctx context.Context, id, node string, next time.Time, lastError string) error {
+	if f.tries.Add(1) == 1 {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+		}
+		return errors.New("connection lost")
+	}
+	return f.Store.RetryOutbox(ctx, id, node, next, lastError)
 }
 
 // wantDeliveredNth waits until the outbox is empty (its messages sent and
