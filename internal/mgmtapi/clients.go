@@ -132,41 +132,50 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A key the new algorithm needs is made (and published) before the
-	// change is stored, so that a failure leaves the application as it was.
-	var probe struct {
-		JWTConfiguration *struct {
-			Alg string `json:"alg"`
-		} `json:"jwt_configuration"`
-	}
-	if json.Unmarshal(raw, &probe) == nil && probe.JWTConfiguration != nil {
-		if err := a.ensureSigningKey(r.Context(), store.Client{JWTConfiguration: &store.JWTConfiguration{Alg: probe.JWTConfiguration.Alg}}); err != nil {
-			return err
-		}
-	}
-	var generated string
-	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
-		old := *c
+	// patched is the stored client with the patch applied, validated.
+	patched := func(old store.Client) (store.Client, string, error) {
 		var probe struct {
 			ClientID *string `json:"client_id"`
 		}
 		if json.Unmarshal(raw, &probe) == nil && probe.ClientID != nil && *probe.ClientID != old.ClientID {
-			return badRequest("client_id cannot be changed")
+			return old, "", badRequest("client_id cannot be changed")
 		}
 		patch, err := checkAuthMethods(old, raw)
 		if err != nil {
-			return err
+			return old, "", err
 		}
 		var spec tenant.ClientSpec
 		if err := mergePatch(tenant.SpecOf(old), patch, &spec); err != nil {
-			return err
+			return old, "", err
 		}
 		next, gen, err := tenant.BuildClient(a.Seal, spec, &old)
 		if err != nil {
-			return badRequest("%s", err.Error())
+			return old, "", badRequest("%s", err.Error())
 		}
 		next.Credentials = old.Credentials
 		next.CreatedAt, next.UpdatedAt = old.CreatedAt, a.Now()
+		return next, gen, nil
+	}
+	// A key the new algorithm needs is made (and published) before the
+	// change is stored, so that a failure leaves the application as it was;
+	// and only for a change that is valid, to an application that exists.
+	old, err := a.client(r)
+	if err != nil {
+		return err
+	}
+	next, _, err := patched(old)
+	if err != nil {
+		return err
+	}
+	if err := a.ensureSigningKey(r.Context(), next); err != nil {
+		return err
+	}
+	var generated string
+	c, err := a.Store.ModifyClient(r.Context(), r.PathValue("id"), func(c *store.Client) error {
+		next, gen, err := patched(*c)
+		if err != nil {
+			return err
+		}
 		*c, generated = next, gen
 		return nil
 	})

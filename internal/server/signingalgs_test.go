@@ -84,6 +84,29 @@ func TestIDTokenSigningAlgs(t *testing.T) {
 		if jc, _ := got.body["jwt_configuration"].(map[string]any); jc["alg"] != "RS256" || jc["lifetime_in_seconds"] != float64(36000) || jc["secret_encoded"] != false {
 			t.Fatalf("default jwt_configuration %v", got.body["jwt_configuration"])
 		}
+		// A change asking for ES256 that is refused makes no P-256 key.
+		es := map[string]any{"alg": "ES256"}
+		for _, tc := range []struct {
+			id   string
+			body map[string]any
+			want int
+		}{
+			{"no-such-client", map[string]any{"jwt_configuration": es}, 404},
+			{webID, map[string]any{"jwt_configuration": es, "callbacks": []string{"not a url"}}, 400},
+			{webID, map[string]any{"jwt_configuration": es, "client_id": "another"}, 400},
+		} {
+			if r := e.mgmt("PATCH", "clients/"+tc.id, tok, tc.body); r.status != tc.want {
+				t.Errorf("PATCH %s %v: %d %s, want %d", tc.id, tc.body, r.status, r.raw, tc.want)
+			}
+		}
+		for _, k := range e.jwks() {
+			if k.Kty == "EC" {
+				t.Fatalf("refused changes made a P-256 key: %+v", k)
+			}
+		}
+		if got, want := e.discoveredAlgs(), []string{"RS256", "PS256", "RS512", "HS256"}; !slices.Equal(got, want) {
+			t.Fatalf("discovery algs after refused changes %q, want %q", got, want)
+		}
 
 		for _, tc := range []struct {
 			alg      string
