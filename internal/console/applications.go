@@ -147,9 +147,11 @@ func appBody(r *http.Request, creating bool) map[string]any {
 			"infinite_idle_token_lifetime": r.PostFormValue("infinite_idle_token_lifetime") == "on"}
 		if alg := r.PostFormValue("jwt_alg"); alg != "" {
 			// The whole object: a merge patch replaces it. secret_encoded
-			// is not on the form; the stored value comes back as it was.
+			// is not on the form; the stored value comes back as it was,
+			// for HS256 only, the one algorithm it applies to (an HS256
+			// application moving to another algorithm drops it).
 			b["jwt_configuration"] = map[string]any{"alg": alg, "lifetime_in_seconds": num("jwt_lifetime"),
-				"secret_encoded": r.PostFormValue("jwt_secret_encoded") == "true"}
+				"secret_encoded": alg == "HS256" && r.PostFormValue("jwt_secret_encoded") == "true"}
 		}
 	}
 	return b

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -123,6 +124,24 @@ func TestBrowserConsoleApplications(t *testing.T) {
 	}
 	if n := res.String(14); n != "54" { // 24 hourly + 30 daily bars
 		t.Errorf("overview charts: %s bars", n)
+	}
+
+	// An HS256 application with an encoded secret (set through the API)
+	// moves to RS256 from its page: secret_encoded, which only HS256 takes,
+	// is not sent back with the other algorithm.
+	hs := base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef0123"))
+	tok := e.mgmtToken("")
+	if r := e.mgmt("PATCH", "clients/"+clientID, tok, map[string]any{"client_secret": hs,
+		"jwt_configuration": map[string]any{"alg": "HS256", "secret_encoded": true}}); r.status != 200 {
+		t.Fatalf("HS256 with an encoded secret: %d %s", r.status, r.raw)
+	}
+	browsertest.Run(t, browsertest.Program{Steps: append(consoleSignIn(e, "/admin/applications/"+clientID, consoleOwnerEmail),
+		browsertest.Eval(`document.querySelector("#jwt_alg").value = "RS256"`),
+		browsertest.Click("#save-app"),
+		browsertest.WaitForURL("done=saved"),
+	)})
+	if jc, _ := e.mgmt("GET", "clients/"+clientID, tok, nil).body["jwt_configuration"].(map[string]any); jc["alg"] != "RS256" || jc["secret_encoded"] != false {
+		t.Errorf("after the console's change from HS256: %v", jc)
 	}
 }
 
