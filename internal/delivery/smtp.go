@@ -219,8 +219,10 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 		return &SendError{Temporary: true, Message: "SMTP: timeout"}
 	}
 	deadline := time.Now().Add(timeout)
-	// A kept connection first: if the server closed it meanwhile, the
-	// message goes on a new one (nothing was accepted on the old one).
+	// A kept connection first: if the server closed it meanwhile, or
+	// closes it now (421), the message goes on a new one (nothing was
+	// accepted on the old one). Any other reply is the server's answer to
+	// the message itself.
 	if c := s.idle(); c != nil {
 		sent, err := c.send(ctx, deadline, from.Address, to.Address, msg)
 		if err == nil {
@@ -228,7 +230,8 @@ func (s *SMTP) Send(ctx context.Context, m Email) error {
 			return nil
 		}
 		c.close()
-		if sent || ctx.Err() != nil {
+		var reply *textproto.Error
+		if sent || ctx.Err() != nil || errors.As(err, &reply) && reply.Code != 421 {
 			return s.sendError(ctx, err)
 		}
 	}
@@ -255,7 +258,6 @@ const (
 type smtpConn struct {
 	c          *gosmtp.Client
 	raw        net.Conn  // the TCP connection under any TLS, for deadlines and cancellation
-	sent       int       // messages sent on it
 	used       time.Time // when it was last put back
 	pipelining bool      // the server offers PIPELINING
 	mailCmd    string    // MAIL FROM:<%s> and the parameters the server's extensions call for
@@ -281,7 +283,6 @@ func (c *smtpConn) send(ctx context.Context, deadline time.Time, from, to string
 		return sent, err
 	}
 	_ = c.raw.SetDeadline(time.Time{})
-	c.sent++
 	return true, nil
 }
 

@@ -41,6 +41,7 @@ type smtpBackend struct {
 	user, pass string          // when set, AUTH PLAIN is offered and required
 	rejectMail *smtp.SMTPError // answer to MAIL FROM
 	rejectRcpt *smtp.SMTPError // answer to RCPT TO
+	unknownTo  string          // a recipient refused with 550
 	mu         sync.Mutex
 	msgs       []received
 	authTries  []string // passwords the server was sent
@@ -93,6 +94,9 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.b.rejectRcpt != nil {
 		return s.b.rejectRcpt
+	}
+	if to == s.b.unknownTo {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	}
 	s.r.to = append(s.r.to, to)
 	return nil
@@ -603,7 +607,8 @@ func sendOnOneSession(t *testing.T, s *SMTP, be *smtpBackend, n int) {
 // TestSMTPKeepsConnections: messages share a kept session (a new MAIL
 // after each accepted message); one idle too long is ended and a new one opened; a session the
 // server no longer wants (421 before DATA) is replaced and the message
-// sent once on the new one.
+// sent once on the new one; a message the server refuses is not tried
+// again on a new session.
 func TestSMTPKeepsConnections(t *testing.T) {
 	t.Run("reuse", func(t *testing.T) {
 		be := &smtpBackend{}
@@ -639,6 +644,25 @@ func TestSMTPKeepsConnections(t *testing.T) {
 		}
 		if n, got := be.sessionCount(), len(be.messages()); n != 3 || got != 3 {
 			t.Fatalf("%d sessions for %d messages, want 3 for 3", n, got)
+		}
+	})
+	t.Run("the server refuses a message on the kept session", func(t *testing.T) {
+		// Its answer is about the message, not the session: the message
+		// is not tried again on a new connection.
+		be := &smtpBackend{unknownTo: "nobody@example.org"}
+		addr := startSMTP(t, be, "plain", false)
+		s := newSMTP(t, "smtp://"+addr+"?from=login@example.com")
+		if err := s.Send(t.Context(), testEmail()); err != nil {
+			t.Fatal(err)
+		}
+		m := testEmail()
+		m.To = be.unknownTo
+		var se *SendError
+		if err := s.Send(t.Context(), m); !errors.As(err, &se) || se.Status != 550 || se.Temporary {
+			t.Fatalf("to an unknown recipient: %v", err)
+		}
+		if n := be.sessionCount(); n != 1 {
+			t.Fatalf("%d sessions: the refused message was tried again on a new one", n)
 		}
 	})
 	t.Run("concurrent", func(t *testing.T) {
