@@ -37,7 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 10*time.Second, "how long to run (bounded: at most 10m)")
 	maxLogins := fs.Int("n", 0, "stop after this many logins (0: run for --duration)")
 	procs := fs.Int("procs", 1, "Go processors (GOMAXPROCS) the driver runs on: 1 leaves the other cores to a server on the same machine and spares the driver's own scheduling; raise it when the driver has a machine of its own and is the bottleneck; 0 leaves the process's setting as it is")
-	users := fs.Int("users", 0, "log in this many existing users in turn, signed up before the run starts and not measured (at least --concurrency; 0: every login signs up a new user)")
+	users := fs.Int("users", 0, "log in this many existing users in turn, signed up before the run starts and not measured (at least --concurrency; 0: every login signs up a new user); each user then starts many logins, so the tenant's per-recipient limit must allow them, as scripts/bench-tenant.json does")
 	scope := fs.String("scope", "openid email", "scope to request (openid adds a signed ID token)")
 	insecure := fs.Bool("insecure", false, "skip TLS certificate checks (self-signed test servers)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -56,6 +58,18 @@ func TestBenchSMTP(t *testing.T) {
 	res = benchResult{}
 	if err := json.Unmarshal(out.Bytes(), &res); code != exitOK || err != nil || res.Logins != 20 || res.Users != 5 || len(res.Failures) != 0 {
 		t.Fatalf("bench --users: exit %d: %s", code, out.String())
+	}
+	// The store holds the 30 users of the first run and the 5 of this one:
+	// its 20 logins signed nobody else up.
+	mk := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(mk, []byte(hex.EncodeToString([]byte("crash-test-master-key-0123456789"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := cliJSON[struct {
+		Total int `json:"total"`
+	}](t, "users", "list", "--data-dir", filepath.Join(dir, "data"), "--master-key-file", mk)
+	if users.Total != 35 {
+		t.Errorf("%d users after 30 sign-ups and 20 logins of 5 users, want 35", users.Total)
 	}
 	out.Reset()
 	if code := run(t.Context(), []string{"bench", "--server", "http://" + addr + "/", "--client-id", "bench",
