@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -689,11 +690,13 @@ func TestSMTPKeepsConnections(t *testing.T) {
 }
 
 // tapListener hands out connections that record what the client sends,
-// one entry per read, and can hide PIPELINING from the server's EHLO.
+// one entry per read, and can hide PIPELINING from the server's EHLO or
+// turn its acceptance of a recipient into a refusal.
 type tapListener struct {
 	net.Listener
 	hidePipelining bool
-	discard        bool // record nothing (benchmarks)
+	refuseRcpt     atomic.Bool // answer 550 to RCPT although the server took the recipient
+	discard        bool        // record nothing (benchmarks)
 	mu             sync.Mutex
 	reads          []string
 }
@@ -728,13 +731,35 @@ func (c *tapConn) Read(p []byte) (int, error) {
 }
 
 func (c *tapConn) Write(p []byte) (int, error) {
-	if c.l.hidePipelining && bytes.Contains(p, []byte("250-PIPELINING\r\n")) {
-		if _, err := c.Conn.Write(bytes.Replace(p, []byte("250-PIPELINING\r\n"), nil, 1)); err != nil {
-			return 0, err
-		}
-		return len(p), nil
+	out := p
+	if c.l.hidePipelining {
+		out = bytes.Replace(out, []byte("250-PIPELINING\r\n"), nil, 1)
 	}
-	return c.Conn.Write(p)
+	if c.l.refuseRcpt.Load() && bytes.HasPrefix(out, []byte("250 2.0.0 I'll make sure <")) {
+		// go-smtp's answer to an accepted RCPT, one reply a write.
+		out = []byte("550 5.1.1 No such user\r\n")
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// tappedSMTP serves be on a new listener through tap (whose Listener it
+// sets) and returns the address.
+func tappedSMTP(tb testing.TB, be *smtpBackend, tap *tapListener) string {
+	tb.Helper()
+	srv := smtp.NewServer(be)
+	srv.Domain = "localhost"
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tap.Listener = ln
+	go srv.Serve(tap)
+	tb.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
 
 // TestSMTPPipelining: to a server that offers PIPELINING, MAIL, RCPT and
@@ -745,17 +770,8 @@ func TestSMTPPipelining(t *testing.T) {
 	for _, hide := range []bool{false, true} {
 		t.Run(fmt.Sprintf("hidden=%v", hide), func(t *testing.T) {
 			be := &smtpBackend{}
-			srv := smtp.NewServer(be)
-			srv.Domain = "localhost"
-			srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			tap := &tapListener{Listener: ln, hidePipelining: hide}
-			go srv.Serve(tap)
-			t.Cleanup(func() { srv.Close() })
-			s := newSMTP(t, "smtp://"+ln.Addr().String()+"?from=login@example.com")
+			tap := &tapListener{hidePipelining: hide}
+			s := newSMTP(t, "smtp://"+tappedSMTP(t, be, tap)+"?from=login@example.com")
 			defer s.Close()
 			sendOnOneSession(t, s, be, 3)
 			together, mails := 0, 0
@@ -778,22 +794,45 @@ func TestSMTPPipelining(t *testing.T) {
 	}
 }
 
+// TestSMTPDataWithoutRecipient: a server that refuses the recipient of a
+// pipelined message but still accepts its DATA (RFC 2920 §3.1) gets the
+// data ended at once, empty; the send fails with the refusal, and the
+// session is not used again.
+func TestSMTPDataWithoutRecipient(t *testing.T) {
+	be := &smtpBackend{}
+	tap := &tapListener{}
+	tap.refuseRcpt.Store(true)
+	s := newSMTP(t, "smtp://"+tappedSMTP(t, be, tap)+"?from=login@example.com")
+	defer s.Close()
+	var se *SendError
+	if err := s.Send(t.Context(), testEmail()); !errors.As(err, &se) || se.Status != 550 || se.Temporary {
+		t.Fatalf("a refused recipient: %v", err)
+	}
+	if got := be.messages(); len(got) != 1 || len(got[0].data) != 0 {
+		t.Fatalf("the server took %d messages, want one, empty: %+v", len(got), got)
+	}
+	for _, c := range tap.chunks() {
+		if strings.Contains(c, "Subject:") {
+			t.Fatalf("the message was sent after its recipient was refused: %q", c)
+		}
+	}
+	tap.refuseRcpt.Store(false)
+	if err := s.Send(t.Context(), testEmail()); err != nil {
+		t.Fatal(err)
+	}
+	if n := be.sessionCount(); n != 2 {
+		t.Fatalf("%d sessions, want 2: the one that took an empty message is not kept", n)
+	}
+}
+
 // BenchmarkSMTPSend: one message on a kept session to a real SMTP server
 // in this process, with and without PIPELINING offered (the time of both
 // sides: with PIPELINING, two round trips a message instead of four).
 func BenchmarkSMTPSend(b *testing.B) {
 	for _, hide := range []bool{false, true} {
 		b.Run(map[bool]string{false: "pipelined", true: "in-turn"}[hide], func(b *testing.B) {
-			be := &smtpBackend{discard: true}
-			srv := smtp.NewServer(be)
-			srv.Domain = "localhost"
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			go srv.Serve(&tapListener{Listener: ln, hidePipelining: hide, discard: true})
-			defer srv.Close()
-			s, err := NewSMTP("smtp://"+ln.Addr().String()+"?from=login@example.com", 10*time.Second)
+			addr := tappedSMTP(b, &smtpBackend{discard: true}, &tapListener{hidePipelining: hide, discard: true})
+			s, err := NewSMTP("smtp://"+addr+"?from=login@example.com", 10*time.Second)
 			if err != nil {
 				b.Fatal(err)
 			}
