@@ -257,17 +257,11 @@ const maxTxAttempts = 3
 // commitThen, rolled back otherwise. Deadlocks and serialization failures
 // are retried, so fn must not keep state across calls.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
-		if attempt < maxTxAttempts && retryable(err) && ctx.Err() == nil {
-			continue
-		}
-		return err
-	}
+	return s.retrying(ctx, func() error { return s.tryTx(ctx, fn) })
 }
 
-// retrying runs one statement (its own transaction), again when it lost
-// a deadlock or a serialization conflict, as inTx does.
+// retrying runs fn (one statement, or a transaction for inTx) again when
+// it lost a deadlock or a serialization conflict.
 func (s *Store) retrying(ctx context.Context, fn func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn()
