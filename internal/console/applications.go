@@ -72,7 +72,7 @@ func newAppForm(a application) appForm {
 // which needs the secret in the same change, unless a has it already.
 func formAlgs(a application) []string {
 	out := []string{}
-	for _, alg := range tenant.JWTAlgs {
+	for _, alg := range tenant.JWTAlgs() {
 		if alg != "HS256" || (a.JWTConfiguration != nil && a.JWTConfiguration.Alg == alg) {
 			out = append(out, alg)
 		}

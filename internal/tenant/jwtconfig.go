@@ -11,10 +11,10 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// ID-token signing algorithms an application may choose
-// (jwt_configuration.alg): Auth0's RS256, PS256, RS512 and HS256, and
-// ES256, beyond Auth0, signed with the tenant's P-256 key.
-var JWTAlgs = []string{"RS256", "PS256", "RS512", "HS256", "ES256"}
+// JWTAlgs returns the ID-token signing algorithms an application may
+// choose (jwt_configuration.alg): Auth0's RS256, PS256, RS512 and HS256,
+// and ES256, beyond Auth0, signed with the tenant's P-256 key.
+func JWTAlgs() []string { return []string{"RS256", "PS256", "RS512", "HS256", "ES256"} }
 
 // DefaultJWTAlg and DefaultIDTokenLifetime are what an application that
 // states no jwt_configuration gets.
@@ -48,8 +48,8 @@ func buildJWTConfig(j store.JWTConfiguration) (store.JWTConfiguration, error) {
 	switch {
 	case j.Alg == "":
 		j.Alg = DefaultJWTAlg
-	case !slices.Contains(JWTAlgs, j.Alg):
-		return j, fmt.Errorf("jwt_configuration.alg: %q is not one of %s", j.Alg, strings.Join(JWTAlgs, ", "))
+	case !slices.Contains(JWTAlgs(), j.Alg):
+		return j, fmt.Errorf("jwt_configuration.alg: %q is not one of %s", j.Alg, strings.Join(JWTAlgs(), ", "))
 	}
 	switch {
 	case j.LifetimeInSeconds == 0:
