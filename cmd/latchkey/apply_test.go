@@ -57,3 +57,32 @@ func TestApplyDiffAndForce(t *testing.T) {
 		t.Fatal("apply --force did not restore the file's value")
 	}
 }
+
+// TestApplyES256: an application a tenant file gives ES256 gets the
+// tenant's P-256 keys (current and next) when the file is applied, so that
+// they are published before the first token they sign.
+func TestApplyES256(t *testing.T) {
+	t.Parallel()
+	f := localFlags(t)
+	with := func(args ...string) []string { return append(args, f...) }
+	tf := filepath.Join(t.TempDir(), "tenant.json")
+	if err := os.WriteFile(tf, []byte(`{"clients": [{"client_id": "web-es", "client_secret": "web-es-secret-0123456789abcdef",
+  "name": "Web", "app_type": "regular_web", "jwt_configuration": {"alg": "ES256"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cliOK(t, with("apply", tf)...)
+	type key struct {
+		Alg     string `json:"alg"`
+		Current bool   `json:"current"`
+		Next    bool   `json:"next"`
+	}
+	var ec []key
+	for _, k := range cliJSON[[]key](t, with("keys", "list")...) {
+		if k.Alg == "ES256" {
+			ec = append(ec, k)
+		}
+	}
+	if len(ec) != 2 || ec[0].Current == ec[1].Current || ec[0].Next == ec[1].Next {
+		t.Fatalf("P-256 keys after applying an ES256 application: %+v", ec)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/latchkey/latchkey/internal/httpx"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/tenant"
 )
@@ -35,12 +36,13 @@ func clientOut(c store.Client, sec string) clientJSON {
 }
 
 // ensureSigningKey creates the tenant key family that signs c's ID tokens
-// when it is the first application to ask for it (ES256), so that the key
-// is in the JWKS before the first token it signs.
+// when it is the first application to ask for it (ES256; the RSA family is
+// always there), so that the key is in the JWKS before the first token it
+// signs.
 func (a *API) ensureSigningKey(ctx context.Context, c store.Client) error {
 	alg := tenant.JWTConfig(c).Alg
-	if alg != "ES256" || a.SigningKeys == nil {
-		return nil // the RSA keys are always there; HS256 and unknown algorithms need no key
+	if _, ok := oauth.KeyFamily(alg); !ok || a.SigningKeys == nil {
+		return nil // HS256 signs with the client secret
 	}
 	if err := a.SigningKeys.Ensure(ctx, alg); err != nil {
 		return fmt.Errorf("signing key for %s: %w", alg, err)

@@ -151,17 +151,20 @@ func applyTenantFile(ctx context.Context, st store.Store, keys *secret.Keys, sig
 		return res, nil
 	}
 	// An application the file gives ES256 gets the tenant's P-256 keys
-	// now, so that they are in the JWKS before the first token they sign.
+	// now, so that they are in the JWKS before the first token they sign
+	// (Ensure does nothing for a family that has its keys; HS256 signs
+	// with the client secret).
 	clients, err := st.ListClients(ctx)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, c := range clients {
-		if alg := tenant.JWTConfig(c).Alg; alg == oauth.AlgES256 {
-			if err := signing.Ensure(ctx, alg); err != nil {
-				return res, fmt.Errorf("%s: signing key for %s: %w", path, alg, err)
-			}
-			break
+		alg := tenant.JWTConfig(c).Alg
+		if _, ok := oauth.KeyFamily(alg); !ok {
+			continue
+		}
+		if err := signing.Ensure(ctx, alg); err != nil {
+			return res, fmt.Errorf("%s: signing key for %s: %w", path, alg, err)
 		}
 	}
 	return res, nil
